@@ -1,0 +1,1 @@
+"""Cryptography core: AEAD wrapper, field encryption, blind indexes, key providers."""

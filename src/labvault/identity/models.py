@@ -1,0 +1,109 @@
+"""Laboratories, staff accounts, API tokens, patients and physicians.
+
+Every identifying field of a patient or physician is an encrypted column (``*_enc``) bound to its
+lab, table, column and row; lookups go through blind indexes (``*_bidx``) keyed per laboratory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from labvault.store.base import Base, TenantScoped, encrypted, utcnow
+
+
+class Lab(Base):
+    """A laboratory: the tenant. Its name and FINESS are public registry data, kept clear."""
+
+    __tablename__ = "labs"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    finess: Mapped[str] = mapped_column(String(9), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    shredded_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class User(Base):
+    """An individual staff account (never shared). Platform operators belong to no lab."""
+
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    lab_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("labs.id"), index=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(32))
+    full_name_enc: Mapped[bytes | None] = encrypted()
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    password_changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    """A bearer token: only its SHA-256 is stored; it expires and can be revoked."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class Patient(TenantScoped, Base):
+    """A patient of one laboratory; registering the same person in two labs makes two records."""
+
+    __tablename__ = "patients"
+    __table_args__ = (
+        Index("ix_patients_nir_bidx", "lab_id", "nir_bidx"),
+        Index("ix_patients_ins_bidx", "lab_id", "ins_bidx"),
+        Index("ix_patients_name_birth_bidx", "lab_id", "name_birth_bidx"),
+        Index("ix_patients_used_name_birth_bidx", "lab_id", "used_name_birth_bidx"),
+    )
+
+    birth_name_enc: Mapped[bytes | None] = encrypted()
+    used_name_enc: Mapped[bytes | None] = encrypted()
+    first_names_enc: Mapped[bytes | None] = encrypted()
+    sex_enc: Mapped[bytes | None] = encrypted()
+    birth_date_enc: Mapped[bytes | None] = encrypted()
+    birthplace_insee_enc: Mapped[bytes | None] = encrypted()
+    nir_enc: Mapped[bytes | None] = encrypted()
+    ins_enc: Mapped[bytes | None] = encrypted()
+    address_enc: Mapped[bytes | None] = encrypted()
+    phone_enc: Mapped[bytes | None] = encrypted()
+    email_enc: Mapped[bytes | None] = encrypted()
+    note_enc: Mapped[bytes | None] = encrypted()
+    ins_oid: Mapped[str | None] = mapped_column(String(32))
+    ins_status: Mapped[str | None] = mapped_column(String(16))
+    nir_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(16))
+    ins_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(16))
+    name_birth_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(16))
+    used_name_birth_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(16))
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Physician(TenantScoped, Base):
+    """A prescriber known to one laboratory, identified by RPPS."""
+
+    __tablename__ = "physicians"
+    __table_args__ = (Index("ix_physicians_rpps_bidx", "lab_id", "rpps_bidx"),)
+
+    rpps_enc: Mapped[bytes | None] = encrypted()
+    family_name_enc: Mapped[bytes | None] = encrypted()
+    given_names_enc: Mapped[bytes | None] = encrypted()
+    phone_enc: Mapped[bytes | None] = encrypted()
+    email_enc: Mapped[bytes | None] = encrypted()
+    specialty: Mapped[str | None] = mapped_column(String(80))
+    rpps_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(16))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,222 @@
+"""Patient registration, lookup and update: authorised, encrypted, and audited in one transaction."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from labvault.crypto.keyset import LabKeySet
+from labvault.errors import Conflict, InvalidInput, NotFound
+from labvault.identity import patient_codec as codec
+from labvault.identity.models import Patient
+from labvault.identity.patient_data import FIELD_NAMES, PatientData, PatientRecord, validate_patient
+from labvault.identity.validation import normalize_nir
+from labvault.keys.store import KeyStore
+from labvault.security import audit
+from labvault.security.access import AccessContext
+from labvault.security.audit import AuditRecord
+from labvault.security.permissions import Permission, require_lab
+from labvault.store.base import utcnow
+from labvault.store.database import Database
+
+OBJECT = "patient"
+MAX_RESULTS = 50
+
+
+@dataclasses.dataclass(frozen=True)
+class Duplicate:
+    """An existing patient that a new registration collides with, and on what."""
+
+    patient_id: uuid.UUID
+    reason: str  # "nir" or "name_birth_date"
+
+
+class PatientService:
+    def __init__(self, db: Database, keys: KeyStore) -> None:
+        self.db = db
+        self.keys = keys
+
+    @contextmanager
+    def _lab(self, ctx: AccessContext, permission: Permission) -> Iterator[tuple[Session, LabKeySet]]:
+        require_lab(ctx, permission)
+        assert ctx.lab_id is not None
+        with self.db.transaction(ctx.lab_id) as session:
+            yield session, self.keys.keyset(session, ctx.lab_id)
+
+    # --- duplicates -------------------------------------------------------------------------------
+
+    def _duplicates(self, session: Session, keys: LabKeySet, data: PatientData) -> list[Duplicate]:
+        """Candidates by blind index, confirmed on decrypted values (indexes are truncated)."""
+        found: list[Duplicate] = []
+        if data.nir:
+            for row in session.scalars(select(Patient).where(Patient.nir_bidx == codec.nir_index(keys, data.nir))):
+                if codec.decode(keys, row).data.nir == data.nir:
+                    found.append(Duplicate(row.id, "nir"))
+        index = codec.name_birth_index(keys, data.birth_name, data.birth_date)
+        rows = session.scalars(
+            select(Patient).where(or_(Patient.name_birth_bidx == index, Patient.used_name_birth_bidx == index))
+        )
+        target = codec.name_birth_key(data.birth_name, data.birth_date)
+        for row in rows:
+            other = codec.decode(keys, row).data
+            names = [other.birth_name, *([other.used_name] if other.used_name else [])]
+            if any(codec.name_birth_key(n, other.birth_date) == target for n in names) and not any(
+                d.patient_id == row.id for d in found
+            ):
+                found.append(Duplicate(row.id, "name_birth_date"))
+        return found
+
+    # --- writes -----------------------------------------------------------------------------------
+
+    def register(self, ctx: AccessContext, data: PatientData, *, accept_homonym: bool = False) -> PatientRecord:
+        """Register one patient. Same NIR: refused. Same name + birth date: refused unless the
+        caller confirms a homonym (a different person) with ``accept_homonym``."""
+        data = validate_patient(data)
+        with self._lab(ctx, Permission.PATIENT_WRITE) as (session, keys):
+            duplicates = self._duplicates(session, keys, data)
+            blocking = [d for d in duplicates if d.reason == "nir" or not accept_homonym]
+            if blocking:
+                reasons = sorted({d.reason for d in blocking})
+                raise Conflict(
+                    "possible duplicate: a patient with the same "
+                    + " and the same ".join("NIR" if r == "nir" else "name and birth date" for r in reasons)
+                    + " is already registered",
+                    [str(d.patient_id) for d in blocking],
+                )
+            row_id = uuid.uuid4()
+            now = utcnow()
+            row = Patient(id=row_id, lab_id=ctx.lab_id, created_at=now, updated_at=now, revision=1)
+            for column, value in codec.encrypted_columns(keys, row_id, data).items():
+                setattr(row, column, value)
+            session.add(row)
+            session.flush()
+            audit.append(
+                session,
+                ctx,
+                AuditRecord("patient.create", OBJECT, str(row_id), {"homonym_confirmed": bool(duplicates)}),
+            )
+            return codec.decode(keys, row)
+
+    def register_many(self, ctx: AccessContext, items: Sequence[PatientData]) -> list[uuid.UUID]:
+        """Bulk registration (imports, demo): one transaction, all or nothing. Any NIR already
+        known or repeated in the batch refuses the whole batch, naming the item."""
+        validated = [validate_patient(item) for item in items]
+        with self._lab(ctx, Permission.PATIENT_WRITE) as (session, keys):
+            seen: dict[bytes, int] = {}
+            for position, data in enumerate(validated):
+                if data.nir:
+                    index = codec.nir_index(keys, data.nir)
+                    if index in seen:
+                        raise Conflict(f"item {position}: same NIR as item {seen[index]} of the batch")
+                    seen[index] = position
+            existing = self._existing_nir_indexes(session, list(seen))
+            if existing:
+                first = min(seen[index] for index in existing)
+                raise Conflict(f"item {first}: a patient with the same NIR is already registered")
+            now = utcnow()
+            rows: list[dict[str, Any]] = []
+            for data in validated:
+                row_id = uuid.uuid4()
+                values = codec.encrypted_columns(keys, row_id, data)
+                values.update(id=row_id, lab_id=ctx.lab_id, created_at=now, updated_at=now, revision=1)
+                rows.append(values)
+            if rows:
+                session.execute(insert(Patient), rows)
+            audit.append_many(
+                session, ctx, [AuditRecord("patient.create", OBJECT, str(r["id"]), {"bulk": True}) for r in rows]
+            )
+            return [r["id"] for r in rows]
+
+    def _existing_nir_indexes(self, session: Session, indexes: list[bytes]) -> set[bytes]:
+        found: set[bytes] = set()
+        for start in range(0, len(indexes), 500):
+            chunk = indexes[start : start + 500]
+            found.update(
+                i for i in session.scalars(select(Patient.nir_bidx).where(Patient.nir_bidx.in_(chunk))) if i
+            )
+        return found
+
+    def update(
+        self, ctx: AccessContext, patient_id: uuid.UUID, changes: dict[str, Any], expected_revision: int | None = None
+    ) -> PatientRecord:
+        """Change some fields; the record is re-validated whole and re-encrypted."""
+        unknown = set(changes) - set(FIELD_NAMES)
+        if unknown:
+            raise InvalidInput(sorted(unknown)[0], "is not a patient field")
+        with self._lab(ctx, Permission.PATIENT_WRITE) as (session, keys):
+            row = self._row(session, patient_id)
+            if expected_revision is not None and expected_revision != row.revision:
+                raise Conflict(f"the record changed since revision {expected_revision} (now {row.revision})")
+            current = codec.decode(keys, row).data
+            data = validate_patient(dataclasses.replace(current, **changes))
+            if data.nir and data.nir != current.nir:
+                clash = [d for d in self._duplicates(session, keys, data) if d.reason == "nir" and d.patient_id != row.id]
+                if clash:
+                    raise Conflict("a patient with this NIR is already registered", [str(d.patient_id) for d in clash])
+            changed = sorted(name for name in FIELD_NAMES if getattr(data, name) != getattr(current, name))
+            values = codec.encrypted_columns(keys, row.id, data)
+            values.update(revision=row.revision + 1, updated_at=utcnow())
+            session.execute(update(Patient).where(Patient.id == row.id).values(**values))
+            audit.append(session, ctx, AuditRecord("patient.update", OBJECT, str(row.id), {"fields": changed}))
+            session.expire(row)
+            return codec.decode(keys, self._row(session, patient_id))
+
+    # --- reads ------------------------------------------------------------------------------------
+
+    def _row(self, session: Session, patient_id: uuid.UUID) -> Patient:
+        row = session.get(Patient, patient_id, populate_existing=True)
+        if row is None:
+            raise NotFound(f"no patient {patient_id} in this laboratory")
+        return row
+
+    def get(self, ctx: AccessContext, patient_id: uuid.UUID) -> PatientRecord:
+        with self._lab(ctx, Permission.PATIENT_READ) as (session, keys):
+            record = codec.decode(keys, self._row(session, patient_id))
+            audit.append(session, ctx, AuditRecord("patient.read", OBJECT, str(patient_id)))
+            return record
+
+    def _search(
+        self, ctx: AccessContext, by: str, condition: Any, confirm: Any
+    ) -> list[PatientRecord]:
+        with self._lab(ctx, Permission.PATIENT_READ) as (session, keys):
+            rows = session.scalars(select(Patient).where(condition).limit(MAX_RESULTS + 1)).all()
+            records = [r for r in (codec.decode(keys, row) for row in rows) if confirm(r.data)][:MAX_RESULTS]
+            audit.append(
+                session,
+                ctx,
+                AuditRecord("patient.search", OBJECT, None, {"by": by, "results": [str(r.id) for r in records]}),
+            )
+            return records
+
+    def find_by_nir(self, ctx: AccessContext, nir: str) -> list[PatientRecord]:
+        nir = normalize_nir(nir)
+        with self.db.transaction(ctx.lab_id) as session:
+            index = codec.nir_index(self.keys.keyset(session, ctx.lab_id), nir) if ctx.lab_id else b""
+        return self._search(ctx, "nir", Patient.nir_bidx == index, lambda d: d.nir == nir)
+
+    def find_by_ins(self, ctx: AccessContext, ins: str) -> list[PatientRecord]:
+        ins = normalize_nir(ins, field="ins")
+        with self.db.transaction(ctx.lab_id) as session:
+            index = codec.ins_index(self.keys.keyset(session, ctx.lab_id), ins) if ctx.lab_id else b""
+        return self._search(ctx, "ins", Patient.ins_bidx == index, lambda d: d.ins == ins)
+
+    def find_by_name_birth(self, ctx: AccessContext, name: str, birth_date: dt.date) -> list[PatientRecord]:
+        """Matches the birth name or the used name, accents and hyphens ignored."""
+        target = codec.name_birth_key(name, birth_date)
+        with self.db.transaction(ctx.lab_id) as session:
+            keys = self.keys.keyset(session, ctx.lab_id) if ctx.lab_id else None
+            index = codec.name_birth_index(keys, name, birth_date) if keys else b""
+
+        def confirm(d: PatientData) -> bool:
+            names = [d.birth_name, *([d.used_name] if d.used_name else [])]
+            return any(codec.name_birth_key(n, d.birth_date) == target for n in names)
+
+        condition = or_(Patient.name_birth_bidx == index, Patient.used_name_birth_bidx == index)
+        return self._search(ctx, "name_birth_date", condition, confirm)

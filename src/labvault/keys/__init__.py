@@ -1,0 +1,1 @@
+"""Per-laboratory key sets: creation, loading, rotation, re-encryption and crypto-shredding."""

@@ -1,0 +1,115 @@
+"""Loads and manages each laboratory's key set.
+
+Data keys are versioned: the highest non-retired version encrypts new writes, every version still
+present decrypts. The blind-index key is separate and never rotates (rotating it would mean
+recomputing every index; it is bound to the lab by HKDF and never used to encrypt).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from labvault.crypto.aead import random_key
+from labvault.crypto.blind_index import BlindIndexer
+from labvault.crypto.errors import KeyUnavailable
+from labvault.crypto.field_cipher import FieldCipher
+from labvault.crypto.key_provider import KeyProvider
+from labvault.crypto.keyset import PURPOSE_DATA, PURPOSE_INDEX, LabKeySet, unwrap_key, wrap_key
+from labvault.keys.models import LabKey
+
+
+class KeyStore:
+    """Thread-safe cache of unwrapped key sets, backed by ``lab_keys`` and the key provider."""
+
+    def __init__(self, provider: KeyProvider) -> None:
+        self.provider = provider
+        self._cache: dict[uuid.UUID, LabKeySet] = {}
+        self._lock = threading.Lock()
+
+    def create_lab_keys(self, session: Session, lab_id: uuid.UUID) -> None:
+        """New lab: a KEK in the provider, data key v1 and the index key wrapped in the database."""
+        self.provider.create_lab_kek(lab_id)
+        kek = self.provider.lab_kek(lab_id)
+        for purpose in (PURPOSE_DATA, PURPOSE_INDEX):
+            wrapped = wrap_key(kek, lab_id, purpose, 1, random_key())
+            session.add(LabKey(lab_id=lab_id, purpose=purpose, version=1, wrapped=wrapped))
+
+    def keyset(self, session: Session, lab_id: uuid.UUID) -> LabKeySet:
+        cached = self._cache.get(lab_id)
+        if cached is not None:
+            return cached
+        with self._lock:
+            cached = self._cache.get(lab_id)
+            if cached is None:
+                cached = self._load(session, lab_id)
+                self._cache[lab_id] = cached
+            return cached
+
+    def _load(self, session: Session, lab_id: uuid.UUID) -> LabKeySet:
+        rows = session.scalars(select(LabKey).where(LabKey.lab_id == lab_id)).all()
+        if not rows:
+            raise KeyUnavailable(f"laboratory {lab_id} has no key set (destroyed?)")
+        kek = self.provider.lab_kek(lab_id)
+        data_keys: dict[int, bytes] = {}
+        active = 0
+        index_key: bytes | None = None
+        for row in rows:
+            key = unwrap_key(kek, lab_id, row.purpose, row.version, row.wrapped)
+            if row.purpose == PURPOSE_INDEX:
+                index_key = key
+            elif row.purpose == PURPOSE_DATA:
+                data_keys[row.version] = key
+                if row.retired_at is None:
+                    active = max(active, row.version)
+        if index_key is None or not active:
+            raise KeyUnavailable(f"laboratory {lab_id} key set is incomplete")
+        return LabKeySet(lab_id, FieldCipher(lab_id, data_keys, active), BlindIndexer(index_key))
+
+    def forget(self, lab_id: uuid.UUID | None = None) -> None:
+        """Drop cached keys (all labs when None): after rotation or destruction, or on shutdown."""
+        with self._lock:
+            if lab_id is None:
+                self._cache.clear()
+            else:
+                self._cache.pop(lab_id, None)
+
+    def rotate(self, session: Session, lab_id: uuid.UUID) -> int:
+        """Add a new data key version that becomes the one new writes use; returns it."""
+        current = session.scalar(
+            select(func.max(LabKey.version)).where(LabKey.lab_id == lab_id, LabKey.purpose == PURPOSE_DATA)
+        )
+        if current is None:
+            raise KeyUnavailable(f"laboratory {lab_id} has no key set (destroyed?)")
+        version = current + 1
+        kek = self.provider.lab_kek(lab_id)
+        session.add(
+            LabKey(
+                lab_id=lab_id,
+                purpose=PURPOSE_DATA,
+                version=version,
+                wrapped=wrap_key(kek, lab_id, PURPOSE_DATA, version, random_key()),
+            )
+        )
+        session.flush()
+        self.forget(lab_id)
+        return version
+
+    def retire_versions_below(self, session: Session, lab_id: uuid.UUID, version: int) -> int:
+        """After re-encryption: delete the older data keys so their ciphertexts are gone for good."""
+        result = session.execute(
+            delete(LabKey).where(
+                LabKey.lab_id == lab_id, LabKey.purpose == PURPOSE_DATA, LabKey.version < version
+            )
+        )
+        self.forget(lab_id)
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def destroy(self, session: Session, lab_id: uuid.UUID) -> None:
+        """Crypto-shred: remove the wrapped keys and destroy the lab's KEK."""
+        session.execute(delete(LabKey).where(LabKey.lab_id == lab_id))
+        self.provider.destroy_lab_kek(lab_id)
+        self.forget(lab_id)

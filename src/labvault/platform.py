@@ -1,0 +1,71 @@
+"""Wires settings, database, keys and services together: one object the web app and CLI share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from labvault.config import Settings
+from labvault.crypto.key_provider import FileKeyProvider, paths_overlap
+from labvault.errors import ConfigurationError
+from labvault.identity.account_service import AccountService
+from labvault.identity.lab_service import LabService
+from labvault.identity.patient_service import PatientService
+from labvault.keys.reencrypt import ReEncryptor
+from labvault.keys.store import KeyStore
+from labvault.security.audit import AuditVerifier
+from labvault.store.database import Database
+from labvault.store.migrate import upgrade
+
+CHECKPOINT_MAC_PURPOSE = "audit-checkpoint-mac"
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    db: Database
+    keys: KeyStore
+    labs: LabService
+    accounts: AccountService
+    patients: PatientService
+    audit: AuditVerifier
+    reencryptor: ReEncryptor
+
+    def close(self) -> None:
+        self.keys.forget()
+        self.db.dispose()
+
+
+def check_layout(settings: Settings) -> None:
+    """The key and checkpoint directories must never sit inside the data directory."""
+    if paths_overlap(settings.key_dir, settings.data_dir):
+        raise ConfigurationError("the key directory must not be inside the data directory (or contain it)")
+    if paths_overlap(settings.resolved_checkpoint_dir(), settings.data_dir):
+        raise ConfigurationError("the audit checkpoint directory must not be inside the data directory")
+
+
+def initialise(settings: Settings) -> bool:
+    """Create directories, the root key and the schema. Returns True if a new root key was made."""
+    check_layout(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    created = FileKeyProvider.initialise(settings.key_dir, settings.data_dir)
+    upgrade(settings.resolved_database_url())
+    return created
+
+
+def open_platform(settings: Settings) -> Platform:
+    """Open an initialised platform (``labvault init`` first)."""
+    check_layout(settings)
+    provider = FileKeyProvider(settings.key_dir)
+    db = Database(settings.resolved_database_url())
+    keys = KeyStore(provider)
+    verifier = AuditVerifier(db, settings.resolved_checkpoint_dir(), provider.derive(CHECKPOINT_MAC_PURPOSE))
+    return Platform(
+        settings=settings,
+        db=db,
+        keys=keys,
+        labs=LabService(db, keys),
+        accounts=AccountService(db, keys),
+        patients=PatientService(db, keys),
+        audit=verifier,
+        reencryptor=ReEncryptor(db, keys),
+    )

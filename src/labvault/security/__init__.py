@@ -1,0 +1,1 @@
+"""Security: access contexts, permissions, passwords, tokens and the audit log."""

@@ -1,0 +1,47 @@
+"""The audit log tables: append-only events, hash-chained per chain (one chain per lab + platform)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from labvault.store.base import Base
+
+PLATFORM_CHAIN = "platform"
+
+
+class AuditEvent(Base):
+    """Who did what to which object, why and from where; ids only, never personal data."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_chain_seq", "chain", "chain_seq", unique=True),)
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    chain: Mapped[str] = mapped_column(String(36))
+    chain_seq: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[dt.datetime]
+    lab_id: Mapped[uuid.UUID | None]
+    actor_id: Mapped[uuid.UUID | None]
+    actor_label: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(String(32))
+    origin: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, object]] = mapped_column(JSON)
+    prev_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    entry_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditHead(Base):
+    """The tip of one chain; updating it first serialises appends to that chain."""
+
+    __tablename__ = "audit_heads"
+
+    chain: Mapped[str] = mapped_column(String(36), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[bytes] = mapped_column(LargeBinary(32))

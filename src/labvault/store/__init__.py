@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy models, engine set-up, tenant scoping and Alembic migrations."""

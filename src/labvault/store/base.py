@@ -1,0 +1,45 @@
+"""Declarative base and the tenant mixin every per-laboratory table uses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import DateTime, ForeignKey, LargeBinary, MetaData, Uuid
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {
+        uuid.UUID: Uuid(),
+        dt.datetime: DateTime(timezone=True),
+        bytes: LargeBinary(),
+    }
+
+
+class TenantScoped:
+    """Rows that belong to one laboratory; the session layer filters them by the caller's lab."""
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+
+    @declared_attr
+    def lab_id(cls) -> Mapped[uuid.UUID]:  # noqa: N805 - SQLAlchemy declared_attr convention
+        return mapped_column(ForeignKey("labs.id"), index=True)
+
+
+def encrypted() -> Mapped[bytes | None]:
+    """An encrypted field column: bytes, tagged so re-encryption finds every one of them."""
+    return mapped_column(LargeBinary(), nullable=True, info={"encrypted": True})

@@ -1,0 +1,47 @@
+"""The FastAPI application: JSON API under /api/v1, OpenAPI at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import Response
+from starlette.types import ASGIApp
+
+from labvault.platform import Platform
+from labvault.web.errors import install_error_handlers
+from labvault.web.limits import BodySizeLimit
+from labvault.web.routes import auth, labs, patients
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(platform: Platform) -> ASGIApp:
+    app = FastAPI(
+        title="labvault",
+        version="0.1.0",
+        description="Laboratory information system: every identifying field encrypted, every access audited.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.platform = platform
+    install_error_handlers(app)
+
+    @app.get("/healthz", tags=["health"], openapi_extra={"security": []})
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(auth.router)
+    api.include_router(patients.router)
+    api.include_router(labs.router)
+    app.include_router(api)
+
+    @app.middleware("http")
+    async def no_store(request: object, call_next: object) -> Response:
+        response: Response = await call_next(request)  # type: ignore[operator]
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    return BodySizeLimit(app, platform.settings.max_body_bytes)

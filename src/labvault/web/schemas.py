@@ -1,0 +1,168 @@
+"""Request and response bodies of the JSON API, with size limits on every field."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from labvault.identity.patient_data import PatientData, PatientRecord
+from labvault.security.access import Role
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Short = Annotated[str, Field(min_length=1, max_length=40)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class LoginIn(Strict):
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class TokenOut(BaseModel):
+    token_id: uuid.UUID
+    access_token: str
+    token_type: str = "bearer"
+    expires_at: dt.datetime
+
+
+class TokenIn(Strict):
+    label: Annotated[str, Field(min_length=1, max_length=100)] = "api"
+    ttl_hours: Annotated[int, Field(ge=1, le=24 * 365)] = 24 * 30
+
+
+class MeOut(BaseModel):
+    id: uuid.UUID
+    username: str
+    role: Role
+    lab_id: uuid.UUID | None
+
+
+class PatientIn(Strict):
+    birth_name: Name
+    first_names: Name
+    sex: Annotated[str, Field(pattern="^[MFUmfu]$")]
+    birth_date: dt.date
+    used_name: Name | None = None
+    birthplace_insee: Annotated[str, Field(max_length=5)] | None = None
+    nir: Short | None = None
+    ins: Short | None = None
+    ins_oid: Short | None = None
+    ins_status: Annotated[str, Field(max_length=16)] | None = None
+    address: Annotated[str, Field(max_length=300)] | None = None
+    phone: Short | None = None
+    email: Annotated[str, Field(max_length=254)] | None = None
+    note: Annotated[str, Field(max_length=2000)] | None = None
+    accept_homonym: bool = False
+
+    def to_domain(self) -> PatientData:
+        return PatientData(**self.model_dump(exclude={"accept_homonym"}))
+
+
+class PatientPatch(Strict):
+    """Fields to change; absent fields are kept, explicit nulls clear optional ones."""
+
+    birth_name: Name | None = None
+    first_names: Name | None = None
+    sex: Annotated[str, Field(pattern="^[MFUmfu]$")] | None = None
+    birth_date: dt.date | None = None
+    used_name: Name | None = None
+    birthplace_insee: Annotated[str, Field(max_length=5)] | None = None
+    nir: Short | None = None
+    ins: Short | None = None
+    ins_oid: Short | None = None
+    ins_status: Annotated[str, Field(max_length=16)] | None = None
+    address: Annotated[str, Field(max_length=300)] | None = None
+    phone: Short | None = None
+    email: Annotated[str, Field(max_length=254)] | None = None
+    note: Annotated[str, Field(max_length=2000)] | None = None
+    expected_revision: int | None = None
+
+
+class PatientOut(BaseModel):
+    id: uuid.UUID
+    lab_id: uuid.UUID
+    revision: int
+    birth_name: str
+    used_name: str | None
+    first_names: str
+    sex: str
+    birth_date: dt.date
+    birthplace_insee: str | None
+    nir: str | None
+    ins: str | None
+    ins_oid: str | None
+    ins_status: str | None
+    address: str | None
+    phone: str | None
+    email: str | None
+    note: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @classmethod
+    def of(cls, record: PatientRecord) -> PatientOut:
+        return cls(
+            id=record.id,
+            lab_id=record.lab_id,
+            revision=record.revision,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+            **record.data.__dict__,
+        )
+
+
+class SearchByNirIn(Strict):
+    nir: Short
+
+
+class SearchByInsIn(Strict):
+    ins: Short
+
+
+class SearchByNameIn(Strict):
+    name: Name
+    birth_date: dt.date
+
+
+class PatientList(BaseModel):
+    results: list[PatientOut]
+
+
+class LabIn(Strict):
+    code: Annotated[str, Field(min_length=2, max_length=16)]
+    name: Annotated[str, Field(min_length=2, max_length=200)]
+    finess: Annotated[str, Field(min_length=9, max_length=9)]
+
+
+class LabOut(BaseModel):
+    id: uuid.UUID
+    code: str
+    name: str
+    finess: str
+    shredded: bool
+
+
+class UserIn(Strict):
+    username: Annotated[str, Field(min_length=3, max_length=64)]
+    password: Annotated[str, Field(min_length=12, max_length=256)]
+    role: Role
+    full_name: Annotated[str, Field(max_length=200)] | None = None
+
+
+class UserOut(BaseModel):
+    id: uuid.UUID
+    username: str
+    role: Role
+    lab_id: uuid.UUID | None
+    active: bool
+
+
+class KeyRotationOut(BaseModel):
+    lab_id: uuid.UUID
+    active_version: int
