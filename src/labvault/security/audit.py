@@ -200,6 +200,13 @@ class AuditVerifier:
                 reports.append(report)
         return VerifyResult(reports, tips is not None)
 
+    def checkpoint_heads(self) -> Path:
+        """Record the current chain tips without a full walk (cheap; the server does it
+        periodically). Truncation after this point is then detectable by ``verify``."""
+        with self.db.transaction(None) as session:
+            tips = {row.chain: ChainTip(row.last_seq, row.last_hash) for row in session.execute(select(_HEADS))}
+        return write_checkpoint(self.checkpoint_dir, self.mac_key, tips)
+
     def checkpoint(self) -> Path:
         """Verify, then record the current tips outside the database. Refuses on a broken log."""
         result = self.verify()

@@ -1,0 +1,306 @@
+"""The ``labvault`` command line. Every option can also come from a ``LABVAULT_*`` variable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from labvault.config import Settings
+from labvault.demo.seed import cli_context, read_credentials, seed, write_credentials
+from labvault.errors import LabvaultError
+from labvault.platform import Platform, initialise, open_platform
+from labvault.security.access import Role
+
+app = typer.Typer(help="labvault: a laboratory information system that could not have leaked.", no_args_is_help=True)
+user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+keys_app = typer.Typer(help="Per-laboratory key sets.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
+lab_app = typer.Typer(help="Laboratories.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+app.add_typer(lab_app, name="lab")
+
+out = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[Path, typer.Option("--data-dir", envvar="LABVAULT_DATA_DIR", help="Database and files.")]
+KeyDir = Annotated[Path, typer.Option("--key-dir", envvar="LABVAULT_KEY_DIR", help="Root key; never inside data.")]
+DbUrl = Annotated[
+    str | None, typer.Option("--database-url", envvar="LABVAULT_DATABASE_URL", help="Default: SQLite in data dir.")
+]
+Host = Annotated[str, typer.Option("--host", envvar="LABVAULT_HOST")]
+Port = Annotated[int, typer.Option("--port", envvar="LABVAULT_PORT")]
+LabCode = Annotated[str, typer.Option("--lab", envvar="LABVAULT_LAB", help="Laboratory code.")]
+
+DEFAULT_DATA = Path("var/data")
+DEFAULT_KEYS = Path("var/keys")
+
+
+def _settings(data_dir: Path, key_dir: Path, database_url: str | None, **extra: object) -> Settings:
+    return Settings(data_dir=data_dir, key_dir=key_dir, database_url=database_url, **extra)  # type: ignore[arg-type]
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=2)
+
+
+def _open(data_dir: Path, key_dir: Path, database_url: str | None) -> Platform:
+    try:
+        return open_platform(_settings(data_dir, key_dir, database_url))
+    except LabvaultError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def init(data_dir: DataDir = DEFAULT_DATA, key_dir: KeyDir = DEFAULT_KEYS, database_url: DbUrl = None) -> None:
+    """Create the data and key directories, the root key and the database schema."""
+    try:
+        created = initialise(_settings(data_dir, key_dir, database_url))
+    except LabvaultError as exc:
+        raise _fail(str(exc)) from None
+    out.print(("Created" if created else "Kept existing") + f" root key in {key_dir}; schema up to date.")
+
+
+def _serve(platform: Platform, host: str, port: int) -> None:
+    import threading
+
+    import uvicorn
+
+    from labvault.web.app import create_app
+
+    stop = threading.Event()
+
+    def checkpoint_loop() -> None:
+        while not stop.wait(60):
+            platform.audit.checkpoint_heads()
+
+    thread = threading.Thread(target=checkpoint_loop, name="audit-checkpoint", daemon=True)
+    thread.start()
+    try:
+        uvicorn.run(create_app(platform), host=host, port=port, log_level="info", access_log=False)
+    finally:
+        stop.set()
+        platform.audit.checkpoint_heads()
+        platform.close()
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = DEFAULT_DATA,
+    key_dir: KeyDir = DEFAULT_KEYS,
+    database_url: DbUrl = None,
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+) -> None:
+    """Serve the API (default http://127.0.0.1:8000; OpenAPI at /api/v1/openapi.json)."""
+    _serve(_open(data_dir, key_dir, database_url), host, port)
+
+
+@app.command()
+def demo(
+    data_dir: DataDir = DEFAULT_DATA,
+    key_dir: KeyDir = DEFAULT_KEYS,
+    database_url: DbUrl = None,
+    labs: Annotated[int, typer.Option(min=1, max=20, envvar="LABVAULT_DEMO_LABS")] = 3,
+    patients: Annotated[int, typer.Option(min=0, max=1_000_000, envvar="LABVAULT_DEMO_PATIENTS")] = 2000,
+    seed_value: Annotated[int, typer.Option("--seed", envvar="LABVAULT_DEMO_SEED")] = 2021,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Only seed.")] = False,
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+) -> None:
+    """Initialise, seed synthetic labs, staff and patients (once), print logins, then serve."""
+    settings = _settings(data_dir, key_dir, database_url)
+    try:
+        initialise(settings)
+        platform = open_platform(settings)
+    except LabvaultError as exc:
+        raise _fail(str(exc)) from None
+    creds = read_credentials(data_dir)
+    if creds is None:
+        out.print(f"Seeding {labs} synthetic laboratories with {patients} patients each...")
+        creds = seed(platform, labs, patients, seed_value, progress=lambda line: out.print(f"  {line}"))
+        path = write_credentials(data_dir, creds)
+    else:
+        path = data_dir / "demo-credentials.json"
+        out.print("Demo data already present; reusing it.")
+    out.print(f"Demo accounts (synthetic; also in {path}):")
+    for user in creds.users:
+        out.print(
+            f"  {user['lab'] or '-':6} {user['role']:18} {user['username']:18} password {user['password']}"
+            f"  token {user['token']}",
+            soft_wrap=True,
+            highlight=False,
+        )
+    out.print(f"Try: curl -H 'Authorization: Bearer <token>' http://{host}:{port}/api/v1/me")
+    if no_serve:
+        platform.close()
+        return
+    _serve(platform, host, port)
+
+
+@lab_app.command("add")
+def lab_add(
+    code: Annotated[str, typer.Option("--code")],
+    name: Annotated[str, typer.Option("--name")],
+    finess: Annotated[str, typer.Option("--finess")],
+    data_dir: DataDir = DEFAULT_DATA,
+    key_dir: KeyDir = DEFAULT_KEYS,
+    database_url: DbUrl = None,
+) -> None:
+    """Create a laboratory with its own key set and audit chain."""
+    platform = _open(data_dir, key_dir, database_url)
+    try:
+        lab = platform.labs.create(cli_context(), code, name, finess)
+    except LabvaultError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        platform.close()
+    out.print(f"Laboratory {lab.code} created ({lab.id}).")
+
+
+@lab_app.command("shred")
+def lab_shred(
+    lab: LabCode,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: this destroys the lab's data for good.")] = False,
+    data_dir: DataDir = DEFAULT_DATA,
+    key_dir: KeyDir = DEFAULT_KEYS,
+    database_url: DbUrl = None,
+) -> None:
+    """Crypto-shred a laboratory: destroy its keys, making all its ciphertexts unreadable."""
+    if not yes:
+        raise _fail("crypto-shredding is irreversible; add --yes to confirm")
+    platform = _open(data_dir, key_dir, database_url)
+    try:
+        info = platform.labs.by_code(lab)
+        platform.labs.shred(cli_context(), info.id)
+    except LabvaultError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        platform.close()
+    out.print(f"Laboratory {info.code}: key set destroyed.")
+
+
+def _read_password(password_stdin: bool, confirm: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=confirm)
+    return password
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Option("--username")],
+    role: Annotated[Role, typer.Option("--role")],
+    lab: Annotated[str | None, typer.Option("--lab", envvar="LABVAULT_LAB", help="Lab code (not for operators).")] = None,
+    full_name: Annotated[str | None, typer.Option("--full-name")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    data_dir: DataDir = DEFAULT_DATA,
+    key_dir: KeyDir = DEFAULT_KEYS,
+    database_url: DbUrl = None,
+) -> None:
+    """Create an individual staff account (never a shared one)."""
+    platform = _open(data_dir, key_dir, database_url)
+    try:
+        lab_id = platform.labs.by_code(lab).id if lab else None
+        password = _read_password(password_stdin, confirm=True)
+        account = platform.accounts.create_user(cli_context(), username, password, role, lab_id, full_name)
+    except LabvaultError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        platform.close()
+    out.print(f"User {account.username} ({account.role.value}) created.")
+
+
+@token_app.command("create")
+def token_create(
+    username: Annotated[str, typer.Option("--username")],
+    label: Annotated[str, typer.Option("--label")] = "cli",
+    ttl_hours: Annotated[int, typer.Option("--ttl-hours", min=1, max=24 * 365)] = 24 * 30,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    data_dir: DataDir = DEFAULT_DATA,
+    key_dir: KeyDir = DEFAULT_KEYS,
+    database_url: DbUrl = None,
+) -> None:
+    """Issue an API token for a user, who proves it with their password. Printed once."""
+    platform = _open(data_dir, key_dir, database_url)
+    try:
+        account = platform.accounts.authenticate_password(username, _read_password(password_stdin, confirm=False))
+        issued = platform.accounts.issue_token(account, label, dt.timedelta(hours=ttl_hours))
+    except LabvaultError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        platform.close()
+    out.print(issued.token, soft_wrap=True)
+    err.print(f"expires {issued.expires_at.isoformat(timespec='minutes')}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    lab: LabCode,
+    reencrypt: Annotated[bool, typer.Option(help="Re-encrypt existing values under the new key.")] = True,
+    data_dir: DataDir = DEFAULT_DATA,
+    key_dir: KeyDir = DEFAULT_KEYS,
+    database_url: DbUrl = None,
+) -> None:
+    """New data key version for a lab; then re-encrypt its values in the background batches."""
+    platform = _open(data_dir, key_dir, database_url)
+    try:
+        info = platform.labs.by_code(lab)
+        version = platform.labs.rotate_keys(cli_context(), info.id)
+        out.print(f"Laboratory {info.code}: data key version {version} is now active.")
+        if reencrypt:
+            report = platform.reencryptor.run(info.id)
+            out.print(f"Re-encrypted {report.values_rewritten} values in {report.rows_examined} rows.")
+    except LabvaultError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        platform.close()
+
+
+@audit_app.command("verify")
+def audit_verify(data_dir: DataDir = DEFAULT_DATA, key_dir: KeyDir = DEFAULT_KEYS, database_url: DbUrl = None) -> None:
+    """Check every audit chain link by link, and against the checkpoint kept outside the database."""
+    platform = _open(data_dir, key_dir, database_url)
+    try:
+        result = platform.audit.verify()
+    except LabvaultError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        platform.close()
+    for report in result.reports:
+        out.print(f"chain {report.chain}: {report.length} entries " + ("ok" if report.ok else "BROKEN"))
+    if not result.checkpoint_found:
+        err.print("warning: no external checkpoint yet; truncation of the tail cannot be detected")
+    if not result.ok:
+        for problem in result.problems:
+            err.print(f"[red]{problem}[/red]")
+        raise typer.Exit(code=1)
+    out.print("audit log verified")
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    data_dir: DataDir = DEFAULT_DATA, key_dir: KeyDir = DEFAULT_KEYS, database_url: DbUrl = None
+) -> None:
+    """Verify the log, then record its tips in the checkpoint file outside the database."""
+    platform = _open(data_dir, key_dir, database_url)
+    try:
+        path = platform.audit.checkpoint()
+    except LabvaultError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        platform.close()
+    out.print(f"checkpoint written to {path}")
+
+
+def main() -> None:
+    app()
