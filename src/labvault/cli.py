@@ -16,7 +16,9 @@ from labvault.errors import LabvaultError
 from labvault.platform import Platform, initialise, open_platform
 from labvault.security.access import Role
 
-app = typer.Typer(help="labvault: a laboratory information system that could not have leaked.", no_args_is_help=True)
+app = typer.Typer(
+    help="labvault: a laboratory information system that could not have leaked.", no_args_is_help=True
+)
 user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 keys_app = typer.Typer(help="Per-laboratory key sets.", no_args_is_help=True)
@@ -32,9 +34,12 @@ out = Console()
 err = Console(stderr=True)
 
 DataDir = Annotated[Path, typer.Option("--data-dir", envvar="LABVAULT_DATA_DIR", help="Database and files.")]
-KeyDir = Annotated[Path, typer.Option("--key-dir", envvar="LABVAULT_KEY_DIR", help="Root key; never inside data.")]
+KeyDir = Annotated[
+    Path, typer.Option("--key-dir", envvar="LABVAULT_KEY_DIR", help="Root key; never inside data.")
+]
 DbUrl = Annotated[
-    str | None, typer.Option("--database-url", envvar="LABVAULT_DATABASE_URL", help="Default: SQLite in data dir.")
+    str | None,
+    typer.Option("--database-url", envvar="LABVAULT_DATABASE_URL", help="Default: SQLite in data dir."),
 ]
 Host = Annotated[str, typer.Option("--host", envvar="LABVAULT_HOST")]
 Port = Annotated[int, typer.Option("--port", envvar="LABVAULT_PORT")]
@@ -61,7 +66,9 @@ def _open(data_dir: Path, key_dir: Path, database_url: str | None) -> Platform:
 
 
 @app.command()
-def init(data_dir: DataDir = DEFAULT_DATA, key_dir: KeyDir = DEFAULT_KEYS, database_url: DbUrl = None) -> None:
+def init(
+    data_dir: DataDir = DEFAULT_DATA, key_dir: KeyDir = DEFAULT_KEYS, database_url: DbUrl = None
+) -> None:
     """Create the data and key directories, the root key and the database schema."""
     try:
         created = initialise(_settings(data_dir, key_dir, database_url))
@@ -170,7 +177,9 @@ def lab_add(
 @lab_app.command("shred")
 def lab_shred(
     lab: LabCode,
-    yes: Annotated[bool, typer.Option("--yes", help="Confirm: this destroys the lab's data for good.")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Confirm: this destroys the lab's data for good.")
+    ] = False,
     data_dir: DataDir = DEFAULT_DATA,
     key_dir: KeyDir = DEFAULT_KEYS,
     database_url: DbUrl = None,
@@ -200,9 +209,13 @@ def _read_password(password_stdin: bool, confirm: bool) -> str:
 def user_add(
     username: Annotated[str, typer.Option("--username")],
     role: Annotated[Role, typer.Option("--role")],
-    lab: Annotated[str | None, typer.Option("--lab", envvar="LABVAULT_LAB", help="Lab code (not for operators).")] = None,
+    lab: Annotated[
+        str | None, typer.Option("--lab", envvar="LABVAULT_LAB", help="Lab code (not for operators).")
+    ] = None,
     full_name: Annotated[str | None, typer.Option("--full-name")] = None,
-    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
     data_dir: DataDir = DEFAULT_DATA,
     key_dir: KeyDir = DEFAULT_KEYS,
     database_url: DbUrl = None,
@@ -225,7 +238,9 @@ def token_create(
     username: Annotated[str, typer.Option("--username")],
     label: Annotated[str, typer.Option("--label")] = "cli",
     ttl_hours: Annotated[int, typer.Option("--ttl-hours", min=1, max=24 * 365)] = 24 * 30,
-    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
     data_dir: DataDir = DEFAULT_DATA,
     key_dir: KeyDir = DEFAULT_KEYS,
     database_url: DbUrl = None,
@@ -233,7 +248,9 @@ def token_create(
     """Issue an API token for a user, who proves it with their password. Printed once."""
     platform = _open(data_dir, key_dir, database_url)
     try:
-        account = platform.accounts.authenticate_password(username, _read_password(password_stdin, confirm=False))
+        account = platform.accounts.authenticate_password(
+            username, _read_password(password_stdin, confirm=False)
+        )
         issued = platform.accounts.issue_token(account, label, dt.timedelta(hours=ttl_hours))
     except LabvaultError as exc:
         raise _fail(str(exc)) from None
@@ -267,7 +284,9 @@ def keys_rotate(
 
 
 @audit_app.command("verify")
-def audit_verify(data_dir: DataDir = DEFAULT_DATA, key_dir: KeyDir = DEFAULT_KEYS, database_url: DbUrl = None) -> None:
+def audit_verify(
+    data_dir: DataDir = DEFAULT_DATA, key_dir: KeyDir = DEFAULT_KEYS, database_url: DbUrl = None
+) -> None:
     """Check every audit chain link by link, and against the checkpoint kept outside the database."""
     platform = _open(data_dir, key_dir, database_url)
     try:

@@ -22,7 +22,12 @@ from labvault.platform import Platform
 from labvault.security.access import LAB_ROLES, AccessContext, Purpose, Role
 
 CREDENTIALS_FILE = "demo-credentials.json"
-LAB_NAMES = ("Laboratoire des Tilleuls", "Biologie du Port", "Laboratoire de la Citadelle", "Analyses du Plateau")
+LAB_NAMES = (
+    "Laboratoire des Tilleuls",
+    "Biologie du Port",
+    "Laboratoire de la Citadelle",
+    "Analyses du Plateau",
+)
 BATCH = 1000
 
 
@@ -67,12 +72,16 @@ def seed(
     operator_ctx = cli_context()
     creds = DemoCredentials()
     operator_password = secrets.token_urlsafe(12)
-    operator = platform.accounts.create_user(operator_ctx, "operator", operator_password, Role.PLATFORM_OPERATOR, None)
+    operator = platform.accounts.create_user(
+        operator_ctx, "operator", operator_password, Role.PLATFORM_OPERATOR, None
+    )
     _remember(platform, creds, operator, operator_password, None)
     people = synthetic_patients(labs * patients_per_lab, seed_value)
     for number in range(1, labs + 1):
         code = f"DEMO{number}"
-        lab = platform.labs.create(operator_ctx, code, LAB_NAMES[(number - 1) % len(LAB_NAMES)], generate_finess(rng))
+        lab = platform.labs.create(
+            operator_ctx, code, LAB_NAMES[(number - 1) % len(LAB_NAMES)], generate_finess(rng)
+        )
         creds.labs.append({"code": lab.code, "id": str(lab.id), "name": lab.name})
         for role in LAB_ROLES:
             username = f"{code.lower()}.{role.value.replace('_', '')}"
@@ -80,7 +89,9 @@ def seed(
             account = platform.accounts.create_user(operator_ctx, username, password, role, lab.id)
             _remember(platform, creds, account, password, code)
         reception = next(u for u in creds.users if u["lab"] == code and u["role"] == Role.RECEPTION.value)
-        ctx = context_for(platform.accounts.by_username(reception["username"]), Purpose.ADMINISTRATION, "demo-seed")
+        ctx = context_for(
+            platform.accounts.by_username(reception["username"]), Purpose.ADMINISTRATION, "demo-seed"
+        )
         done = 0
         while done < patients_per_lab:
             chunk = [to_patient_data(next(people)) for _ in range(min(BATCH, patients_per_lab - done))]
@@ -91,7 +102,9 @@ def seed(
     return creds
 
 
-def _remember(platform: Platform, creds: DemoCredentials, account: Account, password: str, lab: str | None) -> None:
+def _remember(
+    platform: Platform, creds: DemoCredentials, account: Account, password: str, lab: str | None
+) -> None:
     token = platform.accounts.issue_token(account, "demo", dt.timedelta(days=30), "demo-seed")
     creds.users.append(
         {

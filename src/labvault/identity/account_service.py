@@ -22,7 +22,9 @@ from labvault.store.base import utcnow
 from labvault.store.database import Database
 
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{2,63}$")
-GENERIC_NAMES = frozenset({"admin", "root", "user", "test", "guest", "labo", "accueil", "secretariat", "shared"})
+GENERIC_NAMES = frozenset(
+    {"admin", "root", "user", "test", "guest", "labo", "accueil", "secretariat", "shared"}
+)
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,9 @@ class AccountService:
         """An individual account. Generic/shared names are refused (the 2021 leak had them)."""
         username = username.strip().lower()
         if not USERNAME.match(username):
-            raise InvalidInput("username", "3-64 lowercase letters, digits, '.', '_' or '-', starting with a letter")
+            raise InvalidInput(
+                "username", "3-64 lowercase letters, digits, '.', '_' or '-', starting with a letter"
+            )
         if username in GENERIC_NAMES:
             raise InvalidInput("username", "generic or shared account names are not allowed")
         if role is Role.PLATFORM_OPERATOR:
@@ -89,7 +93,9 @@ class AccountService:
                     raise NotFound(f"no laboratory {lab_id}")
             if session.scalar(select(User.id).where(User.username == username)):
                 raise Conflict(f"username {username!r} is taken")
-            user = User(id=uuid.uuid4(), lab_id=lab_id, username=username, password_hash=password_hash, role=role)
+            user = User(
+                id=uuid.uuid4(), lab_id=lab_id, username=username, password_hash=password_hash, role=role
+            )
             if full_name and lab_id is not None:
                 cipher = self.keys.keyset(session, lab_id).cipher
                 user.full_name_enc = cipher.encrypt("users", "full_name_enc", user.id, full_name)
@@ -106,10 +112,16 @@ class AccountService:
             if not ok or user is None or not user.active:
                 raise Unauthenticated("invalid username or password")
             account = _account(user)
-            audit.append(session, context_for(account, Purpose.ADMINISTRATION, origin), AuditRecord("auth.login", "user", str(user.id)))
+            audit.append(
+                session,
+                context_for(account, Purpose.ADMINISTRATION, origin),
+                AuditRecord("auth.login", "user", str(user.id)),
+            )
             return account
 
-    def issue_token(self, account: Account, label: str, ttl: dt.timedelta, origin: str = "local") -> IssuedToken:
+    def issue_token(
+        self, account: Account, label: str, ttl: dt.timedelta, origin: str = "local"
+    ) -> IssuedToken:
         """A new bearer token for ``account`` (the caller has authenticated it)."""
         if not dt.timedelta(minutes=1) <= ttl <= dt.timedelta(days=365):
             raise InvalidInput("ttl", "must be between one minute and one year")
@@ -159,7 +171,7 @@ class AccountService:
             ).first()
             if row is None:
                 raise NotFound(f"no token {token_id}")
-            api_token, owner = row.tuple()
+            _token, owner = row.tuple()
             own = owner.id == ctx.actor_id
             admin = ctx.role is Role.LAB_ADMIN and owner.lab_id == ctx.lab_id
             if not (own or admin or ctx.role is Role.PLATFORM_OPERATOR):

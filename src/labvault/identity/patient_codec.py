@@ -13,6 +13,15 @@ from labvault.crypto.keyset import LabKeySet
 from labvault.identity.models import Patient
 from labvault.identity.patient_data import ENCRYPTED_FIELDS, PatientData, PatientRecord, name_birth_key
 
+__all__ = [
+    "decode",
+    "encrypted_columns",
+    "ins_index",
+    "name_birth_index",
+    "name_birth_key",
+    "nir_index",
+]
+
 TABLE = Patient.__tablename__
 NIR_INDEX = "patients.nir"
 INS_INDEX = "patients.ins"

@@ -56,12 +56,16 @@ class PatientService:
         """Candidates by blind index, confirmed on decrypted values (indexes are truncated)."""
         found: list[Duplicate] = []
         if data.nir:
-            for row in session.scalars(select(Patient).where(Patient.nir_bidx == codec.nir_index(keys, data.nir))):
+            for row in session.scalars(
+                select(Patient).where(Patient.nir_bidx == codec.nir_index(keys, data.nir))
+            ):
                 if codec.decode(keys, row).data.nir == data.nir:
                     found.append(Duplicate(row.id, "nir"))
         index = codec.name_birth_index(keys, data.birth_name, data.birth_date)
         rows = session.scalars(
-            select(Patient).where(or_(Patient.name_birth_bidx == index, Patient.used_name_birth_bidx == index))
+            select(Patient).where(
+                or_(Patient.name_birth_bidx == index, Patient.used_name_birth_bidx == index)
+            )
         )
         target = codec.name_birth_key(data.birth_name, data.birth_date)
         for row in rows:
@@ -75,7 +79,9 @@ class PatientService:
 
     # --- writes -----------------------------------------------------------------------------------
 
-    def register(self, ctx: AccessContext, data: PatientData, *, accept_homonym: bool = False) -> PatientRecord:
+    def register(
+        self, ctx: AccessContext, data: PatientData, *, accept_homonym: bool = False
+    ) -> PatientRecord:
         """Register one patient. Same NIR: refused. Same name + birth date: refused unless the
         caller confirms a homonym (a different person) with ``accept_homonym``."""
         data = validate_patient(data)
@@ -130,7 +136,9 @@ class PatientService:
             if rows:
                 session.execute(insert(Patient), rows)
             audit.append_many(
-                session, ctx, [AuditRecord("patient.create", OBJECT, str(r["id"]), {"bulk": True}) for r in rows]
+                session,
+                ctx,
+                [AuditRecord("patient.create", OBJECT, str(r["id"]), {"bulk": True}) for r in rows],
             )
             return [r["id"] for r in rows]
 
@@ -144,7 +152,11 @@ class PatientService:
         return found
 
     def update(
-        self, ctx: AccessContext, patient_id: uuid.UUID, changes: dict[str, Any], expected_revision: int | None = None
+        self,
+        ctx: AccessContext,
+        patient_id: uuid.UUID,
+        changes: dict[str, Any],
+        expected_revision: int | None = None,
     ) -> PatientRecord:
         """Change some fields; the record is re-validated whole and re-encrypted."""
         unknown = set(changes) - set(FIELD_NAMES)
@@ -157,14 +169,22 @@ class PatientService:
             current = codec.decode(keys, row).data
             data = validate_patient(dataclasses.replace(current, **changes))
             if data.nir and data.nir != current.nir:
-                clash = [d for d in self._duplicates(session, keys, data) if d.reason == "nir" and d.patient_id != row.id]
+                clash = [
+                    d
+                    for d in self._duplicates(session, keys, data)
+                    if d.reason == "nir" and d.patient_id != row.id
+                ]
                 if clash:
-                    raise Conflict("a patient with this NIR is already registered", [str(d.patient_id) for d in clash])
+                    raise Conflict(
+                        "a patient with this NIR is already registered", [str(d.patient_id) for d in clash]
+                    )
             changed = sorted(name for name in FIELD_NAMES if getattr(data, name) != getattr(current, name))
             values = codec.encrypted_columns(keys, row.id, data)
             values.update(revision=row.revision + 1, updated_at=utcnow())
             session.execute(update(Patient).where(Patient.id == row.id).values(**values))
-            audit.append(session, ctx, AuditRecord("patient.update", OBJECT, str(row.id), {"fields": changed}))
+            audit.append(
+                session, ctx, AuditRecord("patient.update", OBJECT, str(row.id), {"fields": changed})
+            )
             session.expire(row)
             return codec.decode(keys, self._row(session, patient_id))
 
@@ -182,16 +202,16 @@ class PatientService:
             audit.append(session, ctx, AuditRecord("patient.read", OBJECT, str(patient_id)))
             return record
 
-    def _search(
-        self, ctx: AccessContext, by: str, condition: Any, confirm: Any
-    ) -> list[PatientRecord]:
+    def _search(self, ctx: AccessContext, by: str, condition: Any, confirm: Any) -> list[PatientRecord]:
         with self._lab(ctx, Permission.PATIENT_READ) as (session, keys):
             rows = session.scalars(select(Patient).where(condition).limit(MAX_RESULTS + 1)).all()
             records = [r for r in (codec.decode(keys, row) for row in rows) if confirm(r.data)][:MAX_RESULTS]
             audit.append(
                 session,
                 ctx,
-                AuditRecord("patient.search", OBJECT, None, {"by": by, "results": [str(r.id) for r in records]}),
+                AuditRecord(
+                    "patient.search", OBJECT, None, {"by": by, "results": [str(r.id) for r in records]}
+                ),
             )
             return records
 

@@ -6,12 +6,13 @@ so if the event cannot be written the transaction fails and nothing is returned 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from labvault.errors import LabvaultError
@@ -29,8 +30,8 @@ from labvault.security.models import PLATFORM_CHAIN, AuditEvent, AuditHead
 from labvault.store.base import utcnow
 from labvault.store.database import Database
 
-_EVENTS = AuditEvent.__table__
-_HEADS = AuditHead.__table__
+_EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]
+_HEADS: Table = AuditHead.__table__  # type: ignore[assignment]
 
 
 class AuditUnavailable(LabvaultError):
@@ -162,16 +163,19 @@ class AuditVerifier:
 
     def _entries(
         self, session: Session, chain: str, want_position: int, seen: dict[int, bytes]
-    ) -> Iterator[StoredEntry]:
+    ) -> Generator[StoredEntry]:
         result = session.execute(
             select(_EVENTS).where(_EVENTS.c.chain == chain).order_by(_EVENTS.c.chain_seq),
             execution_options={"yield_per": 2000},
         )
-        for row in result:
-            stored = _stored(row)
-            if stored.entry.chain_seq == want_position:
-                seen[want_position] = stored.entry_hash
-            yield stored
+        try:
+            for row in result:
+                stored = _stored(row)
+                if stored.entry.chain_seq == want_position:
+                    seen[want_position] = stored.entry_hash
+                yield stored
+        finally:
+            result.close()
 
     def verify(self) -> VerifyResult:
         tips = read_checkpoint(self.checkpoint_dir, self.mac_key)
@@ -182,7 +186,9 @@ class AuditVerifier:
             for chain in sorted(chains | set(tips or {})):
                 want = tips.get(chain) if tips else None
                 seen: dict[int, bytes] = {}
-                report = verify_entries(chain, self._entries(session, chain, want.length if want else -1, seen))
+                report = verify_entries(
+                    chain, self._entries(session, chain, want.length if want else -1, seen)
+                )
                 head = heads.get(chain)
                 if head is None:
                     report.problems.append("chain head row is missing")
@@ -204,7 +210,9 @@ class AuditVerifier:
         """Record the current chain tips without a full walk (cheap; the server does it
         periodically). Truncation after this point is then detectable by ``verify``."""
         with self.db.transaction(None) as session:
-            tips = {row.chain: ChainTip(row.last_seq, row.last_hash) for row in session.execute(select(_HEADS))}
+            tips = {
+                row.chain: ChainTip(row.last_seq, row.last_hash) for row in session.execute(select(_HEADS))
+            }
         return write_checkpoint(self.checkpoint_dir, self.mac_key, tips)
 
     def checkpoint(self) -> Path:

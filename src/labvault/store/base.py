@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any, ClassVar
 
 from sqlalchemy import DateTime, ForeignKey, LargeBinary, MetaData, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
@@ -23,7 +24,7 @@ def utcnow() -> dt.datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
         uuid.UUID: Uuid(),
         dt.datetime: DateTime(timezone=True),
         bytes: LargeBinary(),
@@ -36,7 +37,7 @@ class TenantScoped:
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
 
     @declared_attr
-    def lab_id(cls) -> Mapped[uuid.UUID]:  # noqa: N805 - SQLAlchemy declared_attr convention
+    def lab_id(cls) -> Mapped[uuid.UUID]:
         return mapped_column(ForeignKey("labs.id"), index=True)
 
 

@@ -12,7 +12,9 @@ from labvault.identity.account_service import Account, context_for
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose
 
-bearer = HTTPBearer(auto_error=False, description="An API token from /api/v1/auth/login or `labvault token create`")
+bearer = HTTPBearer(
+    auto_error=False, description="An API token from /api/v1/auth/login or `labvault token create`"
+)
 
 
 def get_platform(request: Request) -> Platform:
@@ -42,13 +44,17 @@ CurrentAccount = Annotated[Account, Depends(current_account)]
 def access_context(
     request: Request,
     account: CurrentAccount,
-    x_purpose: Annotated[str | None, Header(max_length=32, description="Why: care (default), "
-                                            "identity_vigilance, administration")] = None,
+    x_purpose: Annotated[
+        str | None,
+        Header(max_length=32, description="Why: care (default), identity_vigilance, administration"),
+    ] = None,
 ) -> AccessContext:
     try:
         purpose = Purpose(x_purpose) if x_purpose else Purpose.CARE
     except ValueError:
-        raise InvalidInput("X-Purpose", f"unknown purpose; one of {', '.join(p.value for p in Purpose)}") from None
+        raise InvalidInput(
+            "X-Purpose", f"unknown purpose; one of {', '.join(p.value for p in Purpose)}"
+        ) from None
     return context_for(account, purpose, origin_of(request))
 
 

@@ -27,7 +27,7 @@ class LoginIn(Strict):
 class TokenOut(BaseModel):
     token_id: uuid.UUID
     access_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type name
     expires_at: dt.datetime
 
 

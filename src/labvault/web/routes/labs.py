@@ -34,9 +34,15 @@ def read_lab(lab_id: uuid.UUID, ctx: Ctx, platform: PlatformDep) -> LabOut:
 
 @router.post("/{lab_id}/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
 def create_user(lab_id: uuid.UUID, body: UserIn, ctx: Ctx, platform: PlatformDep) -> UserOut:
-    account = platform.accounts.create_user(ctx, body.username, body.password, body.role, lab_id, body.full_name)
+    account = platform.accounts.create_user(
+        ctx, body.username, body.password, body.role, lab_id, body.full_name
+    )
     return UserOut(
-        id=account.id, username=account.username, role=account.role, lab_id=account.lab_id, active=account.active
+        id=account.id,
+        username=account.username,
+        role=account.role,
+        lab_id=account.lab_id,
+        active=account.active,
     )
 
 
