@@ -10,6 +10,7 @@ from labvault.errors import ConfigurationError
 from labvault.identity.account_service import AccountService
 from labvault.identity.lab_service import LabService
 from labvault.identity.patient_service import PatientService
+from labvault.identity.physician_service import PhysicianService
 from labvault.keys.reencrypt import ReEncryptor
 from labvault.keys.store import KeyStore
 from labvault.security.audit import AuditVerifier
@@ -27,6 +28,7 @@ class Platform:
     labs: LabService
     accounts: AccountService
     patients: PatientService
+    physicians: PhysicianService
     audit: AuditVerifier
     reencryptor: ReEncryptor
 
@@ -66,6 +68,7 @@ def open_platform(settings: Settings) -> Platform:
         labs=LabService(db, keys),
         accounts=AccountService(db, keys),
         patients=PatientService(db, keys),
+        physicians=PhysicianService(db, keys),
         audit=verifier,
         reencryptor=ReEncryptor(db, keys),
     )

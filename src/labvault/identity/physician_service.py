@@ -1,0 +1,99 @@
+"""Prescribers known to a laboratory: RPPS-identified, encrypted and audited like patients."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from labvault.errors import Conflict, InvalidInput, NotFound
+from labvault.identity.models import Physician
+from labvault.identity.validation import validate_email, validate_phone, validate_rpps
+from labvault.keys.store import KeyStore
+from labvault.security import audit
+from labvault.security.access import AccessContext
+from labvault.security.audit import AuditRecord
+from labvault.security.permissions import Permission, require_lab
+from labvault.store.database import Database
+
+TABLE = Physician.__tablename__
+RPPS_INDEX = "physicians.rpps"
+ENCRYPTED = ("rpps", "family_name", "given_names", "phone", "email")
+
+
+@dataclass(frozen=True)
+class PhysicianData:
+    rpps: str
+    family_name: str
+    given_names: str
+    specialty: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class PhysicianRecord:
+    id: uuid.UUID
+    lab_id: uuid.UUID
+    data: PhysicianData
+
+
+def validate_physician(data: PhysicianData) -> PhysicianData:
+    family = " ".join(data.family_name.split())
+    given = " ".join(data.given_names.split())
+    if not family or len(family) > 200:
+        raise InvalidInput("family_name", "must be 1 to 200 characters")
+    if not given or len(given) > 200:
+        raise InvalidInput("given_names", "must be 1 to 200 characters")
+    return PhysicianData(
+        rpps=validate_rpps(data.rpps),
+        family_name=family,
+        given_names=given,
+        specialty=(data.specialty or "").strip()[:80] or None,
+        phone=validate_phone(data.phone) if data.phone else None,
+        email=validate_email(data.email) if data.email else None,
+    )
+
+
+class PhysicianService:
+    def __init__(self, db: Database, keys: KeyStore) -> None:
+        self.db = db
+        self.keys = keys
+
+    def register(self, ctx: AccessContext, data: PhysicianData) -> PhysicianRecord:
+        """One record per RPPS per lab."""
+        data = validate_physician(data)
+        require_lab(ctx, Permission.PHYSICIAN_WRITE)
+        assert ctx.lab_id is not None
+        with self.db.transaction(ctx.lab_id) as session:
+            keys = self.keys.keyset(session, ctx.lab_id)
+            index = keys.indexer.index(RPPS_INDEX, data.rpps)
+            existing = session.scalar(select(Physician.id).where(Physician.rpps_bidx == index))
+            if existing is not None:
+                raise Conflict("a physician with this RPPS is already registered", [str(existing)])
+            row = Physician(id=uuid.uuid4(), lab_id=ctx.lab_id, specialty=data.specialty, rpps_bidx=index)
+            for name in ENCRYPTED:
+                setattr(row, f"{name}_enc", keys.cipher.encrypt(TABLE, f"{name}_enc", row.id, getattr(data, name)))
+            session.add(row)
+            session.flush()
+            audit.append(session, ctx, AuditRecord("physician.create", "physician", str(row.id)))
+            return PhysicianRecord(row.id, ctx.lab_id, data)
+
+    def find_by_rpps(self, ctx: AccessContext, rpps: str) -> PhysicianRecord:
+        rpps = validate_rpps(rpps)
+        require_lab(ctx, Permission.PHYSICIAN_READ)
+        assert ctx.lab_id is not None
+        with self.db.transaction(ctx.lab_id) as session:
+            keys = self.keys.keyset(session, ctx.lab_id)
+            index = keys.indexer.index(RPPS_INDEX, rpps)
+            for row in session.scalars(select(Physician).where(Physician.rpps_bidx == index)):
+                clear = {
+                    name: keys.cipher.decrypt(TABLE, f"{name}_enc", row.id, getattr(row, f"{name}_enc"))
+                    for name in ENCRYPTED
+                }
+                if clear["rpps"] == rpps:
+                    audit.append(session, ctx, AuditRecord("physician.read", "physician", str(row.id)))
+                    data = PhysicianData(specialty=row.specialty, **clear)  # type: ignore[arg-type]
+                    return PhysicianRecord(row.id, row.lab_id, data)
+        raise NotFound("no physician with this RPPS in this laboratory")
