@@ -323,3 +323,7 @@ def audit_checkpoint(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()
