@@ -36,7 +36,11 @@ TEST_PASSWORD = "correct horse battery staple"
 
 def _pg_conninfo(url: str) -> str:
     parsed = make_url(url)
-    parts = [f"host={parsed.host or '127.0.0.1'}", f"port={parsed.port or 5432}", f"user={parsed.username or 'postgres'}"]
+    parts = [
+        f"host={parsed.host or '127.0.0.1'}",
+        f"port={parsed.port or 5432}",
+        f"user={parsed.username or 'postgres'}",
+    ]
     if parsed.password:
         parts.append(f"password={parsed.password}")
     parts.append(f"dbname={parsed.database or 'postgres'}")
@@ -132,7 +136,9 @@ class Factory:
 
     def user(self, lab: LabInfo | None, role: Role) -> Account:
         username = f"u{uuid.uuid4().hex[:12]}"
-        return self.platform.accounts.create_user(cli_ctx(), username, TEST_PASSWORD, role, lab.id if lab else None)
+        return self.platform.accounts.create_user(
+            cli_ctx(), username, TEST_PASSWORD, role, lab.id if lab else None
+        )
 
     def ctx(self, lab: LabInfo, role: Role = Role.RECEPTION) -> AccessContext:
         return context_for(self.user(lab, role), Purpose.CARE, "127.0.0.1")

@@ -73,9 +73,13 @@ def test_full_cli_tour(dirs: list[str], tmp_path: Path) -> None:
     )  # fmt: skip
     assert code == 2 and "no laboratory with code 'NOPE'" in output
 
-    code, output = run("token", "create", *dirs, "--username", "alice.bio", "--password-stdin", input=password + "\n")
+    code, output = run(
+        "token", "create", *dirs, "--username", "alice.bio", "--password-stdin", input=password + "\n"
+    )
     assert code == 0 and output.strip().splitlines()[0].startswith("lvt_")
-    code, output = run("token", "create", *dirs, "--username", "alice.bio", "--password-stdin", input="wrong\n")
+    code, output = run(
+        "token", "create", *dirs, "--username", "alice.bio", "--password-stdin", input="wrong\n"
+    )
     assert code == 2 and "invalid username or password" in output
 
     code, output = run("keys", "rotate", *dirs, "--lab", "DEMO1")

@@ -21,7 +21,9 @@ from tests.conftest import Factory, cli_ctx
 def lab_events(factory: Factory, lab_id: uuid.UUID) -> list[tuple[str, str | None, dict[str, object]]]:
     table = AuditEvent.__table__
     with factory.platform.db.engine.connect() as conn:
-        rows = conn.execute(select(table).where(table.c.chain == str(lab_id)).order_by(table.c.chain_seq)).all()
+        rows = conn.execute(
+            select(table).where(table.c.chain == str(lab_id)).order_by(table.c.chain_seq)
+        ).all()
     return [(row.action, row.object_id, row.detail) for row in rows]
 
 
@@ -82,7 +84,9 @@ def test_update_revision_and_validation(factory: Factory) -> None:
     lab = factory.lab()
     ctx = factory.ctx(lab)
     record = factory.platform.patients.register(ctx, factory.patient_data())
-    updated = factory.platform.patients.update(ctx, record.id, {"used_name": "Martin-Durand"}, expected_revision=1)
+    updated = factory.platform.patients.update(
+        ctx, record.id, {"used_name": "Martin-Durand"}, expected_revision=1
+    )
     assert updated.revision == 2 and updated.data.used_name == "Martin-Durand"
     with pytest.raises(Conflict, match="changed since revision 1"):
         factory.platform.patients.update(ctx, record.id, {"used_name": "X"}, expected_revision=1)
@@ -131,7 +135,9 @@ def test_tenant_scope_is_enforced_by_the_session(factory: Factory) -> None:
     with factory.platform.db.transaction(lab_b.id) as session:
         assert session.get(Patient, record.id) is None
         assert session.scalars(select(Patient).where(Patient.id == record.id)).all() == []
-        assert session.scalar(select(func.count()).select_from(Patient).where(Patient.lab_id == lab_a.id)) == 0
+        assert (
+            session.scalar(select(func.count()).select_from(Patient).where(Patient.lab_id == lab_a.id)) == 0
+        )
     with pytest.raises(TenantScopeError), factory.platform.db.transaction(None) as session:
         session.scalars(select(Patient)).all()
     with pytest.raises(TenantScopeError), factory.platform.db.transaction(lab_b.id) as session:

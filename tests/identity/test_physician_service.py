@@ -19,7 +19,9 @@ def test_register_and_find_by_rpps(factory: Factory) -> None:
     lab, other = factory.lab(), factory.lab()
     ctx = factory.ctx(lab, Role.RECEPTION)
     rpps = generate_rpps(random.Random())
-    data = PhysicianData(rpps=rpps, family_name="Médecin", given_names="Prescriptrice", specialty="médecine générale")
+    data = PhysicianData(
+        rpps=rpps, family_name="Médecin", given_names="Prescriptrice", specialty="médecine générale"
+    )
     record = factory.platform.physicians.register(ctx, data)
     assert factory.platform.physicians.find_by_rpps(ctx, rpps) == record
     with pytest.raises(Conflict):
@@ -38,5 +40,7 @@ def test_invalid_rpps_refused(factory: Factory) -> None:
     rpps = generate_rpps(random.Random(3))
     wrong_key = rpps[:-1] + str((int(rpps[-1]) + 1) % 10)
     with pytest.raises(InvalidInput) as caught:
-        factory.platform.physicians.register(ctx, PhysicianData(rpps=wrong_key, family_name="A", given_names="B"))
+        factory.platform.physicians.register(
+            ctx, PhysicianData(rpps=wrong_key, family_name="A", given_names="B")
+        )
     assert caught.value.field == "rpps"

@@ -82,7 +82,9 @@ def test_crypto_shredding(factory: Factory) -> None:
     kek_file = platform.settings.key_dir / "labs" / f"{doomed.id}.kek"
     assert not kek_file.exists()
     with platform.db.engine.connect() as conn:
-        assert conn.execute(select(LabKey.__table__).where(LabKey.__table__.c.lab_id == doomed.id)).all() == []
+        assert (
+            conn.execute(select(LabKey.__table__).where(LabKey.__table__.c.lab_id == doomed.id)).all() == []
+        )
         ciphertext = conn.execute(
             select(Patient.__table__.c.nir_enc).where(Patient.__table__.c.id == gone.id)
         ).scalar_one()

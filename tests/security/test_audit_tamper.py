@@ -17,10 +17,10 @@ from sqlalchemy import Connection, delete, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from labvault.platform import Platform
+from labvault.security.access import Role
 from labvault.security.audit_chain import GENESIS, ChainEntry, StoredEntry, entry_hash, verify_entries
 from labvault.security.checkpoint import CHECKPOINT_FILE, CheckpointError
 from labvault.security.models import AuditEvent, AuditHead
-from labvault.security.access import Role
 from tests.conftest import Factory
 
 EVENTS = AuditEvent.__table__
@@ -45,7 +45,9 @@ def build_chain(length: int) -> list[StoredEntry]:
 def tamper(chain: list[StoredEntry], rng: random.Random) -> tuple[str, list[StoredEntry]]:
     tampered = list(chain)
     i = rng.randrange(len(chain))
-    kind = rng.choice(["edit-action", "edit-time", "edit-detail", "edit-actor", "delete", "reorder", "rehash"])
+    kind = rng.choice(
+        ["edit-action", "edit-time", "edit-detail", "edit-actor", "delete", "reorder", "rehash"]
+    )
     e = tampered[i].entry
     if kind == "edit-action":
         tampered[i] = dataclasses.replace(tampered[i], entry=dataclasses.replace(e, action="patient.update"))

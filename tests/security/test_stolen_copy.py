@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterable
-from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -110,7 +109,7 @@ def test_stolen_copy_reveals_nothing(fresh_factory: Factory) -> None:
 
     assert marker.nir is not None
     markers = [MARKER_NAME, MARKER_FIRST, MARKER_NOTE, MARKER_EMAIL, "Marqueur Secret", "Marqueur-Témoin"]
-    markers += nir_spellings(marker.nir) + [MARKER_BIRTH.isoformat(), MARKER_BIRTH.strftime("%d/%m/%Y")]
+    markers += [*nir_spellings(marker.nir), MARKER_BIRTH.isoformat(), MARKER_BIRTH.strftime("%d/%m/%Y")]
     wanted = needles(markers)
 
     data_dir = platform.settings.data_dir

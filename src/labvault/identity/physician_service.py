@@ -74,7 +74,9 @@ class PhysicianService:
                 raise Conflict("a physician with this RPPS is already registered", [str(existing)])
             row = Physician(id=uuid.uuid4(), lab_id=ctx.lab_id, specialty=data.specialty, rpps_bidx=index)
             for name in ENCRYPTED:
-                setattr(row, f"{name}_enc", keys.cipher.encrypt(TABLE, f"{name}_enc", row.id, getattr(data, name)))
+                setattr(
+                    row, f"{name}_enc", keys.cipher.encrypt(TABLE, f"{name}_enc", row.id, getattr(data, name))
+                )
             session.add(row)
             session.flush()
             audit.append(session, ctx, AuditRecord("physician.create", "physician", str(row.id)))

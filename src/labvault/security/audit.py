@@ -7,7 +7,6 @@ so if the event cannot be written the transaction fails and nothing is returned 
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
