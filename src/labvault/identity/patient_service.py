@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import ColumnElement, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from labvault.crypto.keyset import LabKeySet
@@ -202,9 +202,16 @@ class PatientService:
             audit.append(session, ctx, AuditRecord("patient.read", OBJECT, str(patient_id)))
             return record
 
-    def _search(self, ctx: AccessContext, by: str, condition: Any, confirm: Any) -> list[PatientRecord]:
+    def _search(
+        self,
+        ctx: AccessContext,
+        by: str,
+        condition: Callable[[LabKeySet], ColumnElement[bool]],
+        confirm: Callable[[PatientData], bool],
+    ) -> list[PatientRecord]:
+        """Blind-index candidates, confirmed on decrypted values; one transaction, one audit event."""
         with self._lab(ctx, Permission.PATIENT_READ) as (session, keys):
-            rows = session.scalars(select(Patient).where(condition).limit(MAX_RESULTS + 1)).all()
+            rows = session.scalars(select(Patient).where(condition(keys)).limit(MAX_RESULTS + 1)).all()
             records = [r for r in (codec.decode(keys, row) for row in rows) if confirm(r.data)][:MAX_RESULTS]
             audit.append(
                 session,
@@ -217,26 +224,26 @@ class PatientService:
 
     def find_by_nir(self, ctx: AccessContext, nir: str) -> list[PatientRecord]:
         nir = normalize_nir(nir)
-        with self.db.transaction(ctx.lab_id) as session:
-            index = codec.nir_index(self.keys.keyset(session, ctx.lab_id), nir) if ctx.lab_id else b""
-        return self._search(ctx, "nir", Patient.nir_bidx == index, lambda d: d.nir == nir)
+        return self._search(
+            ctx, "nir", lambda keys: Patient.nir_bidx == codec.nir_index(keys, nir), lambda d: d.nir == nir
+        )
 
     def find_by_ins(self, ctx: AccessContext, ins: str) -> list[PatientRecord]:
         ins = normalize_nir(ins, field="ins")
-        with self.db.transaction(ctx.lab_id) as session:
-            index = codec.ins_index(self.keys.keyset(session, ctx.lab_id), ins) if ctx.lab_id else b""
-        return self._search(ctx, "ins", Patient.ins_bidx == index, lambda d: d.ins == ins)
+        return self._search(
+            ctx, "ins", lambda keys: Patient.ins_bidx == codec.ins_index(keys, ins), lambda d: d.ins == ins
+        )
 
     def find_by_name_birth(self, ctx: AccessContext, name: str, birth_date: dt.date) -> list[PatientRecord]:
         """Matches the birth name or the used name, accents and hyphens ignored."""
         target = codec.name_birth_key(name, birth_date)
-        with self.db.transaction(ctx.lab_id) as session:
-            keys = self.keys.keyset(session, ctx.lab_id) if ctx.lab_id else None
-            index = codec.name_birth_index(keys, name, birth_date) if keys else b""
+
+        def condition(keys: LabKeySet) -> ColumnElement[bool]:
+            index = codec.name_birth_index(keys, name, birth_date)
+            return or_(Patient.name_birth_bidx == index, Patient.used_name_birth_bidx == index)
 
         def confirm(d: PatientData) -> bool:
             names = [d.birth_name, *([d.used_name] if d.used_name else [])]
             return any(codec.name_birth_key(n, d.birth_date) == target for n in names)
 
-        condition = or_(Patient.name_birth_bidx == index, Patient.used_name_birth_bidx == index)
         return self._search(ctx, "name_birth_date", condition, confirm)
