@@ -3,6 +3,10 @@
 Format of a stored value: ``0x01 | key version (u32 BE) | nonce (12) | ciphertext | tag (16)``.
 The associated data repeats the header and names the lab, table, column and row, so a
 ciphertext copied to another row, column or laboratory fails authentication.
+
+Absence is encrypted too: the sealed plaintext is ``0x00`` for "no value" and ``0x01 || UTF-8``
+otherwise, so every encrypted column of a row always holds a ciphertext. Setting one to NULL in
+the database (silently erasing a NIR or a note) is an integrity error, not a missing value.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from labvault.crypto.errors import IntegrityError, KeyUnavailable
 FORMAT_V1 = 1
 _HEADER = struct.Struct(">BI")
 HEADER_BYTES = _HEADER.size
+_ABSENT = b"\x00"
+_PRESENT = b"\x01"
 
 
 def header_of(blob: bytes) -> tuple[int, int]:
@@ -48,20 +54,21 @@ class FieldCipher:
     def versions(self) -> frozenset[int]:
         return frozenset(self._aeads)
 
-    def encrypt(self, table: str, column: str, row_id: uuid.UUID, plaintext: str | None) -> bytes | None:
-        """Seal one value under the active key version; None stays None (absent, not secret)."""
-        if plaintext is None:
-            return None
+    def encrypt(self, table: str, column: str, row_id: uuid.UUID, plaintext: str | None) -> bytes:
+        """Seal one value (or its absence) under the active key version."""
         header = _HEADER.pack(FORMAT_V1, self.active_version)
         aad = associated_data(self.lab_id, table, column, row_id, header)
-        return header + self._aeads[self.active_version].encrypt(plaintext.encode("utf-8"), aad)
+        sealed = _ABSENT if plaintext is None else _PRESENT + plaintext.encode("utf-8")
+        return header + self._aeads[self.active_version].encrypt(sealed, aad)
 
     def decrypt(self, table: str, column: str, row_id: uuid.UUID, blob: bytes | None) -> str | None:
         """Open one value; raises IntegrityError naming the place (never the content) on failure."""
-        if blob is None:
-            return None
-        fmt, version = header_of(blob)
         where = f"{table}.{column} of row {row_id}"
+        if blob is None:
+            raise IntegrityError(f"ciphertext missing (NULL) in {where}")
+        if len(blob) < HEADER_BYTES:
+            raise IntegrityError(f"ciphertext too short for its header in {where}")
+        fmt, version = header_of(blob)
         if fmt != FORMAT_V1:
             raise IntegrityError(f"unknown ciphertext format {fmt} in {where}")
         aead = self._aeads.get(version)
@@ -69,6 +76,11 @@ class FieldCipher:
             raise IntegrityError(f"no key version {version} for this laboratory in {where}")
         aad = associated_data(self.lab_id, table, column, row_id, blob[:HEADER_BYTES])
         try:
-            return aead.decrypt(blob[HEADER_BYTES:], aad).decode("utf-8")
+            sealed = aead.decrypt(blob[HEADER_BYTES:], aad)
         except IntegrityError:
             raise IntegrityError(f"integrity check failed for {where}") from None
+        if sealed == _ABSENT:
+            return None
+        if sealed[:1] != _PRESENT:
+            raise IntegrityError(f"malformed sealed value in {where}")
+        return sealed[1:].decode("utf-8")

@@ -96,9 +96,9 @@ class AccountService:
             user = User(
                 id=uuid.uuid4(), lab_id=lab_id, username=username, password_hash=password_hash, role=role
             )
-            if full_name and lab_id is not None:
+            if lab_id is not None:
                 cipher = self.keys.keyset(session, lab_id).cipher
-                user.full_name_enc = cipher.encrypt("users", "full_name_enc", user.id, full_name)
+                user.full_name_enc = cipher.encrypt("users", "full_name_enc", user.id, full_name or None)
             session.add(user)
             session.flush()
             audit.append(session, ctx, AuditRecord("user.create", "user", str(user.id), {"role": role.value}))
