@@ -59,12 +59,12 @@ def test_rotation_of_one_lab_leaves_others_alone(factory: Factory) -> None:
 
 
 def test_lab_admin_rotates_only_its_own_lab(factory: Factory) -> None:
-    from labvault.errors import Forbidden
+    from labvault.errors import Forbidden, NotFound
 
     lab_a, lab_b = factory.lab(), factory.lab()
     admin_a = factory.ctx(lab_a, Role.LAB_ADMIN)
     assert factory.platform.labs.rotate_keys(admin_a, lab_a.id) == 2
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # another lab's existence does not leak
         factory.platform.labs.rotate_keys(admin_a, lab_b.id)
     with pytest.raises(Forbidden):
         factory.platform.labs.rotate_keys(factory.ctx(lab_a, Role.BIOLOGIST), lab_a.id)

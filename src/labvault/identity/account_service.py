@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
-from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from labvault.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from labvault.identity.models import ApiToken, Lab, User
 from labvault.keys.store import KeyStore
 from labvault.security import audit
@@ -82,7 +82,7 @@ class AccountService:
             if lab_id is None:
                 raise InvalidInput("lab", f"a {role.value} account needs a laboratory")
             if ctx.role is not Role.PLATFORM_OPERATOR and ctx.lab_id != lab_id:
-                raise Forbidden("a lab admin manages only its own laboratory's accounts")
+                raise NotFound(f"no laboratory {lab_id}")
         if role not in (*LAB_ROLES, Role.PLATFORM_OPERATOR):
             raise InvalidInput("role", "unknown role")
         password_hash = hash_password(password)
@@ -155,7 +155,7 @@ class AccountService:
             ).first()
             if row is None:
                 raise Unauthenticated("invalid token")
-            api_token, user = row.tuple()
+            api_token, user = row
             expires_at = api_token.expires_at
             if expires_at.tzinfo is None:
                 expires_at = expires_at.replace(tzinfo=dt.UTC)
@@ -171,7 +171,7 @@ class AccountService:
             ).first()
             if row is None:
                 raise NotFound(f"no token {token_id}")
-            _token, owner = row.tuple()
+            _token, owner = row
             own = owner.id == ctx.actor_id
             admin = ctx.role is Role.LAB_ADMIN and owner.lab_id == ctx.lab_id
             if not (own or admin or ctx.role is Role.PLATFORM_OPERATOR):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError as DbIntegrityError
 
-from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound
+from labvault.errors import Conflict, InvalidInput, NotFound
 from labvault.identity.models import Lab
 from labvault.identity.validation import validate_finess
 from labvault.keys.store import KeyStore
@@ -99,7 +99,7 @@ class LabService:
         """New data key version for a lab; old ciphertexts stay readable until re-encrypted."""
         require(ctx, Permission.KEYS_MANAGE)
         if ctx.role is not Role.PLATFORM_OPERATOR and ctx.lab_id != lab_id:
-            raise Forbidden("a lab admin rotates only its own laboratory's keys")
+            raise NotFound(f"no laboratory {lab_id}")
         with self.db.transaction(None) as session:
             if session.get(Lab, lab_id) is None:
                 raise NotFound(f"no laboratory {lab_id}")

@@ -162,6 +162,9 @@ class PatientService:
         unknown = set(changes) - set(FIELD_NAMES)
         if unknown:
             raise InvalidInput(sorted(unknown)[0], "is not a patient field")
+        for name in ("birth_name", "first_names", "sex", "birth_date"):
+            if name in changes and changes[name] is None:
+                raise InvalidInput(name, "is required and cannot be cleared")
         with self._lab(ctx, Permission.PATIENT_WRITE) as (session, keys):
             row = self._row(session, patient_id)
             if expected_revision is not None and expected_revision != row.revision:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from labvault.crypto.errors import IntegrityError, KeyUnavailable
@@ -16,6 +18,12 @@ def _json(status: int, detail: object, headers: dict[str, str] | None = None) ->
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # Pydantic echoes the refused value as "input": drop it, it is usually personal data.
+        errors = [{k: v for k, v in e.items() if k not in ("input", "url")} for e in exc.errors()]
+        return _json(422, jsonable_encoder(errors))
+
     @app.exception_handler(InvalidInput)
     async def invalid(_: Request, exc: InvalidInput) -> JSONResponse:
         return _json(422, [{"loc": ["body", exc.field], "msg": exc.reason, "type": "invalid_value"}])

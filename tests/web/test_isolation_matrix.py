@@ -1,0 +1,664 @@
+"""The isolation matrix: every route of the API, tried by every kind of caller.
+
+The routes are enumerated from the FastAPI application itself, and ``test_matrix_covers_every_route``
+fails as soon as a route exists without a row here: a new endpoint cannot ship unexamined.
+
+Callers (lab A owns the data: a patient P, a twin patient T, its accounts and tokens):
+
+    (a) owner      a user of lab A in the route's role
+    (b) other_lab  a user of lab B in the same role
+    (c) operator   the platform operator (belongs to no lab)
+    (d) anonymous  no Authorization header
+    (e) garbage    an unknown ``lvt_`` token, a non-labvault token, an over-long token,
+                   ``Bearer`` with no token, and a Basic credential
+    (f) expired    a token of the (a) account whose expiry has passed
+        revoked    a token of the (a) account that was revoked
+
+Expected answers. Roles and operator rights follow ``labvault.security.permissions``: the operator
+holds lab.manage, lab.users.manage, platform.users.manage, keys.manage and audit.read, and no
+patient permission; lab roles never hold lab.manage; only lab_admin (of its own lab) manages users
+and keys. Cross-lab object access answers 404, never 403, so that another lab cannot even learn
+that an id exists.
+
+    route                                 role        (a)        (b)                  (c)        (d)(e)(f)
+    POST   /api/v1/auth/login             public      200        200                  200        200
+    GET    /healthz                       public      200        200                  200        200
+    GET    /api/v1/me                     reception   200 self   200 self             200 self   401
+    POST   /api/v1/tokens                 reception   201 self   201 self             201 self   401
+    DELETE /api/v1/tokens/{a's token}     reception   204        404, token kept      204 [1]    401
+    POST   /api/v1/patients               reception   201        201 in B [2]         403        401
+    GET    /api/v1/patients/{P}           reception   200        404                  403        401
+    PATCH  /api/v1/patients/{P}           reception   200        404, P unchanged     403        401
+    POST   /api/v1/patients/search/nir    reception   200 [P]    200 []               403        401
+    POST   /api/v1/patients/search/ins    reception   200 [P]    200 []               403        401
+    POST   /api/v1/patients/search/name   reception   200 [P]    200 []               403        401
+    GET    /api/v1/labs                   lab_admin   200 [A]    200 [B]              200 all    401
+    POST   /api/v1/labs                   lab_admin   403 [3]    403                  201        401
+    GET    /api/v1/labs/{A}               lab_admin   200        404                  200        401
+    POST   /api/v1/labs/{A}/users         lab_admin   201        404, no user         201        401
+    POST   /api/v1/labs/{A}/keys/rotate   lab_admin   200        404, no new key      200        401
+
+    [1] operators manage accounts, including revoking any account's token (AccountService).
+    [2] (b) re-submits twin T's identity: it must be registered in lab B as a new patient, the
+        duplicate check must not see lab A's T (no 409, no ``existing_ids`` naming T).
+    [3] only platform operators create laboratories.
+
+On top of the status:
+- every 401 carries ``WWW-Authenticate: Bearer``;
+- no answer to (b)..(f) contains P's or T's birth name, first names or NIR (except the T values
+  (b) itself submitted in [2]);
+- no request of (b)..(f) changes lab A's patient rows or lab A's audit chain.
+
+``test_roles_within_the_owning_lab`` adds the per-role matrix inside lab A (from permissions.py):
+
+    route                                  reception  technician  biologist  lab_admin
+    POST   /api/v1/patients                201        403         201        201
+    GET    /api/v1/patients/{P}            200        200         200        200
+    PATCH  /api/v1/patients/{P}            200        403         200        200
+    POST   /api/v1/patients/search/*       200        200         200        200
+    GET    /api/v1/labs, /api/v1/labs/{A}  200        200         200        200
+    POST   /api/v1/labs                    403        403         403        403
+    POST   /api/v1/labs/{A}/users          403        403         403        201
+    POST   /api/v1/labs/{A}/keys/rotate    403        403         403        200
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import string
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi import routing as fastapi_routing
+from sqlalchemy import func, select
+
+from labvault.demo.synthetic import generate_finess
+from labvault.identity.account_service import Account, context_for
+from labvault.identity.lab_service import LabInfo
+from labvault.identity.patient_data import PatientData, PatientRecord
+from labvault.keys.models import LabKey
+from labvault.platform import Platform
+from labvault.security.access import Role
+from labvault.web.app import API_PREFIX, create_app
+from tests.conftest import TEST_PASSWORD, Factory
+from tests.web.support import (
+    TestClient,
+    audit_count,
+    bearer,
+    expire_token,
+    patient_count,
+    patient_json,
+    token_for,
+    user_count,
+)
+
+
+class Caller(StrEnum):
+    OWNER = "owner"
+    OTHER_LAB = "other_lab"
+    OPERATOR = "operator"
+    ANONYMOUS = "anonymous"
+    GARBAGE = "garbage"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+UNAUTHENTICATED = frozenset({Caller.ANONYMOUS, Caller.GARBAGE, Caller.EXPIRED, Caller.REVOKED})
+GARBAGE_HEADERS: tuple[dict[str, str], ...] = (
+    bearer("lvt_" + "A" * 43),
+    bearer("not-a-labvault-token"),
+    bearer("lvt_" + "x" * 300),
+    {"Authorization": "Bearer"},
+    {"Authorization": "Basic dXNlcjpwYXNzd29yZA=="},
+)
+LAB_ROLES = (Role.RECEPTION, Role.TECHNICIAN, Role.BIOLOGIST, Role.LAB_ADMIN)
+
+
+def distinctive_name(rng: random.Random) -> str:
+    """A birth name no error message or lab name could contain by chance."""
+    return "Qz" + "".join(rng.choice(string.ascii_lowercase) for _ in range(10))
+
+
+@dataclass
+class World:
+    """Two labs with accounts in every role, an operator, and two patients of lab A."""
+
+    platform: Platform
+    client: TestClient
+    factory: Factory
+    lab_a: LabInfo
+    lab_b: LabInfo
+    operator: Account
+    accounts: dict[tuple[str, Role], Account]
+    tokens: dict[uuid.UUID, str]
+    expired: dict[Role, str]
+    revoked: dict[Role, str]
+    target: PatientRecord
+    twin: PatientRecord
+
+    def owner(self, role: Role) -> Account:
+        return self.accounts[("a", role)]
+
+    def other(self, role: Role) -> Account:
+        return self.accounts[("b", role)]
+
+    def headers(self, caller: Caller, role: Role) -> list[dict[str, str]]:
+        match caller:
+            case Caller.OWNER:
+                return [bearer(self.tokens[self.owner(role).id])]
+            case Caller.OTHER_LAB:
+                return [bearer(self.tokens[self.other(role).id])]
+            case Caller.OPERATOR:
+                return [bearer(self.tokens[self.operator.id])]
+            case Caller.ANONYMOUS:
+                return [{}]
+            case Caller.GARBAGE:
+                return list(GARBAGE_HEADERS)
+            case Caller.EXPIRED:
+                return [bearer(self.expired[role])]
+            case Caller.REVOKED:
+                return [bearer(self.revoked[role])]
+
+    def account_of(self, caller: Caller, role: Role) -> Account | None:
+        return {
+            Caller.OWNER: self.owner(role),
+            Caller.OTHER_LAB: self.other(role),
+            Caller.OPERATOR: self.operator,
+        }.get(caller)
+
+    def secrets(self, include_twin: bool = True) -> list[str]:
+        """Patient values that must never reach anyone but lab A."""
+        records = [self.target, self.twin] if include_twin else [self.target]
+        values: list[str] = []
+        for record in records:
+            values += [record.data.birth_name, record.data.first_names, record.data.nir or ""]
+        return [v for v in values if v]
+
+    def token_works(self, token: str) -> bool:
+        response: httpx.Response = self.client.get(f"{API_PREFIX}/me", headers=bearer(token))
+        assert response.status_code in (200, 401)
+        return response.status_code == 200
+
+
+@pytest.fixture(scope="module")
+def world(platform: Platform) -> Iterator[World]:
+    factory = Factory(platform)
+    rng = random.Random()
+    lab_a, lab_b = factory.lab("Laboratoire A"), factory.lab("Laboratoire B")
+    accounts: dict[tuple[str, Role], Account] = {}
+    for side, lab in (("a", lab_a), ("b", lab_b)):
+        for role in (Role.RECEPTION, Role.LAB_ADMIN):
+            accounts[(side, role)] = factory.user(lab, role)
+    for role in (Role.TECHNICIAN, Role.BIOLOGIST):
+        accounts[("a", role)] = factory.user(lab_a, role)
+    operator = factory.user(None, Role.PLATFORM_OPERATOR)
+    tokens = {account.id: token_for(platform, account) for account in [*accounts.values(), operator]}
+    expired: dict[Role, str] = {}
+    revoked: dict[Role, str] = {}
+    for role in (Role.RECEPTION, Role.LAB_ADMIN):
+        account = accounts[("a", role)]
+        issued = platform.accounts.issue_token(account, "to expire", dt.timedelta(hours=1))
+        expire_token(platform, issued.id)
+        expired[role] = issued.token
+        issued = platform.accounts.issue_token(account, "to revoke", dt.timedelta(hours=1))
+        platform.accounts.revoke_token(context_for(account), issued.id)
+        revoked[role] = issued.token
+    ctx = context_for(accounts[("a", Role.RECEPTION)])
+    target = platform.patients.register(
+        ctx, factory.patient_data(birth_name=distinctive_name(rng), first_names=distinctive_name(rng))
+    )
+    twin = platform.patients.register(
+        ctx, factory.patient_data(birth_name=distinctive_name(rng), first_names=distinctive_name(rng))
+    )
+    with TestClient(create_app(platform)) as client:
+        yield World(
+            platform,
+            client,
+            factory,
+            lab_a,
+            lab_b,
+            operator,
+            accounts,
+            tokens,
+            expired,
+            revoked,
+            target,
+            twin,
+        )
+
+
+# --- the routes -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Req:
+    path: str
+    json: dict[str, Any] | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    caller: Caller
+    account: Account | None  # the authenticated account, for (a), (b) and (c)
+
+
+Build = Callable[[World, Attempt], Req]
+Verify = Callable[[World, Attempt, Req, httpx.Response], None]
+
+
+def _no_check(_world: World, _attempt: Attempt, _req: Req, _response: httpx.Response) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    role: Role | None  # the owning lab's role that uses it; None: public route
+    expect: dict[Caller, int]  # (a), (b), (c); public routes list every caller
+    build: Build
+    verify: Verify = _no_check
+    echoes_input: bool = False  # (b) gets back what it sent itself
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.method, self.path)
+
+    def expected(self, caller: Caller) -> int:
+        if caller in self.expect:
+            return self.expect[caller]
+        assert caller in UNAUTHENTICATED and self.role is not None, f"no expectation for {caller}"
+        return 401
+
+
+def everyone(status: int) -> dict[Caller, int]:
+    return dict.fromkeys(Caller, status)
+
+
+def lab_side(owner: int, other: int, operator: int) -> dict[Caller, int]:
+    return {Caller.OWNER: owner, Caller.OTHER_LAB: other, Caller.OPERATOR: operator}
+
+
+def patient_ids(response: httpx.Response) -> list[str]:
+    return [item["id"] for item in response.json()["results"]]
+
+
+def fresh_patient(world: World) -> PatientData:
+    return world.factory.patient_data(birth_name=distinctive_name(random.Random()))
+
+
+# login ---------------------------------------------------------------------------------------------
+
+
+def build_login(world: World, _attempt: Attempt) -> Req:
+    return Req(
+        f"{API_PREFIX}/auth/login",
+        {"username": world.owner(Role.RECEPTION).username, "password": TEST_PASSWORD},
+    )
+
+
+def verify_login(world: World, _attempt: Attempt, _req: Req, response: httpx.Response) -> None:
+    token = response.json()["access_token"]
+    me = world.client.get(f"{API_PREFIX}/me", headers=bearer(token))
+    assert me.json()["id"] == str(world.owner(Role.RECEPTION).id)
+
+
+# me and tokens ------------------------------------------------------------------------------------
+
+
+def verify_me(_world: World, attempt: Attempt, _req: Req, response: httpx.Response) -> None:
+    if attempt.account is not None:
+        assert response.json()["id"] == str(attempt.account.id)
+        assert response.json()["lab_id"] == (str(attempt.account.lab_id) if attempt.account.lab_id else None)
+
+
+def verify_new_token(world: World, attempt: Attempt, _req: Req, response: httpx.Response) -> None:
+    if attempt.account is not None:
+        token = response.json()["access_token"]
+        me = world.client.get(f"{API_PREFIX}/me", headers=bearer(token))
+        assert me.json()["id"] == str(attempt.account.id)
+
+
+def build_revoke(world: World, _attempt: Attempt) -> Req:
+    issued = world.platform.accounts.issue_token(
+        world.owner(Role.RECEPTION), "revoke me", dt.timedelta(hours=1)
+    )
+    return Req(f"{API_PREFIX}/tokens/{issued.id}", context={"token": issued.token})
+
+
+def verify_revoke(world: World, attempt: Attempt, req: Req, response: httpx.Response) -> None:
+    revoked = response.status_code == 204
+    assert world.token_works(req.context["token"]) is not revoked
+    if attempt.caller in (Caller.OWNER, Caller.OPERATOR):
+        assert revoked
+
+
+# patients -----------------------------------------------------------------------------------------
+
+
+def build_create_patient(world: World, attempt: Attempt) -> Req:
+    if attempt.caller is Caller.OWNER:
+        return Req(f"{API_PREFIX}/patients", patient_json(fresh_patient(world)))
+    return Req(f"{API_PREFIX}/patients", patient_json(world.twin.data))
+
+
+def verify_create_patient(world: World, attempt: Attempt, _req: Req, response: httpx.Response) -> None:
+    if response.status_code != 201:
+        return
+    assert attempt.account is not None
+    body = response.json()
+    assert body["lab_id"] == str(attempt.account.lab_id)
+    if attempt.caller is Caller.OTHER_LAB:
+        assert body["id"] != str(world.twin.id)
+        assert str(world.twin.id) not in response.text
+        assert str(world.lab_a.id) not in response.text
+
+
+def build_read_patient(world: World, _attempt: Attempt) -> Req:
+    return Req(f"{API_PREFIX}/patients/{world.target.id}")
+
+
+def verify_read_patient(world: World, _attempt: Attempt, _req: Req, response: httpx.Response) -> None:
+    if response.status_code == 200:
+        assert response.json()["id"] == str(world.target.id)
+        assert response.json()["nir"] == world.target.data.nir
+
+
+def build_patch_patient(world: World, attempt: Attempt) -> Req:
+    return Req(
+        f"{API_PREFIX}/patients/{world.target.id}", {"note": f"changed by {attempt.caller} {uuid.uuid4()}"}
+    )
+
+
+def verify_patch_patient(world: World, _attempt: Attempt, req: Req, response: httpx.Response) -> None:
+    assert req.json is not None
+    stored = world.platform.patients.get(context_for(world.owner(Role.RECEPTION)), world.target.id)
+    assert (stored.data.note == req.json["note"]) is (response.status_code == 200)
+
+
+def search_builder(kind: str) -> Build:
+    def build(world: World, _attempt: Attempt) -> Req:
+        data = world.target.data
+        bodies: dict[str, dict[str, Any]] = {
+            "nir": {"nir": data.nir},
+            "ins": {"ins": data.ins},
+            "name": {"name": data.birth_name.upper(), "birth_date": data.birth_date.isoformat()},
+        }
+        body = bodies[kind]
+        return Req(f"{API_PREFIX}/patients/search/{kind}", body)
+
+    return build
+
+
+def verify_search(world: World, attempt: Attempt, _req: Req, response: httpx.Response) -> None:
+    if attempt.caller is Caller.OWNER:
+        assert patient_ids(response) == [str(world.target.id)]
+    elif attempt.caller is Caller.OTHER_LAB:
+        assert patient_ids(response) == []
+
+
+# labs ---------------------------------------------------------------------------------------------
+
+
+def build_list_labs(_world: World, _attempt: Attempt) -> Req:
+    return Req(f"{API_PREFIX}/labs")
+
+
+def verify_list_labs(world: World, attempt: Attempt, _req: Req, response: httpx.Response) -> None:
+    if response.status_code != 200:
+        return
+    ids = {lab["id"] for lab in response.json()}
+    a, b = str(world.lab_a.id), str(world.lab_b.id)
+    if attempt.caller is Caller.OWNER:
+        assert ids == {a}
+    elif attempt.caller is Caller.OTHER_LAB:
+        assert ids == {b}
+    elif attempt.caller is Caller.OPERATOR:
+        assert {a, b} <= ids
+
+
+def build_create_lab(world: World, _attempt: Attempt) -> Req:
+    code = f"M{uuid.uuid4().hex[:8].upper()}"
+    finess = generate_finess(random.Random())
+    return Req(f"{API_PREFIX}/labs", {"code": code, "name": "Laboratoire matrice", "finess": finess})
+
+
+def verify_create_lab(_world: World, _attempt: Attempt, req: Req, response: httpx.Response) -> None:
+    assert req.json is not None
+    if response.status_code == 201:
+        assert response.json()["code"] == req.json["code"]
+
+
+def build_read_lab(world: World, _attempt: Attempt) -> Req:
+    return Req(f"{API_PREFIX}/labs/{world.lab_a.id}")
+
+
+def verify_read_lab(world: World, _attempt: Attempt, _req: Req, response: httpx.Response) -> None:
+    if response.status_code == 200:
+        assert response.json()["id"] == str(world.lab_a.id)
+
+
+def build_create_user(world: World, _attempt: Attempt) -> Req:
+    username = f"m{uuid.uuid4().hex[:12]}"
+    return Req(
+        f"{API_PREFIX}/labs/{world.lab_a.id}/users",
+        {"username": username, "password": TEST_PASSWORD, "role": "technician"},
+    )
+
+
+def verify_create_user(world: World, _attempt: Attempt, req: Req, response: httpx.Response) -> None:
+    assert req.json is not None
+    created = response.status_code == 201
+    assert user_count(world.platform, req.json["username"]) == int(created)
+    if created:
+        assert response.json()["lab_id"] == str(world.lab_a.id)
+
+
+def key_versions(platform: Platform, lab_id: uuid.UUID) -> int:
+    table = LabKey.__table__
+    with platform.db.engine.connect() as conn:
+        query = select(func.count()).select_from(table).where(table.c.lab_id == lab_id)
+        return int(conn.execute(query).scalar_one())
+
+
+def build_rotate(world: World, _attempt: Attempt) -> Req:
+    return Req(
+        f"{API_PREFIX}/labs/{world.lab_a.id}/keys/rotate",
+        context={"keys": key_versions(world.platform, world.lab_a.id)},
+    )
+
+
+def verify_rotate(world: World, _attempt: Attempt, req: Req, response: httpx.Response) -> None:
+    rotated = response.status_code == 200
+    assert key_versions(world.platform, world.lab_a.id) == req.context["keys"] + int(rotated)
+    if rotated:
+        assert response.json()["lab_id"] == str(world.lab_a.id)
+
+
+def build_healthz(_world: World, _attempt: Attempt) -> Req:
+    return Req("/healthz")
+
+
+P = f"{API_PREFIX}/patients"
+R, ADMIN = Role.RECEPTION, Role.LAB_ADMIN
+ROUTES: tuple[Route, ...] = (
+    Route("POST", f"{API_PREFIX}/auth/login", None, everyone(200), build_login, verify_login),
+    Route("GET", "/healthz", None, everyone(200), build_healthz),
+    Route(
+        "GET",
+        f"{API_PREFIX}/me",
+        R,
+        lab_side(200, 200, 200),
+        lambda _w, _a: Req(f"{API_PREFIX}/me"),
+        verify_me,
+    ),
+    Route(
+        "POST",
+        f"{API_PREFIX}/tokens",
+        R,
+        lab_side(201, 201, 201),
+        lambda _w, _a: Req(f"{API_PREFIX}/tokens", {"label": "matrix", "ttl_hours": 1}),
+        verify_new_token,
+    ),
+    Route(
+        "DELETE", f"{API_PREFIX}/tokens/{{token_id}}", R, lab_side(204, 404, 204), build_revoke, verify_revoke
+    ),
+    Route(
+        "POST", P, R, lab_side(201, 201, 403), build_create_patient, verify_create_patient, echoes_input=True
+    ),
+    Route("GET", f"{P}/{{patient_id}}", R, lab_side(200, 404, 403), build_read_patient, verify_read_patient),
+    Route(
+        "PATCH", f"{P}/{{patient_id}}", R, lab_side(200, 404, 403), build_patch_patient, verify_patch_patient
+    ),
+    Route("POST", f"{P}/search/nir", R, lab_side(200, 200, 403), search_builder("nir"), verify_search),
+    Route("POST", f"{P}/search/ins", R, lab_side(200, 200, 403), search_builder("ins"), verify_search),
+    Route("POST", f"{P}/search/name", R, lab_side(200, 200, 403), search_builder("name"), verify_search),
+    Route("GET", f"{API_PREFIX}/labs", ADMIN, lab_side(200, 200, 200), build_list_labs, verify_list_labs),
+    Route("POST", f"{API_PREFIX}/labs", ADMIN, lab_side(403, 403, 201), build_create_lab, verify_create_lab),
+    Route(
+        "GET",
+        f"{API_PREFIX}/labs/{{lab_id}}",
+        ADMIN,
+        lab_side(200, 404, 200),
+        build_read_lab,
+        verify_read_lab,
+    ),
+    Route(
+        "POST",
+        f"{API_PREFIX}/labs/{{lab_id}}/users",
+        ADMIN,
+        lab_side(201, 404, 201),
+        build_create_user,
+        verify_create_user,
+    ),
+    Route(
+        "POST",
+        f"{API_PREFIX}/labs/{{lab_id}}/keys/rotate",
+        ADMIN,
+        lab_side(200, 404, 200),
+        build_rotate,
+        verify_rotate,
+    ),
+)
+ROUTES_BY_KEY = {route.key: route for route in ROUTES}
+
+
+def route_id(route: Route) -> str:
+    return f"{route.method} {route.path}"
+
+
+# --- the enumeration ------------------------------------------------------------------------------
+
+
+def fastapi_app(asgi: object) -> FastAPI:
+    """The FastAPI application inside the middleware wrappers of ``create_app``."""
+    app = asgi
+    for _ in range(10):
+        if isinstance(app, FastAPI):
+            return app
+        app = getattr(app, "app", None)
+    raise AssertionError(f"no FastAPI application inside {asgi!r}")
+
+
+def enumerate_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """(method, path template) of every route the application serves, documentation excluded."""
+    docs = {app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url} - {None}
+    # FastAPI >= 0.16x keeps included routers nested; iter_route_contexts flattens them.
+    flatten = getattr(fastapi_routing, "iter_route_contexts", None)
+    routes: list[Any] = list(flatten(app.routes)) if flatten else list(app.routes)
+    found: set[tuple[str, str]] = set()
+    for route in routes:
+        path = route.path_format or route.path
+        if path in docs:
+            continue
+        methods = route.methods
+        assert methods, f"route {path!r} ({type(route).__name__}) has no HTTP methods: not covered"
+        found.update((method, path) for method in methods if method != "HEAD")
+    return found
+
+
+def test_matrix_covers_every_route(world: World) -> None:
+    served = enumerate_routes(fastapi_app(create_app(world.platform)))
+    api = {key for key in served if key[1].startswith(f"{API_PREFIX}/")}
+    assert len(api) >= 15, f"enumeration looks wrong: {sorted(api)}"
+    covered = set(ROUTES_BY_KEY)
+    assert api == {key for key in covered if key[1].startswith(f"{API_PREFIX}/")}, (
+        f"routes without a matrix row: {sorted(api - covered)}; rows without a route: {sorted(covered - api)}"
+    )
+    assert served - api == {("GET", "/healthz")}, "only /healthz may live outside /api/v1"
+
+
+# --- the matrix -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("caller", list(Caller), ids=str)
+@pytest.mark.parametrize("route", ROUTES, ids=route_id)
+def test_isolation_matrix(world: World, route: Route, caller: Caller) -> None:
+    role = route.role or Role.RECEPTION
+    attempt = Attempt(caller, world.account_of(caller, role))
+    req = route.build(world, attempt)
+    expected = route.expected(caller)
+    for headers in world.headers(caller, role):
+        patients_before = patient_count(world.platform, world.lab_a.id)
+        audit_before = audit_count(world.platform, world.lab_a.id)
+        response = world.client.request(route.method, req.path, json=req.json, headers=headers)
+        assert response.status_code == expected, (
+            f"{route_id(route)} as {caller} ({headers.get('Authorization', 'no token')[:20]}): "
+            f"{response.status_code} {response.text[:300]}"
+        )
+        if expected == 401:
+            assert response.headers.get("www-authenticate") == "Bearer"
+        if caller is not Caller.OWNER:
+            include_twin = not (route.echoes_input and response.status_code < 400)
+            text = response.text.lower()
+            for value in world.secrets(include_twin):
+                assert value.lower() not in text, f"{caller} got a value of lab A's patient"
+            if route.role is not None:
+                assert patient_count(world.platform, world.lab_a.id) == patients_before
+                assert audit_count(world.platform, world.lab_a.id) == audit_before
+        route.verify(world, attempt, req, response)
+
+
+ROLE_MATRIX: dict[tuple[str, str], dict[Role, int]] = {
+    ("POST", P): {Role.RECEPTION: 201, Role.TECHNICIAN: 403, Role.BIOLOGIST: 201, Role.LAB_ADMIN: 201},
+    ("GET", f"{P}/{{patient_id}}"): dict.fromkeys(LAB_ROLES, 200),
+    ("PATCH", f"{P}/{{patient_id}}"): {
+        Role.RECEPTION: 200,
+        Role.TECHNICIAN: 403,
+        Role.BIOLOGIST: 200,
+        Role.LAB_ADMIN: 200,
+    },
+    ("POST", f"{P}/search/nir"): dict.fromkeys(LAB_ROLES, 200),
+    ("POST", f"{P}/search/ins"): dict.fromkeys(LAB_ROLES, 200),
+    ("POST", f"{P}/search/name"): dict.fromkeys(LAB_ROLES, 200),
+    ("GET", f"{API_PREFIX}/labs"): dict.fromkeys(LAB_ROLES, 200),
+    ("POST", f"{API_PREFIX}/labs"): dict.fromkeys(LAB_ROLES, 403),
+    ("GET", f"{API_PREFIX}/labs/{{lab_id}}"): dict.fromkeys(LAB_ROLES, 200),
+    ("POST", f"{API_PREFIX}/labs/{{lab_id}}/users"): {**dict.fromkeys(LAB_ROLES, 403), Role.LAB_ADMIN: 201},
+    ("POST", f"{API_PREFIX}/labs/{{lab_id}}/keys/rotate"): {
+        **dict.fromkeys(LAB_ROLES, 403),
+        Role.LAB_ADMIN: 200,
+    },
+}
+
+
+@pytest.mark.parametrize("role", LAB_ROLES, ids=str)
+@pytest.mark.parametrize("key", list(ROLE_MATRIX), ids=lambda key: f"{key[0]} {key[1]}")
+def test_roles_within_the_owning_lab(world: World, key: tuple[str, str], role: Role) -> None:
+    route = ROUTES_BY_KEY[key]
+    account = world.owner(role)
+    attempt = Attempt(Caller.OWNER, account)
+    req = route.build(world, attempt)
+    response = world.client.request(
+        route.method, req.path, json=req.json, headers=bearer(world.tokens[account.id])
+    )
+    assert response.status_code == ROLE_MATRIX[key][role], response.text[:300]
+    route.verify(world, attempt, req, response)
