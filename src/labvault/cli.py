@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -63,6 +65,18 @@ def _open(data_dir: Path, key_dir: Path, database_url: str | None) -> Platform:
         return open_platform(_settings(data_dir, key_dir, database_url))
     except LabvaultError as exc:
         raise _fail(str(exc)) from None
+
+
+@contextmanager
+def _platform(data_dir: Path, key_dir: Path, database_url: str | None) -> Iterator[Platform]:
+    """An open platform for one command: errors become a clear message and exit code 2."""
+    platform = _open(data_dir, key_dir, database_url)
+    try:
+        yield platform
+    except LabvaultError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        platform.close()
 
 
 @app.command()
@@ -164,13 +178,8 @@ def lab_add(
     database_url: DbUrl = None,
 ) -> None:
     """Create a laboratory with its own key set and audit chain."""
-    platform = _open(data_dir, key_dir, database_url)
-    try:
+    with _platform(data_dir, key_dir, database_url) as platform:
         lab = platform.labs.create(cli_context(), code, name, finess)
-    except LabvaultError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        platform.close()
     out.print(f"Laboratory {lab.code} created ({lab.id}).")
 
 
@@ -187,14 +196,9 @@ def lab_shred(
     """Crypto-shred a laboratory: destroy its keys, making all its ciphertexts unreadable."""
     if not yes:
         raise _fail("crypto-shredding is irreversible; add --yes to confirm")
-    platform = _open(data_dir, key_dir, database_url)
-    try:
+    with _platform(data_dir, key_dir, database_url) as platform:
         info = platform.labs.by_code(lab)
         platform.labs.shred(cli_context(), info.id)
-    except LabvaultError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        platform.close()
     out.print(f"Laboratory {info.code}: key set destroyed.")
 
 
@@ -221,15 +225,10 @@ def user_add(
     database_url: DbUrl = None,
 ) -> None:
     """Create an individual staff account (never a shared one)."""
-    platform = _open(data_dir, key_dir, database_url)
-    try:
+    with _platform(data_dir, key_dir, database_url) as platform:
         lab_id = platform.labs.by_code(lab).id if lab else None
         password = _read_password(password_stdin, confirm=True)
         account = platform.accounts.create_user(cli_context(), username, password, role, lab_id, full_name)
-    except LabvaultError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        platform.close()
     out.print(f"User {account.username} ({account.role.value}) created.")
 
 
@@ -246,16 +245,11 @@ def token_create(
     database_url: DbUrl = None,
 ) -> None:
     """Issue an API token for a user, who proves it with their password. Printed once."""
-    platform = _open(data_dir, key_dir, database_url)
-    try:
+    with _platform(data_dir, key_dir, database_url) as platform:
         account = platform.accounts.authenticate_password(
             username, _read_password(password_stdin, confirm=False)
         )
         issued = platform.accounts.issue_token(account, label, dt.timedelta(hours=ttl_hours))
-    except LabvaultError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        platform.close()
     out.print(issued.token, soft_wrap=True)
     err.print(f"expires {issued.expires_at.isoformat(timespec='minutes')}")
 
@@ -269,18 +263,13 @@ def keys_rotate(
     database_url: DbUrl = None,
 ) -> None:
     """New data key version for a lab; then re-encrypt its values in the background batches."""
-    platform = _open(data_dir, key_dir, database_url)
-    try:
+    with _platform(data_dir, key_dir, database_url) as platform:
         info = platform.labs.by_code(lab)
         version = platform.labs.rotate_keys(cli_context(), info.id)
         out.print(f"Laboratory {info.code}: data key version {version} is now active.")
         if reencrypt:
             report = platform.reencryptor.run(info.id)
             out.print(f"Re-encrypted {report.values_rewritten} values in {report.rows_examined} rows.")
-    except LabvaultError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        platform.close()
 
 
 @audit_app.command("verify")
@@ -288,13 +277,8 @@ def audit_verify(
     data_dir: DataDir = DEFAULT_DATA, key_dir: KeyDir = DEFAULT_KEYS, database_url: DbUrl = None
 ) -> None:
     """Check every audit chain link by link, and against the checkpoint kept outside the database."""
-    platform = _open(data_dir, key_dir, database_url)
-    try:
+    with _platform(data_dir, key_dir, database_url) as platform:
         result = platform.audit.verify()
-    except LabvaultError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        platform.close()
     for report in result.reports:
         out.print(f"chain {report.chain}: {report.length} entries " + ("ok" if report.ok else "BROKEN"))
     if not result.checkpoint_found:
@@ -311,13 +295,8 @@ def audit_checkpoint(
     data_dir: DataDir = DEFAULT_DATA, key_dir: KeyDir = DEFAULT_KEYS, database_url: DbUrl = None
 ) -> None:
     """Verify the log, then record its tips in the checkpoint file outside the database."""
-    platform = _open(data_dir, key_dir, database_url)
-    try:
+    with _platform(data_dir, key_dir, database_url) as platform:
         path = platform.audit.checkpoint()
-    except LabvaultError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        platform.close()
     out.print(f"checkpoint written to {path}")
 
 
