@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import ColumnElement, insert, or_, select, update
+from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.orm import Session
 
 from labvault.crypto.keyset import LabKeySet
@@ -62,10 +62,8 @@ class PatientService:
                 if codec.decode(keys, row).data.nir == data.nir:
                     found.append(Duplicate(row.id, "nir"))
         index = codec.name_birth_index(keys, data.birth_name, data.birth_date)
-        rows = session.scalars(
-            select(Patient).where(
-                or_(Patient.name_birth_bidx == index, Patient.used_name_birth_bidx == index)
-            )
+        rows = _union(
+            session, [Patient.name_birth_bidx == index, Patient.used_name_birth_bidx == index], None
         )
         target = codec.name_birth_key(data.birth_name, data.birth_date)
         for row in rows:
@@ -209,12 +207,12 @@ class PatientService:
         self,
         ctx: AccessContext,
         by: str,
-        condition: Callable[[LabKeySet], ColumnElement[bool]],
+        conditions: Callable[[LabKeySet], list[ColumnElement[bool]]],
         confirm: Callable[[PatientData], bool],
     ) -> list[PatientRecord]:
         """Blind-index candidates, confirmed on decrypted values; one transaction, one audit event."""
         with self._lab(ctx, Permission.PATIENT_READ) as (session, keys):
-            rows = session.scalars(select(Patient).where(condition(keys)).limit(MAX_RESULTS + 1)).all()
+            rows = _union(session, conditions(keys), MAX_RESULTS + 1)
             records = [r for r in (codec.decode(keys, row) for row in rows) if confirm(r.data)][:MAX_RESULTS]
             audit.append(
                 session,
@@ -228,25 +226,39 @@ class PatientService:
     def find_by_nir(self, ctx: AccessContext, nir: str) -> list[PatientRecord]:
         nir = normalize_nir(nir)
         return self._search(
-            ctx, "nir", lambda keys: Patient.nir_bidx == codec.nir_index(keys, nir), lambda d: d.nir == nir
+            ctx, "nir", lambda keys: [Patient.nir_bidx == codec.nir_index(keys, nir)], lambda d: d.nir == nir
         )
 
     def find_by_ins(self, ctx: AccessContext, ins: str) -> list[PatientRecord]:
         ins = normalize_nir(ins, field="ins")
         return self._search(
-            ctx, "ins", lambda keys: Patient.ins_bidx == codec.ins_index(keys, ins), lambda d: d.ins == ins
+            ctx, "ins", lambda keys: [Patient.ins_bidx == codec.ins_index(keys, ins)], lambda d: d.ins == ins
         )
 
     def find_by_name_birth(self, ctx: AccessContext, name: str, birth_date: dt.date) -> list[PatientRecord]:
         """Matches the birth name or the used name, accents and hyphens ignored."""
         target = codec.name_birth_key(name, birth_date)
 
-        def condition(keys: LabKeySet) -> ColumnElement[bool]:
+        def conditions(keys: LabKeySet) -> list[ColumnElement[bool]]:
             index = codec.name_birth_index(keys, name, birth_date)
-            return or_(Patient.name_birth_bidx == index, Patient.used_name_birth_bidx == index)
+            return [Patient.name_birth_bidx == index, Patient.used_name_birth_bidx == index]
 
         def confirm(d: PatientData) -> bool:
             names = [d.birth_name, *([d.used_name] if d.used_name else [])]
             return any(codec.name_birth_key(n, d.birth_date) == target for n in names)
 
-        return self._search(ctx, "name_birth_date", condition, confirm)
+        return self._search(ctx, "name_birth_date", conditions, confirm)
+
+
+def _union(session: Session, conditions: list[ColumnElement[bool]], limit: int | None) -> list[Patient]:
+    """Rows matching any condition, one indexed query each: an ``OR`` across two blind-index
+    columns makes SQLite scan the whole lab instead of using either index."""
+    found: dict[uuid.UUID, Patient] = {}
+    for condition in conditions:
+        query = select(Patient).where(condition)
+        if limit is not None:
+            query = query.limit(limit)
+        for row in session.scalars(query):
+            found.setdefault(row.id, row)
+    rows = list(found.values())
+    return rows if limit is None else rows[:limit]
