@@ -113,6 +113,7 @@ class PatientService:
         known or repeated in the batch refuses the whole batch, naming the item."""
         validated = [validate_patient(item) for item in items]
         with self._lab(ctx, Permission.PATIENT_WRITE) as (session, keys):
+            self.db.prefer_custom_plans(session)
             seen: dict[bytes, int] = {}
             for position, data in enumerate(validated):
                 if data.nir:

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from labvault.store.engine import make_engine
@@ -34,6 +34,13 @@ class Database:
                 yield session
         finally:
             session.close()
+
+    def prefer_custom_plans(self, session: Session) -> None:
+        """For bulk imports on PostgreSQL: plan each statement with its real parameters for the
+        rest of the transaction. A generic plan cached while the table was small (or never
+        analysed) otherwise makes the duplicate check scan the whole lab, batch after batch."""
+        if self.dialect == "postgresql":
+            session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
     def dispose(self) -> None:
         self.engine.dispose()
