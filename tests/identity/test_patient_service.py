@@ -172,6 +172,11 @@ def test_register_many_is_all_or_nothing(factory: Factory) -> None:
     with pytest.raises(Conflict, match="item 5"):
         factory.platform.patients.register_many(ctx, again)
     assert factory.platform.patients.find_by_nir(ctx, again[0].nir or "") == []
+    bad = [factory.patient_data(), dataclasses.replace(factory.patient_data(), nir="123")]
+    with pytest.raises(InvalidInput) as caught:
+        factory.platform.patients.register_many(ctx, bad)
+    assert caught.value.field == "items[1].nir"
+    assert factory.platform.patients.find_by_nir(ctx, bad[0].nir or "") == []
     repeated = [batch[0], batch[0]]
     with pytest.raises(Conflict, match="item 1: same NIR as item 0"):
         factory.platform.patients.register_many(factory.ctx(factory.lab()), repeated)

@@ -67,9 +67,7 @@ class PatientService:
         )
         target = codec.name_birth_key(data.birth_name, data.birth_date)
         for row in rows:
-            other = codec.decode(keys, row).data
-            names = [other.birth_name, *([other.used_name] if other.used_name else [])]
-            if any(codec.name_birth_key(n, other.birth_date) == target for n in names) and not any(
+            if _has_name_birth(codec.decode(keys, row).data, target) and not any(
                 d.patient_id == row.id for d in found
             ):
                 found.append(Duplicate(row.id, "name_birth_date"))
@@ -111,7 +109,7 @@ class PatientService:
     def register_many(self, ctx: AccessContext, items: Sequence[PatientData]) -> list[uuid.UUID]:
         """Bulk registration (imports, demo): one transaction, all or nothing. Any NIR already
         known or repeated in the batch refuses the whole batch, naming the item."""
-        validated = [validate_patient(item) for item in items]
+        validated = [_validate_item(position, item) for position, item in enumerate(items)]
         with self._lab(ctx, Permission.PATIENT_WRITE) as (session, keys):
             self.db.prefer_custom_plans(session)
             seen: dict[bytes, int] = {}
@@ -244,11 +242,7 @@ class PatientService:
             index = codec.name_birth_index(keys, name, birth_date)
             return [Patient.name_birth_bidx == index, Patient.used_name_birth_bidx == index]
 
-        def confirm(d: PatientData) -> bool:
-            names = [d.birth_name, *([d.used_name] if d.used_name else [])]
-            return any(codec.name_birth_key(n, d.birth_date) == target for n in names)
-
-        return self._search(ctx, "name_birth_date", conditions, confirm)
+        return self._search(ctx, "name_birth_date", conditions, lambda d: _has_name_birth(d, target))
 
 
 def _union(session: Session, conditions: list[ColumnElement[bool]], limit: int | None) -> list[Patient]:
@@ -263,3 +257,17 @@ def _union(session: Session, conditions: list[ColumnElement[bool]], limit: int |
             found.setdefault(row.id, row)
     rows = list(found.values())
     return rows if limit is None else rows[:limit]
+
+
+def _has_name_birth(data: PatientData, target: str) -> bool:
+    """Does the birth name or the used name, with the birth date, give this lookup key?"""
+    names = [data.birth_name, *([data.used_name] if data.used_name else [])]
+    return any(codec.name_birth_key(name, data.birth_date) == target for name in names)
+
+
+def _validate_item(position: int, data: PatientData) -> PatientData:
+    """Validation errors of a batch name the item, so an import can point at the line."""
+    try:
+        return validate_patient(data)
+    except InvalidInput as exc:
+        raise InvalidInput(f"items[{position}].{exc.field}", exc.reason) from None
