@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from labvault.catalog.loader import default_catalog, dump_catalog
 from labvault.config import Settings
 from labvault.demo.seed import cli_context, read_credentials, seed, write_credentials
 from labvault.errors import LabvaultError
@@ -26,11 +28,13 @@ token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 keys_app = typer.Typer(help="Per-laboratory key sets.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
 lab_app = typer.Typer(help="Laboratories.", no_args_is_help=True)
+catalog_app = typer.Typer(help="A laboratory's test catalogue.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(lab_app, name="lab")
+app.add_typer(catalog_app, name="catalog")
 
 out = Console()
 err = Console(stderr=True)
@@ -298,6 +302,55 @@ def audit_checkpoint(
     with _platform(data_dir, key_dir, database_url) as platform:
         path = platform.audit.checkpoint()
     out.print(f"checkpoint written to {path}")
+
+
+@catalog_app.command("export")
+def catalog_export(
+    lab: Annotated[
+        str | None, typer.Option("--lab", envvar="LABVAULT_LAB", help="Lab code (default: shipped).")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
+    ] = None,
+    data_dir: DataDir = DEFAULT_DATA,
+    key_dir: KeyDir = DEFAULT_KEYS,
+    database_url: DbUrl = None,
+) -> None:
+    """Write a lab's active catalogue (or the one shipped with labvault) as JSON."""
+    if lab is None:
+        document = dump_catalog(default_catalog())
+    else:
+        with _platform(data_dir, key_dir, database_url) as platform:
+            document = platform.catalogs.export(cli_context(), platform.labs.by_code(lab).id)
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"catalogue written to {output}")
+
+
+@catalog_app.command("import")
+def catalog_import(
+    file: Annotated[Path, typer.Argument(help="A catalogue JSON document (see `catalog export`).")],
+    lab: LabCode,
+    data_dir: DataDir = DEFAULT_DATA,
+    key_dir: KeyDir = DEFAULT_KEYS,
+    database_url: DbUrl = None,
+) -> None:
+    """Validate a whole catalogue and make it the lab's active one (nothing changes on error)."""
+    try:
+        document = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise _fail(f"cannot read {file}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise _fail(f"{file}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    if not isinstance(document, dict):
+        raise _fail(f"{file}: a catalogue is a JSON object")
+    with _platform(data_dir, key_dir, database_url) as platform:
+        catalog = platform.catalogs.import_document(cli_context(), platform.labs.by_code(lab).id, document)
+    size = f"{len(catalog.tests)} tests, {len(catalog.panels)} panels"
+    out.print(f"Catalogue {catalog.version} ({size}) is now active.")
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from labvault.catalog.service import CatalogService
 from labvault.config import Settings
 from labvault.crypto.key_provider import FileKeyProvider, paths_overlap
 from labvault.errors import ConfigurationError
@@ -29,6 +30,7 @@ class Platform:
     accounts: AccountService
     patients: PatientService
     physicians: PhysicianService
+    catalogs: CatalogService
     audit: AuditVerifier
     reencryptor: ReEncryptor
 
@@ -69,6 +71,7 @@ def open_platform(settings: Settings) -> Platform:
         accounts=AccountService(db, keys),
         patients=PatientService(db, keys),
         physicians=PhysicianService(db, keys),
+        catalogs=CatalogService(db),
         audit=verifier,
         reencryptor=ReEncryptor(db, keys),
     )

@@ -18,6 +18,7 @@ class Permission(StrEnum):
     PLATFORM_USERS_MANAGE = "platform.users.manage"
     KEYS_MANAGE = "keys.manage"
     AUDIT_READ = "audit.read"
+    CATALOG_MANAGE = "catalog.manage"
 
 
 _STAFF = {Permission.PATIENT_READ, Permission.PHYSICIAN_READ}
@@ -25,15 +26,17 @@ _STAFF = {Permission.PATIENT_READ, Permission.PHYSICIAN_READ}
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.RECEPTION: frozenset(_STAFF | {Permission.PATIENT_WRITE, Permission.PHYSICIAN_WRITE}),
     Role.TECHNICIAN: frozenset(_STAFF),
-    Role.BIOLOGIST: frozenset(_STAFF | {Permission.PATIENT_WRITE, Permission.PHYSICIAN_WRITE}),
+    Role.BIOLOGIST: frozenset(
+        _STAFF | {Permission.PATIENT_WRITE, Permission.PHYSICIAN_WRITE, Permission.CATALOG_MANAGE}
+    ),
     Role.LAB_ADMIN: frozenset(
         _STAFF
         | {Permission.PATIENT_WRITE, Permission.PHYSICIAN_WRITE, Permission.LAB_USERS_MANAGE}
-        | {Permission.KEYS_MANAGE, Permission.AUDIT_READ}
+        | {Permission.KEYS_MANAGE, Permission.AUDIT_READ, Permission.CATALOG_MANAGE}
     ),
     Role.PLATFORM_OPERATOR: frozenset(
         {Permission.LAB_MANAGE, Permission.LAB_USERS_MANAGE, Permission.PLATFORM_USERS_MANAGE}
-        | {Permission.KEYS_MANAGE, Permission.AUDIT_READ}
+        | {Permission.KEYS_MANAGE, Permission.AUDIT_READ, Permission.CATALOG_MANAGE}
     ),
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+import labvault.catalog.storage
 import labvault.identity.models
 import labvault.keys.models
 import labvault.security.models  # noqa: F401 - registers the tables on the metadata

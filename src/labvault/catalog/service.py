@@ -1,0 +1,80 @@
+"""Per-lab catalogues: which one is active, importing a new one, exporting it.
+
+A lab starts on the catalogue shipped with labvault; importing a document (validated whole by the
+loader) makes it the lab's active catalogue, and the previous ones stay in the history.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+
+from sqlalchemy import func, select
+
+from labvault.catalog.loader import default_catalog, dump_catalog, load_catalog_dict
+from labvault.catalog.model import Catalog
+from labvault.catalog.storage import LabCatalog
+from labvault.errors import NotFound
+from labvault.identity.models import Lab
+from labvault.security import audit
+from labvault.security.access import AccessContext, Role
+from labvault.security.audit import AuditRecord
+from labvault.security.permissions import Permission, require
+from labvault.store.database import Database
+
+
+class CatalogService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def _check_lab(self, ctx: AccessContext, lab_id: uuid.UUID) -> None:
+        if ctx.role is not Role.PLATFORM_OPERATOR and ctx.lab_id != lab_id:
+            raise NotFound(f"no laboratory {lab_id}")
+
+    def active(self, lab_id: uuid.UUID) -> Catalog:
+        """The lab's latest imported catalogue, or the shipped default."""
+        with self.db.transaction(None) as session:
+            document = session.scalar(
+                select(LabCatalog.document)
+                .where(LabCatalog.lab_id == lab_id)
+                .order_by(LabCatalog.revision.desc())
+                .limit(1)
+            )
+        return load_catalog_dict(document) if document is not None else default_catalog()
+
+    def export(self, ctx: AccessContext, lab_id: uuid.UUID) -> dict[str, object]:
+        self._check_lab(ctx, lab_id)
+        return dump_catalog(self.active(lab_id))
+
+    def import_document(
+        self, ctx: AccessContext, lab_id: uuid.UUID, document: Mapping[str, object]
+    ) -> Catalog:
+        """Validate a whole catalogue, then make it the lab's active one (all or nothing)."""
+        require(ctx, Permission.CATALOG_MANAGE)
+        self._check_lab(ctx, lab_id)
+        catalog = load_catalog_dict(document)
+        with self.db.transaction(None) as session:
+            if session.get(Lab, lab_id) is None:
+                raise NotFound(f"no laboratory {lab_id}")
+            latest = session.scalar(select(func.max(LabCatalog.revision)).where(LabCatalog.lab_id == lab_id))
+            revision = (latest or 0) + 1
+            session.add(
+                LabCatalog(
+                    lab_id=lab_id,
+                    revision=revision,
+                    version=catalog.version,
+                    document=dump_catalog(catalog),
+                    imported_by=ctx.actor_label,
+                )
+            )
+            audit.append(
+                session,
+                ctx,
+                AuditRecord(
+                    "catalog.import",
+                    "lab",
+                    str(lab_id),
+                    {"version": catalog.version, "revision": revision, "tests": len(catalog.tests)},
+                ),
+            )
+        return catalog
