@@ -105,3 +105,20 @@ def test_options_from_environment(tmp_path: Path) -> None:
     assert (tmp_path / "data" / "labvault.sqlite3").exists()
     result = runner.invoke(app, ["audit", "verify"], env=env)
     assert result.exit_code == 0 and "audit log verified" in result.output
+
+
+def test_audit_verify_exit_code_on_tampering(tmp_path: Path) -> None:
+    """The command an operator runs after an alert: exit 1 and the broken entry named."""
+    import sqlite3
+
+    dirs = ["--data-dir", str(tmp_path / "data"), "--key-dir", str(tmp_path / "keys")]
+    assert run("demo", *dirs, "--labs", "1", "--patients", "5", "--no-serve")[0] == 0
+    assert run("audit", "checkpoint", *dirs)[0] == 0
+    db = sqlite3.connect(tmp_path / "data" / "labvault.sqlite3")
+    db.execute("DROP TRIGGER audit_events_no_update")
+    db.execute("UPDATE audit_events SET action = 'patient.read' WHERE chain != 'platform' AND chain_seq = 3")
+    db.commit()
+    db.close()
+    code, output = run("audit", "verify", *dirs)
+    assert code == 1
+    assert "BROKEN" in output and "entry 3 was modified" in output
