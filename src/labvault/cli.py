@@ -106,7 +106,10 @@ def _serve(platform: Platform, host: str, port: int) -> None:
 
     def checkpoint_loop() -> None:
         while not stop.wait(60):
-            platform.audit.checkpoint_heads()
+            try:
+                platform.audit.checkpoint_heads()
+            except LabvaultError as exc:  # a broken log must be seen, and must not stop the loop
+                err.print(f"[red]audit checkpoint refused:[/red] {exc}")
 
     thread = threading.Thread(target=checkpoint_loop, name="audit-checkpoint", daemon=True)
     thread.start()
@@ -114,7 +117,10 @@ def _serve(platform: Platform, host: str, port: int) -> None:
         uvicorn.run(create_app(platform), host=host, port=port, log_level="info", access_log=False)
     finally:
         stop.set()
-        platform.audit.checkpoint_heads()
+        try:
+            platform.audit.checkpoint_heads()
+        except LabvaultError as exc:
+            err.print(f"[red]audit checkpoint refused:[/red] {exc}")
         platform.close()
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from labvault.platform import Platform
 from labvault.security.access import Role
+from labvault.security.audit import AuditUnavailable
 from labvault.security.audit_chain import GENESIS, ChainEntry, StoredEntry, entry_hash, verify_entries
 from labvault.security.checkpoint import CHECKPOINT_FILE, CheckpointError
 from labvault.security.models import AuditEvent, AuditHead
@@ -179,3 +180,39 @@ def test_audit_events_hold_no_personal_data(fresh_factory: Factory) -> None:
         dump = repr(conn.execute(select(EVENTS).where(EVENTS.c.chain == chain)).all())
     assert lab_ctx_data.birth_name not in dump
     assert "patient.read" in dump and "patient.create" in dump
+
+
+def test_empty_chains_verify_against_a_checkpoint(fresh_factory: Factory) -> None:
+    platform = fresh_factory.platform
+    platform.audit.checkpoint_heads()  # platform chain may be empty or not; new lab chain below is empty
+    lab = fresh_factory.lab()
+    platform.audit.checkpoint_heads()
+    assert str(lab.id) in {r.chain for r in platform.audit.verify().reports}
+    assert problems(platform) == []
+
+
+def test_periodic_checkpoint_refuses_a_rewritten_log(fresh_factory: Factory) -> None:
+    """Delete an entry, recompute the whole chain and the head: verify sees the truncation, and
+    the server's periodic checkpoint must refuse to bless the rewritten log."""
+    platform, chain = populated(fresh_factory)
+    with platform.db.engine.begin() as conn:
+        drop_append_only_guards(conn)
+        rows = conn.execute(select(EVENTS).where(EVENTS.c.chain == chain).order_by(EVENTS.c.chain_seq)).all()
+        conn.execute(delete(EVENTS).where(EVENTS.c.chain == chain))
+        prev = GENESIS
+        kept = [row for row in rows if row.chain_seq != 4]
+        for seq, row in enumerate(kept, start=1):
+            entry = ChainEntry(
+                row.chain, seq, row.at, row.lab_id, row.actor_id, row.actor_label, row.role, row.action,
+                row.object_type, row.object_id, row.purpose, row.origin, row.detail,
+            )  # fmt: skip
+            digest = entry_hash(prev, entry)
+            values = {c: getattr(row, c) for c in row._fields if c != "seq"}
+            values.update(chain_seq=seq, prev_hash=prev, entry_hash=digest)
+            conn.execute(EVENTS.insert().values(**values))
+            prev = digest
+        conn.execute(update(HEADS).where(HEADS.c.chain == chain).values(last_seq=len(kept), last_hash=prev))
+    assert any("truncated" in p for p in problems(platform))
+    with pytest.raises(AuditUnavailable, match="shorter than its checkpoint"):
+        platform.audit.checkpoint_heads()
+    assert any("truncated" in p for p in problems(platform))

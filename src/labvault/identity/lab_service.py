@@ -117,3 +117,4 @@ class LabService:
             lab.shredded_at = utcnow()
             self.keys.destroy(session, lab_id)
             audit.append(session, ctx, AuditRecord("lab.shred", "lab", str(lab_id)))
+        self.keys.destroy_kek(lab_id)  # only once the deletion and its audit event are committed

@@ -27,7 +27,7 @@ class KeyStore:
 
     def __init__(self, provider: KeyProvider) -> None:
         self.provider = provider
-        self._cache: dict[uuid.UUID, LabKeySet] = {}
+        self._cache: dict[uuid.UUID, tuple[tuple[int, int], LabKeySet]] = {}
         self._lock = threading.Lock()
 
     def create_lab_keys(self, session: Session, lab_id: uuid.UUID) -> None:
@@ -39,15 +39,24 @@ class KeyStore:
             session.add(LabKey(lab_id=lab_id, purpose=purpose, version=1, wrapped=wrapped))
 
     def keyset(self, session: Session, lab_id: uuid.UUID) -> LabKeySet:
+        """The lab's keys as of the caller's transaction. A cheap marker (number of key rows, highest
+        id) is read each time, so a rotation, retirement or shredding done by another process (the
+        CLI, another worker) is seen by the next transaction, not whenever this cache expires."""
+        count, highest = session.execute(
+            select(func.count(LabKey.id), func.max(LabKey.id)).where(LabKey.lab_id == lab_id)
+        ).one()
+        marker: tuple[int, int] = (int(count), int(highest or 0))
+        if count == 0:
+            raise KeyUnavailable(f"laboratory {lab_id} has no key set (destroyed?)")
         cached = self._cache.get(lab_id)
-        if cached is not None:
-            return cached
+        if cached is not None and cached[0] == marker:
+            return cached[1]
         with self._lock:
-            cached = self._cache.get(lab_id)
-            if cached is None:
-                cached = self._load(session, lab_id)
-                self._cache[lab_id] = cached
-            return cached
+            current = self._cache.get(lab_id)
+            if current is None or current[0] != marker:
+                current = (marker, self._load(session, lab_id))
+                self._cache[lab_id] = current
+            return current[1]
 
     def _load(self, session: Session, lab_id: uuid.UUID) -> LabKeySet:
         rows = session.scalars(select(LabKey).where(LabKey.lab_id == lab_id)).all()
@@ -109,7 +118,11 @@ class KeyStore:
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     def destroy(self, session: Session, lab_id: uuid.UUID) -> None:
-        """Crypto-shred: remove the wrapped keys and destroy the lab's KEK."""
+        """Crypto-shred, step 1 (in the caller's transaction): delete the wrapped keys."""
         session.execute(delete(LabKey).where(LabKey.lab_id == lab_id))
+        self.forget(lab_id)
+
+    def destroy_kek(self, lab_id: uuid.UUID) -> None:
+        """Crypto-shred, step 2 (after commit): destroy the lab's KEK, which backups hold no copy of."""
         self.provider.destroy_lab_kek(lab_id)
         self.forget(lab_id)

@@ -184,7 +184,7 @@ class AuditVerifier:
             chains = set(heads) | set(session.scalars(select(_EVENTS.c.chain).distinct()))
             for chain in sorted(chains | set(tips or {})):
                 want = tips.get(chain) if tips else None
-                seen: dict[int, bytes] = {}
+                seen: dict[int, bytes] = {0: GENESIS}
                 report = verify_entries(
                     chain, self._entries(session, chain, want.length if want else -1, seen)
                 )
@@ -206,12 +206,30 @@ class AuditVerifier:
         return VerifyResult(reports, tips is not None)
 
     def checkpoint_heads(self) -> Path:
-        """Record the current chain tips without a full walk (cheap; the server does it
-        periodically). Truncation after this point is then detectable by ``verify``."""
+        """Record the current chain tips without a full walk (cheap; the server does it every
+        minute), but only if each chain still extends the previous checkpoint: a log rewritten
+        since (entries deleted and the chain recomputed) is refused, not blessed."""
+        previous = read_checkpoint(self.checkpoint_dir, self.mac_key) or {}
         with self.db.transaction(None) as session:
             tips = {
                 row.chain: ChainTip(row.last_seq, row.last_hash) for row in session.execute(select(_HEADS))
             }
+            for chain, old in previous.items():
+                new = tips.get(chain)
+                if new is None or new.length < old.length:
+                    raise AuditUnavailable(f"chain {chain} is shorter than its checkpoint; not checkpointing")
+                if (
+                    old.length
+                    and session.scalar(
+                        select(_EVENTS.c.entry_hash).where(
+                            _EVENTS.c.chain == chain, _EVENTS.c.chain_seq == old.length
+                        )
+                    )
+                    != old.last_hash
+                ):
+                    raise AuditUnavailable(
+                        f"chain {chain} no longer extends its checkpoint; not checkpointing"
+                    )
         return write_checkpoint(self.checkpoint_dir, self.mac_key, tips)
 
     def checkpoint(self) -> Path:

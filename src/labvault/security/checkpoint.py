@@ -49,7 +49,11 @@ def write_checkpoint(directory: Path, mac_key: bytes, tips: dict[str, ChainTip])
     }
     path = directory / CHECKPOINT_FILE
     temp = path.with_suffix(".tmp")
-    temp.write_text(json.dumps(document, indent=2, sort_keys=True))
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(json.dumps(document, indent=2, sort_keys=True))
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(temp, path)
     return path
 
