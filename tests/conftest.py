@@ -128,6 +128,7 @@ class Factory:
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
         self.rng = random.Random(uuid.uuid4().int)
+        self._admins: dict[uuid.UUID, Account] = {}
         self._people = synthetic_patients(100_000, self.rng.randrange(1 << 30))
 
     def lab(self, name: str = "Laboratoire de test") -> LabInfo:
@@ -135,10 +136,21 @@ class Factory:
         return self.platform.labs.create(cli_ctx(), code, name, generate_finess(self.rng))
 
     def user(self, lab: LabInfo | None, role: Role) -> Account:
+        """Operators and a lab's first admin are created by the platform operator; staff accounts
+        (and further admins) by that lab's admin, as the account rules require."""
         username = f"u{uuid.uuid4().hex[:12]}"
-        return self.platform.accounts.create_user(
-            cli_ctx(), username, TEST_PASSWORD, role, lab.id if lab else None
-        )
+        if lab is None:
+            return self.platform.accounts.create_user(cli_ctx(), username, TEST_PASSWORD, role, None)
+        admin = self._admins.get(lab.id)
+        if admin is None:
+            admin = self.platform.accounts.create_user(
+                cli_ctx(), f"a{uuid.uuid4().hex[:12]}", TEST_PASSWORD, Role.LAB_ADMIN, lab.id
+            )
+            self._admins[lab.id] = admin
+            if role is Role.LAB_ADMIN:
+                return admin
+        creator = context_for(admin, Purpose.ADMINISTRATION, "127.0.0.1")
+        return self.platform.accounts.create_user(creator, username, TEST_PASSWORD, role, lab.id)
 
     def ctx(self, lab: LabInfo, role: Role = Role.RECEPTION) -> AccessContext:
         return context_for(self.user(lab, role), Purpose.CARE, "127.0.0.1")

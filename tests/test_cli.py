@@ -61,10 +61,20 @@ def test_full_cli_tour(dirs: list[str], tmp_path: Path) -> None:
         "user", "add", *dirs, "--username", "alice.bio", "--role", "biologist", "--lab", "CLI1",
         "--password-stdin", input=password + "\n",
     )  # fmt: skip
+    assert code == 2 and "first administrator" in output
+    code, output = run(
+        "user", "add", *dirs, "--username", "chloe.admin", "--role", "lab_admin", "--lab", "CLI1",
+        "--password-stdin", input=password + "\n",
+    )  # fmt: skip
+    assert code == 0, output
+    code, output = run(
+        "user", "add", *dirs, "--username", "alice.bio", "--role", "biologist", "--lab", "CLI1",
+        "--admin", "chloe.admin", "--password-stdin", input=password + "\n" + password + "\n",
+    )  # fmt: skip
     assert code == 0, output
     code, output = run(
         "user", "add", *dirs, "--username", "accueil", "--role", "reception", "--lab", "CLI1",
-        "--password-stdin", input=password + "\n",
+        "--admin", "chloe.admin", "--password-stdin", input=password + "\n" + password + "\n",
     )  # fmt: skip
     assert code == 2 and "generic or shared" in output
     code, output = run(

@@ -17,8 +17,9 @@ from labvault.catalog.loader import default_catalog, dump_catalog
 from labvault.config import Settings
 from labvault.demo.seed import cli_context, read_credentials, seed, write_credentials
 from labvault.errors import LabvaultError
+from labvault.identity.account_service import context_for
 from labvault.platform import Platform, initialise, open_platform
-from labvault.security.access import Role
+from labvault.security.access import Purpose, Role
 
 app = typer.Typer(
     help="labvault: a laboratory information system that could not have leaked.", no_args_is_help=True
@@ -227,18 +228,36 @@ def user_add(
         str | None, typer.Option("--lab", envvar="LABVAULT_LAB", help="Lab code (not for operators).")
     ] = None,
     full_name: Annotated[str | None, typer.Option("--full-name")] = None,
+    admin: Annotated[
+        str | None,
+        typer.Option("--admin", help="The lab admin creating a staff account (asked for their password)."),
+    ] = None,
     password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+        bool,
+        typer.Option(
+            "--password-stdin", help="Read the new password from stdin (then the admin's, with --admin)."
+        ),
     ] = False,
     data_dir: DataDir = DEFAULT_DATA,
     key_dir: KeyDir = DEFAULT_KEYS,
     database_url: DbUrl = None,
 ) -> None:
-    """Create an individual staff account (never a shared one)."""
+    """Create an individual staff account (never a shared one). The console acts as the platform
+    operator, who may only create operators and a lab's first admin; staff accounts are created
+    by a lab admin (``--admin``), who proves it with their password."""
     with _platform(data_dir, key_dir, database_url) as platform:
         lab_id = platform.labs.by_code(lab).id if lab else None
         password = _read_password(password_stdin, confirm=True)
-        account = platform.accounts.create_user(cli_context(), username, password, role, lab_id, full_name)
+        creator = cli_context()
+        if admin is not None:
+            admin_password = (
+                sys.stdin.readline().rstrip("\n")
+                if password_stdin
+                else str(typer.prompt(f"Password of {admin}", hide_input=True))
+            )
+            account = platform.accounts.authenticate_password(admin, admin_password)
+            creator = context_for(account, Purpose.ADMINISTRATION)
+        account = platform.accounts.create_user(creator, username, password, role, lab_id, full_name)
     out.print(f"User {account.username} ({account.role.value}) created.")
 
 

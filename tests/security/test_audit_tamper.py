@@ -138,7 +138,7 @@ def test_database_tampering_detected(fresh_factory: Factory, attack: str) -> Non
     with platform.db.engine.begin() as conn:
         drop_append_only_guards(conn)
         rows = conn.execute(select(EVENTS).where(EVENTS.c.chain == chain).order_by(EVENTS.c.chain_seq)).all()
-        assert len(rows) == 6
+        assert len(rows) == 7  # the admin creating the test user, 3 creates, 3 reads
         if attack == "edit":
             conn.execute(update(EVENTS).where(EVENTS.c.seq == rows[3].seq).values(detail={"forged": True}))
         elif attack == "delete-middle":

@@ -351,7 +351,8 @@ def test_body_just_under_the_limit_reaches_validation(env: Env) -> None:
 def test_user_creation_in_an_unknown_lab_is_404(env: Env, who: str) -> None:
     account = env.operator if who == "operator" else env.admin
     username = f"n{uuid.uuid4().hex[:12]}"
-    body = {"username": username, "password": TEST_PASSWORD, "role": "technician"}
+    role = "lab_admin" if who == "operator" else "technician"  # what each may create
+    body = {"username": username, "password": TEST_PASSWORD, "role": role}
     with nothing_written(env, platform_chain=True):
         response = env.post(f"{API_PREFIX}/labs/{uuid.uuid4()}/users", body, account)
     assert response.status_code == 404, response.text

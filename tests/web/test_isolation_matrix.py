@@ -35,13 +35,14 @@ that an id exists.
     GET    /api/v1/labs                   lab_admin   200 [A]    200 [B]              200 all    401
     POST   /api/v1/labs                   lab_admin   403 [3]    403                  201        401
     GET    /api/v1/labs/{A}               lab_admin   200        404                  200        401
-    POST   /api/v1/labs/{A}/users         lab_admin   201        404, no user         201        401
+    POST   /api/v1/labs/{A}/users         lab_admin   201        404, no user         403 [4]    401
     POST   /api/v1/labs/{A}/keys/rotate   lab_admin   200        404, no new key      200        401
 
     [1] operators manage accounts, including revoking any account's token (AccountService).
     [2] (b) re-submits twin T's identity: it must be registered in lab B as a new patient, the
         duplicate check must not see lab A's T (no 409, no ``existing_ids`` naming T).
     [3] only platform operators create laboratories.
+    [4] an operator only creates a lab's first administrator (lab A has one): no standing access.
 
 On top of the status:
 - every 401 carries ``WWW-Authenticate: Bearer``;
@@ -535,7 +536,7 @@ ROUTES: tuple[Route, ...] = (
         "POST",
         f"{API_PREFIX}/labs/{{lab_id}}/users",
         ADMIN,
-        lab_side(201, 404, 201),
+        lab_side(201, 404, 403),
         build_create_user,
         verify_create_user,
     ),

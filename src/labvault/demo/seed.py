@@ -83,11 +83,14 @@ def seed(
             operator_ctx, code, LAB_NAMES[(number - 1) % len(LAB_NAMES)], generate_finess(rng)
         )
         creds.labs.append({"code": lab.code, "id": str(lab.id), "name": lab.name})
-        for role in LAB_ROLES:
+        creator = operator_ctx  # the operator creates the lab's first admin, who creates the staff
+        for role in (Role.LAB_ADMIN, *(r for r in LAB_ROLES if r is not Role.LAB_ADMIN)):
             username = f"{code.lower()}.{role.value.replace('_', '')}"
             password = secrets.token_urlsafe(12)
-            account = platform.accounts.create_user(operator_ctx, username, password, role, lab.id)
+            account = platform.accounts.create_user(creator, username, password, role, lab.id)
             _remember(platform, creds, account, password, code)
+            if role is Role.LAB_ADMIN:
+                creator = context_for(account, Purpose.ADMINISTRATION, "demo-seed")
         reception = next(u for u in creds.users if u["lab"] == code and u["role"] == Role.RECEPTION.value)
         ctx = context_for(
             platform.accounts.by_username(reception["username"]), Purpose.ADMINISTRATION, "demo-seed"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
-from labvault.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from labvault.identity.models import ApiToken, Lab, User
 from labvault.keys.store import KeyStore
 from labvault.security import audit
@@ -22,6 +22,12 @@ from labvault.store.base import utcnow
 from labvault.store.database import Database
 
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{2,63}$")
+# Operators hold no standing access to patient data: they may only give a new lab its first
+# administrator, who then creates the lab's staff accounts.
+OPERATOR_BOOTSTRAP_ONLY = (
+    "a platform operator only creates a laboratory's first administrator; "
+    "staff accounts are created by that administrator"
+)
 GENERIC_NAMES = frozenset(
     {"admin", "root", "user", "test", "guest", "labo", "accueil", "secretariat", "shared"}
 )
@@ -83,6 +89,8 @@ class AccountService:
                 raise InvalidInput("lab", f"a {role.value} account needs a laboratory")
             if ctx.role is not Role.PLATFORM_OPERATOR and ctx.lab_id != lab_id:
                 raise NotFound(f"no laboratory {lab_id}")
+            if ctx.role is Role.PLATFORM_OPERATOR and role is not Role.LAB_ADMIN:
+                raise Forbidden(OPERATOR_BOOTSTRAP_ONLY)
         if role not in (*LAB_ROLES, Role.PLATFORM_OPERATOR):
             raise InvalidInput("role", "unknown role")
         password_hash = hash_password(password)
@@ -91,6 +99,10 @@ class AccountService:
                 lab = session.get(Lab, lab_id)
                 if lab is None or lab.shredded_at is not None:
                     raise NotFound(f"no laboratory {lab_id}")
+                if ctx.role is Role.PLATFORM_OPERATOR and session.scalar(
+                    select(User.id).where(User.lab_id == lab_id, User.role == Role.LAB_ADMIN, User.active)
+                ):
+                    raise Forbidden(OPERATOR_BOOTSTRAP_ONLY)
             if session.scalar(select(User.id).where(User.username == username)):
                 raise Conflict(f"username {username!r} is taken")
             user = User(
