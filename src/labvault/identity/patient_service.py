@@ -82,6 +82,7 @@ class PatientService:
         caller confirms a homonym (a different person) with ``accept_homonym``."""
         data = validate_patient(data)
         with self._lab(ctx, Permission.PATIENT_WRITE) as (session, keys):
+            audit.lock_chain(session, ctx)
             duplicates = self._duplicates(session, keys, data)
             blocking = [d for d in duplicates if d.reason == "nir" or not accept_homonym]
             if blocking:
@@ -112,6 +113,7 @@ class PatientService:
         validated = [_validate_item(position, item) for position, item in enumerate(items)]
         with self._lab(ctx, Permission.PATIENT_WRITE) as (session, keys):
             self.db.prefer_custom_plans(session)
+            audit.lock_chain(session, ctx)
             seen: dict[bytes, int] = {}
             for position, data in enumerate(validated):
                 if data.nir:
@@ -163,6 +165,7 @@ class PatientService:
             if name in changes and changes[name] is None:
                 raise InvalidInput(name, "is required and cannot be cleared")
         with self._lab(ctx, Permission.PATIENT_WRITE) as (session, keys):
+            audit.lock_chain(session, ctx)
             row = self._row(session, patient_id)
             if expected_revision is not None and expected_revision != row.revision:
                 raise Conflict(f"the record changed since revision {expected_revision} (now {row.revision})")
@@ -181,7 +184,11 @@ class PatientService:
             changed = sorted(name for name in FIELD_NAMES if getattr(data, name) != getattr(current, name))
             values = codec.encrypted_columns(keys, row.id, data)
             values.update(revision=row.revision + 1, updated_at=utcnow())
-            session.execute(update(Patient).where(Patient.id == row.id).values(**values))
+            written = session.execute(
+                update(Patient).where(Patient.id == row.id, Patient.revision == row.revision).values(**values)
+            )
+            if not written.rowcount:  # type: ignore[attr-defined]
+                raise Conflict(f"the record changed since revision {row.revision}")
             audit.append(
                 session, ctx, AuditRecord("patient.update", OBJECT, str(row.id), {"fields": changed})
             )

@@ -31,6 +31,7 @@ def encrypted_tables() -> Iterator[tuple[Table, list[str]]]:
 class ReEncryptionReport:
     rows_examined: int = 0
     values_rewritten: int = 0
+    skipped_rows: int = 0  # changed concurrently: written under the new key by that change, or next run
 
 
 class ReEncryptor:
@@ -61,8 +62,15 @@ class ReEncryptor:
                             clear = cipher.decrypt(table.name, column, row.id, blob)
                             changes[column] = cipher.encrypt(table.name, column, row.id, clear)
                         if changes:
-                            report.values_rewritten += len(changes)
-                            session.execute(update(table).where(table.c.id == row.id).values(**changes))
+                            # Only if no one changed those values since we read them (no lost update).
+                            unchanged = [table.c[column] == getattr(row, column) for column in changes]
+                            result = session.execute(
+                                update(table).where(table.c.id == row.id, *unchanged).values(**changes)
+                            )
+                            if result.rowcount:  # type: ignore[attr-defined]
+                                report.values_rewritten += len(changes)
+                            else:
+                                report.skipped_rows += 1
                 if len(rows) < self.batch_size:
                     break
                 last = rows[-1].id

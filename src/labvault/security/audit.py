@@ -56,6 +56,12 @@ def create_chain(session: Session, chain: str) -> None:
     session.execute(insert(_HEADS).values(chain=chain, last_seq=0, last_hash=GENESIS))
 
 
+def lock_chain(session: Session, ctx: AccessContext) -> None:
+    """Take the chain head's row lock now: serialises check-then-write sequences of one lab
+    (duplicate checks, revision checks) on PostgreSQL; SQLite's BEGIN IMMEDIATE already does."""
+    session.execute(update(_HEADS).where(_HEADS.c.chain == chain_of(ctx)).values(last_seq=_HEADS.c.last_seq))
+
+
 def append(session: Session, ctx: AccessContext, record: AuditRecord) -> None:
     append_many(session, ctx, [record])
 
