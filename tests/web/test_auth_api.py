@@ -12,11 +12,11 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from labvault.identity.account_service import Account
+from labvault.identity.account_service import Account, context_for
 from labvault.identity.lab_service import LabInfo
 from labvault.identity.models import User
 from labvault.platform import Platform
-from labvault.security.access import Role
+from labvault.security.access import Purpose, Role
 from labvault.store.base import utcnow
 from labvault.web.app import API_PREFIX, create_app
 from tests.conftest import TEST_PASSWORD, Factory
@@ -51,7 +51,7 @@ def env(platform: Platform) -> Iterator[Env]:
     lab = factory.lab("Laboratoire des jetons")
     user = factory.user(lab, Role.BIOLOGIST)
     with TestClient(create_app(platform)) as client:
-        yield Env(platform, client, factory, lab, user, token_for(platform, user))
+        yield Env(platform, client, factory, lab, user, token_for(platform, user, hours=24))
 
 
 # --- login -----------------------------------------------------------------------------------------
@@ -269,3 +269,37 @@ def test_every_response_is_no_store(env: Env, name: str) -> None:
     response = send(env)
     assert response.status_code == status, response.text[:300]
     assert_no_store(response)
+
+
+def test_a_token_cannot_mint_a_longer_lived_token(platform: Platform) -> None:
+    """A stolen short token must not be turned into a one-year token."""
+    factory = Factory(platform)
+    account = factory.user(factory.lab(), Role.RECEPTION)
+    short = platform.accounts.issue_token(account, "login", dt.timedelta(hours=1))
+    with TestClient(create_app(platform)) as client:
+        response = client.post(
+            f"{API_PREFIX}/tokens",
+            json={"label": "script", "ttl_hours": 24 * 365},
+            headers={"Authorization": f"Bearer {short.token}"},
+        )
+    assert response.status_code == 201, response.text
+    minted = dt.datetime.fromisoformat(response.json()["expires_at"].replace("Z", "+00:00"))
+    assert minted <= short.expires_at
+
+
+def test_login_password_is_not_stripped(platform: Platform) -> None:
+    factory = Factory(platform)
+    lab = factory.lab()
+    admin = factory.user(lab, Role.LAB_ADMIN)
+    username = f"sp{uuid.uuid4().hex[:10]}"
+    creator = context_for(admin, Purpose.ADMINISTRATION)
+    platform.accounts.create_user(creator, username, "  spaces around it  ", Role.TECHNICIAN, lab.id)
+    with TestClient(create_app(platform)) as client:
+        ok = client.post(
+            f"{API_PREFIX}/auth/login", json={"username": username, "password": "  spaces around it  "}
+        )
+        stripped = client.post(
+            f"{API_PREFIX}/auth/login", json={"username": username, "password": "spaces around it"}
+        )
+    assert ok.status_code == 200, ok.text
+    assert stripped.status_code == 401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import uuid
@@ -40,6 +41,7 @@ class Account:
     role: Role
     lab_id: uuid.UUID | None
     active: bool
+    token_expires_at: dt.datetime | None = None  # set when authenticated by a token
 
 
 @dataclass(frozen=True)
@@ -134,12 +136,15 @@ class AccountService:
     def issue_token(
         self, account: Account, label: str, ttl: dt.timedelta, origin: str = "local"
     ) -> IssuedToken:
-        """A new bearer token for ``account`` (the caller has authenticated it)."""
+        """A new bearer token for ``account`` (the caller has authenticated it). A token minted
+        with a token never outlives it: a stolen 8-hour token cannot become a one-year one."""
         if not dt.timedelta(minutes=1) <= ttl <= dt.timedelta(days=365):
             raise InvalidInput("ttl", "must be between one minute and one year")
         label = " ".join(label.split())[:100] or "token"
         token = new_token()
         expires_at = utcnow() + ttl
+        if account.token_expires_at is not None:
+            expires_at = min(expires_at, account.token_expires_at)
         with self.db.transaction(None) as session:
             row = ApiToken(
                 id=uuid.uuid4(),
@@ -173,7 +178,7 @@ class AccountService:
                 expires_at = expires_at.replace(tzinfo=dt.UTC)
             if api_token.revoked_at is not None or expires_at <= utcnow() or not user.active:
                 raise Unauthenticated("token expired or revoked")
-            return _account(user)
+            return dataclasses.replace(_account(user), token_expires_at=expires_at)
 
     def revoke_token(self, ctx: AccessContext, token_id: uuid.UUID) -> None:
         """A user revokes their own tokens; admins those of their lab's users."""

@@ -6,13 +6,15 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from labvault.identity.patient_data import PatientData, PatientRecord
 from labvault.security.access import Role
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Short = Annotated[str, Field(min_length=1, max_length=40)]
+# Passwords are taken exactly as typed (the models strip other strings): the CLI does not strip.
+Password = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=256)]
 
 
 class Strict(BaseModel):
@@ -21,7 +23,7 @@ class Strict(BaseModel):
 
 class LoginIn(Strict):
     username: Annotated[str, Field(min_length=1, max_length=64)]
-    password: Annotated[str, Field(min_length=1, max_length=256)]
+    password: Password
 
 
 class TokenOut(BaseModel):
@@ -150,7 +152,7 @@ class LabOut(BaseModel):
 
 class UserIn(Strict):
     username: Annotated[str, Field(min_length=3, max_length=64)]
-    password: Annotated[str, Field(min_length=12, max_length=256)]
+    password: Annotated[Password, Field(min_length=12)]
     role: Role
     full_name: Annotated[str, Field(max_length=200)] | None = None
 
