@@ -51,6 +51,8 @@ def test_duplicate_nir_refused_with_existing_id(factory: Factory) -> None:
     with pytest.raises(Conflict, match="same NIR") as caught:
         factory.platform.patients.register(ctx, twin, accept_homonym=True)
     assert caught.value.existing_ids == [str(first.id)]
+    refused = [e for e in lab_events(factory, lab.id) if e[0] == "patient.register_refused"]
+    assert refused == [("patient.register_refused", None, {"matches": [str(first.id)]})]
 
 
 def test_homonym_needs_confirmation(factory: Factory) -> None:

@@ -95,8 +95,10 @@ def env(platform: Platform) -> Iterator[Env]:
 
 
 @contextmanager
-def nothing_written(env: Env, *, platform_chain: bool = False) -> Iterator[None]:
-    """The lab's patient rows and audit chain (and the platform chain if asked) are unchanged."""
+def nothing_written(env: Env, *, platform_chain: bool = False, refusals: int = 0) -> Iterator[None]:
+    """The lab's patient rows and audit chain (and the platform chain if asked) are unchanged,
+    except for ``refusals`` audit events: a refused duplicate names existing patients, so the
+    refusal itself is audited like a lookup."""
 
     def state() -> tuple[int, int, int | None]:
         return (
@@ -108,6 +110,7 @@ def nothing_written(env: Env, *, platform_chain: bool = False) -> Iterator[None]
     before = state()
     yield
     after = state()
+    before = (before[0], before[1] + refusals, before[2])
     assert after == before, (
         f"a refused request wrote: (patients, lab audit, platform audit) {before} -> {after}"
     )
@@ -380,7 +383,7 @@ def test_same_nir_is_a_duplicate_even_with_accept_homonym(env: Env) -> None:
     again = dataclasses.replace(
         again, sex=first["sex"], birth_date=dt.date.fromisoformat(first["birth_date"])
     )
-    with nothing_written(env):
+    with nothing_written(env, refusals=2):
         response = env.post(PATIENTS, patient_json(again))
         assert response.status_code == 409, response.text
         assert response.json()["existing_ids"] == [first["id"]]
@@ -399,7 +402,7 @@ def test_same_name_and_birth_date_needs_accept_homonym(env: Env) -> None:
         ins=None,
         ins_oid=None,
     )
-    with nothing_written(env):
+    with nothing_written(env, refusals=1):
         response = env.post(PATIENTS, patient_json(homonym))
     assert response.status_code == 409, response.text
     assert response.json()["existing_ids"] == [first["id"]]

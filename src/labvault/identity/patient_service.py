@@ -80,7 +80,18 @@ class PatientService:
     ) -> PatientRecord:
         """Register one patient. Same NIR: refused. Same name + birth date: refused unless the
         caller confirms a homonym (a different person) with ``accept_homonym``."""
-        data = validate_patient(data)
+        try:
+            return self._register(ctx, validate_patient(data), accept_homonym)
+        except Conflict as refused:
+            # A refusal names existing patients: it is a lookup, so it is audited like one.
+            self._audit_refusal(ctx, "patient.register_refused", refused)
+            raise
+
+    def _audit_refusal(self, ctx: AccessContext, action: str, refused: Conflict) -> None:
+        with self._lab(ctx, Permission.PATIENT_WRITE) as (session, _keys):
+            audit.append(session, ctx, AuditRecord(action, OBJECT, None, {"matches": refused.existing_ids}))
+
+    def _register(self, ctx: AccessContext, data: PatientData, accept_homonym: bool) -> PatientRecord:
         with self._lab(ctx, Permission.PATIENT_WRITE) as (session, keys):
             audit.lock_chain(session, ctx)
             duplicates = self._duplicates(session, keys, data)
