@@ -6,7 +6,7 @@ import dataclasses
 import uuid
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound
 from labvault.identity.models import Patient
@@ -145,6 +145,19 @@ def test_tenant_scope_is_enforced_by_the_session(factory: Factory) -> None:
     with pytest.raises(TenantScopeError), factory.platform.db.transaction(lab_b.id) as session:
         session.add(Patient(id=uuid.uuid4(), lab_id=lab_a.id))
         session.flush()
+    table = Patient.__table__
+    for statement in (
+        select(table).where(table.c.id == record.id),
+        update(table).where(table.c.id == record.id).values(revision=99),
+        delete(table).where(table.c.id == record.id),
+    ):
+        for scope in (lab_b.id, None):
+            with (
+                pytest.raises(TenantScopeError, match="Core statement"),
+                factory.platform.db.transaction(scope) as session,
+            ):
+                session.execute(statement)
+    assert factory.platform.patients.get(factory.ctx(lab_a), record.id).revision == 1
 
 
 def test_no_audit_no_data(fresh_factory: Factory) -> None:

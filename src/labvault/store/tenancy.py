@@ -9,8 +9,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Table, event
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql.util import find_tables
 
 from labvault.store.base import TenantScoped
 
@@ -33,12 +35,35 @@ def _touches_tenant_table(state: ORMExecuteState) -> bool:
     return any(issubclass(mapper.class_, TenantScoped) for mapper in state.all_mappers)
 
 
+def _tenant_tables() -> set[Table]:
+    tables: set[Table] = set()
+    pending = list(TenantScoped.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        table = getattr(cls, "__table__", None)
+        if isinstance(table, Table):
+            tables.add(table)
+    return tables
+
+
+def _core_statement_on_tenant_table(state: ORMExecuteState) -> bool:
+    """A Core statement (``select(Patient.__table__)``, ``update(table)``) gets no loader criteria:
+    in a scoped session it is refused rather than silently crossing labs."""
+    statement = state.statement
+    if state.is_orm_statement or not isinstance(statement, ClauseElement):
+        return False
+    return bool(set(find_tables(statement)) & _tenant_tables())
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _add_tenant_filter(state: ORMExecuteState) -> None:
     if not (state.is_select or state.is_update or state.is_delete):
         return
     if state.session.info.get(UNSCOPED_KEY):
         return
+    if _core_statement_on_tenant_table(state):
+        raise TenantScopeError("Core statement on a laboratory table: use the ORM entity, which is scoped")
     lab_id = state.session.info.get(LAB_KEY)
     if lab_id is None:
         if _touches_tenant_table(state):
