@@ -3,16 +3,21 @@ and crypto-shredding (a destroyed lab's data is unreadable for good; other labs 
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import select
 
 from labvault.crypto.errors import IntegrityError, KeyUnavailable
 from labvault.crypto.field_cipher import header_of
+from labvault.errors import Unauthenticated
 from labvault.identity.models import Patient
 from labvault.keys.models import LabKey
 from labvault.platform import open_platform
 from labvault.security.access import Role
-from tests.conftest import Factory, cli_ctx
+from tests.conftest import TEST_PASSWORD, Factory, cli_ctx
+
+_HOUR = dt.timedelta(hours=1)
 
 
 def stored_versions(factory: Factory, patient_ids: list[object]) -> set[int]:
@@ -100,6 +105,14 @@ def test_crypto_shredding(factory: Factory) -> None:
     finally:
         other.close()
     assert platform.patients.get(ctx_survivor, kept.id).data == kept.data
+    # The shredded lab's staff can no longer sign in, by password or by token.
+    staff = factory.user(survivor, Role.TECHNICIAN)
+    assert (
+        platform.accounts.resolve_token(platform.accounts.issue_token(staff, "t", _HOUR).token).id == staff.id
+    )
+    doomed_account = platform.accounts.by_username(ctx_doomed.actor_label)
+    with pytest.raises(Unauthenticated):
+        platform.accounts.authenticate_password(doomed_account.username, TEST_PASSWORD)
 
 
 def test_kek_of_another_lab_cannot_stand_in(factory: Factory) -> None:

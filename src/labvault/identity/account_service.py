@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from labvault.identity.models import ApiToken, Lab, User
@@ -53,6 +54,16 @@ class IssuedToken:
 
 def _account(user: User) -> Account:
     return Account(user.id, user.username, Role(user.role), user.lab_id, user.active)
+
+
+def _may_sign_in(session: Session, user: User) -> bool:
+    """Active account, and its laboratory (if any) not crypto-shredded."""
+    if not user.active:
+        return False
+    if user.lab_id is None:
+        return True
+    lab = session.get(Lab, user.lab_id)
+    return lab is not None and lab.shredded_at is None
 
 
 def context_for(account: Account, purpose: Purpose = Purpose.CARE, origin: str = "local") -> AccessContext:
@@ -123,7 +134,7 @@ class AccountService:
         with self.db.transaction(None) as session:
             user = session.scalar(select(User).where(User.username == username.strip().lower()))
             ok = verify_password(user.password_hash if user else None, password)
-            if not ok or user is None or not user.active:
+            if not ok or user is None or not _may_sign_in(session, user):
                 raise Unauthenticated("invalid username or password")
             account = _account(user)
             audit.append(
@@ -176,7 +187,7 @@ class AccountService:
             expires_at = api_token.expires_at
             if expires_at.tzinfo is None:
                 expires_at = expires_at.replace(tzinfo=dt.UTC)
-            if api_token.revoked_at is not None or expires_at <= utcnow() or not user.active:
+            if api_token.revoked_at is not None or expires_at <= utcnow() or not _may_sign_in(session, user):
                 raise Unauthenticated("token expired or revoked")
             return dataclasses.replace(_account(user), token_expires_at=expires_at)
 
