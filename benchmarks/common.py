@@ -48,6 +48,7 @@ from labvault.identity.account_service import context_for
 from labvault.identity.patient_data import FIELD_NAMES, PatientData
 from labvault.platform import Platform, initialise, open_platform
 from labvault.security.access import AccessContext, Purpose, Role
+from labvault.store.engine import libpq_conninfo
 
 DEFAULT_PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 BATCH = 1_000
@@ -65,19 +66,6 @@ def log(message: str) -> None:
 # --- environment ------------------------------------------------------------------------------
 
 
-def _pg_conninfo(url: str) -> str:
-    parsed = make_url(url)
-    parts = [
-        f"host={parsed.host or '127.0.0.1'}",
-        f"port={parsed.port or 5432}",
-        f"user={parsed.username or 'postgres'}",
-        f"dbname={parsed.database or 'postgres'}",
-    ]
-    if parsed.password:
-        parts.append(f"password={parsed.password}")
-    return " ".join(parts)
-
-
 @dataclass
 class PgDatabase:
     """A database created for one benchmark run and dropped afterwards."""
@@ -90,15 +78,15 @@ class PgDatabase:
         return str(make_url(self.admin_url).set(database=self.name).render_as_string(hide_password=False))
 
     def create(self) -> None:
-        with psycopg.connect(_pg_conninfo(self.admin_url), autocommit=True) as conn:
+        with psycopg.connect(libpq_conninfo(self.admin_url), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{self.name}"')
 
     def drop(self) -> None:
-        with psycopg.connect(_pg_conninfo(self.admin_url), autocommit=True) as conn:
+        with psycopg.connect(libpq_conninfo(self.admin_url), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
     def server_version(self) -> str:
-        with psycopg.connect(_pg_conninfo(self.admin_url)) as conn:
+        with psycopg.connect(libpq_conninfo(self.admin_url)) as conn:
             row = conn.execute("SHOW server_version").fetchone()
         return str(row[0]) if row else "unknown"
 
@@ -141,8 +129,15 @@ def new_lab_context(platform: Platform, code: str) -> AccessContext:
     """A lab and an individual reception account in it (reception may read and write patients)."""
     operator = cli_context()
     lab = platform.labs.create(operator, code, f"Laboratoire {code}", generate_finess_for(code))
+    admin = platform.accounts.create_user(
+        operator, f"bench.{code.lower()}.admin", BENCH_PASSWORD, Role.LAB_ADMIN, lab.id
+    )  # the operator only creates a lab's first admin, who creates the staff
     account = platform.accounts.create_user(
-        operator, f"bench.{code.lower()}", BENCH_PASSWORD, Role.RECEPTION, lab.id
+        context_for(admin, Purpose.ADMINISTRATION, "benchmark"),
+        f"bench.{code.lower()}",
+        BENCH_PASSWORD,
+        Role.RECEPTION,
+        lab.id,
     )
     return context_for(account, Purpose.CARE, "benchmark")
 

@@ -27,6 +27,7 @@ from labvault.identity.lab_service import LabInfo
 from labvault.identity.patient_data import PatientData
 from labvault.platform import Platform, initialise, open_platform
 from labvault.security.access import AccessContext, Purpose, Role
+from labvault.store.engine import libpq_conninfo
 
 PG_ADMIN_URL = os.environ.get("LABVAULT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -34,22 +35,9 @@ BACKENDS = ("sqlite", "postgresql")
 TEST_PASSWORD = "correct horse battery staple"
 
 
-def _pg_conninfo(url: str) -> str:
-    parsed = make_url(url)
-    parts = [
-        f"host={parsed.host or '127.0.0.1'}",
-        f"port={parsed.port or 5432}",
-        f"user={parsed.username or 'postgres'}",
-    ]
-    if parsed.password:
-        parts.append(f"password={parsed.password}")
-    parts.append(f"dbname={parsed.database or 'postgres'}")
-    return " ".join(parts)
-
-
 def pg_available() -> bool:
     try:
-        with psycopg.connect(_pg_conninfo(PG_ADMIN_URL), connect_timeout=3):
+        with psycopg.connect(libpq_conninfo(PG_ADMIN_URL), connect_timeout=3):
             return True
     except psycopg.OperationalError:
         return False
@@ -73,11 +61,11 @@ class PgDatabase:
         return str(make_url(PG_ADMIN_URL).set(database=self.name).render_as_string(hide_password=False))
 
     def create(self) -> None:
-        with psycopg.connect(_pg_conninfo(PG_ADMIN_URL), autocommit=True) as conn:
+        with psycopg.connect(libpq_conninfo(PG_ADMIN_URL), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{self.name}"')
 
     def drop(self) -> None:
-        with psycopg.connect(_pg_conninfo(PG_ADMIN_URL), autocommit=True) as conn:
+        with psycopg.connect(libpq_conninfo(PG_ADMIN_URL), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 

@@ -16,6 +16,20 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def libpq_conninfo(url: str) -> str:
+    """A libpq connection string (for psycopg directly: creating/dropping databases) from a URL."""
+    parsed = make_url(url)
+    parts = [
+        f"host={parsed.host or '127.0.0.1'}",
+        f"port={parsed.port or 5432}",
+        f"user={parsed.username or 'postgres'}",
+        f"dbname={parsed.database or 'postgres'}",
+    ]
+    if parsed.password:
+        parts.append(f"password={parsed.password}")
+    return " ".join(parts)
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """An engine tuned for labvault: SQLite in WAL mode with immediate transactions."""
     url = normalise_url(url)

@@ -1,0 +1,25 @@
+"""`make bench` must keep working: the quick benchmark run, end to end, on the real code path."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_quick_benchmark_runs(tmp_path: Path) -> None:
+    output = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--quick", "--output", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    figures = json.loads(output.read_text())
+    assert figures["registration"]["bulk"]["encrypted_rows_per_s"] > 0
+    assert figures["lookup"]["sizes"][0]["encrypted"]["n"] > 0
