@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import Response
 from starlette.types import ASGIApp
 
 from labvault.platform import Platform
 from labvault.web.errors import install_error_handlers
+from labvault.web.headers import SecurityHeaders
 from labvault.web.limits import BodySizeLimit
 from labvault.web.routes import auth, labs, patients
 
@@ -36,12 +36,4 @@ def create_app(platform: Platform) -> ASGIApp:
     api.include_router(labs.router)
     app.include_router(api)
 
-    @app.middleware("http")
-    async def no_store(request: object, call_next: object) -> Response:
-        response: Response = await call_next(request)  # type: ignore[operator]
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        return response
-
-    return BodySizeLimit(app, platform.settings.max_body_bytes)
+    return SecurityHeaders(BodySizeLimit(app, platform.settings.max_body_bytes))
