@@ -58,6 +58,16 @@ BENCH_PASSWORD = "benchmark horse battery staple"
 Progress = Callable[[str], None]
 
 
+def alternate(number: int, encrypted: Callable[[], int], plain: Callable[[], int]) -> tuple[int, int]:
+    """Time both paths, swapping which goes first on every other call so drift hits both alike.
+    Each callable returns its own duration in ns; returns (encrypted, plain)."""
+    if number % 2:
+        first = encrypted()
+        return first, plain()
+    second = plain()
+    return encrypted(), second
+
+
 def log(message: str) -> None:
     """Progress goes to stderr so stdout keeps only the result tables."""
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)

@@ -20,6 +20,7 @@ from benchmarks.common import (
     BATCH,
     BenchEnv,
     Progress,
+    alternate,
     bench_platform,
     create_plain_table,
     generate_patients,
@@ -112,12 +113,13 @@ def _measure(env: BenchEnv, table: Table, nirs: Sequence[str], warmup: Sequence[
     plain_ns: list[int] = []
     empty_ns: list[int] = []
     for number, nir in enumerate(nirs):
-        if number % 2:
-            enc_ns.append(_service_lookup(env, nir))
-            plain_ns.append(_plain_lookup(env, table, lab_id, nir))
-        else:
-            plain_ns.append(_plain_lookup(env, table, lab_id, nir))
-            enc_ns.append(_service_lookup(env, nir))
+        enc, plain_time = alternate(
+            number,
+            lambda nir=nir: _service_lookup(env, nir),
+            lambda nir=nir: _plain_lookup(env, table, lab_id, nir),
+        )
+        enc_ns.append(enc)
+        plain_ns.append(plain_time)
         empty_ns.append(_empty_transaction(env))
     enc, plain = latency_summary(enc_ns), latency_summary(plain_ns)
     return {

@@ -23,6 +23,7 @@ from benchmarks.common import (
     BATCH,
     BenchEnv,
     Progress,
+    alternate,
     bench_platform,
     create_plain_table,
     generate_patients,
@@ -71,12 +72,9 @@ def _bulk(env: BenchEnv, table: Table, items: Sequence[PatientData], batch: int,
         def plain(c: Sequence[PatientData] = chunk) -> None:
             plain_insert_batch(platform.db.engine, table, lab_id, c)
 
-        if number % 2:
-            enc_ns.append(_timed(encrypted))
-            plain_ns.append(_timed(plain))
-        else:
-            plain_ns.append(_timed(plain))
-            enc_ns.append(_timed(encrypted))
+        enc, plain_time = alternate(number, lambda: _timed(encrypted), lambda: _timed(plain))
+        enc_ns.append(enc)
+        plain_ns.append(plain_time)
         if number % 10 == 0 or number == len(chunks):
             done = min(number * batch, len(items))
             progress(
@@ -117,12 +115,9 @@ def _single(env: BenchEnv, table: Table, items: Sequence[PatientData], progress:
         def plain(d: PatientData = data) -> None:
             plain_insert_batch(platform.db.engine, table, lab_id, [d])
 
-        if number % 2:
-            enc_ns.append(_timed(encrypted))
-            plain_ns.append(_timed(plain))
-        else:
-            plain_ns.append(_timed(plain))
-            enc_ns.append(_timed(encrypted))
+        enc, plain_time = alternate(number, lambda: _timed(encrypted), lambda: _timed(plain))
+        enc_ns.append(enc)
+        plain_ns.append(plain_time)
     progress(f"registration one by one: {len(enc_ns):,} patients")
     enc, plain_summary = latency_summary(enc_ns), latency_summary(plain_ns)
     return {
