@@ -12,6 +12,7 @@ from typing import Any
 from labvault.crypto.keyset import LabKeySet
 from labvault.identity.models import Patient
 from labvault.identity.patient_data import ENCRYPTED_FIELDS, PatientData, PatientRecord, name_birth_key
+from labvault.store.sealed_fields import open_fields, seal_fields
 
 __all__ = [
     "decode",
@@ -51,11 +52,8 @@ def name_birth_index(keys: LabKeySet, name: str, birth_date: dt.date) -> bytes:
 
 def encrypted_columns(keys: LabKeySet, row_id: uuid.UUID, data: PatientData) -> dict[str, Any]:
     """Column values (ciphertexts + blind indexes) for a validated patient."""
-    cipher = keys.cipher
-    values: dict[str, Any] = {
-        f"{name}_enc": cipher.encrypt(TABLE, f"{name}_enc", row_id, _to_text(name, getattr(data, name)))
-        for name in ENCRYPTED_FIELDS
-    }
+    clear = {name: _to_text(name, getattr(data, name)) for name in ENCRYPTED_FIELDS}
+    values: dict[str, Any] = seal_fields(keys.cipher, TABLE, row_id, clear)
     values["ins_oid"] = data.ins_oid
     values["ins_status"] = data.ins_status
     values["nir_bidx"] = nir_index(keys, data.nir) if data.nir else None
@@ -69,11 +67,7 @@ def encrypted_columns(keys: LabKeySet, row_id: uuid.UUID, data: PatientData) -> 
 
 def decode(keys: LabKeySet, row: Patient) -> PatientRecord:
     """Decrypt a row; any tampered or misplaced ciphertext raises IntegrityError."""
-    cipher = keys.cipher
-    clear: dict[str, Any] = {
-        name: cipher.decrypt(TABLE, f"{name}_enc", row.id, getattr(row, f"{name}_enc"))
-        for name in ENCRYPTED_FIELDS
-    }
+    clear: dict[str, Any] = open_fields(keys.cipher, TABLE, row, ENCRYPTED_FIELDS)
     clear["birth_date"] = dt.date.fromisoformat(clear["birth_date"])
     data = PatientData(**clear, ins_oid=row.ins_oid, ins_status=row.ins_status)
     return PatientRecord(row.id, row.lab_id, row.revision, data, row.created_at, row.updated_at)

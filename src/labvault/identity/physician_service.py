@@ -16,6 +16,7 @@ from labvault.security.access import AccessContext
 from labvault.security.audit import AuditRecord
 from labvault.security.permissions import Permission, require_lab
 from labvault.store.database import Database
+from labvault.store.sealed_fields import open_fields, seal_fields
 
 TABLE = Physician.__tablename__
 RPPS_INDEX = "physicians.rpps"
@@ -73,10 +74,11 @@ class PhysicianService:
             if existing is not None:
                 raise Conflict("a physician with this RPPS is already registered", [str(existing)])
             row = Physician(id=uuid.uuid4(), lab_id=ctx.lab_id, specialty=data.specialty, rpps_bidx=index)
-            for name in ENCRYPTED:
-                setattr(
-                    row, f"{name}_enc", keys.cipher.encrypt(TABLE, f"{name}_enc", row.id, getattr(data, name))
-                )
+            sealed = seal_fields(
+                keys.cipher, TABLE, row.id, {name: getattr(data, name) for name in ENCRYPTED}
+            )
+            for column, value in sealed.items():
+                setattr(row, column, value)
             session.add(row)
             session.flush()
             audit.append(session, ctx, AuditRecord("physician.create", "physician", str(row.id)))
@@ -90,10 +92,7 @@ class PhysicianService:
             keys = self.keys.keyset(session, ctx.lab_id)
             index = keys.indexer.index(RPPS_INDEX, rpps)
             for row in session.scalars(select(Physician).where(Physician.rpps_bidx == index)):
-                clear = {
-                    name: keys.cipher.decrypt(TABLE, f"{name}_enc", row.id, getattr(row, f"{name}_enc"))
-                    for name in ENCRYPTED
-                }
+                clear = open_fields(keys.cipher, TABLE, row, ENCRYPTED)
                 if clear["rpps"] == rpps:
                     audit.append(session, ctx, AuditRecord("physician.read", "physician", str(row.id)))
                     data = PhysicianData(specialty=row.specialty, **clear)  # type: ignore[arg-type]
