@@ -101,25 +101,8 @@ def append_many(session: Session, ctx: AccessContext, records: Sequence[AuditRec
             detail=record.detail or {},
         )
         digest = entry_hash(prev, entry)
-        rows.append(
-            {
-                "chain": chain,
-                "chain_seq": seq,
-                "at": at,
-                "lab_id": ctx.lab_id,
-                "actor_id": ctx.actor_id,
-                "actor_label": ctx.actor_label,
-                "role": entry.role,
-                "action": record.action,
-                "object_type": record.object_type,
-                "object_id": record.object_id,
-                "purpose": entry.purpose,
-                "origin": ctx.origin,
-                "detail": entry.detail,
-                "prev_hash": prev,
-                "entry_hash": digest,
-            }
-        )
+        # The stored row is the hashed entry plus its links: the column names are the field names.
+        rows.append({**vars(entry), "prev_hash": prev, "entry_hash": digest})
         prev = digest
     session.execute(insert(_EVENTS), rows)
     session.execute(update(_HEADS).where(_HEADS.c.chain == chain).values(last_hash=prev))
