@@ -17,6 +17,10 @@ from labvault.keys.store import KeyStore
 from labvault.security.audit import AuditVerifier
 from labvault.store.database import Database
 from labvault.store.migrate import upgrade
+from labvault.workflow.orders import OrderService
+from labvault.workflow.report_service import ReportService
+from labvault.workflow.results import ResultService
+from labvault.workflow.specimens import SpecimenService
 
 CHECKPOINT_MAC_PURPOSE = "audit-checkpoint-mac"
 
@@ -31,6 +35,10 @@ class Platform:
     patients: PatientService
     physicians: PhysicianService
     catalogs: CatalogService
+    orders: OrderService
+    specimens: SpecimenService
+    results: ResultService
+    reports: ReportService
     audit: AuditVerifier
     reencryptor: ReEncryptor
 
@@ -62,6 +70,7 @@ def open_platform(settings: Settings) -> Platform:
     provider = FileKeyProvider(settings.key_dir)
     db = Database(settings.resolved_database_url())
     keys = KeyStore(provider)
+    catalogs = CatalogService(db)
     verifier = AuditVerifier(db, settings.resolved_checkpoint_dir(), provider.derive(CHECKPOINT_MAC_PURPOSE))
     return Platform(
         settings=settings,
@@ -71,7 +80,11 @@ def open_platform(settings: Settings) -> Platform:
         accounts=AccountService(db, keys),
         patients=PatientService(db, keys),
         physicians=PhysicianService(db, keys),
-        catalogs=CatalogService(db),
+        catalogs=catalogs,
+        orders=OrderService(db, keys, catalogs),
+        specimens=SpecimenService(db, keys, catalogs),
+        results=ResultService(db, keys, catalogs),
+        reports=ReportService(db, keys, catalogs),
         audit=verifier,
         reencryptor=ReEncryptor(db, keys),
     )

@@ -6,10 +6,12 @@ loader) makes it the lab's active catalogue, and the previous ones stay in the h
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Mapping
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from labvault.catalog.loader import default_catalog, dump_catalog, load_catalog_dict
 from labvault.catalog.model import Catalog
@@ -26,6 +28,8 @@ from labvault.store.database import Database
 class CatalogService:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._parsed: dict[tuple[uuid.UUID, int], Catalog] = {}
+        self._lock = threading.Lock()
 
     def _check_lab(self, ctx: AccessContext, lab_id: uuid.UUID) -> None:
         if ctx.role is not Role.PLATFORM_OPERATOR and ctx.lab_id != lab_id:
@@ -34,13 +38,24 @@ class CatalogService:
     def active(self, lab_id: uuid.UUID) -> Catalog:
         """The lab's latest imported catalogue, or the shipped default."""
         with self.db.transaction(None) as session:
-            document = session.scalar(
-                select(LabCatalog.document)
-                .where(LabCatalog.lab_id == lab_id)
-                .order_by(LabCatalog.revision.desc())
-                .limit(1)
-            )
-        return load_catalog_dict(document) if document is not None else default_catalog()
+            return self.active_in(session, lab_id)
+
+    def active_in(self, session: Session, lab_id: uuid.UUID) -> Catalog:
+        """Same, inside the caller's transaction. A parsed catalogue is kept per (lab, revision):
+        revisions are immutable, so only the cheap revision number is read each time."""
+        revision = session.scalar(select(func.max(LabCatalog.revision)).where(LabCatalog.lab_id == lab_id))
+        if revision is None:
+            return default_catalog()
+        cached = self._parsed.get((lab_id, revision))
+        if cached is not None:
+            return cached
+        document = session.scalar(
+            select(LabCatalog.document).where(LabCatalog.lab_id == lab_id, LabCatalog.revision == revision)
+        )
+        catalog = load_catalog_dict(document or {})
+        with self._lock:
+            self._parsed[(lab_id, revision)] = catalog
+        return catalog
 
     def export(self, ctx: AccessContext, lab_id: uuid.UUID) -> dict[str, object]:
         self._check_lab(ctx, lab_id)

@@ -56,13 +56,31 @@ class FieldCipher:
 
     def encrypt(self, table: str, column: str, row_id: uuid.UUID, plaintext: str | None) -> bytes:
         """Seal one value (or its absence) under the active key version."""
-        header = _HEADER.pack(FORMAT_V1, self.active_version)
-        aad = associated_data(self.lab_id, table, column, row_id, header)
-        sealed = _ABSENT if plaintext is None else _PRESENT + plaintext.encode("utf-8")
-        return header + self._aeads[self.active_version].encrypt(sealed, aad)
+        return self._seal(table, column, row_id, None if plaintext is None else plaintext.encode("utf-8"))
+
+    def encrypt_bytes(self, table: str, column: str, row_id: uuid.UUID, data: bytes | None) -> bytes:
+        """Seal binary content (a PDF report) exactly like a text value."""
+        return self._seal(table, column, row_id, data)
 
     def decrypt(self, table: str, column: str, row_id: uuid.UUID, blob: bytes | None) -> str | None:
         """Open one value; raises IntegrityError naming the place (never the content) on failure."""
+        opened = self._open(table, column, row_id, blob)
+        return None if opened is None else opened.decode("utf-8")
+
+    def decrypt_bytes(self, table: str, column: str, row_id: uuid.UUID, blob: bytes | None) -> bytes | None:
+        return self._open(table, column, row_id, blob)
+
+    def reseal(self, table: str, column: str, row_id: uuid.UUID, blob: bytes | None) -> bytes:
+        """Re-encrypt a stored value under the active key, whatever it holds (text or binary)."""
+        return self._seal(table, column, row_id, self._open(table, column, row_id, blob))
+
+    def _seal(self, table: str, column: str, row_id: uuid.UUID, content: bytes | None) -> bytes:
+        header = _HEADER.pack(FORMAT_V1, self.active_version)
+        aad = associated_data(self.lab_id, table, column, row_id, header)
+        sealed = _ABSENT if content is None else _PRESENT + content
+        return header + self._aeads[self.active_version].encrypt(sealed, aad)
+
+    def _open(self, table: str, column: str, row_id: uuid.UUID, blob: bytes | None) -> bytes | None:
         where = f"{table}.{column} of row {row_id}"
         if blob is None:
             raise IntegrityError(f"ciphertext missing (NULL) in {where}")
@@ -83,4 +101,4 @@ class FieldCipher:
             return None
         if sealed[:1] != _PRESENT:
             raise IntegrityError(f"malformed sealed value in {where}")
-        return sealed[1:].decode("utf-8")
+        return sealed[1:]

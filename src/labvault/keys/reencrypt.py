@@ -59,8 +59,7 @@ class ReEncryptor:
                             blob = getattr(row, column)
                             if blob is None or header_of(blob)[1] == cipher.active_version:
                                 continue
-                            clear = cipher.decrypt(table.name, column, row.id, blob)
-                            changes[column] = cipher.encrypt(table.name, column, row.id, clear)
+                            changes[column] = cipher.reseal(table.name, column, row.id, blob)
                         if changes:
                             # Only if no one changed those values since we read them (no lost update).
                             unchanged = [table.c[column] == getattr(row, column) for column in changes]

@@ -19,15 +19,54 @@ class Permission(StrEnum):
     KEYS_MANAGE = "keys.manage"
     AUDIT_READ = "audit.read"
     CATALOG_MANAGE = "catalog.manage"
+    ORDER_READ = "order.read"
+    ORDER_WRITE = "order.write"
+    SPECIMEN_HANDLE = "specimen.handle"
+    RESULT_READ = "result.read"
+    RESULT_ENTER = "result.enter"
+    RESULT_TECH_VALIDATE = "result.validate.technical"
+    RESULT_BIO_VALIDATE = "result.validate.biological"
+    CRITICAL_CALL = "result.critical.call"
+    RESTRICTED_READ = "result.restricted.read"
+    REPORT_RELEASE = "report.release"
+    REPORT_READ = "report.read"
 
 
 _STAFF = {Permission.PATIENT_READ, Permission.PHYSICIAN_READ}
+# Reception registers prescriptions and tubes and hands out released reports; it never reads a
+# result outside a report. Technicians run the analyses; biologists validate and sign, and are the
+# only role that sees restricted results (HIV, hepatitis, syphilis, pregnancy) without breaking the glass.
+_RECEPTION_WORK = {
+    Permission.ORDER_READ,
+    Permission.ORDER_WRITE,
+    Permission.SPECIMEN_HANDLE,
+    Permission.REPORT_READ,
+}
+_BENCH_WORK = {
+    Permission.ORDER_READ,
+    Permission.SPECIMEN_HANDLE,
+    Permission.RESULT_READ,
+    Permission.RESULT_ENTER,
+    Permission.RESULT_TECH_VALIDATE,
+    Permission.CRITICAL_CALL,
+}
+_MEDICAL_WORK = {
+    Permission.RESULT_BIO_VALIDATE,
+    Permission.RESTRICTED_READ,
+    Permission.REPORT_RELEASE,
+}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.RECEPTION: frozenset(_STAFF | {Permission.PATIENT_WRITE, Permission.PHYSICIAN_WRITE}),
-    Role.TECHNICIAN: frozenset(_STAFF),
+    Role.RECEPTION: frozenset(
+        _STAFF | _RECEPTION_WORK | {Permission.PATIENT_WRITE, Permission.PHYSICIAN_WRITE}
+    ),
+    Role.TECHNICIAN: frozenset(_STAFF | _BENCH_WORK),
     Role.BIOLOGIST: frozenset(
-        _STAFF | {Permission.PATIENT_WRITE, Permission.PHYSICIAN_WRITE, Permission.CATALOG_MANAGE}
+        _STAFF
+        | _RECEPTION_WORK
+        | _BENCH_WORK
+        | _MEDICAL_WORK
+        | {Permission.PATIENT_WRITE, Permission.PHYSICIAN_WRITE, Permission.CATALOG_MANAGE}
     ),
     Role.LAB_ADMIN: frozenset(
         _STAFF

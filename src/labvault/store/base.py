@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, ForeignKey, LargeBinary, MetaData, Uuid
+from sqlalchemy import DateTime, Dialect, ForeignKey, LargeBinary, MetaData, TypeDecorator, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 NAMING = {
@@ -22,11 +22,29 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Timestamps come back aware, in UTC, on every engine: SQLite drops the time zone on the way
+    in, and a naive value read back would compare (and print) differently from the one written."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("refusing a naive datetime: labvault stores UTC instants only")
+        return value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         uuid.UUID: Uuid(),
-        dt.datetime: DateTime(timezone=True),
+        dt.datetime: UtcDateTime(),
         bytes: LargeBinary(),
     }
 

@@ -8,7 +8,8 @@ from sqlalchemy import Connection
 import labvault.catalog.storage
 import labvault.identity.models
 import labvault.keys.models
-import labvault.security.models  # noqa: F401 - registers the tables on the metadata
+import labvault.security.models
+import labvault.workflow.models  # noqa: F401 - registers the tables on the metadata
 from labvault.store.base import Base
 from labvault.store.engine import make_engine
 

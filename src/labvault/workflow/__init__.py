@@ -1,0 +1,1 @@
+"""The laboratory workflow: orders, specimens, results, validation and reports."""

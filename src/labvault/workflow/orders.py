@@ -1,0 +1,315 @@
+"""Prescriptions: an order with its tests, its tubes (one specimen per tube type), what it bills,
+and the tube labels. Clinical information and prescribed drugs are encrypted like identities."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+
+from labvault.errors import NotFound
+from labvault.identity import patient_codec
+from labvault.identity.models import Patient, Physician
+from labvault.reports.view import LabelView
+from labvault.security import audit
+from labvault.security.access import AccessContext
+from labvault.security.audit import AuditRecord
+from labvault.security.permissions import Permission, allows
+from labvault.store.base import utcnow
+from labvault.workflow import codec
+from labvault.workflow.base import Unit, WorkflowService, break_glass
+from labvault.workflow.models import Order, OrderItem, Report, Result, Specimen
+from labvault.workflow.order_data import (
+    BillingAct,
+    ItemRecord,
+    OrderRecord,
+    OrderRequest,
+    SpecimenRecord,
+    plan_items,
+    validate_order,
+)
+from labvault.workflow.result_codec import called_results, summarise
+
+OBJECT = "order"
+BARCODE_DIGITS = 10
+
+
+def new_barcode() -> str:
+    """A random numeric barcode (Code 128 set C prints ten digits compactly); random, so that a
+    tube's number says nothing about when or for whom it was drawn."""
+    return f"{secrets.randbelow(10**BARCODE_DIGITS):0{BARCODE_DIGITS}d}"
+
+
+def load_order(unit: Unit, order_id: uuid.UUID) -> Order:
+    row = unit.session.get(Order, order_id)
+    if row is None:
+        raise NotFound(f"no order {order_id} in this laboratory")
+    return row
+
+
+class OrderService(WorkflowService):
+    def create(self, ctx: AccessContext, request: OrderRequest) -> OrderRecord:
+        """Register a prescription: items, billing, and one awaited specimen per tube type."""
+        with self._unit(ctx, Permission.ORDER_WRITE) as unit:
+            request = validate_order(request, unit.catalog, utcnow().date())
+            session = unit.session
+            if session.get(Patient, request.patient_id) is None:
+                raise NotFound(f"no patient {request.patient_id} in this laboratory")
+            if request.prescriber_id is not None and session.get(Physician, request.prescriber_id) is None:
+                raise NotFound(f"no physician {request.prescriber_id} in this laboratory")
+            audit.lock_chain(session, ctx)  # serialises accession numbers of this lab
+            planned = plan_items(request, unit.catalog)
+            order = Order(id=uuid.uuid4(), lab_id=unit.lab_id, created_by=ctx.actor_id, created_at=utcnow())
+            order.accession = self._next_accession(unit, order.created_at)
+            order.patient_id = request.patient_id
+            order.prescriber_id = request.prescriber_id
+            order.urgent = request.urgent
+            order.catalog_version = unit.catalog.version
+            self._seal_order(unit, order, request)
+            session.add(order)
+            specimens: dict[str, Specimen] = {}
+            for plan in planned:
+                if plan.test.tube not in specimens:
+                    specimens[plan.test.tube] = new_specimen(
+                        unit, order.id, plan.test.tube, plan.test.specimen
+                    )
+            session.flush()  # orders and specimens before the items that point at them
+            for position, plan in enumerate(planned):
+                test = plan.test
+                specimen = specimens[test.tube]
+                session.add(
+                    OrderItem(
+                        id=uuid.uuid4(),
+                        lab_id=unit.lab_id,
+                        order_id=order.id,
+                        test_code=test.code,
+                        panel_code=plan.panel_code,
+                        section=test.section,
+                        tube=test.tube,
+                        nabm=plan.nabm,
+                        nabm_b=plan.nabm_b,
+                        restricted=test.restricted,
+                        calculated=test.calculated is not None,
+                        position=position,
+                        status="pending",
+                        specimen_id=specimen.id,
+                    )
+                )
+            session.flush()
+            audit.append(
+                session,
+                ctx,
+                AuditRecord(
+                    "order.create",
+                    OBJECT,
+                    str(order.id),
+                    {"items": len(planned), "specimens": len(specimens), "patient": str(order.patient_id)},
+                ),
+            )
+            return self._record(unit, ctx, order, show_restricted=True)
+
+    def _next_accession(self, unit: Unit, at: dt.datetime) -> str:
+        prefix = at.strftime("%y%m%d")
+        taken = unit.session.scalar(select(func.count(Order.id)).where(Order.accession.like(f"{prefix}%")))
+        return f"{prefix}{int(taken or 0) + 1:04d}"
+
+    def _seal_order(self, unit: Unit, order: Order, request: OrderRequest) -> None:
+        keys, table = unit.keys, Order.__tablename__
+        prescribed = request.prescribed_on.isoformat() if request.prescribed_on else None
+        order.prescribed_on_enc = codec.seal(keys, table, "prescribed_on_enc", order.id, prescribed)
+        order.fasting_enc = codec.seal_json(keys, table, "fasting_enc", order.id, request.fasting)
+        order.clinical_info_enc = codec.seal(
+            keys, table, "clinical_info_enc", order.id, request.clinical_info
+        )
+        order.drugs_enc = codec.seal_json(keys, table, "drugs_enc", order.id, list(request.drugs))
+
+    # --- reads ------------------------------------------------------------------------------------
+
+    def get(
+        self, ctx: AccessContext, order_id: uuid.UUID, *, break_glass_reason: str | None = None
+    ) -> OrderRecord:
+        """The order as this caller may see it: restricted items only for biologists, or after a
+        break-the-glass reason; result values only for roles that read results."""
+        with self._unit(ctx, Permission.ORDER_READ) as unit:
+            order = load_order(unit, order_id)
+            show = break_glass(unit, ctx, OBJECT, order.id, break_glass_reason)
+            record = self._record(unit, ctx, order, show_restricted=show)
+            audit.append(unit.session, ctx, AuditRecord("order.read", OBJECT, str(order.id)))
+            return record
+
+    def for_patient(self, ctx: AccessContext, patient_id: uuid.UUID) -> list[OrderRecord]:
+        """A patient's orders, newest first (restricted items hidden as in :meth:`get`)."""
+        with self._unit(ctx, Permission.ORDER_READ) as unit:
+            if unit.session.get(Patient, patient_id) is None:
+                raise NotFound(f"no patient {patient_id} in this laboratory")
+            show = break_glass(unit, ctx, OBJECT, patient_id, None)
+            orders = unit.session.scalars(
+                select(Order)
+                .where(Order.patient_id == patient_id)
+                .order_by(Order.created_at.desc())
+                .limit(200)
+            ).all()
+            records = [self._record(unit, ctx, order, show_restricted=show) for order in orders]
+            audit.append(
+                unit.session,
+                ctx,
+                AuditRecord("order.list", "patient", str(patient_id), {"orders": len(records)}),
+            )
+            return records
+
+    def _record(self, unit: Unit, ctx: AccessContext, order: Order, *, show_restricted: bool) -> OrderRecord:
+        keys, table, session = unit.keys, Order.__tablename__, unit.session
+        items = session.scalars(
+            select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.position)
+        ).all()
+        visible = [item for item in items if show_restricted or not item.restricted]
+        read_results = allows(ctx.role, Permission.RESULT_READ)
+        results: dict[uuid.UUID, Result] = {}
+        called: set[uuid.UUID] = set()
+        if read_results:
+            ids = [i.current_result_id for i in visible if i.current_result_id is not None]
+            if ids:
+                results = {r.id: r for r in session.scalars(select(Result).where(Result.id.in_(ids)))}
+                called = called_results(unit, list(results))
+        item_records: list[ItemRecord] = []
+        for item in visible:
+            test = unit.catalog.get(item.test_code)
+            current = results.get(item.current_result_id) if item.current_result_id else None
+            item_records.append(
+                ItemRecord(
+                    id=item.id,
+                    test_code=item.test_code,
+                    test_name=test.name_fr if test else item.test_code,
+                    panel_code=item.panel_code,
+                    section=item.section,
+                    tube=item.tube,
+                    nabm=item.nabm,
+                    nabm_b=item.nabm_b,
+                    restricted=item.restricted,
+                    status=item.status,
+                    specimen_id=item.specimen_id,
+                    result=summarise(unit, current, test, critical_called=current.id in called)
+                    if current is not None
+                    else None,
+                )
+            )
+        specimens = session.scalars(
+            select(Specimen).where(Specimen.order_id == order.id).order_by(Specimen.created_at)
+        ).all()
+        prescribed = codec.open_text(keys, table, "prescribed_on_enc", order.id, order.prescribed_on_enc)
+        billing = _billing(unit, items)
+        reports = session.scalars(
+            select(Report.version).where(Report.order_id == order.id).order_by(Report.version)
+        ).all()
+        return OrderRecord(
+            id=order.id,
+            lab_id=order.lab_id,
+            accession=order.accession,
+            patient_id=order.patient_id,
+            prescriber_id=order.prescriber_id,
+            prescribed_on=dt.date.fromisoformat(prescribed) if prescribed else None,
+            urgent=order.urgent,
+            fasting=codec.open_json(keys, table, "fasting_enc", order.id, order.fasting_enc),
+            clinical_info=codec.open_text(
+                keys, table, "clinical_info_enc", order.id, order.clinical_info_enc
+            ),
+            drugs=tuple(codec.open_json(keys, table, "drugs_enc", order.id, order.drugs_enc) or ()),
+            catalog_version=order.catalog_version,
+            created_at=order.created_at,
+            items=tuple(item_records),
+            specimens=tuple(specimen_record(unit, s) for s in specimens),
+            billing=tuple(billing),
+            hidden_items=len(items) - len(visible),
+            reports=tuple(reports),
+        )
+
+    # --- labels -----------------------------------------------------------------------------------
+
+    def labels(self, ctx: AccessContext, order_id: uuid.UUID, *, full_name: bool = False) -> list[LabelView]:
+        """Tube labels: initials and birth date by default, since label printers are often a shared
+        queue; the full name only when the lab asks for it."""
+        with self._unit(ctx, Permission.SPECIMEN_HANDLE) as unit:
+            order = load_order(unit, order_id)
+            patient = patient_codec.decode(unit.keys, unit.session.get_one(Patient, order.patient_id)).data
+            if full_name:
+                line = f"{patient.birth_name.upper()} {patient.first_names}"
+            else:
+                line = f"{patient.birth_name[:1].upper()}.{patient.first_names[:1].upper()}."
+            line = f"{line} {patient.birth_date.strftime('%d/%m/%Y')}"
+            specimens = unit.session.scalars(
+                select(Specimen).where(Specimen.order_id == order.id).order_by(Specimen.created_at)
+            ).all()
+            labels = [
+                LabelView(
+                    barcode=specimen_record(unit, s).barcode,
+                    accession=order.accession,
+                    tube=s.tube,
+                    specimen=s.specimen,
+                    patient_line=line,
+                    collected_on=s.collected_at.date() if s.collected_at else None,
+                )
+                for s in specimens
+                if s.status != "rejected"
+            ]
+            audit.append(
+                unit.session,
+                ctx,
+                AuditRecord(
+                    "order.labels", OBJECT, str(order.id), {"labels": len(labels), "full_name": full_name}
+                ),
+            )
+            return labels
+
+
+def new_specimen(unit: Unit, order_id: uuid.UUID, tube: str, kind: str) -> Specimen:
+    while True:
+        barcode = new_barcode()
+        index = codec.barcode_index(unit.keys, barcode)
+        if unit.session.scalar(select(Specimen.id).where(Specimen.barcode_bidx == index)) is None:
+            break
+    specimen = Specimen(id=uuid.uuid4(), lab_id=unit.lab_id, order_id=order_id, tube=tube, specimen=kind)
+    specimen.barcode_bidx = index
+    specimen.status = "awaited"
+    specimen.barcode_enc = codec.seal(unit.keys, "specimens", "barcode_enc", specimen.id, barcode)
+    specimen.rejection_comment_enc = codec.seal(
+        unit.keys, "specimens", "rejection_comment_enc", specimen.id, None
+    )
+    unit.session.add(specimen)
+    return specimen
+
+
+def specimen_record(unit: Unit, row: Specimen) -> SpecimenRecord:
+    keys = unit.keys
+    return SpecimenRecord(
+        id=row.id,
+        barcode=codec.open_text(keys, "specimens", "barcode_enc", row.id, row.barcode_enc) or "",
+        tube=row.tube,
+        specimen=row.specimen,
+        status=row.status,
+        collected_at=row.collected_at,
+        received_at=row.received_at,
+        rejection_reason=row.rejection_reason,
+        rejection_comment=codec.open_text(
+            keys, "specimens", "rejection_comment_enc", row.id, row.rejection_comment_enc
+        ),
+    )
+
+
+def _billing(unit: Unit, items: Sequence[OrderItem]) -> list[BillingAct]:
+    """What the order bills: each panel's own NABM acts once, plus each test ordered on its own."""
+    acts: list[BillingAct] = []
+    panels_done: set[str] = set()
+    panels = {p.code: p for p in unit.catalog.panels}
+    for item in items:
+        if item.panel_code and item.panel_code not in panels_done:
+            panels_done.add(item.panel_code)
+            panel = panels.get(item.panel_code)
+            if panel is not None:
+                acts.extend(BillingAct(act.code, act.b, panel.name_fr) for act in panel.nabm)
+        elif item.panel_code is None and item.nabm:
+            test = unit.catalog.get(item.test_code)
+            acts.append(BillingAct(item.nabm, item.nabm_b, test.name_fr if test else item.test_code))
+    return acts

@@ -1,0 +1,330 @@
+"""Released reports: built from validated results only, rendered to PDF, stored encrypted, and
+regenerated from the data on demand (the stored copy must match byte for byte)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from labvault.errors import Conflict, Forbidden, NotFound
+from labvault.identity import patient_codec
+from labvault.identity.models import Lab, Patient, Physician, User
+from labvault.identity.patient_data import PatientData
+from labvault.reports.render import render_history_pdf, render_report_pdf
+from labvault.reports.view import (
+    HistorySeries,
+    HistoryView,
+    LabHeader,
+    PatientBlock,
+    PrescriberBlock,
+    PreviousValue,
+    ReportView,
+    ResultLine,
+    TrendPoint,
+)
+from labvault.security import audit
+from labvault.security.access import AccessContext
+from labvault.security.audit import AuditRecord
+from labvault.security.permissions import Permission
+from labvault.store.base import utcnow
+from labvault.store.sealed_fields import open_fields
+from labvault.workflow import codec
+from labvault.workflow.base import Unit, WorkflowService, break_glass, sees_restricted
+from labvault.workflow.models import Order, OrderItem, Report, Result
+from labvault.workflow.orders import load_order
+from labvault.workflow.result_codec import TABLE as RESULTS
+from labvault.workflow.result_codec import open_correction_reason, summarise
+from labvault.workflow.result_values import parse_number, reference_text
+
+OBJECT = "report"
+
+
+@dataclass(frozen=True)
+class ReportInfo:
+    id: uuid.UUID
+    order_id: uuid.UUID
+    version: int
+    kind: str
+    restricted: bool
+    released_at: dt.datetime
+    results: int
+
+
+def _info(row: Report) -> ReportInfo:
+    return ReportInfo(
+        row.id, row.order_id, row.version, row.kind, row.restricted, row.released_at, len(row.result_ids)
+    )
+
+
+def patient_block(data: PatientData) -> PatientBlock:
+    name = data.birth_name.upper()
+    if data.used_name and data.used_name != data.birth_name:
+        name = f"{data.used_name.upper()} (née/né {data.birth_name.upper()})"
+    return PatientBlock(f"{name} {data.first_names}", data.sex, data.birth_date, data.nir)
+
+
+class ReportService(WorkflowService):
+    def release(self, ctx: AccessContext, order_id: uuid.UUID) -> ReportInfo:
+        """Sign out what is validated: a partial report while tests are pending, final when all are.
+        Refused when nothing is biologically validated or nothing changed since the last report."""
+        with self._unit(ctx, Permission.REPORT_RELEASE) as unit:
+            audit.lock_chain(unit.session, ctx)
+            order = load_order(unit, order_id)
+            items = _items(unit, order.id)
+            validated = [i for i in items if i.status == "validated" and i.current_result_id]
+            if not validated:
+                raise Conflict("no biologically validated result on this order: a report cannot be released")
+            kind = "final" if len(validated) == len(items) else "partial"
+            result_ids = sorted(str(i.current_result_id) for i in validated)
+            latest = unit.session.scalar(
+                select(Report).where(Report.order_id == order.id).order_by(Report.version.desc()).limit(1)
+            )
+            if latest is not None and latest.kind == kind and sorted(latest.result_ids) == result_ids:
+                raise Conflict(f"nothing changed since report version {latest.version}")
+            row = Report(id=uuid.uuid4(), lab_id=unit.lab_id, order_id=order.id, released_by=ctx.actor_id)
+            row.version = (latest.version + 1) if latest is not None else 1
+            row.kind = kind
+            row.result_ids = result_ids
+            row.restricted = any(i.restricted for i in validated)
+            row.released_at = utcnow().replace(microsecond=0)
+            pdf = render_report_pdf(self._view(unit, order, items, row))
+            row.pdf_enc = unit.keys.cipher.encrypt_bytes(Report.__tablename__, "pdf_enc", row.id, pdf)
+            unit.session.add(row)
+            unit.session.flush()
+            audit.append(
+                unit.session,
+                ctx,
+                AuditRecord(
+                    "report.release",
+                    OBJECT,
+                    str(row.id),
+                    {
+                        "order": str(order.id),
+                        "version": row.version,
+                        "kind": kind,
+                        "results": len(result_ids),
+                    },
+                ),
+            )
+            return _info(row)
+
+    def list(self, ctx: AccessContext, order_id: uuid.UUID) -> list[ReportInfo]:
+        with self._unit(ctx, Permission.REPORT_READ) as unit:
+            order = load_order(unit, order_id)
+            rows = unit.session.scalars(
+                select(Report).where(Report.order_id == order.id).order_by(Report.version)
+            ).all()
+            audit.append(unit.session, ctx, AuditRecord("report.list", "order", str(order.id)))
+            return [_info(r) for r in rows]
+
+    def pdf(
+        self,
+        ctx: AccessContext,
+        order_id: uuid.UUID,
+        version: int | None = None,
+        *,
+        break_glass_reason: str | None = None,
+    ) -> bytes:
+        """The stored PDF as released. One holding a restricted result is for biologists, or for
+        someone who states why they must break the glass."""
+        with self._unit(ctx, Permission.REPORT_READ) as unit:
+            row = self._report(unit, order_id, version)
+            if row.restricted and not break_glass(unit, ctx, OBJECT, row.id, break_glass_reason):
+                raise Forbidden("this report holds a restricted result: biologists only, or break the glass")
+            pdf = unit.keys.cipher.decrypt_bytes(Report.__tablename__, "pdf_enc", row.id, row.pdf_enc)
+            audit.append(
+                unit.session, ctx, AuditRecord("report.read", OBJECT, str(row.id), {"version": row.version})
+            )
+            return pdf or b""
+
+    def regenerate(
+        self, ctx: AccessContext, order_id: uuid.UUID, version: int | None = None
+    ) -> tuple[bytes, bool]:
+        """Render a released report again from the stored data; True when it matches the stored PDF."""
+        with self._unit(ctx, Permission.REPORT_RELEASE) as unit:
+            row = self._report(unit, order_id, version)
+            order = load_order(unit, order_id)
+            pdf = render_report_pdf(self._view(unit, order, _items(unit, order.id), row))
+            stored = unit.keys.cipher.decrypt_bytes(Report.__tablename__, "pdf_enc", row.id, row.pdf_enc)
+            audit.append(unit.session, ctx, AuditRecord("report.regenerate", OBJECT, str(row.id)))
+            return pdf, pdf == stored
+
+    def _report(self, unit: Unit, order_id: uuid.UUID, version: int | None) -> Report:
+        order = load_order(unit, order_id)
+        query = select(Report).where(Report.order_id == order.id)
+        query = (
+            query.where(Report.version == version)
+            if version is not None
+            else query.order_by(Report.version.desc())
+        )
+        row = unit.session.scalar(query.limit(1))
+        if row is None:
+            raise NotFound("no released report for this order")
+        return row
+
+    def _view(self, unit: Unit, order: Order, items: Sequence[OrderItem], report: Report) -> ReportView:
+        """Everything the PDF shows, from the rows the report names: the same rows give the same PDF."""
+        session, keys, catalog = unit.session, unit.keys, unit.catalog
+        shown = {uuid.UUID(i) for i in report.result_ids}
+        results = {r.id: r for r in session.scalars(select(Result).where(Result.id.in_(list(shown))))}
+        by_item = {r.order_item_id: r for r in results.values()}
+        validators: dict[uuid.UUID, str] = {}
+        lines: list[ResultLine] = []
+        for item in items:
+            if item.restricted and not report.restricted and item.id not in by_item:
+                continue
+            test = catalog.get(item.test_code)
+            row = by_item.get(item.id)
+            section, name = (test.section, test.name_fr) if test else (item.section, item.test_code)
+            if row is None:
+                lines.append(
+                    ResultLine(
+                        section,
+                        item.test_code,
+                        name,
+                        None,
+                        test.unit if test else None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                    )
+                )
+                continue
+            summary = summarise(unit, row, test)
+            if row.bio_validated_by is not None and row.bio_validated_by not in validators:
+                validators[row.bio_validated_by] = _staff_name(unit, row.bio_validated_by)
+            previous = summary.previous
+            interpretation = {"range": list(summary.reference) if summary.reference else None}
+            lines.append(
+                ResultLine(
+                    section=section,
+                    test_code=item.test_code,
+                    test_name=name,
+                    value=summary.value,
+                    unit=summary.unit,
+                    reference=reference_text(interpretation, test),
+                    flag=None if summary.flag == "N" else summary.flag,
+                    previous=PreviousValue(previous["value"], dt.date.fromisoformat(previous["date"]))
+                    if previous
+                    else None,
+                    comment=summary.comment,
+                    validated_by=validators.get(row.bio_validated_by) if row.bio_validated_by else None,
+                    version=row.version,
+                    correction_reason=open_correction_reason(keys, row),
+                )
+            )
+        patient = patient_codec.decode(keys, session.get_one(Patient, order.patient_id)).data
+        prescribed = codec.open_text(
+            keys, Order.__tablename__, "prescribed_on_enc", order.id, order.prescribed_on_enc
+        )
+        return ReportView(
+            lab=_lab_header(unit),
+            patient=patient_block(patient),
+            prescriber=_prescriber(unit, order.prescriber_id),
+            accession=order.accession,
+            prescribed_on=dt.date.fromisoformat(prescribed) if prescribed else None,
+            collected_at=None,
+            issued_at=report.released_at,
+            kind="final" if report.kind == "final" else "partial",
+            version=report.version,
+            lines=tuple(lines),
+            validators=tuple(validators.values()),
+        )
+
+    # --- cumulative history -------------------------------------------------------------------
+
+    def history(self, ctx: AccessContext, patient_id: uuid.UUID) -> HistoryView:
+        """A patient's validated numeric results over time, one series per test (restricted tests
+        only for biologists)."""
+        with self._unit(ctx, Permission.RESULT_READ) as unit:
+            view = self._history(unit, ctx, patient_id)
+            audit.append(unit.session, ctx, AuditRecord("result.cumulative", "patient", str(patient_id)))
+            return view
+
+    def history_pdf(self, ctx: AccessContext, patient_id: uuid.UUID) -> bytes:
+        return render_history_pdf(self.history(ctx, patient_id))
+
+    def _history(self, unit: Unit, ctx: AccessContext, patient_id: uuid.UUID) -> HistoryView:
+        session, keys, catalog = unit.session, unit.keys, unit.catalog
+        patient_row = session.get(Patient, patient_id)
+        if patient_row is None:
+            raise NotFound(f"no patient {patient_id} in this laboratory")
+        query = (
+            select(Result, OrderItem.test_code, Order.created_at)
+            .join(OrderItem, OrderItem.id == Result.order_item_id)
+            .join(Order, Order.id == OrderItem.order_id)
+            .where(Order.patient_id == patient_id, Result.status == "validated")
+            .order_by(Order.created_at)
+        )
+        if not sees_restricted(ctx):
+            query = query.where(OrderItem.restricted.is_(False))
+        points: dict[str, list[TrendPoint]] = {}
+        for result, code, created_at in session.execute(query.limit(5000)):
+            test = catalog.get(code)
+            if test is None or test.result_type != "numeric":
+                continue
+            text = codec.open_text(keys, RESULTS, "value_enc", result.id, result.value_enc) or ""
+            points.setdefault(code, []).append(TrendPoint(created_at.date(), parse_number("value", text)))
+        series = []
+        for code, values in points.items():
+            test = catalog.test(code)
+            chosen = test.reference_ranges[-1] if test.reference_ranges else None
+            series.append(
+                HistorySeries(
+                    code,
+                    test.name_fr,
+                    test.unit,
+                    chosen.low if chosen else None,
+                    chosen.high if chosen else None,
+                    tuple(values),
+                )
+            )
+        data = patient_codec.decode(keys, patient_row).data
+        return HistoryView(
+            _lab_header(unit), patient_block(data), utcnow().replace(microsecond=0), tuple(series)
+        )
+
+
+def _items(unit: Unit, order_id: uuid.UUID) -> list[OrderItem]:
+    return list(
+        unit.session.scalars(
+            select(OrderItem).where(OrderItem.order_id == order_id).order_by(OrderItem.position)
+        )
+    )
+
+
+def _lab_header(unit: Unit) -> LabHeader:
+    lab = unit.session.get_one(Lab, unit.lab_id)
+    return LabHeader(lab.name, lab.finess, lab.code)
+
+
+def _staff_name(unit: Unit, user_id: uuid.UUID) -> str:
+    user = unit.session.get(User, user_id)
+    if user is None:
+        return "?"
+    name = (
+        unit.keys.cipher.decrypt("users", "full_name_enc", user.id, user.full_name_enc)
+        if user.full_name_enc
+        else None
+    )
+    return name or user.username
+
+
+def _prescriber(unit: Unit, physician_id: uuid.UUID | None) -> PrescriberBlock | None:
+    if physician_id is None:
+        return None
+    row = unit.session.get(Physician, physician_id)
+    if row is None:
+        return None
+    clear = open_fields(
+        unit.keys.cipher, Physician.__tablename__, row, ("rpps", "family_name", "given_names")
+    )
+    return PrescriberBlock(
+        f"Dr {(clear['family_name'] or '').upper()} {clear['given_names'] or ''}", clear["rpps"] or ""
+    )

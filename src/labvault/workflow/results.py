@@ -1,0 +1,553 @@
+"""Results at the bench and at the biologist's desk: worklists, entry (single or batch), technical
+then biological validation, critical-value calls and corrections, each version kept.
+
+A batch is one transaction: every entry is checked first, and one refused entry (named by its
+position) refuses the batch, so an import never half-lands.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from labvault.catalog.calculations import compute
+from labvault.catalog.model import PatientInfo, Sex, TestDefinition
+from labvault.catalog.ranges import age_in_days
+from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound
+from labvault.identity import patient_codec
+from labvault.identity.models import Patient
+from labvault.security import audit
+from labvault.security.access import AccessContext
+from labvault.security.audit import AuditRecord
+from labvault.security.permissions import Permission
+from labvault.store.base import utcnow
+from labvault.workflow import codec
+from labvault.workflow.base import Unit, WorkflowService, sees_restricted
+from labvault.workflow.models import CriticalCall, Order, OrderItem, Result, Specimen
+from labvault.workflow.order_data import ResultSummary
+from labvault.workflow.result_codec import TABLE, called_results, open_flag, seal_result, summarise
+from labvault.workflow.result_values import (
+    CRITICAL_FLAGS,
+    Previous,
+    clean_comment,
+    interpret,
+    parse_number,
+)
+
+OBJECT = "result"
+CHUNK = 500
+STAGES = ("entry", "technical", "biological")
+STAGE_STATUSES = {
+    "entry": ("pending", "entered"),
+    "technical": ("entered",),
+    "biological": ("tech_validated",),
+}
+MAX_WORKLIST = 1000
+
+
+@dataclass(frozen=True)
+class ResultEntry:
+    """One typed-in (or imported) result for one order item."""
+
+    item_id: uuid.UUID
+    value: str
+    comment: str | None = None
+    correction_reason: str | None = None  # required to change a biologically validated result
+
+
+@dataclass(frozen=True)
+class WorklistLine:
+    item_id: uuid.UUID
+    order_id: uuid.UUID
+    accession: str
+    patient_id: uuid.UUID
+    urgent: bool
+    test_code: str
+    test_name: str
+    section: str
+    status: str
+    calculated: bool
+    result: ResultSummary | None
+
+
+@dataclass
+class _Context:
+    """What interpreting one order's results needs, decrypted once per batch."""
+
+    order: Order
+    sex: Sex | None
+    birth_date: dt.date
+    sampled_on: dt.date
+
+
+def _chunks(ids: Sequence[uuid.UUID]) -> Iterable[Sequence[uuid.UUID]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
+
+
+def _load(unit: Unit, model: Any, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    found: dict[uuid.UUID, Any] = {}
+    for chunk in _chunks(list(dict.fromkeys(ids))):
+        found.update((row.id, row) for row in unit.session.scalars(select(model).where(model.id.in_(chunk))))
+    return found
+
+
+def _item_codes(unit: Unit, results: Sequence[Result]) -> dict[uuid.UUID, str]:
+    items = _load(unit, OrderItem, [r.order_item_id for r in results])
+    return {item_id: item.test_code for item_id, item in items.items()}
+
+
+class ResultService(WorkflowService):
+    # --- worklists --------------------------------------------------------------------------------
+
+    def worklist(
+        self, ctx: AccessContext, section: str, stage: str = "entry", *, limit: int = MAX_WORKLIST
+    ) -> list[WorklistLine]:
+        """Items of one bench section at one stage, urgent first then oldest first. Entry lists only
+        hold tubes already received. Restricted tests appear only for biologists."""
+        if stage not in STAGES:
+            raise InvalidInput("stage", f"must be one of {', '.join(STAGES)}")
+        if not 1 <= limit <= MAX_WORKLIST:
+            raise InvalidInput("limit", f"must be 1 to {MAX_WORKLIST}")
+        permission = Permission.RESULT_BIO_VALIDATE if stage == "biological" else Permission.RESULT_READ
+        with self._unit(ctx, permission) as unit:
+            if section not in {t.section for t in unit.catalog.tests}:
+                raise InvalidInput("section", "unknown section in this laboratory's catalogue")
+            query = (
+                select(OrderItem, Order)
+                .join(Order, Order.id == OrderItem.order_id)
+                .where(OrderItem.section == section, OrderItem.status.in_(STAGE_STATUSES[stage]))
+            )
+            if stage == "entry":
+                query = query.join(Specimen, Specimen.id == OrderItem.specimen_id).where(
+                    Specimen.status == "received"
+                )
+            if not sees_restricted(ctx):
+                query = query.where(OrderItem.restricted.is_(False))
+            query = query.order_by(Order.urgent.desc(), Order.created_at, Order.accession, OrderItem.position)
+            rows = unit.session.execute(query.limit(limit)).all()
+            results = _load(unit, Result, [i.current_result_id for i, _ in rows if i.current_result_id])
+            called = called_results(unit, list(results))
+            lines = []
+            for item, order in rows:
+                test = unit.catalog.get(item.test_code)
+                current = results.get(item.current_result_id) if item.current_result_id else None
+                lines.append(
+                    WorklistLine(
+                        item_id=item.id,
+                        order_id=order.id,
+                        accession=order.accession,
+                        patient_id=order.patient_id,
+                        urgent=order.urgent,
+                        test_code=item.test_code,
+                        test_name=test.name_fr if test else item.test_code,
+                        section=item.section,
+                        status=item.status,
+                        calculated=item.calculated,
+                        result=summarise(unit, current, test, critical_called=current.id in called)
+                        if current is not None
+                        else None,
+                    )
+                )
+            audit.append(
+                unit.session,
+                ctx,
+                AuditRecord("worklist.read", "section", section, {"stage": stage, "lines": len(lines)}),
+            )
+            return lines
+
+    # --- entry ------------------------------------------------------------------------------------
+
+    def enter(self, ctx: AccessContext, entries: Sequence[ResultEntry]) -> list[ResultSummary]:
+        """Enter results (a new version each; the previous one is kept as superseded), flag them,
+        compare with the patient's previous result, then recompute calculated tests."""
+        if not entries:
+            raise InvalidInput("entries", "at least one result is needed")
+        if len(entries) > 5000:
+            raise InvalidInput("entries", "at most 5000 results per batch")
+        with self._unit(ctx, Permission.RESULT_ENTER) as unit:
+            self.db.prefer_custom_plans(unit.session)
+            audit.lock_chain(unit.session, ctx)
+            items = _load(unit, OrderItem, [e.item_id for e in entries])
+            seen: dict[uuid.UUID, int] = {}
+            for position, entry in enumerate(entries):
+                where = f"entries[{position}]"
+                item = items.get(entry.item_id)
+                if item is None:
+                    raise InvalidInput(f"{where}.item_id", "no such order item in this laboratory")
+                if entry.item_id in seen:
+                    raise InvalidInput(f"{where}.item_id", f"same item as entries[{seen[entry.item_id]}]")
+                seen[entry.item_id] = position
+                self._check_enterable(unit, ctx, where, item)
+            specimens = _load(unit, Specimen, [i.specimen_id for i in items.values() if i.specimen_id])
+            for position, entry in enumerate(entries):
+                specimen = specimens.get(items[entry.item_id].specimen_id)
+                if specimen is None or specimen.status != "received":
+                    raise InvalidInput(f"entries[{position}].item_id", "its specimen has not been received")
+            contexts = self._contexts(unit, items.values(), specimens)
+            previous = self._previous(unit, contexts, items.values())
+            currents = _load(
+                unit, Result, [i.current_result_id for i in items.values() if i.current_result_id]
+            )
+            created: list[Result] = []
+            for position, entry in enumerate(entries):
+                item = items[entry.item_id]
+                created.append(
+                    self._new_version(
+                        unit,
+                        ctx,
+                        f"entries[{position}]",
+                        item,
+                        contexts[item.order_id],
+                        entry.value,
+                        entry.comment,
+                        entry.correction_reason,
+                        currents.get(item.current_result_id) if item.current_result_id else None,
+                        previous.get((contexts[item.order_id].order.patient_id, item.test_code)),
+                    )
+                )
+            created += self._calculate(unit, ctx, contexts, previous)
+            unit.session.flush()
+            audit.append_many(
+                unit.session,
+                ctx,
+                [
+                    AuditRecord(
+                        "result.correct" if r.supersedes_id else "result.enter",
+                        OBJECT,
+                        str(r.id),
+                        {"item": str(r.order_item_id), "version": r.version},
+                    )
+                    for r in created
+                ],
+            )
+            codes = _item_codes(unit, created)
+            return [summarise(unit, r, unit.catalog.get(codes[r.order_item_id])) for r in created]
+
+    def _check_enterable(self, unit: Unit, ctx: AccessContext, where: str, item: OrderItem) -> None:
+        if item.restricted and not sees_restricted(ctx):
+            raise Forbidden(f"{where}: restricted test {item.test_code}: entered by a biologist")
+        if item.calculated:
+            raise InvalidInput(f"{where}.item_id", f"{item.test_code} is calculated by labvault, not entered")
+        if unit.catalog.get(item.test_code) is None:
+            raise InvalidInput(f"{where}.item_id", f"test {item.test_code} is not in the active catalogue")
+
+    def _contexts(
+        self, unit: Unit, items: Iterable[OrderItem], specimens: dict[uuid.UUID, Specimen]
+    ) -> dict[uuid.UUID, _Context]:
+        items = list(items)
+        orders = _load(unit, Order, [i.order_id for i in items])
+        patients = _load(unit, Patient, [o.patient_id for o in orders.values()])
+        identities = {pid: patient_codec.decode(unit.keys, row).data for pid, row in patients.items()}
+        sampled: dict[uuid.UUID, dt.datetime] = {}
+        for item in items:
+            specimen = specimens.get(item.specimen_id) if item.specimen_id else None
+            if specimen is not None and specimen.collected_at is not None:
+                sampled.setdefault(item.order_id, specimen.collected_at)
+        contexts = {}
+        for order_id, order in orders.items():
+            person = identities[order.patient_id]
+            sex: Sex | None = person.sex if person.sex in ("M", "F") else None  # type: ignore[assignment]
+            on = sampled.get(order_id, order.created_at).date()
+            contexts[order_id] = _Context(order, sex, person.birth_date, on)
+        return contexts
+
+    def _previous(
+        self, unit: Unit, contexts: dict[uuid.UUID, _Context], items: Iterable[OrderItem]
+    ) -> dict[tuple[uuid.UUID, str], Previous]:
+        """Each patient's latest validated result per test, from orders other than these."""
+        patient_ids = list({c.order.patient_id for c in contexts.values()})
+        codes = sorted({i.test_code for i in items} | self._calculated_codes(unit, items))
+        found: dict[tuple[uuid.UUID, str], tuple[dt.datetime, Result]] = {}
+        for chunk in _chunks(patient_ids):
+            rows = unit.session.execute(
+                select(Result, OrderItem.test_code, Order.patient_id, Order.created_at)
+                .join(OrderItem, OrderItem.id == Result.order_item_id)
+                .join(Order, Order.id == OrderItem.order_id)
+                .where(
+                    Order.patient_id.in_(chunk),
+                    OrderItem.test_code.in_(codes),
+                    Result.status == "validated",
+                    Order.id.not_in(list(contexts)),
+                )
+            ).all()
+            for result, code, patient_id, created_at in rows:
+                key = (patient_id, code)
+                if key not in found or found[key][0] < created_at:
+                    found[key] = (created_at, result)
+        return {
+            key: Previous(
+                codec.open_text(unit.keys, TABLE, "value_enc", row.id, row.value_enc) or "",
+                created_at.date(),
+                str(row.id),
+            )
+            for key, (created_at, row) in found.items()
+        }
+
+    def _calculated_codes(self, unit: Unit, items: Iterable[OrderItem]) -> set[str]:
+        orders = {i.order_id for i in items}
+        if not orders:
+            return set()
+        return set(
+            unit.session.scalars(
+                select(OrderItem.test_code).where(
+                    OrderItem.order_id.in_(list(orders)), OrderItem.calculated.is_(True)
+                )
+            )
+        )
+
+    def _new_version(
+        self,
+        unit: Unit,
+        ctx: AccessContext,
+        where: str,
+        item: OrderItem,
+        context: _Context,
+        raw: str,
+        comment: str | None,
+        correction_reason: str | None,
+        current: Result | None,
+        previous: Previous | None,
+    ) -> Result:
+        test = unit.catalog.test(item.test_code)
+        age = age_in_days(context.birth_date, context.sampled_on)
+        interpreted = interpret(f"{where}.value", test, raw, context.sex, age, previous, context.sampled_on)
+        comment = clean_comment(f"{where}.comment", comment)
+        reason = clean_comment(f"{where}.correction_reason", correction_reason)
+        if current is not None and current.status == "validated" and not reason:
+            raise InvalidInput(
+                f"{where}.correction_reason", "is required to correct a biologically validated result"
+            )
+        row = Result(
+            id=uuid.uuid4(),
+            lab_id=unit.lab_id,
+            order_item_id=item.id,
+            version=(current.version + 1) if current is not None else 1,
+            supersedes_id=current.id if current is not None else None,
+            status="entered",
+            entered_by=ctx.actor_id,
+            entered_at=utcnow(),
+        )
+        sealed = seal_result(
+            unit.keys,
+            row.id,
+            interpreted.value,
+            interpreted.flag,
+            comment,
+            interpreted.interpretation,
+            reason,
+        )
+        for column, value in sealed.items():
+            setattr(row, column, value)
+        unit.session.add(row)
+        if current is not None:
+            current.status = "superseded"
+        item.status = "entered"
+        item.current_result_id = row.id
+        return row
+
+    def _calculate(
+        self,
+        unit: Unit,
+        ctx: AccessContext,
+        contexts: dict[uuid.UUID, _Context],
+        previous: dict[tuple[uuid.UUID, str], Previous],
+    ) -> list[Result]:
+        """Recompute the calculated tests (eGFR, LDL) of the orders touched, from their current
+        numeric inputs; a calculated result that cannot be computed (child, high TG) stays pending."""
+        unit.session.flush()
+        created: list[Result] = []
+        for order_id, context in contexts.items():
+            items = unit.session.scalars(select(OrderItem).where(OrderItem.order_id == order_id)).all()
+            targets = [i for i in items if i.calculated and unit.catalog.get(i.test_code) is not None]
+            if not targets:
+                continue
+            currents = _load(unit, Result, [i.current_result_id for i in items if i.current_result_id])
+            values: dict[str, float] = {}
+            for item in items:
+                current = currents.get(item.current_result_id) if item.current_result_id else None
+                if current is None or item.calculated:
+                    continue
+                text = codec.open_text(unit.keys, TABLE, "value_enc", current.id, current.value_enc)
+                try:
+                    values[item.test_code] = parse_number("value", text or "")
+                except InvalidInput:
+                    continue
+            age = age_in_days(context.birth_date, context.sampled_on)
+            patient = PatientInfo(context.sex, age)
+            for item in targets:
+                test: TestDefinition = unit.catalog.test(item.test_code)
+                assert test.calculated is not None
+                if not any(code in values for code in test.calculated.inputs):
+                    continue
+                number = compute(test, values, patient)
+                current = currents.get(item.current_result_id) if item.current_result_id else None
+                if number is None:
+                    continue
+                text = f"{number:.{test.decimals}f}" if test.decimals is not None else f"{number:g}"
+                if current is not None and current.status != "superseded":
+                    old = codec.open_text(unit.keys, TABLE, "value_enc", current.id, current.value_enc)
+                    if old == text:
+                        continue
+                reason = "inputs corrected" if current is not None and current.status == "validated" else None
+                created.append(
+                    self._new_version(
+                        unit,
+                        ctx,
+                        f"calculated {item.test_code}",
+                        item,
+                        context,
+                        text,
+                        None,
+                        reason,
+                        current,
+                        previous.get((context.order.patient_id, item.test_code)),
+                    )
+                )
+        return created
+
+    # --- validation -------------------------------------------------------------------------------
+
+    def validate_technical(self, ctx: AccessContext, item_ids: Sequence[uuid.UUID]) -> int:
+        """The technician vouches the analysis ran right (controls, instrument): entered -> tech_validated."""
+        return self._validate(ctx, item_ids, biological=False)
+
+    def validate_biological(self, ctx: AccessContext, item_ids: Sequence[uuid.UUID]) -> int:
+        """The biologist signs: tech_validated -> validated. A critical value needs its call to the
+        prescriber recorded first; the whole batch is refused otherwise, naming the items."""
+        return self._validate(ctx, item_ids, biological=True)
+
+    def _validate(self, ctx: AccessContext, item_ids: Sequence[uuid.UUID], *, biological: bool) -> int:
+        if not item_ids:
+            raise InvalidInput("item_ids", "at least one item is needed")
+        permission = Permission.RESULT_BIO_VALIDATE if biological else Permission.RESULT_TECH_VALIDATE
+        wanted, next_status = ("tech_validated", "validated") if biological else ("entered", "tech_validated")
+        with self._unit(ctx, permission) as unit:
+            audit.lock_chain(unit.session, ctx)
+            items = _load(unit, OrderItem, item_ids)
+            for position, item_id in enumerate(item_ids):
+                item = items.get(item_id)
+                if item is None:
+                    raise InvalidInput(f"item_ids[{position}]", "no such order item in this laboratory")
+                if item.restricted and not sees_restricted(ctx):
+                    raise Forbidden(f"item_ids[{position}]: restricted test {item.test_code}")
+                if item.status != wanted:
+                    raise Conflict(f"item_ids[{position}]: {item.test_code} is {item.status}, not {wanted}")
+            results = _load(
+                unit, Result, [i.current_result_id for i in items.values() if i.current_result_id]
+            )
+            if biological:
+                self._check_critical_calls(unit, item_ids, items, results)
+            now = utcnow()
+            for item in items.values():
+                result = results[item.current_result_id]
+                result.status = next_status
+                if biological:
+                    result.bio_validated_by, result.bio_validated_at = ctx.actor_id, now
+                else:
+                    result.tech_validated_by, result.tech_validated_at = ctx.actor_id, now
+                item.status = next_status
+            unit.session.flush()
+            action = "result.validate_biological" if biological else "result.validate_technical"
+            audit.append_many(
+                unit.session,
+                ctx,
+                [
+                    AuditRecord(action, OBJECT, str(item.current_result_id), {"item": str(item.id)})
+                    for item in items.values()
+                ],
+            )
+            return len(items)
+
+    def _check_critical_calls(
+        self,
+        unit: Unit,
+        item_ids: Sequence[uuid.UUID],
+        items: dict[uuid.UUID, OrderItem],
+        results: dict[uuid.UUID, Result],
+    ) -> None:
+        critical = {
+            item_id
+            for item_id in item_ids
+            if open_flag(unit.keys, results[items[item_id].current_result_id]) in CRITICAL_FLAGS  # type: ignore[index]
+        }
+        if not critical:
+            return
+        called = called_results(unit, [items[i].current_result_id for i in critical])  # type: ignore[misc]
+        missing = [
+            f"item_ids[{position}] ({items[item_id].test_code})"
+            for position, item_id in enumerate(item_ids)
+            if item_id in critical and items[item_id].current_result_id not in called
+        ]
+        if missing:
+            raise Conflict(
+                "critical value not yet called to the prescriber: record the call first for "
+                + ", ".join(missing)
+            )
+
+    # --- critical calls and history ------------------------------------------------------------
+
+    def record_critical_call(
+        self, ctx: AccessContext, item_id: uuid.UUID, called_party: str, method: str, note: str | None = None
+    ) -> uuid.UUID:
+        """Who was called about a critical value, how, and when (now, by the caller)."""
+        party = " ".join(called_party.split())
+        if not 3 <= len(party) <= 200:
+            raise InvalidInput(
+                "called_party", "must be 3 to 200 characters (name and role of the person told)"
+            )
+        if method not in ("phone", "in_person", "secure_message"):
+            raise InvalidInput("method", "must be one of phone, in_person, secure_message")
+        note = clean_comment("note", note)
+        with self._unit(ctx, Permission.CRITICAL_CALL) as unit:
+            item = unit.session.get(OrderItem, item_id)
+            if item is None or (item.restricted and not sees_restricted(ctx)):
+                raise NotFound(f"no order item {item_id} in this laboratory")
+            result = unit.session.get(Result, item.current_result_id) if item.current_result_id else None
+            if result is None or open_flag(unit.keys, result) not in CRITICAL_FLAGS:
+                raise Conflict("the current result of this item is not a critical value")
+            if unit.session.scalar(select(CriticalCall.id).where(CriticalCall.result_id == result.id)):
+                raise Conflict("this critical value's call is already recorded")
+            call = CriticalCall(
+                id=uuid.uuid4(), lab_id=unit.lab_id, result_id=result.id, called_by=ctx.actor_id
+            )
+            table = CriticalCall.__tablename__
+            call.method_enc = codec.seal(unit.keys, table, "method_enc", call.id, method)
+            call.called_party_enc = codec.seal(unit.keys, table, "called_party_enc", call.id, party)
+            call.note_enc = codec.seal(unit.keys, table, "note_enc", call.id, note)
+            unit.session.add(call)
+            unit.session.flush()
+            audit.append(
+                unit.session,
+                ctx,
+                AuditRecord("result.critical_call", OBJECT, str(result.id), {"call": str(call.id)}),
+            )
+            return call.id
+
+    def versions(self, ctx: AccessContext, item_id: uuid.UUID) -> list[tuple[ResultSummary, str | None]]:
+        """Every version of an item's result, oldest first, each with its correction reason."""
+        with self._unit(ctx, Permission.RESULT_READ) as unit:
+            item = unit.session.get(OrderItem, item_id)
+            if item is None or (item.restricted and not sees_restricted(ctx)):
+                raise NotFound(f"no order item {item_id} in this laboratory")
+            rows = unit.session.scalars(
+                select(Result).where(Result.order_item_id == item.id).order_by(Result.version)
+            ).all()
+            called = called_results(unit, [r.id for r in rows])
+            test = unit.catalog.get(item.test_code)
+            history = [
+                (
+                    summarise(unit, row, test, critical_called=row.id in called),
+                    codec.open_text(
+                        unit.keys, TABLE, "correction_reason_enc", row.id, row.correction_reason_enc
+                    ),
+                )
+                for row in rows
+            ]
+            audit.append(unit.session, ctx, AuditRecord("result.history", "order_item", str(item.id)))
+            return history
