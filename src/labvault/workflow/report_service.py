@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from labvault.errors import Conflict, Forbidden, NotFound
 from labvault.identity import patient_codec
@@ -34,7 +34,7 @@ from labvault.store.base import utcnow
 from labvault.store.sealed_fields import open_fields
 from labvault.workflow import codec
 from labvault.workflow.base import Unit, WorkflowService, break_glass, sees_restricted
-from labvault.workflow.models import Order, OrderItem, Report, Result
+from labvault.workflow.models import Order, OrderItem, Report, Result, Specimen
 from labvault.workflow.orders import load_order
 from labvault.workflow.result_codec import TABLE as RESULTS
 from labvault.workflow.result_codec import open_correction_reason, summarise
@@ -63,7 +63,8 @@ def _info(row: Report) -> ReportInfo:
 def patient_block(data: PatientData) -> PatientBlock:
     name = data.birth_name.upper()
     if data.used_name and data.used_name != data.birth_name:
-        name = f"{data.used_name.upper()} (née/né {data.birth_name.upper()})"
+        born = {"F": "née", "M": "né"}.get(data.sex, "né(e)")
+        name = f"{data.used_name.upper()} ({born} {data.birth_name.upper()})"
     return PatientBlock(f"{name} {data.first_names}", data.sex, data.birth_date, data.nir)
 
 
@@ -229,7 +230,7 @@ class ReportService(WorkflowService):
             prescriber=_prescriber(unit, order.prescriber_id),
             accession=order.accession,
             prescribed_on=dt.date.fromisoformat(prescribed) if prescribed else None,
-            collected_at=None,
+            collected_at=_collected_at(unit, order.id),
             issued_at=report.released_at,
             kind="final" if report.kind == "final" else "partial",
             version=report.version,
@@ -295,6 +296,15 @@ def _items(unit: Unit, order_id: uuid.UUID) -> list[OrderItem]:
     return list(
         unit.session.scalars(
             select(OrderItem).where(OrderItem.order_id == order_id).order_by(OrderItem.position)
+        )
+    )
+
+
+def _collected_at(unit: Unit, order_id: uuid.UUID) -> dt.datetime | None:
+    """When the first tube of the order was drawn (rejected tubes excluded)."""
+    return unit.session.scalar(
+        select(func.min(Specimen.collected_at)).where(
+            Specimen.order_id == order_id, Specimen.status != "rejected"
         )
     )
 
