@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from labvault.catalog.model import Sex
+from labvault.catalog.ranges import age_in_days, select_range
 from labvault.errors import Conflict, Forbidden, NotFound
 from labvault.identity import patient_codec
 from labvault.identity.models import Lab, Patient, Physician, User
@@ -272,10 +274,14 @@ class ReportService(WorkflowService):
                 continue
             text = codec.open_text(keys, RESULTS, "value_enc", result.id, result.value_enc) or ""
             points.setdefault(code, []).append(TrendPoint(created_at.date(), parse_number("value", text)))
+        data = patient_codec.decode(keys, patient_row).data
+        sex: Sex | None = data.sex if data.sex in ("M", "F") else None  # type: ignore[assignment]
+        today = utcnow()
+        age = age_in_days(data.birth_date, today) if data.birth_date <= today.date() else 0
         series = []
         for code, values in points.items():
             test = catalog.test(code)
-            chosen = test.reference_ranges[-1] if test.reference_ranges else None
+            chosen = select_range(test, sex, age)  # today's range: the band the chart is read against
             series.append(
                 HistorySeries(
                     code,
@@ -286,7 +292,6 @@ class ReportService(WorkflowService):
                     tuple(values),
                 )
             )
-        data = patient_codec.decode(keys, patient_row).data
         return HistoryView(
             _lab_header(unit), patient_block(data), utcnow().replace(microsecond=0), tuple(series)
         )

@@ -123,9 +123,9 @@ class ResultService(WorkflowService):
                 .join(Order, Order.id == OrderItem.order_id)
                 .where(OrderItem.section == section, OrderItem.status.in_(STAGE_STATUSES[stage]))
             )
-            if stage == "entry":
+            if stage == "entry":  # calculated tests are never typed in: they follow their inputs
                 query = query.join(Specimen, Specimen.id == OrderItem.specimen_id).where(
-                    Specimen.status == "received"
+                    Specimen.status == "received", OrderItem.calculated.is_(False)
                 )
             if not sees_restricted(ctx):
                 query = query.where(OrderItem.restricted.is_(False))
