@@ -50,6 +50,7 @@ class ItemRecord:
     nabm: str | None
     nabm_b: int | None
     restricted: bool
+    calculated: bool
     status: str
     specimen_id: uuid.UUID | None
     result: ResultSummary | None = None

@@ -189,6 +189,7 @@ class OrderService(WorkflowService):
                     nabm=item.nabm,
                     nabm_b=item.nabm_b,
                     restricted=item.restricted,
+                    calculated=item.calculated,
                     status=item.status,
                     specimen_id=item.specimen_id,
                     result=summarise(unit, current, test, critical_called=current.id in called)
