@@ -11,9 +11,11 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 import pytest
 from pypdf import PdfReader
+from pypdf.generic import ArrayObject, DictionaryObject
 from stdnum.fr import nir as stdnum_nir
 
 from labvault.demo.synthetic import generate_finess, generate_nir, generate_rpps
@@ -201,12 +203,22 @@ def test_report_pdf_is_byte_identical_and_dated_from_issue(report_pdf: bytes) ->
     assert render_report_pdf(sample_report()) == report_pdf
     reader = PdfReader(io.BytesIO(report_pdf))
     assert reader.metadata is not None
-    assert reader.metadata["/CreationDate"] == "D:20260302111500+01'00"
-    assert reader.metadata["/ModDate"] == "D:20260302111500+01'00"
-    assert "/Metadata" not in reader.trailer["/Root"]  # no XMP packet (WeasyPrint puts uuid4s there)
-    identifier = reader.trailer["/ID"]
-    assert identifier[0] == identifier[1]  # derived from the content, not random
+    assert reader.metadata.creation_date_raw == "D:20260302111500+01'00"
+    assert reader.metadata.modification_date_raw == "D:20260302111500+01'00"
+    assert "/Metadata" not in reader.root_object  # no XMP packet (WeasyPrint puts uuid4s there)
+    identifier = cast(ArrayObject, reader.trailer["/ID"])
+    assert identifier[0] == identifier[1]  # the MD5 of the content, not random
     assert render_report_pdf(sample_report(issued_at=ISSUED + dt.timedelta(minutes=1))) != report_pdf
+
+
+def test_report_pdf_embeds_dejavu_sans_only(report_pdf: bytes) -> None:
+    """Fontconfig silently substitutes a missing font: fail here rather than ship another look."""
+    fonts = set()
+    for page in PdfReader(io.BytesIO(report_pdf)).pages:
+        resources = cast(DictionaryObject, page["/Resources"])
+        for font in cast(DictionaryObject, resources["/Font"]).values():
+            fonts.add(str(cast(DictionaryObject, font.get_object())["/BaseFont"]).split("+", 1)[1])
+    assert fonts and fonts <= {"DejaVu-Sans", "DejaVu-Sans-Bold", "DejaVu-Sans-Oblique"}, fonts
 
 
 def test_report_pdf_is_identical_in_another_process(report_pdf: bytes) -> None:
@@ -232,8 +244,10 @@ def test_french_formats() -> None:
     assert nir_fr("285037511302642") == "2 85 03 75 113 026 42"
     assert nir_fr("12345") == "12345"
     assert datetime_fr(dt.datetime(2026, 7, 1, 22, 30, tzinfo=dt.UTC), "Europe/Paris") == "02/07/2026 à 00:30"
-    assert datetime_fr(dt.datetime(2026, 7, 1, 22, 30), "Indian/Reunion") == "01/07/2026 à 22:30"  # naive: local
-    assert w3c_datetime(dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC), "Europe/Paris") == "2026-01-05T10:00:00+01:00"
+    naive = dt.datetime(2026, 7, 1, 22, 30)  # taken as the lab's local time already
+    assert datetime_fr(naive, "Indian/Reunion") == "01/07/2026 à 22:30"
+    winter = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
+    assert w3c_datetime(winter, "Europe/Paris") == "2026-01-05T10:00:00+01:00"
 
 
 def sample_history() -> HistoryView:
@@ -254,7 +268,9 @@ def sample_history() -> HistoryView:
                     TrendPoint(dt.date(2026, 3, 2), 17.3),
                 ),
             ),
-            HistorySeries("CRP", "Protéine C réactive", "mg/L", None, 5.0, (TrendPoint(dt.date(2026, 3, 2), 3.2),)),
+            HistorySeries(
+                "CRP", "Protéine C réactive", "mg/L", None, 5.0, (TrendPoint(dt.date(2026, 3, 2), 3.2),)
+            ),
             HistorySeries("NA", "Sodium", "mmol/L", 136.0, 145.0, ()),
         ),
     )

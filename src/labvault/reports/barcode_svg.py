@@ -6,6 +6,7 @@ sheet renders to the same bytes every time.
 
 from __future__ import annotations
 
+import math
 from typing import Final
 
 from barcode import Code128
@@ -44,10 +45,10 @@ def code128_svg(data: str, *, width_mm: float, bar_height_mm: float = 9.0, font_
     if not data:
         raise ValueError("a barcode needs at least one character")
     modules = len(code128_pattern(data))
-    module_mm = min(_MAX_MODULE_MM, width_mm / (modules + 2 * _QUIET_MODULES))
+    # Rounded down to the micrometre: short decimals in the SVG, and never wider than asked.
+    module_mm = math.floor(min(_MAX_MODULE_MM, width_mm / (modules + 2 * _QUIET_MODULES)) * 1000) / 1000
     if module_mm < MIN_MODULE_MM:
         raise ValueError(f"barcode {data!r} ({modules} modules) does not fit in {width_mm} mm")
-    module_mm = round(module_mm, 3)
     writer = SVGWriter()
     writer.with_doctype = False
     writer.compress = True  # one line, no pretty-printing whitespace
@@ -55,7 +56,7 @@ def code128_svg(data: str, *, width_mm: float, bar_height_mm: float = 9.0, font_
         {
             "module_width": module_mm,
             "module_height": bar_height_mm,
-            "quiet_zone": round(module_mm * _QUIET_MODULES, 3),
+            "quiet_zone": module_mm * _QUIET_MODULES,
             "font_size": font_size_pt,
             "text_distance": round(font_size_pt * 0.42, 3),
             "margin_top": 0.5,
