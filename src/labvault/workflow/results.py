@@ -97,6 +97,26 @@ def _load(unit: Unit, model: Any, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, A
     return found
 
 
+class PreviousResults:
+    """Each patient's validated results per test, from which the one just before a given order is
+    picked: an order entered late must not be compared with a later order's result."""
+
+    def __init__(self, unit: Unit) -> None:
+        self._unit = unit
+        self._by_key: dict[tuple[uuid.UUID, str], list[tuple[dt.datetime, Result]]] = {}
+
+    def add(self, patient_id: uuid.UUID, code: str, ordered_at: dt.datetime, result: Result) -> None:
+        self._by_key.setdefault((patient_id, code), []).append((ordered_at, result))
+
+    def before(self, order: Order, code: str) -> Previous | None:
+        earlier = [c for c in self._by_key.get((order.patient_id, code), []) if c[0] < order.created_at]
+        if not earlier:
+            return None
+        ordered_at, row = max(earlier, key=lambda candidate: candidate[0])
+        value = codec.open_text(self._unit.keys, TABLE, "value_enc", row.id, row.value_enc) or ""
+        return Previous(value, ordered_at.date(), str(row.id))
+
+
 def _item_codes(unit: Unit, results: Sequence[Result]) -> dict[uuid.UUID, str]:
     items = _load(unit, OrderItem, [r.order_item_id for r in results])
     return {item_id: item.test_code for item_id, item in items.items()}
@@ -208,7 +228,7 @@ class ResultService(WorkflowService):
                         entry.comment,
                         entry.correction_reason,
                         currents.get(item.current_result_id) if item.current_result_id else None,
-                        previous.get((contexts[item.order_id].order.patient_id, item.test_code)),
+                        previous.before(contexts[item.order_id].order, item.test_code),
                     )
                 )
             created += self._calculate(unit, ctx, contexts, previous)
@@ -259,11 +279,11 @@ class ResultService(WorkflowService):
 
     def _previous(
         self, unit: Unit, contexts: dict[uuid.UUID, _Context], items: Iterable[OrderItem]
-    ) -> dict[tuple[uuid.UUID, str], Previous]:
-        """Each patient's latest validated result per test, from orders other than these."""
+    ) -> PreviousResults:
+        """Candidate previous results: validated results of these patients' other orders."""
         patient_ids = list({c.order.patient_id for c in contexts.values()})
         codes = sorted({i.test_code for i in items} | self._calculated_codes(unit, items))
-        found: dict[tuple[uuid.UUID, str], tuple[dt.datetime, Result]] = {}
+        found = PreviousResults(unit)
         for chunk in _chunks(patient_ids):
             rows = unit.session.execute(
                 select(Result, OrderItem.test_code, Order.patient_id, Order.created_at)
@@ -277,17 +297,8 @@ class ResultService(WorkflowService):
                 )
             ).all()
             for result, code, patient_id, created_at in rows:
-                key = (patient_id, code)
-                if key not in found or found[key][0] < created_at:
-                    found[key] = (created_at, result)
-        return {
-            key: Previous(
-                codec.open_text(unit.keys, TABLE, "value_enc", row.id, row.value_enc) or "",
-                created_at.date(),
-                str(row.id),
-            )
-            for key, (created_at, row) in found.items()
-        }
+                found.add(patient_id, code, created_at, result)
+        return found
 
     def _calculated_codes(self, unit: Unit, items: Iterable[OrderItem]) -> set[str]:
         orders = {i.order_id for i in items}
@@ -356,7 +367,7 @@ class ResultService(WorkflowService):
         unit: Unit,
         ctx: AccessContext,
         contexts: dict[uuid.UUID, _Context],
-        previous: dict[tuple[uuid.UUID, str], Previous],
+        previous: PreviousResults,
     ) -> list[Result]:
         """Recompute the calculated tests (eGFR, LDL) of the orders touched, from their current
         numeric inputs; a calculated result that cannot be computed (child, high TG) stays pending."""
@@ -406,7 +417,7 @@ class ResultService(WorkflowService):
                         None,
                         reason,
                         current,
-                        previous.get((context.order.patient_id, item.test_code)),
+                        previous.before(context.order, item.test_code),
                     )
                 )
         return created
