@@ -38,11 +38,42 @@ that an id exists.
     POST   /api/v1/labs/{A}/users         lab_admin   201        404, no user         403 [4]    401
     POST   /api/v1/labs/{A}/keys/rotate   lab_admin   200        404, no new key      200        401
 
+Workflow routes. O is an order of P in lab A (K, NA and GLU validated and released as report v1; HIV,
+a restricted test, entered but not validated), W another order of P whose K tube awaits entry. A
+route that changes state gets a fresh order of P, brought to the stage it needs, for every call.
+
+    route                                         role        (a)        (b)                    (c)   (d)-(f)
+    POST   /api/v1/orders  (for P)                reception   201        404 [5], no order      403   401
+    GET    /api/v1/orders/{O}                     reception   200 [6]    404                    403   401
+    GET    /api/v1/patients/{P}/orders            reception   200 O, W   404                    403   401
+    GET    /api/v1/orders/{O}/labels.pdf          reception   200 PDF    404                    403   401
+    POST   /api/v1/specimens/collect              reception   200        404 [7], tube awaited  403   401
+    POST   /api/v1/specimens/receive              reception   200        404 [7], tube awaited  403   401
+    POST   /api/v1/specimens/reject               reception   200        404 [7], tube awaited  403   401
+    POST   /api/v1/specimens/lookup               reception   200        404 [7]                403   401
+    GET    /api/v1/worklist?section=biochemistry  technician  200 W's K  200, none of A's       403   401
+    POST   /api/v1/results                        technician  201        422 [8], no result     403   401
+    POST   /api/v1/results/validate/technical     technician  200        422 [8], not validated 403   401
+    POST   /api/v1/results/validate/biological    biologist   200        422 [8], not validated 403   401
+    POST   /api/v1/items/{K}/critical-call        biologist   201        404, no call           403   401
+    GET    /api/v1/items/{O's K}/versions         technician  200        404                    403   401
+    POST   /api/v1/orders/{O}/reports             biologist   201        404, no report         403   401
+    GET    /api/v1/orders/{O}/reports             reception   200 [v1]   404                    403   401
+    GET    /api/v1/orders/{O}/reports/1.pdf       reception   200 PDF    404                    403   401
+    GET    /api/v1/patients/{P}/history           biologist   200        404                    403   401
+    GET    /api/v1/patients/{P}/history.pdf       biologist   200 PDF    404                    403   401
+
     [1] operators manage accounts, including revoking any account's token (AccountService).
     [2] (b) re-submits twin T's identity: it must be registered in lab B as a new patient, the
         duplicate check must not see lab A's T (no 409, no ``existing_ids`` naming T).
     [3] only platform operators create laboratories.
     [4] an operator only creates a lab's first administrator (lab A has one): no standing access.
+    [5] lab B names P in the body: P is no patient of lab B.
+    [6] result values only for the roles that read results, HIV only for biologists (the others
+        are told one item is hidden); the same holds for (a)'s list of P's orders.
+    [7] lab B scans a tube of lab A: barcodes are found through lab B's own blind index.
+    [8] ids inside a batch body name no object of the caller's lab: 422 naming the entry
+        (``entries[0].item_id``), the same answer as for an id that exists nowhere.
 
 On top of the status:
 - every 401 carries ``WWW-Authenticate: Bearer``;
@@ -61,6 +92,21 @@ On top of the status:
     POST   /api/v1/labs                    403        403         403        403
     POST   /api/v1/labs/{A}/users          403        403         403        201
     POST   /api/v1/labs/{A}/keys/rotate    403        403         403        200
+    POST   /api/v1/orders                  201        403         201        403
+    GET    /api/v1/orders/{O}              200        200         200        403
+    GET    /api/v1/patients/{P}/orders     200        200         200        403
+    GET    /api/v1/orders/{O}/labels.pdf   200        200         200        403
+    POST   /api/v1/specimens/*             200        200         200        403
+    GET    /api/v1/worklist                403        200         200        403
+    POST   /api/v1/results                 403        201         201        403
+    POST   .../results/validate/technical  403        200         200        403
+    POST   .../results/validate/biological 403        403         200        403
+    POST   /api/v1/items/{K}/critical-call 403        201         201        403
+    GET    /api/v1/items/{K}/versions      403        200         200        403
+    POST   /api/v1/orders/{O}/reports      403        403         201        403
+    GET    /api/v1/orders/{O}/reports      200        403         200        403
+    GET    .../orders/{O}/reports/1.pdf    200        403         200        403
+    GET    /api/v1/patients/{P}/history*   403        200         200        403
 """
 
 from __future__ import annotations
@@ -88,14 +134,20 @@ from labvault.keys.models import LabKey
 from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.web.app import API_PREFIX, create_app
+from labvault.workflow.models import CriticalCall, Order, OrderItem, Report, Result, Specimen
+from labvault.workflow.order_data import OrderRecord
 from tests.conftest import TEST_PASSWORD, Factory
 from tests.web.support import (
+    Bench,
     TestClient,
+    assert_pdf_download,
     audit_count,
     bearer,
     expire_token,
     patient_count,
     patient_json,
+    row_count,
+    row_value,
     token_for,
     user_count,
 )
@@ -128,8 +180,21 @@ def distinctive_name(rng: random.Random) -> str:
 
 
 @dataclass
+class Flow:
+    """Lab A's workflow objects for P that the read-only rows share."""
+
+    bench: Bench
+    order: OrderRecord  # O: K, NA, GLU validated and released (report v1); HIV entered, not validated
+    waiting: OrderRecord  # W: K received, awaiting entry
+
+    @property
+    def order_items(self) -> dict[str, uuid.UUID]:
+        return Bench.items(self.order)
+
+
+@dataclass
 class World:
-    """Two labs with accounts in every role, an operator, and two patients of lab A."""
+    """Two labs with accounts in every role, an operator, two patients of lab A and P's orders."""
 
     platform: Platform
     client: TestClient
@@ -143,6 +208,7 @@ class World:
     revoked: dict[Role, str]
     target: PatientRecord
     twin: PatientRecord
+    flow: Flow
 
     def owner(self, role: Role) -> Account:
         return self.accounts[("a", role)]
@@ -195,15 +261,13 @@ def world(platform: Platform) -> Iterator[World]:
     lab_a, lab_b = factory.lab("Laboratoire A"), factory.lab("Laboratoire B")
     accounts: dict[tuple[str, Role], Account] = {}
     for side, lab in (("a", lab_a), ("b", lab_b)):
-        for role in (Role.RECEPTION, Role.LAB_ADMIN):
+        for role in LAB_ROLES:
             accounts[(side, role)] = factory.user(lab, role)
-    for role in (Role.TECHNICIAN, Role.BIOLOGIST):
-        accounts[("a", role)] = factory.user(lab_a, role)
     operator = factory.user(None, Role.PLATFORM_OPERATOR)
     tokens = {account.id: token_for(platform, account) for account in [*accounts.values(), operator]}
     expired: dict[Role, str] = {}
     revoked: dict[Role, str] = {}
-    for role in (Role.RECEPTION, Role.LAB_ADMIN):
+    for role in LAB_ROLES:
         account = accounts[("a", role)]
         issued = platform.accounts.issue_token(account, "to expire", dt.timedelta(hours=1))
         expire_token(platform, issued.id)
@@ -218,6 +282,17 @@ def world(platform: Platform) -> Iterator[World]:
     twin = platform.patients.register(
         ctx, factory.patient_data(birth_name=distinctive_name(rng), first_names=distinctive_name(rng))
     )
+    bench = Bench(
+        platform,
+        accounts[("a", Role.RECEPTION)],
+        accounts[("a", Role.TECHNICIAN)],
+        accounts[("a", Role.BIOLOGIST)],
+    )
+    order = bench.order(target.id, "K", "NA", "GLU", "HIV")
+    bench.enter(order, {"K": "4.2", "NA": "140", "GLU": "5.1", "HIV": "negative"})
+    bench.validate(order, ["K", "NA", "GLU"])
+    bench.release(order)
+    flow = Flow(bench, order, bench.order(target.id, "K"))
     with TestClient(create_app(platform)) as client:
         yield World(
             platform,
@@ -232,6 +307,7 @@ def world(platform: Platform) -> Iterator[World]:
             revoked,
             target,
             twin,
+            flow,
         )
 
 
@@ -488,8 +564,260 @@ def build_healthz(_world: World, _attempt: Attempt) -> Req:
     return Req("/healthz")
 
 
+# workflow -----------------------------------------------------------------------------------------
+
+ORDERS = f"{API_PREFIX}/orders"
+RESULTS = f"{API_PREFIX}/results"
+READS_RESULTS = (Role.TECHNICIAN, Role.BIOLOGIST)
+
+
+def role_of(attempt: Attempt) -> Role:
+    assert attempt.account is not None
+    return attempt.account.role
+
+
+def assert_restricted_policy(items: list[dict[str, Any]], role: Role) -> None:
+    """HIV (restricted) only for biologists; result values only for roles that read results."""
+    assert ("HIV" in {item["test_code"] for item in items}) is (role is Role.BIOLOGIST)
+    for item in items:
+        assert (item["result"] is not None) is (role in READS_RESULTS and item["status"] != "pending")
+
+
+def build_create_order(world: World, _attempt: Attempt) -> Req:
+    count = row_count(world.platform, Order, patient_id=world.target.id)
+    body = {"patient_id": str(world.target.id), "tests": ["K", "NA"], "urgent": True}
+    return Req(ORDERS, body, context={"orders": count})
+
+
+def verify_create_order(world: World, _attempt: Attempt, req: Req, response: httpx.Response) -> None:
+    created = response.status_code == 201
+    assert row_count(world.platform, Order, patient_id=world.target.id) == req.context["orders"] + int(
+        created
+    )
+    if created:
+        body = response.json()
+        assert body["patient_id"] == str(world.target.id)
+        assert [item["test_code"] for item in body["items"]] == ["K", "NA"]
+        assert [specimen["status"] for specimen in body["specimens"]] == ["awaited"]
+
+
+def build_read_order(world: World, _attempt: Attempt) -> Req:
+    return Req(f"{ORDERS}/{world.flow.order.id}")
+
+
+def verify_read_order(world: World, attempt: Attempt, _req: Req, response: httpx.Response) -> None:
+    if response.status_code != 200:
+        return
+    body = response.json()
+    assert body["id"] == str(world.flow.order.id)
+    role = role_of(attempt)
+    assert body["hidden_items"] == (0 if role is Role.BIOLOGIST else 1)
+    assert_restricted_policy(body["items"], role)
+
+
+def build_patient_orders(world: World, _attempt: Attempt) -> Req:
+    return Req(f"{API_PREFIX}/patients/{world.target.id}/orders")
+
+
+def verify_patient_orders(world: World, attempt: Attempt, _req: Req, response: httpx.Response) -> None:
+    if response.status_code != 200:
+        return
+    orders = {order["id"]: order for order in response.json()["results"]}
+    assert {str(world.flow.order.id), str(world.flow.waiting.id)} <= set(orders)
+    assert all(order["patient_id"] == str(world.target.id) for order in orders.values())
+    assert_restricted_policy(orders[str(world.flow.order.id)]["items"], role_of(attempt))
+
+
+def build_labels(world: World, _attempt: Attempt) -> Req:
+    return Req(f"{ORDERS}/{world.flow.order.id}/labels.pdf")
+
+
+def verify_labels(world: World, _attempt: Attempt, _req: Req, response: httpx.Response) -> None:
+    if response.status_code != 200:
+        return
+    text = assert_pdf_download(response, f"labels-{world.flow.order.accession}.pdf")
+    assert world.target.data.birth_name.upper() not in text.upper()  # initials only by default
+    assert world.target.data.birth_date.strftime("%d/%m/%Y") in text
+
+
+SPECIMEN_OUTCOME = {"collect": "collected", "receive": "received", "reject": "rejected", "lookup": "awaited"}
+
+
+def specimen_builder(action: str) -> Build:
+    def build(world: World, _attempt: Attempt) -> Req:
+        order = world.flow.bench.order(world.target.id, "K", receive=False)
+        specimen = order.specimens[0]
+        body: dict[str, Any] = {"barcode": specimen.barcode}
+        if action == "reject":
+            body |= {"reason": "haemolysed", "comment": "tube rouge vif"}
+        return Req(
+            f"{API_PREFIX}/specimens/{action}", body, context={"order": order.id, "specimen": specimen.id}
+        )
+
+    return build
+
+
+def specimen_verifier(action: str) -> Verify:
+    def verify(world: World, _attempt: Attempt, req: Req, response: httpx.Response) -> None:
+        done = response.status_code == 200
+        status = row_value(world.platform, Specimen, req.context["specimen"], "status")
+        assert status == (SPECIMEN_OUTCOME[action] if done else "awaited")
+        replaced = action == "reject" and done
+        assert row_count(world.platform, Specimen, order_id=req.context["order"]) == 1 + int(replaced)
+        if done:
+            assert response.json()["id"] == str(req.context["specimen"])
+            assert response.json()["status"] == SPECIMEN_OUTCOME[action]
+
+    return verify
+
+
+def build_worklist(_world: World, _attempt: Attempt) -> Req:
+    return Req(f"{API_PREFIX}/worklist?section=biochemistry&stage=entry")
+
+
+def verify_worklist(world: World, attempt: Attempt, _req: Req, response: httpx.Response) -> None:
+    if response.status_code != 200:
+        return
+    waiting = str(Bench.items(world.flow.waiting)["K"])
+    items = {line["item_id"] for line in response.json()}
+    if attempt.caller is Caller.OWNER:
+        assert waiting in items
+    else:
+        assert waiting not in items
+        assert str(world.flow.waiting.id) not in response.text
+
+
+def build_enter(world: World, _attempt: Attempt) -> Req:
+    item = Bench.items(world.flow.bench.order(world.target.id, "K"))["K"]
+    return Req(RESULTS, {"entries": [{"item_id": str(item), "value": "4.4"}]}, context={"item": item})
+
+
+def verify_enter(world: World, _attempt: Attempt, req: Req, response: httpx.Response) -> None:
+    entered = response.status_code == 201
+    assert row_count(world.platform, Result, order_item_id=req.context["item"]) == int(entered)
+    if entered:
+        assert [(r["value"], r["flag"], r["version"]) for r in response.json()] == [("4.4", "N", 1)]
+
+
+def validation_builder(biological: bool) -> Build:
+    def build(world: World, _attempt: Attempt) -> Req:
+        bench = world.flow.bench
+        order = bench.order(world.target.id, "K")
+        bench.enter(order, {"K": "4.4"})
+        if biological:
+            bench.validate(order, ["K"], biological=False)
+        item = Bench.items(order)["K"]
+        stage = "biological" if biological else "technical"
+        before, after = ("tech_validated", "validated") if biological else ("entered", "tech_validated")
+        return Req(
+            f"{RESULTS}/validate/{stage}",
+            {"item_ids": [str(item)]},
+            context={"item": item, "before": before, "after": after},
+        )
+
+    return build
+
+
+def verify_validation(world: World, _attempt: Attempt, req: Req, response: httpx.Response) -> None:
+    done = response.status_code == 200
+    status = row_value(world.platform, OrderItem, req.context["item"], "status")
+    assert status == req.context["after" if done else "before"]
+    if done:
+        assert response.json() == {"validated": 1}
+
+
+def build_critical_call(world: World, _attempt: Attempt) -> Req:
+    bench = world.flow.bench
+    order = bench.order(world.target.id, "K")
+    bench.enter(order, {"K": "7.5"})  # above the critical limit: HH
+    item = Bench.items(order)["K"]
+    result = row_value(world.platform, OrderItem, item, "current_result_id")
+    body = {"called_party": "Dr Garde, urgences", "method": "phone", "note": "rappel dans 1 h"}
+    return Req(f"{API_PREFIX}/items/{item}/critical-call", body, context={"result": result})
+
+
+def verify_critical_call(world: World, _attempt: Attempt, req: Req, response: httpx.Response) -> None:
+    called = response.status_code == 201
+    assert row_count(world.platform, CriticalCall, result_id=req.context["result"]) == int(called)
+
+
+def build_versions(world: World, _attempt: Attempt) -> Req:
+    return Req(f"{API_PREFIX}/items/{world.flow.order_items['K']}/versions")
+
+
+def verify_versions(_world: World, _attempt: Attempt, _req: Req, response: httpx.Response) -> None:
+    if response.status_code == 200:
+        assert [(v["version"], v["value"], v["status"]) for v in response.json()] == [(1, "4.2", "validated")]
+
+
+def build_release(world: World, _attempt: Attempt) -> Req:
+    bench = world.flow.bench
+    order = bench.order(world.target.id, "K")
+    bench.enter(order, {"K": "4.4"})
+    bench.validate(order, ["K"])
+    return Req(f"{ORDERS}/{order.id}/reports", context={"order": order.id})
+
+
+def verify_release(world: World, _attempt: Attempt, req: Req, response: httpx.Response) -> None:
+    released = response.status_code == 201
+    assert row_count(world.platform, Report, order_id=req.context["order"]) == int(released)
+    if released:
+        body = response.json()
+        assert (body["order_id"], body["version"], body["kind"], body["results"]) == (
+            str(req.context["order"]),
+            1,
+            "final",
+            1,
+        )
+
+
+def build_list_reports(world: World, _attempt: Attempt) -> Req:
+    return Req(f"{ORDERS}/{world.flow.order.id}/reports")
+
+
+def verify_list_reports(_world: World, _attempt: Attempt, _req: Req, response: httpx.Response) -> None:
+    if response.status_code == 200:
+        reports = response.json()
+        assert [(r["version"], r["kind"], r["restricted"], r["results"]) for r in reports] == [
+            (1, "partial", False, 3)
+        ]
+
+
+def build_report_pdf(world: World, _attempt: Attempt) -> Req:
+    return Req(f"{ORDERS}/{world.flow.order.id}/reports/1.pdf")
+
+
+def verify_report_pdf(world: World, _attempt: Attempt, _req: Req, response: httpx.Response) -> None:
+    if response.status_code != 200:
+        return
+    text = assert_pdf_download(response, "report-v1.pdf")
+    assert world.flow.order.accession in text
+    assert "4.2" in text and "140" in text
+    assert "VIH 1/2" not in text  # HIV is not validated: a restricted pending test is left off the report
+
+
+def build_history(world: World, _attempt: Attempt) -> Req:
+    return Req(f"{API_PREFIX}/patients/{world.target.id}/history")
+
+
+def verify_history(world: World, _attempt: Attempt, _req: Req, response: httpx.Response) -> None:
+    if response.status_code == 200:
+        body = response.json()
+        assert body["patient_id"] == str(world.target.id)
+        assert {"K", "NA", "GLU"} <= {series["test_code"] for series in body["series"]}
+
+
+def build_history_pdf(world: World, _attempt: Attempt) -> Req:
+    return Req(f"{API_PREFIX}/patients/{world.target.id}/history.pdf")
+
+
+def verify_history_pdf(_world: World, _attempt: Attempt, _req: Req, response: httpx.Response) -> None:
+    if response.status_code == 200:
+        assert "Potassium" in assert_pdf_download(response, "cumulative-history.pdf")
+
+
 P = f"{API_PREFIX}/patients"
-R, ADMIN = Role.RECEPTION, Role.LAB_ADMIN
+R, T, B, ADMIN = Role.RECEPTION, Role.TECHNICIAN, Role.BIOLOGIST, Role.LAB_ADMIN
 ROUTES: tuple[Route, ...] = (
     Route("POST", f"{API_PREFIX}/auth/login", None, everyone(200), build_login, verify_login),
     Route("GET", "/healthz", None, everyone(200), build_healthz),
@@ -548,6 +876,92 @@ ROUTES: tuple[Route, ...] = (
         build_rotate,
         verify_rotate,
     ),
+    Route("POST", ORDERS, R, lab_side(201, 404, 403), build_create_order, verify_create_order),
+    Route("GET", f"{ORDERS}/{{order_id}}", R, lab_side(200, 404, 403), build_read_order, verify_read_order),
+    Route(
+        "GET",
+        f"{P}/{{patient_id}}/orders",
+        R,
+        lab_side(200, 404, 403),
+        build_patient_orders,
+        verify_patient_orders,
+    ),
+    Route(
+        "GET", f"{ORDERS}/{{order_id}}/labels.pdf", R, lab_side(200, 404, 403), build_labels, verify_labels
+    ),
+    *(
+        Route(
+            "POST",
+            f"{API_PREFIX}/specimens/{action}",
+            R,
+            lab_side(200, 404, 403),
+            specimen_builder(action),
+            specimen_verifier(action),
+        )
+        for action in SPECIMEN_OUTCOME
+    ),
+    Route("GET", f"{API_PREFIX}/worklist", T, lab_side(200, 200, 403), build_worklist, verify_worklist),
+    Route("POST", RESULTS, T, lab_side(201, 422, 403), build_enter, verify_enter),
+    Route(
+        "POST",
+        f"{RESULTS}/validate/technical",
+        T,
+        lab_side(200, 422, 403),
+        validation_builder(biological=False),
+        verify_validation,
+    ),
+    Route(
+        "POST",
+        f"{RESULTS}/validate/biological",
+        B,
+        lab_side(200, 422, 403),
+        validation_builder(biological=True),
+        verify_validation,
+    ),
+    Route(
+        "POST",
+        f"{API_PREFIX}/items/{{item_id}}/critical-call",
+        B,
+        lab_side(201, 404, 403),
+        build_critical_call,
+        verify_critical_call,
+    ),
+    Route(
+        "GET",
+        f"{API_PREFIX}/items/{{item_id}}/versions",
+        T,
+        lab_side(200, 404, 403),
+        build_versions,
+        verify_versions,
+    ),
+    Route(
+        "POST", f"{ORDERS}/{{order_id}}/reports", B, lab_side(201, 404, 403), build_release, verify_release
+    ),
+    Route(
+        "GET",
+        f"{ORDERS}/{{order_id}}/reports",
+        R,
+        lab_side(200, 404, 403),
+        build_list_reports,
+        verify_list_reports,
+    ),
+    Route(
+        "GET",
+        f"{ORDERS}/{{order_id}}/reports/{{version}}.pdf",
+        R,
+        lab_side(200, 404, 403),
+        build_report_pdf,
+        verify_report_pdf,
+    ),
+    Route("GET", f"{P}/{{patient_id}}/history", B, lab_side(200, 404, 403), build_history, verify_history),
+    Route(
+        "GET",
+        f"{P}/{{patient_id}}/history.pdf",
+        B,
+        lab_side(200, 404, 403),
+        build_history_pdf,
+        verify_history_pdf,
+    ),
 )
 ROUTES_BY_KEY = {route.key: route for route in ROUTES}
 
@@ -600,8 +1014,12 @@ def test_matrix_covers_every_route(world: World) -> None:
 # --- the matrix -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("caller", list(Caller), ids=str)
-@pytest.mark.parametrize("route", ROUTES, ids=route_id)
+MATRIX_CASES = [
+    pytest.param(route, caller, id=f"{route_id(route)}-{caller}") for route in ROUTES for caller in Caller
+]
+
+
+@pytest.mark.parametrize(("route", "caller"), MATRIX_CASES)
 def test_isolation_matrix(world: World, route: Route, caller: Caller) -> None:
     role = route.role or Role.RECEPTION
     attempt = Attempt(caller, world.account_of(caller, role))
@@ -648,11 +1066,36 @@ ROLE_MATRIX: dict[tuple[str, str], dict[Role, int]] = {
         **dict.fromkeys(LAB_ROLES, 403),
         Role.LAB_ADMIN: 200,
     },
+    ("POST", ORDERS): {R: 201, T: 403, B: 201, ADMIN: 403},
+    ("GET", f"{ORDERS}/{{order_id}}"): {R: 200, T: 200, B: 200, ADMIN: 403},
+    ("GET", f"{P}/{{patient_id}}/orders"): {R: 200, T: 200, B: 200, ADMIN: 403},
+    ("GET", f"{ORDERS}/{{order_id}}/labels.pdf"): {R: 200, T: 200, B: 200, ADMIN: 403},
+    **{
+        ("POST", f"{API_PREFIX}/specimens/{action}"): {R: 200, T: 200, B: 200, ADMIN: 403}
+        for action in SPECIMEN_OUTCOME
+    },
+    ("GET", f"{API_PREFIX}/worklist"): {R: 403, T: 200, B: 200, ADMIN: 403},
+    ("POST", RESULTS): {R: 403, T: 201, B: 201, ADMIN: 403},
+    ("POST", f"{RESULTS}/validate/technical"): {R: 403, T: 200, B: 200, ADMIN: 403},
+    ("POST", f"{RESULTS}/validate/biological"): {R: 403, T: 403, B: 200, ADMIN: 403},
+    ("POST", f"{API_PREFIX}/items/{{item_id}}/critical-call"): {R: 403, T: 201, B: 201, ADMIN: 403},
+    ("GET", f"{API_PREFIX}/items/{{item_id}}/versions"): {R: 403, T: 200, B: 200, ADMIN: 403},
+    ("POST", f"{ORDERS}/{{order_id}}/reports"): {R: 403, T: 403, B: 201, ADMIN: 403},
+    ("GET", f"{ORDERS}/{{order_id}}/reports"): {R: 200, T: 403, B: 200, ADMIN: 403},
+    ("GET", f"{ORDERS}/{{order_id}}/reports/{{version}}.pdf"): {R: 200, T: 403, B: 200, ADMIN: 403},
+    ("GET", f"{P}/{{patient_id}}/history"): {R: 403, T: 200, B: 200, ADMIN: 403},
+    ("GET", f"{P}/{{patient_id}}/history.pdf"): {R: 403, T: 200, B: 200, ADMIN: 403},
 }
 
 
-@pytest.mark.parametrize("role", LAB_ROLES, ids=str)
-@pytest.mark.parametrize("key", list(ROLE_MATRIX), ids=lambda key: f"{key[0]} {key[1]}")
+ROLE_CASES = [
+    pytest.param(key, role, id=f"{key[0]} {key[1]}-{role}")
+    for key, statuses in ROLE_MATRIX.items()
+    for role in LAB_ROLES
+]
+
+
+@pytest.mark.parametrize(("key", "role"), ROLE_CASES)
 def test_roles_within_the_owning_lab(world: World, key: tuple[str, str], role: Role) -> None:
     route = ROUTES_BY_KEY[key]
     account = world.owner(role)

@@ -9,7 +9,7 @@ from labvault.platform import Platform
 from labvault.web.errors import install_error_handlers
 from labvault.web.headers import SecurityHeaders
 from labvault.web.limits import BodySizeLimit
-from labvault.web.routes import auth, labs, patients
+from labvault.web.routes import auth, labs, orders, patients, reports, results, specimens
 
 API_PREFIX = "/api/v1"
 
@@ -34,6 +34,10 @@ def create_app(platform: Platform) -> ASGIApp:
     api.include_router(auth.router)
     api.include_router(patients.router)
     api.include_router(labs.router)
+    api.include_router(orders.router)
+    api.include_router(specimens.router)
+    api.include_router(results.router)
+    api.include_router(reports.router)
     app.include_router(api)
 
     return SecurityHeaders(BodySizeLimit(app, platform.settings.max_body_bytes))

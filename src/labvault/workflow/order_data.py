@@ -61,6 +61,7 @@ class ResultSummary:
     """The current version of an item's result, decrypted for a caller allowed to read it."""
 
     id: uuid.UUID
+    order_item_id: uuid.UUID
     version: int
     status: str
     value: str

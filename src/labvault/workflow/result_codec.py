@@ -54,6 +54,7 @@ def summarise(
     chosen = interpretation.get("range")
     return ResultSummary(
         id=row.id,
+        order_item_id=row.order_item_id,
         version=row.version,
         status=row.status,
         value=codec.open_text(keys, TABLE, "value_enc", row.id, row.value_enc) or "",

@@ -90,6 +90,7 @@ class SpecimenService(WorkflowService):
                 unit.keys, "specimens", "rejection_comment_enc", row.id, cleaned or None
             )
             replacement = self._replacement(unit, row)
+            unit.session.flush()  # the new tube exists before its items point at it
             for item in items:
                 item.specimen_id = replacement.id
             return self._done(

@@ -1,0 +1,155 @@
+"""From what an analyzer knows (a tube's barcode and a test code) to the order item a result is
+entered for; and a rehearsal of a batch entry that checks everything and writes nothing.
+
+The barcode is found through its blind index, never by decrypting the lab's tubes; errors name the
+position of the pair in the batch (``pairs[3].barcode``), never the barcode itself.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from labvault.errors import Forbidden, InvalidInput
+from labvault.security import audit
+from labvault.security.access import AccessContext
+from labvault.security.audit import AuditRecord
+from labvault.security.permissions import Permission
+from labvault.store.database import Database
+from labvault.store.tenancy import scope_session
+from labvault.workflow import codec
+from labvault.workflow.base import WorkflowService, sees_restricted
+from labvault.workflow.models import OrderItem, Specimen
+from labvault.workflow.order_data import ResultSummary
+from labvault.workflow.orders import specimen_record
+from labvault.workflow.results import ResultEntry, ResultService
+from labvault.workflow.specimens import MAX_BARCODE
+
+MAX_PAIRS = 5000
+CHUNK = 500
+
+
+class _Rehearsal(Database):
+    """The platform's engine, with every transaction rolled back instead of committed: a service
+    runs for real (checks, flags, deltas, calculations) and leaves nothing behind."""
+
+    def __init__(self, db: Database) -> None:  # shares the engine: no super().__init__
+        self.url = db.url
+        self.engine = db.engine
+        self._rehearsal_sessions = sessionmaker(db.engine, expire_on_commit=False, autoflush=False)
+
+    @contextmanager
+    def transaction(self, lab_id: uuid.UUID | None, *, unscoped: bool = False) -> Iterator[Session]:
+        session = scope_session(self._rehearsal_sessions(), lab_id, unscoped=unscoped)
+        try:
+            session.begin()
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+    def dispose(self) -> None:  # the engine belongs to the platform's Database
+        return None
+
+
+def _clean_barcode(position: int, barcode: str) -> str:
+    cleaned = barcode.strip()
+    if not cleaned or len(cleaned) > MAX_BARCODE or not cleaned.isprintable():
+        raise InvalidInput(f"pairs[{position}].barcode", f"must be 1 to {MAX_BARCODE} printable characters")
+    return cleaned
+
+
+class ItemLookup(WorkflowService):
+    def resolve_items(self, ctx: AccessContext, pairs: Sequence[tuple[str, str]]) -> list[uuid.UUID]:
+        """The order item of each (specimen barcode, test code), in order, for result entry.
+
+        Refused, naming the first bad pair: an unknown barcode, a rejected tube (its tests wait for
+        the replacement tube), a tube not yet received, a test not ordered on that tube, a
+        calculated test, or a restricted test for a caller who is not a biologist."""
+        if not pairs:
+            raise InvalidInput("pairs", "at least one (barcode, test code) pair is needed")
+        if len(pairs) > MAX_PAIRS:
+            raise InvalidInput("pairs", f"at most {MAX_PAIRS} pairs per lookup")
+        cleaned = [
+            (_clean_barcode(i, barcode), code.strip().upper()) for i, (barcode, code) in enumerate(pairs)
+        ]
+        with self._unit(ctx, Permission.RESULT_ENTER) as unit:
+            indexes = {barcode: codec.barcode_index(unit.keys, barcode) for barcode, _ in cleaned}
+            by_index: dict[bytes, Specimen] = {}
+            wanted = list(dict.fromkeys(indexes.values()))
+            for start in range(0, len(wanted), CHUNK):
+                chunk = wanted[start : start + CHUNK]
+                by_index.update(
+                    (row.barcode_bidx, row)
+                    for row in unit.session.scalars(select(Specimen).where(Specimen.barcode_bidx.in_(chunk)))
+                )
+            specimens: dict[str, Specimen] = {}
+            for barcode, index in indexes.items():
+                row = by_index.get(index)
+                if row is not None and specimen_record(unit, row).barcode == barcode:
+                    specimens[barcode] = row
+            items: dict[tuple[uuid.UUID, str], OrderItem] = {}
+            ids = list({row.id for row in specimens.values()})
+            for start in range(0, len(ids), CHUNK):
+                chunk_ids = ids[start : start + CHUNK]
+                items.update(
+                    ((item.specimen_id, item.test_code), item)  # type: ignore[misc]
+                    for item in unit.session.scalars(
+                        select(OrderItem).where(OrderItem.specimen_id.in_(chunk_ids))
+                    )
+                )
+            found: list[uuid.UUID] = []
+            for position, (barcode, code) in enumerate(cleaned):
+                where = f"pairs[{position}]"
+                specimen = specimens.get(barcode)
+                if specimen is None:
+                    raise InvalidInput(f"{where}.barcode", "no tube with this barcode in this laboratory")
+                if specimen.status == "rejected":
+                    raise InvalidInput(
+                        f"{where}.barcode", "this tube was rejected: its tests await the replacement tube"
+                    )
+                if specimen.status != "received":
+                    raise InvalidInput(
+                        f"{where}.barcode", f"this tube is {specimen.status}, not yet received"
+                    )
+                item = items.get((specimen.id, code))
+                if item is None:
+                    if unit.catalog.get(code) is None:
+                        raise InvalidInput(
+                            f"{where}.test_code", f"unknown test code in catalogue {unit.catalog.version}"
+                        )
+                    raise InvalidInput(f"{where}.test_code", "this test is not ordered on this tube")
+                if item.restricted and not sees_restricted(ctx):
+                    raise Forbidden(f"{where}: restricted test {item.test_code}: entered by a biologist")
+                if item.calculated:
+                    raise InvalidInput(f"{where}.test_code", "is calculated by labvault, not entered")
+                found.append(item.id)
+            used = {specimens[barcode].id: specimens[barcode] for barcode, _ in cleaned}
+            audit.append_many(
+                unit.session,
+                ctx,
+                [
+                    AuditRecord("specimen.resolve", "specimen", str(row.id), {"order": str(row.order_id)})
+                    for row in used.values()
+                ],
+            )
+            return found
+
+    def rehearse_entry(self, ctx: AccessContext, entries: Sequence[ResultEntry]) -> list[ResultSummary]:
+        """What :meth:`ResultService.enter` would do with ``entries`` (same checks, same flags and
+        calculated results), rolled back. The rehearsal itself is audited, item by item."""
+        summaries = ResultService(_Rehearsal(self.db), self.keys, self.catalogs).enter(ctx, entries)
+        with self._unit(ctx, Permission.RESULT_ENTER) as unit:
+            audit.append_many(
+                unit.session,
+                ctx,
+                [
+                    AuditRecord("result.rehearse", "order_item", str(entry.item_id), {"written": False})
+                    for entry in entries
+                ],
+            )
+        return summaries
