@@ -71,6 +71,40 @@ def nir_fr(value: str | None) -> str:
     return " ".join(parts)
 
 
+# How a French report prints the catalogue's keys: section names, and UCUM codes as people read them.
+_SECTIONS_FR = {
+    "haematology": "Hématologie",
+    "biochemistry": "Biochimie",
+    "immunology/serology": "Immunologie - sérologie",
+    "haemostasis": "Hémostase",
+    "immunohaematology": "Immuno-hématologie",
+    "hormonology": "Hormonologie",
+}
+_UNITS = {
+    "10*9/L": "G/L",
+    "10*12/L": "T/L",
+    "umol/L": "µmol/L",
+    "ug/L": "µg/L",
+    "[IU]/L": "UI/L",
+    "[IU]/mL": "UI/mL",
+    "m[IU]/L": "mUI/L",
+    "m[IU]/mL": "mUI/mL",
+    "mL/min/{1.73_m2}": "mL/min/1,73 m²",
+    "{INR}": "",
+}
+
+
+def section_fr(value: str) -> str:
+    return _SECTIONS_FR.get(value, value)
+
+
+def unit_display(value: str | None) -> str:
+    """A UCUM code as printed (G/L for 10*9/L, µmol/L, UI/L...); unknown codes are shown as they are."""
+    if value is None:
+        return ""
+    return _UNITS.get(value, value)
+
+
 def sex_fr(value: str) -> str:
     """Masculin, Féminin or Indéterminé (U, or anything unexpected)."""
     return _SEXES.get(value, "Indéterminé")
@@ -93,4 +127,6 @@ def environment() -> Environment:
     env.filters["format_value"] = format_value
     env.filters["nir_fr"] = nir_fr
     env.filters["sex_fr"] = sex_fr
+    env.filters["section_fr"] = section_fr
+    env.filters["unit_display"] = unit_display
     return env

@@ -9,7 +9,7 @@ from __future__ import annotations
 from html import escape
 from typing import Final
 
-from labvault.reports.templates import date_fr, format_value
+from labvault.reports.templates import date_fr, format_value, unit_display
 from labvault.reports.view import HistorySeries, TrendPoint
 
 __all__ = ["trend_chart_svg"]
@@ -35,7 +35,8 @@ def trend_chart_svg(series: HistorySeries, *, width: int = 560, height: int = 17
     band. Out-of-range points are drawn apart (class ``out``). An empty series gives a framed
     "no result" message, a single point a lone marker.
     """
-    title = escape(series.test_name + (f" ({series.unit})" if series.unit else ""))
+    shown_unit = unit_display(series.unit)
+    title = escape(series.test_name + (f" ({shown_unit})" if shown_unit else ""))
     plot_w = width - _LEFT - _RIGHT
     plot_h = height - _TOP - _BOTTOM
     parts = [
@@ -100,7 +101,7 @@ def trend_chart_svg(series: HistorySeries, *, width: int = 560, height: int = 17
             series.high is not None and point.value > series.high
         )
         kind, colour = ("point out", _RED) if out else ("point", _BLUE)
-        unit = f" {escape(series.unit)}" if series.unit else ""
+        unit = f" {escape(unit_display(series.unit))}" if unit_display(series.unit) else ""
         tooltip = f"{date_fr(point.date)} : {escape(format_value(point.value))}{unit}"
         parts.append(
             f'<circle class="{kind}" cx="{_n(x(point))}" cy="{_n(y(point.value))}" r="3" fill="{colour}">'

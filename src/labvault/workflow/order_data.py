@@ -167,7 +167,8 @@ def validate_order(request: OrderRequest, catalog: Catalog, today: dt.date) -> O
 def plan_items(request: OrderRequest, catalog: Catalog) -> list[PlannedItem]:
     """The order's tests, each once, panels first. A panel bills its own acts (the NFS is one act,
     not thirteen), so its tests carry no NABM code of their own; a test ordered on its own does.
-    A test already brought by a panel is not ordered (nor billed) twice."""
+    A test already brought by a panel is not ordered (nor billed) twice; a calculated test brings
+    the measured tests it is computed from."""
     items: list[PlannedItem] = []
     seen: set[str] = set()
     for code in request.panels:
@@ -182,4 +183,11 @@ def plan_items(request: OrderRequest, catalog: Catalog) -> list[PlannedItem]:
             continue
         seen.add(test.code)
         items.append(PlannedItem(test, None, test.nabm, test.nabm_b))
+    for planned in list(items):  # a calculated test brings its measured inputs (eGFR needs creatinine)
+        calculation = planned.test.calculated
+        for code in calculation.inputs if calculation else ():
+            if code not in seen and catalog.get(code) is not None:
+                seen.add(code)
+                needed = catalog.test(code)
+                items.append(PlannedItem(needed, None, needed.nabm, needed.nabm_b))
     return items

@@ -81,7 +81,8 @@ class ReportService(WorkflowService):
             validated = [i for i in items if i.status == "validated" and i.current_result_id]
             if not validated:
                 raise Conflict("no biologically validated result on this order: a report cannot be released")
-            kind = "final" if len(validated) == len(items) else "partial"
+            awaited = [i for i in items if i.status != "validated" and not _uncomputable(i)]
+            kind = "partial" if awaited else "final"
             result_ids = sorted(str(i.current_result_id) for i in validated)
             latest = unit.session.scalar(
                 select(Report).where(Report.order_id == order.id).order_by(Report.version.desc()).limit(1)
@@ -183,6 +184,8 @@ class ReportService(WorkflowService):
             test = catalog.get(item.test_code)
             row = by_item.get(item.id)
             section, name = (test.section, test.name_fr) if test else (item.section, item.test_code)
+            if row is None and item.calculated:
+                continue  # not computable (a child's eGFR, LDL with high TG): nothing to print
             if row is None:
                 lines.append(
                     ResultLine(
@@ -232,7 +235,7 @@ class ReportService(WorkflowService):
             prescriber=_prescriber(unit, order.prescriber_id),
             accession=order.accession,
             prescribed_on=dt.date.fromisoformat(prescribed) if prescribed else None,
-            collected_at=_collected_at(unit, order.id),
+            collected_at=_collected_at(unit, [i for i in items if i.id in by_item]),
             issued_at=report.released_at,
             kind="final" if report.kind == "final" else "partial",
             version=report.version,
@@ -297,6 +300,12 @@ class ReportService(WorkflowService):
         )
 
 
+def _uncomputable(item: OrderItem) -> bool:
+    """A calculated test with no result: its inputs did not allow it (a child's eGFR, LDL with high
+    TG), so it never will; it must not keep the report partial forever."""
+    return item.calculated and item.current_result_id is None
+
+
 def _items(unit: Unit, order_id: uuid.UUID) -> list[OrderItem]:
     return list(
         unit.session.scalars(
@@ -305,13 +314,13 @@ def _items(unit: Unit, order_id: uuid.UUID) -> list[OrderItem]:
     )
 
 
-def _collected_at(unit: Unit, order_id: uuid.UUID) -> dt.datetime | None:
-    """When the first tube of the order was drawn (rejected tubes excluded)."""
-    return unit.session.scalar(
-        select(func.min(Specimen.collected_at)).where(
-            Specimen.order_id == order_id, Specimen.status != "rejected"
-        )
-    )
+def _collected_at(unit: Unit, shown: Sequence[OrderItem]) -> dt.datetime | None:
+    """When the first tube behind the shown results was drawn. Only those tubes: a tube rejected
+    after the release (for a test still pending) must not change a regenerated report."""
+    tubes = list({i.specimen_id for i in shown if i.specimen_id is not None})
+    if not tubes:
+        return None
+    return unit.session.scalar(select(func.min(Specimen.collected_at)).where(Specimen.id.in_(tubes)))
 
 
 def _lab_header(unit: Unit) -> LabHeader:

@@ -64,6 +64,8 @@ def interpret(
     interpretation: dict[str, Any] = {"unit": test.unit, "range": None, "previous": None, "delta": None}
     if test.result_type == "numeric":
         number = parse_number(field, raw)
+        if number < 0:
+            raise InvalidInput(field, "must not be negative")
         if test.decimals is not None:
             number = round(number, test.decimals)
         flag = flag_numeric(test, number, sex, age_days).value
