@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from labvault.cli import app
-from tests.conftest import BACKENDS, PgDatabase, require_pg
+from labvault.config import Settings
+from labvault.identity.account_service import Account, context_for
+from labvault.identity.lab_service import LabInfo
+from labvault.platform import Platform, open_platform
+from labvault.security.access import Purpose, Role
+from labvault.workflow.order_data import OrderRequest
+from tests.conftest import BACKENDS, Factory, PgDatabase, require_pg
 
 runner = CliRunner()
 
@@ -41,15 +49,18 @@ def test_init_refuses_key_dir_inside_data_dir(tmp_path: Path) -> None:
 
 
 def test_full_cli_tour(dirs: list[str], tmp_path: Path) -> None:
-    code, output = run("demo", *dirs, "--labs", "2", "--patients", "40", "--no-serve")
+    code, output = run("demo", *dirs, "--labs", "2", "--patients", "40", "--orders", "4", "--no-serve")
     assert code == 0, output
     assert "DEMO1" in output and "demo1.reception" in output and "lvt_" in output
+    assert "Synthetic activity: 8 orders from 10 prescribers" in flat(output)
+    assert "only the demoN.biologist accounts see them" in flat(output)
     creds = json.loads((tmp_path / "data" / "demo-credentials.json").read_text())
     assert len(creds["users"]) == 1 + 2 * 4
+    assert creds["workflow"]["orders"] == 8 and creds["workflow"]["reports"] > 0
     assert oct((tmp_path / "data" / "demo-credentials.json").stat().st_mode & 0o777) == "0o600"
 
     code, output = run("demo", *dirs, "--no-serve")
-    assert code == 0 and "reusing" in output
+    assert code == 0 and "reusing" in output and "8 orders" in flat(output)
 
     code, output = run("lab", "add", *dirs, "--code", "CLI1", "--name", "Labo CLI", "--finess", "000000000")
     assert code == 0, output
@@ -122,7 +133,7 @@ def test_audit_verify_exit_code_on_tampering(tmp_path: Path) -> None:
     import sqlite3
 
     dirs = ["--data-dir", str(tmp_path / "data"), "--key-dir", str(tmp_path / "keys")]
-    assert run("demo", *dirs, "--labs", "1", "--patients", "5", "--no-serve")[0] == 0
+    assert run("demo", *dirs, "--labs", "1", "--patients", "5", "--orders", "0", "--no-serve")[0] == 0
     assert run("audit", "checkpoint", *dirs)[0] == 0
     db = sqlite3.connect(tmp_path / "data" / "labvault.sqlite3")
     db.execute("DROP TRIGGER audit_events_no_update")
@@ -132,3 +143,166 @@ def test_audit_verify_exit_code_on_tampering(tmp_path: Path) -> None:
     code, output = run("audit", "verify", *dirs)
     assert code == 1
     assert "BROKEN" in output and "entry 3 was modified" in output
+
+
+# --- results import ------------------------------------------------------------------------------
+
+
+def open_from(dirs: list[str]) -> Platform:
+    options = dict(zip(dirs[::2], dirs[1::2], strict=True))
+    return open_platform(
+        Settings(
+            data_dir=Path(options["--data-dir"]),
+            key_dir=Path(options["--key-dir"]),
+            database_url=options.get("--database-url"),
+        )
+    )
+
+
+def flat(output: str) -> str:
+    return " ".join(output.split())
+
+
+@dataclass
+class Bench:
+    dirs: list[str]
+    platform: Platform
+    factory: Factory
+    lab: LabInfo
+    technician: Account
+    biologist: Account
+    order_id: uuid.UUID
+    tubes: dict[str, str]  # tube type -> barcode
+
+    def csv(self, tmp_path: Path, text: str, encoding: str = "utf-8-sig") -> str:
+        path = tmp_path / f"results-{uuid.uuid4().hex[:6]}.csv"
+        path.write_bytes(text.format(**self.tubes).encode(encoding))
+        return str(path)
+
+    def statuses(self) -> dict[str, str]:
+        ctx = context_for(self.biologist, Purpose.CARE)
+        return {i.test_code: i.status for i in self.platform.orders.get(ctx, self.order_id).items}
+
+    def run_import(self, path: str, user: str | None = None, *extra: str) -> tuple[int, str]:
+        code, output = run(
+            "results", "import", path, *self.dirs, "--lab", self.lab.code,
+            "--user", user or self.technician.username, *extra,
+        )  # fmt: skip
+        return code, flat(output)
+
+
+@pytest.fixture
+def bench(dirs: list[str]) -> Iterator[Bench]:
+    assert run("init", *dirs)[0] == 0
+    platform = open_from(dirs)
+    factory = Factory(platform)
+    lab = factory.lab()
+    technician = factory.user(lab, Role.TECHNICIAN)
+    biologist = factory.user(lab, Role.BIOLOGIST)
+    reception = factory.ctx(lab, Role.RECEPTION)
+    data = factory.patient_data()
+    while data.birth_date.year > 1995:  # an adult, so that the eGFR is calculated
+        data = factory.patient_data()
+    patient = platform.patients.register(reception, data)
+    order = platform.orders.create(
+        reception, OrderRequest(patient_id=patient.id, panels=("IONO", "RENAL"), tests=("GLU", "HIV"))
+    )
+    tubes = {}
+    for specimen in order.specimens:
+        platform.specimens.receive(reception, specimen.barcode)
+        tubes[specimen.tube.split(" ")[0].replace("fluoride", "grey")] = specimen.barcode
+    yield Bench(dirs, platform, factory, lab, technician, biologist, order.id, tubes)
+    platform.close()
+
+
+GOOD_CSV = (
+    "barcode;test_code;value;comment\n"
+    "{heparin};NA;139;\n"
+    "{heparin};K;5,6;prélèvement difficile\n"
+    "{heparin};CL;101;\n"
+    "{heparin};PROT;70;\n"
+    "{heparin};CREA;80;\n"
+    "{heparin};UREA;5,1;\n"
+    "{SST};HCO3;25;\n"
+    "{grey};GLU;27,5;\n"
+)
+
+
+def test_results_import_enters_and_summarises_flags(bench: Bench, tmp_path: Path) -> None:
+    assert set(bench.tubes) == {"heparin", "SST", "grey"}
+    code, output = bench.run_import(bench.csv(tmp_path, GOOD_CSV))
+    assert code == 0, output
+    assert f"8 results entered by {bench.technician.username} in {bench.lab.code} (+1 calculated)" in output
+    assert "high (H) 1 3" in output  # K on line 3
+    assert "critical high (HH) 1 9" in output  # GLU on line 9
+    assert "1 critical value(s)" in output
+    statuses = bench.statuses()
+    assert statuses.pop("HIV") == "pending"  # restricted, not in the file
+    assert set(statuses.values()) == {"entered"} and "EGFR" in statuses
+    ctx = context_for(bench.biologist, Purpose.CARE)
+    items = {i.test_code: i for i in bench.platform.orders.get(ctx, bench.order_id).items}
+    assert items["K"].result is not None and items["K"].result.value == "5.6"
+    assert items["K"].result.comment == "prélèvement difficile"
+    assert items["GLU"].result is not None and items["GLU"].result.flag == "HH"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (GOOD_CSV.replace("5,6", "abc"), "line 3, value: is not a number"),
+        (GOOD_CSV.replace("{heparin};CL", "9999999999;CL"), "line 4, barcode: no tube with this barcode"),
+        (GOOD_CSV.replace("{grey};GLU", "{heparin};GLU"), "line 9, test_code: this test is not ordered on"),
+        (
+            GOOD_CSV + "{SST};HIV;negative;\n",
+            "line 10, test_code: restricted test HIV: entered by a biologist",
+        ),
+        (
+            GOOD_CSV.replace("{heparin};UREA", "{heparin};EGFR"),
+            "line 7, test_code: is calculated by labvault",
+        ),
+        (GOOD_CSV.replace("{SST};HCO3;25", "{SST};HCO3;"), "line 8, value: is empty"),
+        (GOOD_CSV.replace("barcode;", "code;"), "line 1: the header must name the columns"),
+    ],
+)
+def test_results_import_bad_line_writes_nothing(
+    bench: Bench, tmp_path: Path, text: str, message: str
+) -> None:
+    code, output = bench.run_import(bench.csv(tmp_path, text))
+    assert code == 1, output
+    assert "refused, nothing written" in output and message in output
+    assert set(bench.statuses().values()) == {"pending"}
+
+
+def test_results_import_dry_run_checks_and_writes_nothing(bench: Bench, tmp_path: Path) -> None:
+    path = bench.csv(tmp_path, GOOD_CSV + "{SST};HIV;Negative;\n", encoding="utf-8")
+    code, output = bench.run_import(path, bench.biologist.username, "--dry-run")
+    assert code == 0, output
+    assert "Dry run: 9 results would be entered, nothing written (+1 calculated)" in output
+    assert "critical high (HH) 1 9" in output
+    assert set(bench.statuses().values()) == {"pending"}
+    code, output = bench.run_import(bench.csv(tmp_path, GOOD_CSV.replace("27,5", "x")), None, "--dry-run")
+    assert code == 1 and "line 9, value: is not a number" in output
+    code, output = run("audit", "verify", *bench.dirs)
+    assert code == 0 and "audit log verified" in output  # the rolled-back rehearsal left no hole
+    # the biologist enters the restricted serology too
+    code, output = bench.run_import(path, bench.biologist.username)
+    assert code == 0 and "9 results entered" in flat(output), output
+    assert bench.statuses()["HIV"] == "entered"
+
+
+def test_results_import_refuses_another_labs_account_and_non_bench_roles(
+    bench: Bench, tmp_path: Path
+) -> None:
+    other_lab = bench.factory.lab()
+    stranger = bench.factory.user(other_lab, Role.TECHNICIAN)
+    path = bench.csv(tmp_path, GOOD_CSV)
+    code, output = bench.run_import(path, stranger.username)
+    assert code == 2 and f"is not an account of laboratory {bench.lab.code}" in output
+    receptionist = bench.factory.user(bench.lab, Role.RECEPTION)
+    code, output = bench.run_import(path, receptionist.username)
+    assert code == 2 and "may not result.enter" in output
+    code, output = bench.run_import(path, "nobody.here")
+    assert code == 2 and "no user" in output
+    code, output = bench.run_import(str(tmp_path / "missing.csv"))
+    assert code == 2 and "cannot read" in output
+    assert set(bench.statuses().values()) == {"pending"}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,14 +14,19 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
 from labvault.catalog.loader import default_catalog, dump_catalog
 from labvault.config import Settings
-from labvault.demo.seed import cli_context, read_credentials, seed, write_credentials
+from labvault.demo.seed import ORDERS_PER_LAB, cli_context, read_credentials, seed, write_credentials
 from labvault.errors import LabvaultError
 from labvault.identity.account_service import context_for
 from labvault.platform import Platform, initialise, open_platform
 from labvault.security.access import Purpose, Role
+from labvault.workflow.csv_import import CsvLineError, CsvResultRow, parse_results_csv
+from labvault.workflow.order_data import ResultSummary
+from labvault.workflow.results import ResultEntry
 
 app = typer.Typer(
     help="labvault: a laboratory information system that could not have leaked.", no_args_is_help=True
@@ -30,12 +37,14 @@ keys_app = typer.Typer(help="Per-laboratory key sets.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
 lab_app = typer.Typer(help="Laboratories.", no_args_is_help=True)
 catalog_app = typer.Typer(help="A laboratory's test catalogue.", no_args_is_help=True)
+results_app = typer.Typer(help="Results: batch import from an analyzer export.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(lab_app, name="lab")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(results_app, name="results")
 
 out = Console()
 err = Console(stderr=True)
@@ -61,7 +70,7 @@ def _settings(data_dir: Path, key_dir: Path, database_url: str | None, **extra: 
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
+    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     return typer.Exit(code=2)
 
 
@@ -145,11 +154,18 @@ def demo(
     labs: Annotated[int, typer.Option(min=1, max=20, envvar="LABVAULT_DEMO_LABS")] = 3,
     patients: Annotated[int, typer.Option(min=0, max=1_000_000, envvar="LABVAULT_DEMO_PATIENTS")] = 2000,
     seed_value: Annotated[int, typer.Option("--seed", envvar="LABVAULT_DEMO_SEED")] = 2021,
+    orders: Annotated[
+        int,
+        typer.Option(
+            min=0, max=2000, envvar="LABVAULT_DEMO_ORDERS", help="Orders per lab, through the workflow."
+        ),
+    ] = ORDERS_PER_LAB,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Only seed.")] = False,
     host: Host = "127.0.0.1",
     port: Port = 8000,
 ) -> None:
-    """Initialise, seed synthetic labs, staff and patients (once), print logins, then serve."""
+    """Initialise, seed synthetic labs, staff, patients, prescribers, orders, results and reports
+    (once), print logins, then serve."""
     settings = _settings(data_dir, key_dir, database_url)
     try:
         initialise(settings)
@@ -159,7 +175,14 @@ def demo(
     creds = read_credentials(data_dir)
     if creds is None:
         out.print(f"Seeding {labs} synthetic laboratories with {patients} patients each...")
-        creds = seed(platform, labs, patients, seed_value, progress=lambda line: out.print(f"  {line}"))
+        creds = seed(
+            platform,
+            labs,
+            patients,
+            seed_value,
+            progress=lambda line: out.print(f"  {line}"),
+            orders_per_lab=orders,
+        )
         path = write_credentials(data_dir, creds)
     else:
         path = data_dir / "demo-credentials.json"
@@ -172,11 +195,32 @@ def demo(
             soft_wrap=True,
             highlight=False,
         )
+    _print_activity(creds.workflow)
     out.print(f"Try: curl -H 'Authorization: Bearer <token>' http://{host}:{port}/api/v1/me")
     if no_serve:
         platform.close()
         return
     _serve(platform, host, port)
+
+
+def _print_activity(activity: dict[str, int]) -> None:
+    """What the demo's synthetic activity left to look at, and who may see what."""
+    n = Counter(activity)
+    if not n["orders"]:
+        return
+    out.print(
+        f"Synthetic activity: {n['orders']} orders from {n['physicians']} prescribers; "
+        f"{n['results']} results ({n['validated']} biologically validated, {n['critical']} critical values, "
+        f"{n['critical_calls']} calls recorded); {n['reports']} reports released ({n['partial_reports']} "
+        f"partial); {n['pending_items']} tests still pending; {n['rejected_tubes']} tubes rejected.",
+        highlight=False,
+    )
+    out.print(
+        f"{n['restricted_orders']} orders hold restricted results (HIV, hepatitis serologies): only the "
+        "demoN.biologist accounts see them; other roles see them hidden, or break the glass with a stated "
+        "reason (audited and flagged).",
+        highlight=False,
+    )
 
 
 @lab_app.command("add")
@@ -376,6 +420,117 @@ def catalog_import(
         catalog = platform.catalogs.import_document(cli_context(), platform.labs.by_code(lab).id, document)
     size = f"{len(catalog.tests)} tests, {len(catalog.panels)} panels"
     out.print(f"Catalogue {catalog.version} ({size}) is now active.")
+
+
+# --- results import ---------------------------------------------------------------------------
+
+_POSITION = re.compile(r"^(pairs|entries)\[(\d+)\](?:\.(\w+))?:\s*(.*)$", re.DOTALL)
+
+
+def _bad_line(message: str) -> typer.Exit:
+    err.print(f"[red]refused, nothing written:[/red] {escape(message)}", soft_wrap=True)
+    return typer.Exit(code=1)
+
+
+def _line_message(exc: LabvaultError, rows: list[CsvResultRow]) -> str | None:
+    """``entries[3].value: is not a number`` from the services becomes ``line 5, value: ...``:
+    batch positions are rows of the file. None for an error that is not about one row."""
+    found = _POSITION.match(str(exc))
+    if found is None or int(found.group(2)) >= len(rows):
+        return None
+    row = rows[int(found.group(2))]
+    field, reason = found.group(3), found.group(4)
+    if field == "item_id" or field is None:
+        field = "barcode" if "specimen" in reason or "tube" in reason else "test_code"
+    elif field == "correction_reason":
+        field, reason = "value", "the result is already biologically validated: correct it with a reason"
+    return f"line {row.line}, {field}: {reason}"
+
+
+def _flag_table(summaries: list[ResultSummary], rows: list[CsvResultRow]) -> Table:
+    """How many imported results got each flag, and on which lines of the file."""
+    table = Table(box=None, pad_edge=False)
+    table.add_column("flag")
+    table.add_column("results", justify="right")
+    table.add_column("lines")
+    labels = (
+        ("HH", "critical high (HH)"),
+        ("LL", "critical low (LL)"),
+        ("H", "high (H)"),
+        ("L", "low (L)"),
+        ("A", "abnormal (A)"),
+        ("N", "normal"),
+    )
+    imported = summaries[: len(rows)]
+    for flag, label in labels:
+        lines = [str(row.line) for row, s in zip(rows, imported, strict=True) if s.flag == flag]
+        if lines or flag in ("H", "L", "N"):
+            shown = ", ".join(lines[:12]) + (" ..." if len(lines) > 12 else "") if flag != "N" else ""
+            table.add_row(label, str(len(lines)), shown)
+    return table
+
+
+@results_app.command("import")
+def results_import(
+    file: Annotated[
+        Path, typer.Argument(help="CSV with a header: barcode,test_code,value[,comment]; ',' or ';'; UTF-8.")
+    ],
+    lab: LabCode,
+    user: Annotated[
+        str, typer.Option("--user", help="The technician or biologist entering the results (their username).")
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check every line against the lab's data, write nothing.")
+    ] = False,
+    data_dir: DataDir = DEFAULT_DATA,
+    key_dir: KeyDir = DEFAULT_KEYS,
+    database_url: DbUrl = None,
+) -> None:
+    """Enter a batch of results from an analyzer export, all or nothing: a bad line is named by its
+    line number and column (exit code 1) and nothing is written. Calculated tests (eGFR, LDL) follow."""
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise _fail(f"cannot read {file}: {exc.strerror}") from None
+    try:
+        rows = parse_results_csv(data)
+    except CsvLineError as exc:
+        raise _bad_line(str(exc)) from None
+    with _platform(data_dir, key_dir, database_url) as platform:
+        info = platform.labs.by_code(lab)
+        account = platform.accounts.by_username(user)
+        if account.lab_id != info.id:
+            raise _fail(f"user {account.username} is not an account of laboratory {info.code}")
+        if not account.active:
+            raise _fail(f"account {account.username} is disabled")
+        ctx = context_for(account, Purpose.CARE, "cli")
+        try:
+            items = platform.items.resolve_items(ctx, [(row.barcode, row.test_code) for row in rows])
+            entries = [
+                ResultEntry(item, row.value, row.comment) for item, row in zip(items, rows, strict=True)
+            ]
+            enter = platform.items.rehearse_entry if dry_run else platform.results.enter
+            summaries = enter(ctx, entries)
+        except LabvaultError as exc:
+            message = _line_message(exc, rows)
+            if message is None:
+                raise
+            raise _bad_line(message) from None
+    calculated = len(summaries) - len(rows)
+    if dry_run:
+        title = f"Dry run: {len(rows)} results would be entered, nothing written"
+    else:
+        title = f"{len(rows)} results entered by {account.username} in {info.code}"
+    if calculated > 0:
+        title += f" (+{calculated} calculated)"
+    out.print(title, highlight=False)
+    out.print(_flag_table(summaries, rows))
+    critical = sum(1 for s in summaries if s.flag in ("HH", "LL"))
+    if critical:
+        out.print(
+            f"[bold red]{critical} critical value(s):[/bold red] call the prescriber and record the call "
+            "before biological validation."
+        )
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from labvault.keys.store import KeyStore
 from labvault.security.audit import AuditVerifier
 from labvault.store.database import Database
 from labvault.store.migrate import upgrade
+from labvault.workflow.item_lookup import ItemLookup
 from labvault.workflow.orders import OrderService
 from labvault.workflow.report_service import ReportService
 from labvault.workflow.results import ResultService
@@ -39,6 +40,7 @@ class Platform:
     specimens: SpecimenService
     results: ResultService
     reports: ReportService
+    items: ItemLookup
     audit: AuditVerifier
     reencryptor: ReEncryptor
 
@@ -85,6 +87,7 @@ def open_platform(settings: Settings) -> Platform:
         specimens=SpecimenService(db, keys, catalogs),
         results=ResultService(db, keys, catalogs),
         reports=ReportService(db, keys, catalogs),
+        items=ItemLookup(db, keys, catalogs),
         audit=verifier,
         reencryptor=ReEncryptor(db, keys),
     )

@@ -1,8 +1,11 @@
 """The stolen-copy test: a thief with every file of the data directory, or a pg_dump, learns nothing.
 
-Known marker values are written through the real services next to demo data, then every byte of
-the data directory (database, WAL, shared memory, journals, logs) and of a pg_dump is searched for
-them in the encodings a forensic `strings`/grep would try.
+Known marker values are written through the real services next to demo data (an identity, then a
+prescription with its clinical information and drugs, results with comments, a critical-value call,
+a correction, a break-the-glass reason and released PDF reports), then every byte of the data
+directory (database, WAL, shared memory, journals, logs) and of a pg_dump is searched for them in the
+encodings a forensic `strings`/grep would try, and in hexadecimal (pg_dump writes bytea columns so).
+No PDF may be found either: a report stored in clear would start with ``%PDF-``.
 """
 
 from __future__ import annotations
@@ -11,24 +14,41 @@ import datetime as dt
 import os
 import shutil
 import subprocess
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Mapping
 
 import pytest
 from sqlalchemy.engine import make_url
 
 from labvault.demo.seed import seed
-from labvault.demo.synthetic import generate_nir
+from labvault.demo.synthetic import generate_nir, generate_rpps
+from labvault.identity.lab_service import LabInfo
 from labvault.identity.patient_data import PatientData
+from labvault.identity.physician_service import PhysicianData
 from labvault.identity.validation import INS_OID_TEST_NIR
 from labvault.platform import Platform
-from labvault.security.access import Role
+from labvault.security.access import AccessContext, Role
+from labvault.workflow.order_data import OrderRequest
+from labvault.workflow.results import ResultEntry
 from tests.conftest import IN_CI, Factory
+from tests.workflow.helpers import pdf_text
 
 MARKER_NAME = "ZORGLUBOVITCH"
 MARKER_FIRST = "Anastasie-Philomène"
 MARKER_NOTE = "VIH positif"
 MARKER_BIRTH = dt.date(1983, 7, 14)
 MARKER_EMAIL = "zorglubovitch.marker@example.org"
+# Workflow markers: free text typed around a prescription and its results.
+MARKER_CLINICAL = "Qzclinical tumeur cérébrale suspectée"
+MARKER_DRUG = "Qzdrugtruvada 200 mg"
+MARKER_COMMENT = "Qzcomment patiente enceinte de 12 SA"
+MARKER_RESTRICTED_COMMENT = "Qzserocomment séroconversion récente"
+MARKER_CALLED = "Qzcalled Dr Mabuse-Lefort"
+MARKER_CALL_NOTE = "Qzcallnote transfert en réanimation"
+MARKER_CORRECTION = "Qzcorrection tube inversé avec le voisin"
+MARKER_OVERRIDE = "Qzoverride urgence vitale au bloc opératoire"
+MARKER_PRESCRIBER = "Qzprescripteur"
+PDF_MAGIC = b"%PDF-"
 
 
 def nir_spellings(nir: str) -> list[str]:
@@ -50,6 +70,11 @@ def needles(markers: list[str]) -> dict[bytes, str]:
     return {encoded: marker for marker in markers for encoded in encodings(marker)}
 
 
+def hex_needles(wanted: dict[bytes, str]) -> dict[bytes, str]:
+    """The same needles as pg_dump prints a bytea column: lower-case hexadecimal."""
+    return {needle.hex().encode(): marker for needle, marker in wanted.items()}
+
+
 def find_markers(blob: bytes, wanted: dict[bytes, str]) -> set[str]:
     return {marker for needle, marker in wanted.items() if needle in blob}
 
@@ -60,6 +85,59 @@ def test_scanner_finds_a_planted_marker() -> None:
     assert find_markers(b"xx" + MARKER_NOTE.upper().encode("utf-16-le") + b"yy", wanted) == {MARKER_NOTE}
     assert find_markers(b"..VIH POSITIF..", wanted) == {MARKER_NOTE}
     assert find_markers(b"1 83 07 75 123 456 78", wanted)
+    assert find_markers(b"\\x00" + MARKER_NOTE.encode().hex().encode(), hex_needles(wanted)) == {MARKER_NOTE}
+
+
+def run_workflow(platform: Platform, factory: Factory, lab: LabInfo, patient_id: uuid.UUID) -> list[str]:
+    """Take one prescription of the marker patient through the whole workflow, writing a marker into
+    every free-text field on the way; returns further markers (the tube barcodes)."""
+    reception = factory.ctx(lab, Role.RECEPTION)
+    technician = factory.ctx(lab, Role.TECHNICIAN)
+    biologist = factory.ctx(lab, Role.BIOLOGIST)
+    doctor = platform.physicians.register(
+        reception,
+        PhysicianData(rpps=generate_rpps(factory.rng), family_name=MARKER_PRESCRIBER, given_names="Théodule"),
+    )
+    request = OrderRequest(
+        patient_id=patient_id,
+        tests=("HGB", "K", "HIV"),
+        prescriber_id=doctor.id,
+        prescribed_on=dt.datetime.now(dt.UTC).date(),
+        drugs=(MARKER_DRUG,),
+        clinical_info=MARKER_CLINICAL,
+        fasting=True,
+    )
+    order = platform.orders.create(reception, request)
+    assert platform.orders.get(reception, order.id).clinical_info == MARKER_CLINICAL
+    for specimen in order.specimens:
+        platform.specimens.receive(reception, specimen.barcode)
+    items = {item.test_code: item.id for item in order.items}
+    platform.results.enter(
+        technician, [ResultEntry(items["HGB"], "6.1", MARKER_COMMENT), ResultEntry(items["K"], "4.4")]
+    )
+    platform.results.enter(biologist, [ResultEntry(items["HIV"], "positive", MARKER_RESTRICTED_COMMENT)])
+    platform.results.record_critical_call(technician, items["HGB"], MARKER_CALLED, "phone", MARKER_CALL_NOTE)
+    validate(platform, technician, biologist, items)
+    platform.reports.release(biologist, order.id)
+    platform.results.enter(technician, [ResultEntry(items["K"], "4.6", None, MARKER_CORRECTION)])
+    validate(platform, technician, biologist, {"K": items["K"]})
+    assert platform.reports.release(biologist, order.id).version == 2
+    text = pdf_text(platform.reports.pdf(reception, order.id, break_glass_reason=MARKER_OVERRIDE))
+    for marker in (MARKER_COMMENT, MARKER_RESTRICTED_COMMENT, MARKER_CORRECTION, MARKER_PRESCRIBER.upper()):
+        assert marker in text, f"{marker} should be on the report, or scanning for it proves nothing"
+    return [specimen.barcode for specimen in order.specimens]
+
+
+def validate(
+    platform: Platform, technician: AccessContext, biologist: AccessContext, items: Mapping[str, uuid.UUID]
+) -> None:
+    """Technical then biological validation (restricted tests are validated by the biologist alone)."""
+    plain = [item for code, item in items.items() if code != "HIV"]
+    restricted = [item for code, item in items.items() if code == "HIV"]
+    platform.results.validate_technical(technician, plain)
+    if restricted:
+        platform.results.validate_technical(biologist, restricted)
+    platform.results.validate_biological(biologist, list(items.values()))
 
 
 def pg_dump(platform: Platform) -> bytes:
@@ -105,12 +183,16 @@ def test_stolen_copy_reveals_nothing(fresh_factory: Factory) -> None:
     assert platform.patients.get(ctx, record.id).data.note == MARKER_NOTE
     platform.patients.update(ctx, record.id, {"note": MARKER_NOTE + " (confirmé)"})
     assert platform.patients.find_by_nir(ctx, marker.nir or "")
+    barcodes = run_workflow(platform, fresh_factory, lab, record.id)
     platform.audit.checkpoint_heads()
 
     assert marker.nir is not None
     markers = [MARKER_NAME, MARKER_FIRST, MARKER_NOTE, MARKER_EMAIL, "Marqueur Secret", "Marqueur-Témoin"]
     markers += [*nir_spellings(marker.nir), MARKER_BIRTH.isoformat(), MARKER_BIRTH.strftime("%d/%m/%Y")]
+    markers += [MARKER_CLINICAL, MARKER_DRUG, MARKER_COMMENT, MARKER_RESTRICTED_COMMENT, MARKER_CALLED]
+    markers += [MARKER_CALL_NOTE, MARKER_CORRECTION, MARKER_OVERRIDE, MARKER_PRESCRIBER, *barcodes]
     wanted = needles(markers)
+    wanted[PDF_MAGIC] = "a PDF in clear"
 
     data_dir = platform.settings.data_dir
     scanned = 0
@@ -128,7 +210,8 @@ def test_stolen_copy_reveals_nothing(fresh_factory: Factory) -> None:
     else:
         dump = pg_dump(platform)
         assert b"CREATE TABLE public.patients" in dump and len(dump) > 100_000
-        found = find_markers(dump, wanted)
+        assert b"COPY public.reports" in dump and b"COPY public.results" in dump
+        found = find_markers(dump, wanted) | find_markers(dump, hex_needles(wanted))
         if found:
             leaks["pg_dump"] = found
     keep_open.close()

@@ -42,7 +42,7 @@ def test_demo_then_serve_over_http(tmp_path: Path, database_env: dict[str, str])
     env = {**os.environ, "LABVAULT_DATA_DIR": str(data), "LABVAULT_KEY_DIR": str(keys), **database_env}
     cli = [sys.executable, "-m", "labvault.cli"]
     seeded = subprocess.run(
-        [*cli, "demo", "--labs", "2", "--patients", "30", "--no-serve"],
+        [*cli, "demo", "--labs", "2", "--patients", "30", "--orders", "6", "--no-serve"],
         env=env,
         capture_output=True,
         timeout=120,

@@ -1,4 +1,5 @@
-"""Seeds a platform with synthetic laboratories, one account per role per lab, and patients.
+"""Seeds a platform with synthetic laboratories, one account per role per lab, patients, and
+(:mod:`labvault.demo.workflow_seed`) prescribers, orders, results and reports.
 
 Everything here is synthetic (Faker fr_FR, generated NIRs with valid keys, INS test OID).
 """
@@ -15,7 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labvault.demo.synthetic import SyntheticPatient, generate_finess, synthetic_patients
+from labvault.demo.synthetic import (
+    SyntheticPatient,
+    generate_finess,
+    synthetic_full_names,
+    synthetic_patients,
+)
+from labvault.demo.workflow_seed import LabStaff, SeedPatient, WorkflowSummary, seed_workflow
 from labvault.identity.account_service import Account, context_for
 from labvault.identity.patient_data import PatientData
 from labvault.platform import Platform
@@ -29,12 +36,14 @@ LAB_NAMES = (
     "Analyses du Plateau",
 )
 BATCH = 1000
+ORDERS_PER_LAB = 60
 
 
 @dataclass
 class DemoCredentials:
     users: list[dict[str, str]] = field(default_factory=list)
     labs: list[dict[str, str]] = field(default_factory=list)
+    workflow: dict[str, int] = field(default_factory=dict)  # what seed_workflow created, all labs
 
 
 def cli_context() -> AccessContext:
@@ -66,8 +75,11 @@ def seed(
     patients_per_lab: int,
     seed_value: int,
     progress: Callable[[str], None] = lambda _: None,
+    orders_per_lab: int = 0,
 ) -> DemoCredentials:
-    """Create ``labs`` labs with their staff and ``patients_per_lab`` patients each."""
+    """Create ``labs`` labs with their staff and ``patients_per_lab`` patients each, then about
+    ``orders_per_lab`` orders per lab taken through the whole workflow (``labvault demo`` asks for
+    :data:`ORDERS_PER_LAB`; none by default, for tests and benchmarks that only need identities)."""
     rng = random.Random(seed_value)
     operator_ctx = cli_context()
     creds = DemoCredentials()
@@ -77,6 +89,9 @@ def seed(
     )
     _remember(platform, creds, operator, operator_password, None)
     people = synthetic_patients(labs * patients_per_lab, seed_value)
+    staff_roles = (Role.LAB_ADMIN, *(r for r in LAB_ROLES if r is not Role.LAB_ADMIN))
+    names = iter(synthetic_full_names(labs * len(staff_roles), seed_value))
+    activity = WorkflowSummary()
     for number in range(1, labs + 1):
         code = f"DEMO{number}"
         lab = platform.labs.create(
@@ -84,23 +99,41 @@ def seed(
         )
         creds.labs.append({"code": lab.code, "id": str(lab.id), "name": lab.name})
         creator = operator_ctx  # the operator creates the lab's first admin, who creates the staff
-        for role in (Role.LAB_ADMIN, *(r for r in LAB_ROLES if r is not Role.LAB_ADMIN)):
+        accounts: dict[Role, Account] = {}
+        for role in staff_roles:
             username = f"{code.lower()}.{role.value.replace('_', '')}"
             password = secrets.token_urlsafe(12)
-            account = platform.accounts.create_user(creator, username, password, role, lab.id)
+            account = platform.accounts.create_user(
+                creator, username, password, role, lab.id, full_name=next(names)
+            )
+            accounts[role] = account
             _remember(platform, creds, account, password, code)
             if role is Role.LAB_ADMIN:
                 creator = context_for(account, Purpose.ADMINISTRATION, "demo-seed")
-        reception = next(u for u in creds.users if u["lab"] == code and u["role"] == Role.RECEPTION.value)
-        ctx = context_for(
-            platform.accounts.by_username(reception["username"]), Purpose.ADMINISTRATION, "demo-seed"
-        )
-        done = 0
-        while done < patients_per_lab:
-            chunk = [to_patient_data(next(people)) for _ in range(min(BATCH, patients_per_lab - done))]
-            platform.patients.register_many(ctx, chunk)
-            done += len(chunk)
-        progress(f"{code}: {lab.name}, {done} patients")
+        ctx = context_for(accounts[Role.RECEPTION], Purpose.ADMINISTRATION, "demo-seed")
+        registered: list[SeedPatient] = []
+        while len(registered) < patients_per_lab:
+            chunk = [
+                to_patient_data(next(people)) for _ in range(min(BATCH, patients_per_lab - len(registered)))
+            ]
+            ids = platform.patients.register_many(ctx, chunk)
+            registered += [
+                SeedPatient(pid, data.sex, data.birth_date) for pid, data in zip(ids, chunk, strict=True)
+            ]
+        line = f"{code}: {lab.name}, {len(registered)} patients"
+        if orders_per_lab > 0 and registered:
+            staff = LabStaff(
+                reception=context_for(accounts[Role.RECEPTION], Purpose.CARE, "demo-seed"),
+                technician=context_for(accounts[Role.TECHNICIAN], Purpose.CARE, "demo-seed"),
+                biologist=context_for(accounts[Role.BIOLOGIST], Purpose.CARE, "demo-seed"),
+            )
+            done = seed_workflow(
+                platform, staff, registered, random.Random(f"{seed_value}-{code}"), orders_per_lab
+            )
+            activity.add(done)
+            line += f", {done.orders} orders, {done.results} results, {done.reports} reports"
+        progress(line)
+    creds.workflow = activity.as_dict()
     platform.audit.checkpoint_heads()
     return creds
 
@@ -125,7 +158,7 @@ def write_credentials(data_dir: Path, creds: DemoCredentials) -> Path:
     path = data_dir / CREDENTIALS_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        json.dump({"labs": creds.labs, "users": creds.users}, handle, indent=2)
+        json.dump({"labs": creds.labs, "users": creds.users, "workflow": creds.workflow}, handle, indent=2)
     return path
 
 
@@ -134,4 +167,6 @@ def read_credentials(data_dir: Path) -> DemoCredentials | None:
     if not path.exists():
         return None
     document = json.loads(path.read_text())
-    return DemoCredentials(users=document["users"], labs=document["labs"])
+    return DemoCredentials(
+        users=document["users"], labs=document["labs"], workflow=document.get("workflow") or {}
+    )

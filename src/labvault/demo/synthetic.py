@@ -23,10 +23,13 @@ from labvault.identity.validation import INS_OID_TEST_NIR, INS_STATUSES
 
 __all__ = [
     "SyntheticPatient",
+    "SyntheticPhysician",
     "generate_finess",
     "generate_nir",
     "generate_rpps",
+    "synthetic_full_names",
     "synthetic_patients",
+    "synthetic_physicians",
 ]
 
 # Metropolitan departments ("20" has not been used for births since Corsica was split in 1976).
@@ -44,6 +47,16 @@ _BIRTH_LAST: Final = datetime.date(2025, 12, 31).toordinal()
 _CORSICA_SPLIT_YEAR: Final = 1976
 _INS_STATUS_WEIGHTS: Final = (10, 20, 15, 55)  # provisoire, recuperee, validee, qualifiee
 _POOL_SIZE: Final = 5_000
+_SPECIALTIES: Final = (
+    "médecine générale",
+    "médecine générale",
+    "médecine générale",
+    "endocrinologie",
+    "néphrologie",
+    "cardiologie",
+    "gastro-entérologie",
+    "maladies infectieuses",
+)
 
 
 def generate_nir(
@@ -199,3 +212,57 @@ def synthetic_patients(count: int, seed: int) -> Iterator[SyntheticPatient]:
             phone=phone,
             email=email,
         )
+
+
+@dataclass(frozen=True)
+class SyntheticPhysician:
+    """One invented prescriber: a valid (random) RPPS, a name, a specialty, fictional contacts."""
+
+    rpps: str
+    family_name: str
+    given_names: str
+    specialty: str
+    phone: str
+    email: str
+
+
+def _fiction_phone(rng: random.Random) -> str:
+    return f"{rng.choice(_FICTION_PHONE_BLOCKS)} {rng.randint(0, 99):02d} {rng.randint(0, 99):02d}"
+
+
+def synthetic_physicians(count: int, seed: int) -> list[SyntheticPhysician]:
+    """``count`` prescribers with distinct RPPS numbers, identical for identical (count, seed)."""
+    if count < 0:
+        raise ValueError("count must be >= 0")
+    rng = random.Random(seed)
+    fake = Faker("fr_FR")
+    fake.seed_instance(seed)
+    seen: set[str] = set()
+    doctors: list[SyntheticPhysician] = []
+    while len(doctors) < count:
+        rpps = generate_rpps(rng)
+        if rpps in seen:
+            continue
+        seen.add(rpps)
+        family = fake.last_name()
+        given = fake.first_name_female() if rng.random() < 0.5 else fake.first_name_male()
+        doctors.append(
+            SyntheticPhysician(
+                rpps=rpps,
+                family_name=family,
+                given_names=given,
+                specialty=_SPECIALTIES[len(doctors) % len(_SPECIALTIES)],
+                phone=_fiction_phone(rng),
+                email=f"dr.{_ascii_slug(family)}.{len(doctors)}@{rng.choice(_EMAIL_DOMAINS)}",
+            )
+        )
+    return doctors
+
+
+def synthetic_full_names(count: int, seed: int) -> list[str]:
+    """``count`` invented "Prénom NOM" names for staff accounts, identical for identical (count, seed)."""
+    if count < 0:
+        raise ValueError("count must be >= 0")
+    fake = Faker("fr_FR")
+    fake.seed_instance(seed)
+    return [f"{fake.first_name()} {fake.last_name().upper()}" for _ in range(count)]
