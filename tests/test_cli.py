@@ -18,7 +18,7 @@ from labvault.identity.lab_service import LabInfo
 from labvault.platform import Platform, open_platform
 from labvault.security.access import Purpose, Role
 from labvault.workflow.order_data import OrderRequest
-from tests.conftest import BACKENDS, Factory, PgDatabase, require_pg
+from tests.conftest import BACKENDS, TEST_PASSWORD, Factory, PgDatabase, require_pg
 
 runner = CliRunner()
 
@@ -183,10 +183,13 @@ class Bench:
         ctx = context_for(self.biologist, Purpose.CARE)
         return {i.test_code: i.status for i in self.platform.orders.get(ctx, self.order_id).items}
 
-    def run_import(self, path: str, user: str | None = None, *extra: str) -> tuple[int, str]:
+    def run_import(
+        self, path: str, user: str | None = None, *extra: str, password: str | None = None
+    ) -> tuple[int, str]:
         code, output = run(
             "results", "import", path, *self.dirs, "--lab", self.lab.code,
-            "--user", user or self.technician.username, *extra,
+            "--user", user or self.technician.username, "--password-stdin", *extra,
+            input=(password or TEST_PASSWORD) + "\n",
         )  # fmt: skip
         return code, flat(output)
 
@@ -302,7 +305,9 @@ def test_results_import_refuses_another_labs_account_and_non_bench_roles(
     code, output = bench.run_import(path, receptionist.username)
     assert code == 2 and "may not result.enter" in output
     code, output = bench.run_import(path, "nobody.here")
-    assert code == 2 and "no user" in output
+    assert code == 2 and "invalid username or password" in output
+    code, output = bench.run_import(path, bench.technician.username, password="not the password at all")
+    assert code == 2 and "invalid username or password" in output
     code, output = bench.run_import(str(tmp_path / "missing.csv"))
     assert code == 2 and "cannot read" in output
     assert set(bench.statuses().values()) == {"pending"}

@@ -482,6 +482,9 @@ def results_import(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Check every line against the lab's data, write nothing.")
     ] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the user's password from stdin.")
+    ] = False,
     data_dir: DataDir = DEFAULT_DATA,
     key_dir: KeyDir = DEFAULT_KEYS,
     database_url: DbUrl = None,
@@ -498,7 +501,8 @@ def results_import(
         raise _bad_line(str(exc)) from None
     with _platform(data_dir, key_dir, database_url) as platform:
         info = platform.labs.by_code(lab)
-        account = platform.accounts.by_username(user)
+        # The results are entered in this person's name: they prove it, as for `token create`.
+        account = platform.accounts.authenticate_password(user, _read_password(password_stdin, confirm=False))
         if account.lab_id != info.id:
             raise _fail(f"user {account.username} is not an account of laboratory {info.code}")
         if not account.active:
