@@ -55,8 +55,8 @@ def test_report_pdf_shows_request_results_and_kind(bench: Bench) -> None:
         f"Dr VAUQUELIN Hortense (RPPS {rpps})",
         "Compte rendu partiel — version 1",
         "définitif suivra",
-        "Hémoglobine 11.0 L ↓ g/dL 12.0 - 16.0",
-        f"Potassium 5.5 H ↑ mmol/L 3.5 - 5.0 4.1 ({today})",
+        "Hémoglobine 11.0 L ↓ g/dL 12.0 – 16.0",
+        f"Potassium 5.5 H ↑ mmol/L 3.5 – 5.0 4.1 ({today})",
         "Protéine C réactive (CRP) 3.0 mg/L < 5.0",
         "Recherche d'agglutinines irrégulières (RAI) positive A *",
         f"Commentaire : {COMMENT_MARKER}",
@@ -71,7 +71,7 @@ def test_report_pdf_shows_request_results_and_kind(bench: Bench) -> None:
     assert (final.version, final.kind) == (2, "final")
     text = pdf_text(bench.platform.reports.pdf(bench.reception, order.id))
     assert "Compte rendu définitif — version 2" in text and "partiel" not in text
-    assert "Glycémie à jeun 5.00 mmol/L 3.90 - 6.10" in text
+    assert "Glycémie à jeun 5.00 mmol/L 3.90 – 6.10" in text
     assert "annule et remplace" in text
     first_again = pdf_text(bench.platform.reports.pdf(bench.reception, order.id, 1))
     assert "Compte rendu partiel — version 1" in first_again

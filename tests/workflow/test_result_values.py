@@ -161,16 +161,16 @@ def test_numbers_without_decimals_keep_their_precision() -> None:
 
 def test_reference_text() -> None:
     hgb, egfr, crp = definition("HGB"), definition("EGFR"), definition("CRP")
-    assert reference_text({"range": [12.0, 16.0]}, hgb) == "12.0 - 16.0"
+    assert reference_text({"range": [12.0, 16.0]}, hgb) == "12.0 – 16.0"
     assert reference_text({"range": [None, 5.0]}, crp) == "< 5.0"
     assert reference_text({"range": [60.0, None]}, egfr) == "> 60"
-    assert reference_text({"range": [3.9, 6.1]}, definition("GLU")) == "3.90 - 6.10"
-    assert reference_text({"range": [0.4, 4.0]}, None) == "0.4 - 4"
+    assert reference_text({"range": [3.9, 6.1]}, definition("GLU")) == "3.90 – 6.10"
+    assert reference_text({"range": [0.4, 4.0]}, None) == "0.4 – 4"
     assert reference_text({"range": None}, hgb) is None
     assert reference_text({}, hgb) is None
     assert reference_text({"range": [None, None]}, hgb) is None
     computed = interpret("v", definition("TSH"), "2", None, ADULT, None, ON).interpretation
-    assert reference_text(computed, definition("TSH")) == "0.40 - 4.00"
+    assert reference_text(computed, definition("TSH")) == "0.40 – 4.00"
 
 
 def test_comments_and_critical_flags() -> None:

@@ -14,7 +14,7 @@ from markupsafe import Markup
 
 from labvault.reports.barcode_svg import code128_svg
 from labvault.reports.pdf import html_to_pdf
-from labvault.reports.templates import environment, format_value
+from labvault.reports.templates import environment, range_text
 from labvault.reports.trend_chart import trend_chart_svg
 from labvault.reports.view import HistorySeries, HistoryView, LabelView, ReportView, ResultLine, TrendPoint
 
@@ -58,14 +58,7 @@ class _SeriesBlock:
 
 
 def _reference(series: HistorySeries) -> str:
-    low, high = series.low, series.high
-    if low is not None and high is not None:
-        return f"{format_value(low)} – {format_value(high)}"
-    if high is not None:
-        return f"< {format_value(high)}"
-    if low is not None:
-        return f"> {format_value(low)}"
-    return "non définies"
+    return range_text(series.low, series.high) or "non définies"
 
 
 def _flag(series: HistorySeries, point: TrendPoint) -> str | None:

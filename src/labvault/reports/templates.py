@@ -7,6 +7,7 @@ and the same HTML is served to the web UI.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from functools import cache
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -56,6 +57,19 @@ def w3c_datetime(value: dt.datetime, timezone: str) -> str:
 def format_value(value: float) -> str:
     """A measured value without float noise or trailing zeros (13.2, not 13.200000000000001)."""
     return f"{value:g}"
+
+
+def range_text(
+    low: float | None, high: float | None, show: Callable[[float], str] = format_value
+) -> str | None:
+    """A reference interval as printed: "12.0 – 16.0", "< 5.0", "> 60"; None when it has no limit."""
+    if low is not None and high is not None:
+        return f"{show(low)} – {show(high)}"
+    if high is not None:
+        return f"< {show(high)}"
+    if low is not None:
+        return f"> {show(low)}"
+    return None
 
 
 def nir_fr(value: str | None) -> str:

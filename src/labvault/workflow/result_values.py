@@ -12,6 +12,7 @@ from labvault.catalog.flags import Flag, delta_check, flag_coded, flag_numeric
 from labvault.catalog.model import Sex, TestDefinition
 from labvault.catalog.ranges import select_range
 from labvault.errors import InvalidInput
+from labvault.reports.templates import range_text
 
 MAX_TEXT_RESULT = 2000
 MAX_COMMENT = 1000
@@ -121,19 +122,12 @@ def clean_comment(field: str, comment: str | None) -> str | None:
 
 
 def reference_text(interpretation: dict[str, Any], test: TestDefinition | None) -> str | None:
-    """ "12.0 - 16.0", "< 5.0" or "> 60" as printed next to a value."""
+    """The range used for a result, as printed next to it, with the test's decimals."""
     chosen = interpretation.get("range")
     if not chosen:
         return None
-    low, high = chosen
 
     def show(x: float) -> str:
         return format_number(test, x) if test is not None else f"{x:g}"
 
-    if low is not None and high is not None:
-        return f"{show(low)} - {show(high)}"
-    if high is not None:
-        return f"< {show(high)}"
-    if low is not None:
-        return f"> {show(low)}"
-    return None
+    return range_text(chosen[0], chosen[1], show)
