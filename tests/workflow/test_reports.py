@@ -10,7 +10,7 @@ import pypdf
 import pytest
 from sqlalchemy import update
 
-from labvault.errors import Forbidden, NotFound
+from labvault.errors import Conflict, Forbidden, NotFound
 from labvault.platform import Platform
 from labvault.workflow.models import Order, Report
 from tests.workflow.helpers import Bench, audit_events, pdf_text, raw_rows
@@ -199,3 +199,30 @@ def test_another_lab_gets_not_found_for_reports(bench: Bench, other: Bench) -> N
         with pytest.raises(NotFound):
             call()
     assert len(bench.platform.reports.list(bench.reception, order.id)) == 1
+
+
+def test_release_refuses_when_the_order_changes_while_the_pdf_is_laid_out(
+    bench: Bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The PDF is rendered outside any transaction; if a result is validated meanwhile, the report
+    would not show what it claims, so the release is refused rather than stored."""
+    from labvault.workflow import report_service
+
+    patient = bench.patient(birth_name="Concurrent", first_names="Rendu", used_name=None)
+    order = bench.order(patient, tests=["K", "NA"])
+    bench.enter(order, {"K": "4.2", "NA": "140"})
+    bench.validate(order, ["K", "NA"], biological=False)
+    bench.platform.results.validate_biological(bench.biologist, [bench.item_id(order, "K")])
+    real_render = report_service.render_report_pdf
+
+    def render_while_sodium_is_validated(view: report_service.ReportView) -> bytes:
+        bench.platform.results.validate_biological(bench.biologist, [bench.item_id(order, "NA")])
+        return real_render(view)
+
+    monkeypatch.setattr(report_service, "render_report_pdf", render_while_sodium_is_validated)
+    with pytest.raises(Conflict, match="changed while its report was being prepared"):
+        bench.platform.reports.release(bench.biologist, order.id)
+    assert raw_rows(bench.platform, Report, order_id=order.id) == []
+    monkeypatch.setattr(report_service, "render_report_pdf", real_render)
+    info = bench.platform.reports.release(bench.biologist, order.id)
+    assert (info.version, info.kind, info.results) == (1, "final", 2)

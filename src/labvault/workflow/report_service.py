@@ -73,29 +73,21 @@ def patient_block(data: PatientData) -> PatientBlock:
 class ReportService(WorkflowService):
     def release(self, ctx: AccessContext, order_id: uuid.UUID) -> ReportInfo:
         """Sign out what is validated: a partial report while tests are pending, final when all are.
-        Refused when nothing is biologically validated or nothing changed since the last report."""
+        Refused when nothing is biologically validated or nothing changed since the last report.
+
+        The PDF (a quarter of a second or more) is laid out between two short transactions, so it
+        holds no write lock (SQLite's is the whole database's); the second one checks that nothing
+        changed meanwhile, then stores the report and its audit event together."""
+        with self._unit(ctx, Permission.REPORT_RELEASE) as unit:
+            planned = self._plan(unit, ctx, order_id)
+            view = self._view(unit, load_order(unit, order_id), _items(unit, order_id), planned)
+        pdf = render_report_pdf(view)
         with self._unit(ctx, Permission.REPORT_RELEASE) as unit:
             audit.lock_chain(unit.session, ctx)
-            order = load_order(unit, order_id)
-            items = _items(unit, order.id)
-            validated = [i for i in items if i.status == "validated" and i.current_result_id]
-            if not validated:
-                raise Conflict("no biologically validated result on this order: a report cannot be released")
-            awaited = [i for i in items if i.status != "validated" and not _uncomputable(i)]
-            kind = "partial" if awaited else "final"
-            result_ids = sorted(str(i.current_result_id) for i in validated)
-            latest = unit.session.scalar(
-                select(Report).where(Report.order_id == order.id).order_by(Report.version.desc()).limit(1)
-            )
-            if latest is not None and latest.kind == kind and sorted(latest.result_ids) == result_ids:
-                raise Conflict(f"nothing changed since report version {latest.version}")
-            row = Report(id=uuid.uuid4(), lab_id=unit.lab_id, order_id=order.id, released_by=ctx.actor_id)
-            row.version = (latest.version + 1) if latest is not None else 1
-            row.kind = kind
-            row.result_ids = result_ids
-            row.restricted = any(i.restricted for i in validated)
-            row.released_at = utcnow().replace(microsecond=0)
-            pdf = render_report_pdf(self._view(unit, order, items, row))
+            row = self._plan(unit, ctx, order_id)
+            if (row.version, row.kind, row.result_ids) != (planned.version, planned.kind, planned.result_ids):
+                raise Conflict("the order changed while its report was being prepared: release it again")
+            row.released_at = planned.released_at
             row.pdf_enc = unit.keys.cipher.encrypt_bytes(Report.__tablename__, "pdf_enc", row.id, pdf)
             unit.session.add(row)
             unit.session.flush()
@@ -107,14 +99,37 @@ class ReportService(WorkflowService):
                     OBJECT,
                     str(row.id),
                     {
-                        "order": str(order.id),
+                        "order": str(order_id),
                         "version": row.version,
-                        "kind": kind,
-                        "results": len(result_ids),
+                        "kind": row.kind,
+                        "results": len(row.result_ids),
                     },
                 ),
             )
             return _info(row)
+
+    def _plan(self, unit: Unit, ctx: AccessContext, order_id: uuid.UUID) -> Report:
+        """The report row a release would add now (not added to the session), or the refusal."""
+        order = load_order(unit, order_id)
+        items = _items(unit, order.id)
+        validated = [i for i in items if i.status == "validated" and i.current_result_id]
+        if not validated:
+            raise Conflict("no biologically validated result on this order: a report cannot be released")
+        awaited = [i for i in items if i.status != "validated" and not _uncomputable(i)]
+        kind = "partial" if awaited else "final"
+        result_ids = sorted(str(i.current_result_id) for i in validated)
+        latest = unit.session.scalar(
+            select(Report).where(Report.order_id == order.id).order_by(Report.version.desc()).limit(1)
+        )
+        if latest is not None and latest.kind == kind and sorted(latest.result_ids) == result_ids:
+            raise Conflict(f"nothing changed since report version {latest.version}")
+        row = Report(id=uuid.uuid4(), lab_id=unit.lab_id, order_id=order.id, released_by=ctx.actor_id)
+        row.version = (latest.version + 1) if latest is not None else 1
+        row.kind = kind
+        row.result_ids = result_ids
+        row.restricted = any(i.restricted for i in validated)
+        row.released_at = utcnow().replace(microsecond=0)
+        return row
 
     def list(self, ctx: AccessContext, order_id: uuid.UUID) -> list[ReportInfo]:
         with self._unit(ctx, Permission.REPORT_READ) as unit:
