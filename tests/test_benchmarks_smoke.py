@@ -23,3 +23,7 @@ def test_quick_benchmark_runs(tmp_path: Path) -> None:
     figures = json.loads(output.read_text())
     assert figures["registration"]["bulk"]["encrypted_rows_per_s"] > 0
     assert figures["lookup"]["sizes"][0]["encrypted"]["n"] > 0
+    workflow = figures["workflow"]
+    assert workflow["entry"]["encrypted"]["n"] == 2 and workflow["entry"]["batch"] > 0
+    assert workflow["validation"]["encrypted"]["n"] == 2
+    assert workflow["reports"]["render_pdf"]["n"] >= 1 and workflow["reports"]["pdf_bytes_p50"] > 0
