@@ -99,22 +99,30 @@ def _load(unit: Unit, model: Any, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, A
 
 class PreviousResults:
     """Each patient's validated results per test, from which the one just before a given order is
-    picked: an order entered late must not be compared with a later order's result."""
+    picked: an order entered late must not be compared with a later order's result. Only the
+    chosen one is decrypted."""
 
     def __init__(self, unit: Unit) -> None:
         self._unit = unit
-        self._by_key: dict[tuple[uuid.UUID, str], list[tuple[dt.datetime, Result]]] = {}
+        self._by_key: dict[tuple[uuid.UUID, str], list[tuple[dt.datetime, uuid.UUID, bytes | None]]] = {}
 
-    def add(self, patient_id: uuid.UUID, code: str, ordered_at: dt.datetime, result: Result) -> None:
-        self._by_key.setdefault((patient_id, code), []).append((ordered_at, result))
+    def add(
+        self,
+        patient_id: uuid.UUID,
+        code: str,
+        ordered_at: dt.datetime,
+        result_id: uuid.UUID,
+        value: bytes | None,
+    ) -> None:
+        self._by_key.setdefault((patient_id, code), []).append((ordered_at, result_id, value))
 
     def before(self, order: Order, code: str) -> Previous | None:
         earlier = [c for c in self._by_key.get((order.patient_id, code), []) if c[0] < order.created_at]
         if not earlier:
             return None
-        ordered_at, row = max(earlier, key=lambda candidate: candidate[0])
-        value = codec.open_text(self._unit.keys, TABLE, "value_enc", row.id, row.value_enc) or ""
-        return Previous(value, ordered_at.date(), str(row.id))
+        ordered_at, result_id, sealed = max(earlier, key=lambda candidate: candidate[0])
+        value = codec.open_text(self._unit.keys, TABLE, "value_enc", result_id, sealed) or ""
+        return Previous(value, ordered_at.date(), str(result_id))
 
 
 def _item_codes(unit: Unit, results: Sequence[Result]) -> dict[uuid.UUID, str]:
@@ -286,7 +294,8 @@ class ResultService(WorkflowService):
         found = PreviousResults(unit)
         for chunk in _chunks(patient_ids):
             rows = unit.session.execute(
-                select(Result, OrderItem.test_code, Order.patient_id, Order.created_at)
+                # Plain columns, not entities: a patient followed for years has hundreds of them.
+                select(Result.id, Result.value_enc, OrderItem.test_code, Order.patient_id, Order.created_at)
                 .join(OrderItem, OrderItem.id == Result.order_item_id)
                 .join(Order, Order.id == OrderItem.order_id)
                 .where(
@@ -296,8 +305,8 @@ class ResultService(WorkflowService):
                     Order.id.not_in(list(contexts)),
                 )
             ).all()
-            for result, code, patient_id, created_at in rows:
-                found.add(patient_id, code, created_at, result)
+            for result_id, value_enc, code, patient_id, created_at in rows:
+                found.add(patient_id, code, created_at, result_id, value_enc)
         return found
 
     def _calculated_codes(self, unit: Unit, items: Iterable[OrderItem]) -> set[str]:
