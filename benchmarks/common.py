@@ -256,7 +256,7 @@ def _git(*args: str) -> str:
             capture_output=True,
             text=True,
             check=True,
-            cwd=Path(__file__).parent,
+            cwd=Path(__file__).parent.parent,  # the checkout root: "-- src" means src/
         )
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
