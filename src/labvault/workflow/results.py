@@ -126,8 +126,8 @@ class PreviousResults:
 
 
 def _item_codes(unit: Unit, results: Sequence[Result]) -> dict[uuid.UUID, str]:
-    items = _load(unit, OrderItem, [r.order_item_id for r in results])
-    return {item_id: item.test_code for item_id, item in items.items()}
+    """Test code of each result's item; every item is already in the session (no query)."""
+    return {r.order_item_id: unit.session.get_one(OrderItem, r.order_item_id).test_code for r in results}
 
 
 class ResultService(WorkflowService):
@@ -382,7 +382,16 @@ class ResultService(WorkflowService):
         numeric inputs; a calculated result that cannot be computed (child, high TG) stays pending."""
         unit.session.flush()
         created: list[Result] = []
+        with_calculations = set(
+            unit.session.scalars(
+                select(OrderItem.order_id).where(
+                    OrderItem.order_id.in_(list(contexts)), OrderItem.calculated.is_(True)
+                )
+            )
+        )
         for order_id, context in contexts.items():
+            if order_id not in with_calculations:
+                continue
             items = unit.session.scalars(select(OrderItem).where(OrderItem.order_id == order_id)).all()
             targets = [i for i in items if i.calculated and unit.catalog.get(i.test_code) is not None]
             if not targets:
