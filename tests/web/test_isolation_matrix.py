@@ -32,6 +32,8 @@ that an id exists.
     POST   /api/v1/patients/search/nir    reception   200 [P]    200 []               403        401
     POST   /api/v1/patients/search/ins    reception   200 [P]    200 []               403        401
     POST   /api/v1/patients/search/name   reception   200 [P]    200 []               403        401
+    POST   /api/v1/physicians             reception   201        201 in B [9]         403        401
+    POST   /api/v1/physicians/search      reception   200 [D]    404                  403        401
     GET    /api/v1/labs                   lab_admin   200 [A]    200 [B]              200 all    401
     POST   /api/v1/labs                   lab_admin   403 [3]    403                  201        401
     GET    /api/v1/labs/{A}               lab_admin   200        404                  200        401
@@ -72,6 +74,8 @@ route that changes state gets a fresh order of P, brought to the stage it needs,
     [6] result values only for the roles that read results, HIV only for biologists (the others
         are told one item is hidden); the same holds for (a)'s list of P's orders.
     [7] lab B scans a tube of lab A: barcodes are found through lab B's own blind index.
+    [9] (b) re-submits the RPPS of a physician D just registered in lab A: registered in lab B,
+        no 409 naming D.
     [8] ids inside a batch body name no object of the caller's lab: 422 naming the entry
         (``entries[0].item_id``), the same answer as for an id that exists nowhere.
 
@@ -88,6 +92,8 @@ On top of the status:
     GET    /api/v1/patients/{P}            200        200         200        200
     PATCH  /api/v1/patients/{P}            200        403         200        200
     POST   /api/v1/patients/search/*       200        200         200        200
+    POST   /api/v1/physicians              201        403         201        201
+    POST   /api/v1/physicians/search       200        200         200        200
     GET    /api/v1/labs, /api/v1/labs/{A}  200        200         200        200
     POST   /api/v1/labs                    403        403         403        403
     POST   /api/v1/labs/{A}/users          403        403         403        201
@@ -126,10 +132,11 @@ from fastapi import FastAPI
 from fastapi import routing as fastapi_routing
 from sqlalchemy import func, select
 
-from labvault.demo.synthetic import generate_finess
+from labvault.demo.synthetic import generate_finess, generate_rpps
 from labvault.identity.account_service import Account, context_for
 from labvault.identity.lab_service import LabInfo
 from labvault.identity.patient_data import PatientData, PatientRecord
+from labvault.identity.physician_service import PhysicianData, PhysicianRecord
 from labvault.keys.models import LabKey
 from labvault.platform import Platform
 from labvault.security.access import Role
@@ -480,6 +487,49 @@ def verify_search(world: World, attempt: Attempt, _req: Req, response: httpx.Res
         assert patient_ids(response) == [str(world.target.id)]
     elif attempt.caller is Caller.OTHER_LAB:
         assert patient_ids(response) == []
+
+
+# physicians ---------------------------------------------------------------------------------------
+
+
+def physician_of_lab_a(world: World) -> PhysicianRecord:
+    """A physician D registered in lab A just now, through the service."""
+    rng = random.Random()
+    data = PhysicianData(generate_rpps(rng), distinctive_name(rng), distinctive_name(rng))
+    return world.platform.physicians.register(context_for(world.owner(Role.RECEPTION)), data)
+
+
+def build_register_physician(world: World, attempt: Attempt) -> Req:
+    rng = random.Random()
+    if attempt.caller is Caller.OWNER:
+        body = {"rpps": generate_rpps(rng), "family_name": distinctive_name(rng), "given_names": "Jeanne"}
+        return Req(f"{API_PREFIX}/physicians", body)
+    known = physician_of_lab_a(world)
+    body = {"rpps": known.data.rpps, "family_name": known.data.family_name, "given_names": "Jeanne"}
+    return Req(f"{API_PREFIX}/physicians", body, context={"known": str(known.id)})
+
+
+def verify_register_physician(world: World, attempt: Attempt, req: Req, response: httpx.Response) -> None:
+    if response.status_code != 201:
+        return
+    assert attempt.account is not None
+    assert response.json()["lab_id"] == str(attempt.account.lab_id)
+    known = req.context.get("known")
+    if known is not None:
+        assert known not in response.text and str(world.lab_a.id) not in response.text
+
+
+def build_find_physician(world: World, _attempt: Attempt) -> Req:
+    known = physician_of_lab_a(world)
+    return Req(f"{API_PREFIX}/physicians/search", {"rpps": known.data.rpps}, context={"known": known})
+
+
+def verify_find_physician(world: World, _attempt: Attempt, req: Req, response: httpx.Response) -> None:
+    known: PhysicianRecord = req.context["known"]
+    if response.status_code == 200:
+        assert response.json()["id"] == str(known.id)
+    else:
+        assert str(known.id) not in response.text and known.data.family_name not in response.text
 
 
 # labs ---------------------------------------------------------------------------------------------
@@ -848,6 +898,23 @@ ROUTES: tuple[Route, ...] = (
         "PATCH", f"{P}/{{patient_id}}", R, lab_side(200, 404, 403), build_patch_patient, verify_patch_patient
     ),
     Route("POST", f"{P}/search/nir", R, lab_side(200, 200, 403), search_builder("nir"), verify_search),
+    Route(
+        "POST",
+        f"{API_PREFIX}/physicians",
+        R,
+        lab_side(201, 201, 403),
+        build_register_physician,
+        verify_register_physician,
+        echoes_input=True,
+    ),
+    Route(
+        "POST",
+        f"{API_PREFIX}/physicians/search",
+        R,
+        lab_side(200, 404, 403),
+        build_find_physician,
+        verify_find_physician,
+    ),
     Route("POST", f"{P}/search/ins", R, lab_side(200, 200, 403), search_builder("ins"), verify_search),
     Route("POST", f"{P}/search/name", R, lab_side(200, 200, 403), search_builder("name"), verify_search),
     Route("GET", f"{API_PREFIX}/labs", ADMIN, lab_side(200, 200, 200), build_list_labs, verify_list_labs),
@@ -1058,6 +1125,8 @@ ROLE_MATRIX: dict[tuple[str, str], dict[Role, int]] = {
     ("POST", f"{P}/search/nir"): dict.fromkeys(LAB_ROLES, 200),
     ("POST", f"{P}/search/ins"): dict.fromkeys(LAB_ROLES, 200),
     ("POST", f"{P}/search/name"): dict.fromkeys(LAB_ROLES, 200),
+    ("POST", f"{API_PREFIX}/physicians"): {R: 201, T: 403, B: 201, ADMIN: 201},
+    ("POST", f"{API_PREFIX}/physicians/search"): dict.fromkeys(LAB_ROLES, 200),
     ("GET", f"{API_PREFIX}/labs"): dict.fromkeys(LAB_ROLES, 200),
     ("POST", f"{API_PREFIX}/labs"): dict.fromkeys(LAB_ROLES, 403),
     ("GET", f"{API_PREFIX}/labs/{{lab_id}}"): dict.fromkeys(LAB_ROLES, 200),

@@ -233,3 +233,17 @@ def test_another_lab_cannot_read_the_order(bench: Bench, other: Bench) -> None:
             bench.platform.orders.labels(ctx, order.id)
     with pytest.raises(NotFound):
         bench.platform.orders.for_patient(other.biologist, order.patient_id)
+
+
+def test_the_prescriber_is_named_by_rpps(bench: Bench, other: Bench) -> None:
+    doctor, rpps = bench.physician("Lagarde", "Irène")
+    order = bench.order(tests=["GLU"], prescriber_rpps=f" {rpps} ")
+    assert order.prescriber_id == doctor
+    with pytest.raises(InvalidInput) as refused:
+        bench.order(tests=["GLU"], prescriber_rpps=rpps, prescriber_id=doctor)
+    assert refused.value.field == "prescriber_rpps"
+    _, elsewhere = other.physician("Ailleurs", "Paul")  # another lab's prescriber is unknown here
+    before = row_count(bench.platform, Order, lab_id=bench.lab.id)
+    with pytest.raises(InvalidInput, match="no physician with this RPPS"):
+        bench.order(tests=["GLU"], prescriber_rpps=elsewhere)
+    assert row_count(bench.platform, Order, lab_id=bench.lab.id) == before

@@ -6,7 +6,9 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from labvault.crypto.keyset import LabKeySet
 from labvault.errors import Conflict, InvalidInput, NotFound
 from labvault.identity.models import Physician
 from labvault.identity.validation import validate_email, validate_phone, validate_rpps
@@ -90,11 +92,19 @@ class PhysicianService:
         assert ctx.lab_id is not None
         with self.db.transaction(ctx.lab_id) as session:
             keys = self.keys.keyset(session, ctx.lab_id)
-            index = keys.indexer.index(RPPS_INDEX, rpps)
-            for row in session.scalars(select(Physician).where(Physician.rpps_bidx == index)):
-                clear = open_fields(keys.cipher, TABLE, row, ENCRYPTED)
-                if clear["rpps"] == rpps:
-                    audit.append(session, ctx, AuditRecord("physician.read", "physician", str(row.id)))
-                    data = PhysicianData(specialty=row.specialty, **clear)  # type: ignore[arg-type]
-                    return PhysicianRecord(row.id, row.lab_id, data)
-        raise NotFound("no physician with this RPPS in this laboratory")
+            row = physician_by_rpps(session, keys, rpps)
+            if row is None:
+                raise NotFound("no physician with this RPPS in this laboratory")
+            clear = open_fields(keys.cipher, TABLE, row, ENCRYPTED)
+            audit.append(session, ctx, AuditRecord("physician.read", "physician", str(row.id)))
+            data = PhysicianData(specialty=row.specialty, **clear)  # type: ignore[arg-type]
+            return PhysicianRecord(row.id, row.lab_id, data)
+
+
+def physician_by_rpps(session: Session, keys: LabKeySet, rpps: str) -> Physician | None:
+    """The lab's physician with this (validated) RPPS: blind-index candidates, confirmed decrypted."""
+    index = keys.indexer.index(RPPS_INDEX, rpps)
+    for row in session.scalars(select(Physician).where(Physician.rpps_bidx == index)):
+        if keys.cipher.decrypt(TABLE, "rpps_enc", row.id, row.rpps_enc) == rpps:
+            return row
+    return None

@@ -9,7 +9,7 @@ from labvault.platform import Platform
 from labvault.web.errors import install_error_handlers
 from labvault.web.headers import SecurityHeaders
 from labvault.web.limits import BodySizeLimit
-from labvault.web.routes import auth, labs, orders, patients, reports, results, specimens
+from labvault.web.routes import auth, labs, orders, patients, physicians, reports, results, specimens
 
 API_PREFIX = "/api/v1"
 
@@ -33,6 +33,7 @@ def create_app(platform: Platform) -> ASGIApp:
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(auth.router)
     api.include_router(patients.router)
+    api.include_router(physicians.router)
     api.include_router(labs.router)
     api.include_router(orders.router)
     api.include_router(specimens.router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from typing import Annotated
@@ -9,6 +10,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from labvault.identity.patient_data import PatientData, PatientRecord
+from labvault.identity.physician_service import PhysicianData, PhysicianRecord
 from labvault.security.access import Role
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -168,3 +170,34 @@ class UserOut(BaseModel):
 class KeyRotationOut(BaseModel):
     lab_id: uuid.UUID
     active_version: int
+
+
+class PhysicianIn(Strict):
+    rpps: Annotated[str, Field(min_length=1, max_length=20)]
+    family_name: Name
+    given_names: Name
+    specialty: Annotated[str, Field(max_length=80)] | None = None
+    phone: Short | None = None
+    email: Annotated[str, Field(max_length=254)] | None = None
+
+    def to_domain(self) -> PhysicianData:
+        return PhysicianData(**self.model_dump())
+
+
+class PhysicianOut(BaseModel):
+    id: uuid.UUID
+    lab_id: uuid.UUID
+    rpps: str
+    family_name: str
+    given_names: str
+    specialty: str | None
+    phone: str | None
+    email: str | None
+
+    @classmethod
+    def of(cls, record: PhysicianRecord) -> PhysicianOut:
+        return cls(id=record.id, lab_id=record.lab_id, **dataclasses.asdict(record.data))
+
+
+class SearchByRppsIn(Strict):
+    rpps: Annotated[str, Field(min_length=1, max_length=20)]

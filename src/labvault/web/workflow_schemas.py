@@ -64,6 +64,7 @@ class OrderIn(Strict):
     tests: Annotated[tuple[Code, ...], Field(max_length=100)] = ()
     panels: Annotated[tuple[Code, ...], Field(max_length=100)] = ()
     prescriber_id: uuid.UUID | None = None
+    prescriber_rpps: Annotated[str, Field(min_length=1, max_length=20)] | None = None
     prescribed_on: dt.date | None = None
     drugs: Annotated[tuple[Annotated[str, Field(max_length=200)], ...], Field(max_length=50)] = ()
     clinical_info: Annotated[str, Field(max_length=2000)] | None = None
@@ -76,6 +77,7 @@ class OrderIn(Strict):
             tests=self.tests,
             panels=self.panels,
             prescriber_id=self.prescriber_id,
+            prescriber_rpps=self.prescriber_rpps,
             prescribed_on=self.prescribed_on,
             drugs=self.drugs,
             clinical_info=self.clinical_info,

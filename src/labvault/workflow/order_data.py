@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from labvault.catalog.model import Catalog, TestDefinition
 from labvault.errors import InvalidInput
+from labvault.identity.validation import validate_rpps
 
 MAX_TESTS = 100
 MAX_DRUGS = 50
@@ -22,6 +23,7 @@ class OrderRequest:
     tests: tuple[str, ...] = ()
     panels: tuple[str, ...] = ()
     prescriber_id: uuid.UUID | None = None
+    prescriber_rpps: str | None = None  # the prescription names the prescriber by RPPS
     prescribed_on: dt.date | None = None
     drugs: tuple[str, ...] = ()
     clinical_info: str | None = None
@@ -141,6 +143,11 @@ def validate_order(request: OrderRequest, catalog: Catalog, today: dt.date) -> O
     for position, code in enumerate(request.panels):
         if code not in panel_codes:
             raise InvalidInput(f"panels[{position}]", f"unknown panel code in catalogue {catalog.version}")
+    rpps = None
+    if request.prescriber_rpps is not None:
+        if request.prescriber_id is not None:
+            raise InvalidInput("prescriber_rpps", "give the prescriber's RPPS or their id, not both")
+        rpps = validate_rpps(request.prescriber_rpps)
     if request.prescribed_on is not None and request.prescribed_on > today:
         raise InvalidInput("prescribed_on", "is in the future")
     if len(request.drugs) > MAX_DRUGS:
@@ -156,6 +163,7 @@ def validate_order(request: OrderRequest, catalog: Catalog, today: dt.date) -> O
         tests=tuple(request.tests),
         panels=tuple(request.panels),
         prescriber_id=request.prescriber_id,
+        prescriber_rpps=rpps,
         prescribed_on=request.prescribed_on,
         drugs=drugs,
         clinical_info=clinical,

@@ -3,6 +3,7 @@ and the tube labels. Clinical information and prescribed drugs are encrypted lik
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import secrets
 import uuid
@@ -10,9 +11,10 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select
 
-from labvault.errors import NotFound
+from labvault.errors import InvalidInput, NotFound
 from labvault.identity import patient_codec
 from labvault.identity.models import Patient, Physician
+from labvault.identity.physician_service import physician_by_rpps
 from labvault.reports.view import LabelView
 from labvault.security import audit
 from labvault.security.access import AccessContext
@@ -60,6 +62,14 @@ class OrderService(WorkflowService):
                 raise NotFound(f"no patient {request.patient_id} in this laboratory")
             if request.prescriber_id is not None and session.get(Physician, request.prescriber_id) is None:
                 raise NotFound(f"no physician {request.prescriber_id} in this laboratory")
+            if request.prescriber_rpps is not None:
+                prescriber = physician_by_rpps(session, unit.keys, request.prescriber_rpps)
+                if prescriber is None:
+                    raise InvalidInput(
+                        "prescriber_rpps",
+                        "no physician with this RPPS in this laboratory: register them first",
+                    )
+                request = dataclasses.replace(request, prescriber_id=prescriber.id)
             audit.lock_chain(session, ctx)  # serialises accession numbers of this lab
             planned = plan_items(request, unit.catalog)
             order = Order(id=uuid.uuid4(), lab_id=unit.lab_id, created_by=ctx.actor_id, created_at=utcnow())
