@@ -141,6 +141,7 @@ class Report(TenantScoped, Base):
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
     result_ids: Mapped[list[str]] = mapped_column(JSON)
     pdf_enc: Mapped[bytes | None] = encrypted()
+    context_enc: Mapped[bytes | None] = encrypted()  # lab, patient, prescriber, signatories as released
     released_by: Mapped[uuid.UUID | None] = mapped_column(Uuid(), default=None)
     released_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

@@ -7,6 +7,7 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -80,7 +81,9 @@ class ReportService(WorkflowService):
         changed meanwhile, then stores the report and its audit event together."""
         with self._unit(ctx, Permission.REPORT_RELEASE) as unit:
             planned = self._plan(unit, ctx, order_id)
-            view = self._view(unit, load_order(unit, order_id), _items(unit, order_id), planned)
+            order, items = load_order(unit, order_id), _items(unit, order_id)
+            context = self._context(unit, order, items, planned)
+            view = self._view(unit, order, items, planned, context)
         pdf = render_report_pdf(view)
         with self._unit(ctx, Permission.REPORT_RELEASE) as unit:
             audit.lock_chain(unit.session, ctx)
@@ -89,6 +92,7 @@ class ReportService(WorkflowService):
                 raise Conflict("the order changed while its report was being prepared: release it again")
             row.released_at = planned.released_at
             row.pdf_enc = unit.keys.cipher.encrypt_bytes(Report.__tablename__, "pdf_enc", row.id, pdf)
+            row.context_enc = codec.seal_json(unit.keys, Report.__tablename__, "context_enc", row.id, context)
             unit.session.add(row)
             unit.session.flush()
             audit.append(
@@ -167,7 +171,8 @@ class ReportService(WorkflowService):
         with self._unit(ctx, Permission.REPORT_RELEASE) as unit:
             row = self._report(unit, order_id, version)
             order = load_order(unit, order_id)
-            pdf = render_report_pdf(self._view(unit, order, _items(unit, order.id), row))
+            context = codec.open_json(unit.keys, Report.__tablename__, "context_enc", row.id, row.context_enc)
+            pdf = render_report_pdf(self._view(unit, order, _items(unit, order.id), row, context))
             stored = unit.keys.cipher.decrypt_bytes(Report.__tablename__, "pdf_enc", row.id, row.pdf_enc)
             audit.append(unit.session, ctx, AuditRecord("report.regenerate", OBJECT, str(row.id)))
             return pdf, pdf == stored
@@ -185,41 +190,69 @@ class ReportService(WorkflowService):
             raise NotFound("no released report for this order")
         return row
 
-    def _view(self, unit: Unit, order: Order, items: Sequence[OrderItem], report: Report) -> ReportView:
-        """Everything the PDF shows, from the rows the report names: the same rows give the same PDF."""
-        session, keys, catalog = unit.session, unit.keys, unit.catalog
-        shown = {uuid.UUID(i) for i in report.result_ids}
-        results = {r.id: r for r in session.scalars(select(Result).where(Result.id.in_(list(shown))))}
-        by_item = {r.order_item_id: r for r in results.values()}
-        validators: dict[uuid.UUID, str] = {}
+    def _shown(self, unit: Unit, report: Report) -> dict[uuid.UUID, Result]:
+        """The result versions the report names, by order item."""
+        ids = [uuid.UUID(i) for i in report.result_ids]
+        return {r.order_item_id: r for r in unit.session.scalars(select(Result).where(Result.id.in_(ids)))}
+
+    def _context(
+        self, unit: Unit, order: Order, items: Sequence[OrderItem], report: Report
+    ) -> dict[str, Any]:
+        """What the report shows besides its results: lab, patient, prescriber, signatories, test
+        names. Frozen at release (stored encrypted with the report), so that a later change of name
+        or catalogue does not make the regenerated PDF differ: only the data it certifies can."""
+        shown = self._shown(unit, report)
+        patient = patient_block(
+            patient_codec.decode(unit.keys, unit.session.get_one(Patient, order.patient_id)).data
+        )
+        prescriber = _prescriber(unit, order.prescriber_id)
+        lab = _lab_header(unit)
+        signatories = {r.bio_validated_by for r in shown.values() if r.bio_validated_by is not None}
+        tests = {}
+        for item in items:
+            test = unit.catalog.get(item.test_code)
+            tests[item.test_code] = (
+                [test.section, test.name_fr, test.unit] if test else [item.section, item.test_code, None]
+            )
+        return {
+            "lab": {"name": lab.name, "finess": lab.finess, "code": lab.code, "timezone": lab.timezone},
+            "patient": {
+                "full_name": patient.full_name,
+                "sex": patient.sex,
+                "birth_date": patient.birth_date.isoformat(),
+                "nir": patient.nir,
+            },
+            "prescriber": {"name": prescriber.name, "rpps": prescriber.rpps} if prescriber else None,
+            "staff": {str(user_id): _staff_name(unit, user_id) for user_id in sorted(signatories, key=str)},
+            "tests": tests,
+        }
+
+    def _view(
+        self, unit: Unit, order: Order, items: Sequence[OrderItem], report: Report, context: dict[str, Any]
+    ) -> ReportView:
+        """The PDF's content: the result rows the report names, read now, and its frozen context."""
+        keys = unit.keys
+        by_item = self._shown(unit, report)
+        staff: dict[str, str] = context["staff"]
+        validators: dict[str, str] = {}
         lines: list[ResultLine] = []
         for item in items:
             if item.restricted and not report.restricted and item.id not in by_item:
                 continue
-            test = catalog.get(item.test_code)
+            section, name, unit_code = context["tests"][item.test_code]
+            test = unit.catalog.get(item.test_code)
             row = by_item.get(item.id)
-            section, name = (test.section, test.name_fr) if test else (item.section, item.test_code)
             if row is None and item.calculated:
                 continue  # not computable (a child's eGFR, LDL with high TG): nothing to print
             if row is None:
                 lines.append(
-                    ResultLine(
-                        section,
-                        item.test_code,
-                        name,
-                        None,
-                        test.unit if test else None,
-                        None,
-                        None,
-                        None,
-                        None,
-                        None,
-                    )
+                    ResultLine(section, item.test_code, name, None, unit_code, None, None, None, None, None)
                 )
                 continue
             summary = summarise(unit, row, test)
-            if row.bio_validated_by is not None and row.bio_validated_by not in validators:
-                validators[row.bio_validated_by] = _staff_name(unit, row.bio_validated_by)
+            signed_by = staff.get(str(row.bio_validated_by)) if row.bio_validated_by else None
+            if signed_by is not None:
+                validators.setdefault(str(row.bio_validated_by), signed_by)
             previous = summary.previous
             interpretation = {"range": list(summary.reference) if summary.reference else None}
             lines.append(
@@ -235,19 +268,21 @@ class ReportService(WorkflowService):
                     if previous
                     else None,
                     comment=summary.comment,
-                    validated_by=validators.get(row.bio_validated_by) if row.bio_validated_by else None,
+                    validated_by=signed_by,
                     version=row.version,
                     correction_reason=open_correction_reason(keys, row),
                 )
             )
-        patient = patient_codec.decode(keys, session.get_one(Patient, order.patient_id)).data
         prescribed = codec.open_text(
             keys, Order.__tablename__, "prescribed_on_enc", order.id, order.prescribed_on_enc
         )
+        lab, person, doctor = context["lab"], context["patient"], context["prescriber"]
         return ReportView(
-            lab=_lab_header(unit),
-            patient=patient_block(patient),
-            prescriber=_prescriber(unit, order.prescriber_id),
+            lab=LabHeader(lab["name"], lab["finess"], lab["code"], lab["timezone"]),
+            patient=PatientBlock(
+                person["full_name"], person["sex"], dt.date.fromisoformat(person["birth_date"]), person["nir"]
+            ),
+            prescriber=PrescriberBlock(doctor["name"], doctor["rpps"]) if doctor else None,
             accession=order.accession,
             prescribed_on=dt.date.fromisoformat(prescribed) if prescribed else None,
             collected_at=_collected_at(unit, [i for i in items if i.id in by_item]),

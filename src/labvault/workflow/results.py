@@ -182,10 +182,29 @@ class ResultService(WorkflowService):
                         else None,
                     )
                 )
-            audit.append(
+            # One event per order shown, naming its patient: a patient's access history includes the
+            # worklists their results appeared on, and bulk reading through worklists is traceable.
+            shown: dict[uuid.UUID, list[WorklistLine]] = {}
+            for line in lines:
+                shown.setdefault(line.order_id, []).append(line)
+            audit.append_many(
                 unit.session,
                 ctx,
-                AuditRecord("worklist.read", "section", section, {"stage": stage, "lines": len(lines)}),
+                [
+                    AuditRecord(
+                        "worklist.read",
+                        "order",
+                        str(order_id),
+                        {
+                            "patient": str(group[0].patient_id),
+                            "section": section,
+                            "stage": stage,
+                            "items": [str(line.item_id) for line in group],
+                        },
+                    )
+                    for order_id, group in shown.items()
+                ]
+                or [AuditRecord("worklist.read", "section", section, {"stage": stage, "lines": 0})],
             )
             return lines
 
@@ -239,7 +258,8 @@ class ResultService(WorkflowService):
                         previous.before(contexts[item.order_id].order, item.test_code),
                     )
                 )
-            created += self._calculate(unit, ctx, contexts, previous)
+            calculated, withdrawn = self._calculate(unit, ctx, contexts, previous)
+            created += calculated
             unit.session.flush()
             audit.append_many(
                 unit.session,
@@ -252,6 +272,10 @@ class ResultService(WorkflowService):
                         {"item": str(r.order_item_id), "version": r.version},
                     )
                     for r in created
+                ]
+                + [
+                    AuditRecord("result.withdraw", OBJECT, str(r.id), {"item": str(r.order_item_id)})
+                    for r in withdrawn
                 ],
             )
             codes = _item_codes(unit, created)
@@ -377,11 +401,13 @@ class ResultService(WorkflowService):
         ctx: AccessContext,
         contexts: dict[uuid.UUID, _Context],
         previous: PreviousResults,
-    ) -> list[Result]:
+    ) -> tuple[list[Result], list[Result]]:
         """Recompute the calculated tests (eGFR, LDL) of the orders touched, from their current
-        numeric inputs; a calculated result that cannot be computed (child, high TG) stays pending."""
+        numeric inputs. One that cannot be computed (a child, high TG) stays pending, and a value computed
+        from inputs since corrected is withdrawn: it would no longer be true."""
         unit.session.flush()
         created: list[Result] = []
+        withdrawn: list[Result] = []
         with_calculations = set(
             unit.session.scalars(
                 select(OrderItem.order_id).where(
@@ -417,6 +443,10 @@ class ResultService(WorkflowService):
                 number = compute(test, values, patient)
                 current = currents.get(item.current_result_id) if item.current_result_id else None
                 if number is None:
+                    if current is not None:  # its inputs changed and no longer allow it (TG now high)
+                        current.status = "withdrawn"
+                        item.current_result_id, item.status = None, "pending"
+                        withdrawn.append(current)
                     continue
                 text = f"{number:.{test.decimals}f}" if test.decimals is not None else f"{number:g}"
                 if current is not None and current.status != "superseded":
@@ -438,7 +468,7 @@ class ResultService(WorkflowService):
                         previous.before(context.order, item.test_code),
                     )
                 )
-        return created
+        return created, withdrawn
 
     # --- validation -------------------------------------------------------------------------------
 
@@ -534,6 +564,7 @@ class ResultService(WorkflowService):
             raise InvalidInput("method", "must be one of phone, in_person, secure_message")
         note = clean_comment("note", note)
         with self._unit(ctx, Permission.CRITICAL_CALL) as unit:
+            audit.lock_chain(unit.session, ctx)  # two people recording the same call: one gets a 409
             item = unit.session.get(OrderItem, item_id)
             if item is None or (item.restricted and not sees_restricted(ctx)):
                 raise NotFound(f"no order item {item_id} in this laboratory")

@@ -45,6 +45,9 @@ class SpecimenService(WorkflowService):
         if at > utcnow() + dt.timedelta(minutes=5):
             raise InvalidInput("collected_at", "is in the future")
         with self._unit(ctx, Permission.SPECIMEN_HANDLE) as unit:
+            audit.lock_chain(
+                unit.session, ctx
+            )  # no result entered from (or second rejection of) it meanwhile
             row = find_by_barcode(unit, barcode)
             if row.status != "awaited":
                 raise Conflict(f"specimen already {row.status}")
@@ -54,6 +57,9 @@ class SpecimenService(WorkflowService):
     def receive(self, ctx: AccessContext, barcode: str) -> SpecimenRecord:
         """Scanned at reception: its tests join the bench worklists."""
         with self._unit(ctx, Permission.SPECIMEN_HANDLE) as unit:
+            audit.lock_chain(
+                unit.session, ctx
+            )  # no result entered from (or second rejection of) it meanwhile
             row = find_by_barcode(unit, barcode)
             if row.status not in ("awaited", "collected"):
                 raise Conflict(f"specimen already {row.status}")
@@ -73,6 +79,9 @@ class SpecimenService(WorkflowService):
         if comment is not None and len(comment) > 500:
             raise InvalidInput("comment", "must be at most 500 characters")
         with self._unit(ctx, Permission.SPECIMEN_HANDLE) as unit:
+            audit.lock_chain(
+                unit.session, ctx
+            )  # no result entered from (or second rejection of) it meanwhile
             row = find_by_barcode(unit, barcode)
             if row.status == "rejected":
                 raise Conflict("specimen already rejected")

@@ -71,6 +71,7 @@ def upgrade() -> None:
         sa.Column("restricted", sa.Boolean(), nullable=False),
         sa.Column("result_ids", sa.JSON(), nullable=False),
         sa.Column("pdf_enc", sa.LargeBinary(), nullable=True),
+        sa.Column("context_enc", sa.LargeBinary(), nullable=True),
         sa.Column("released_by", sa.Uuid(), nullable=True),
         sa.Column("released_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
