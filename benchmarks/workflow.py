@@ -441,7 +441,8 @@ class Workload:
         with service._unit(self.staff.biologist, Permission.REPORT_RELEASE) as unit:
             report = service._report(unit, order_id, None)
             order = load_order(unit, order_id)
-            return service._view(unit, order, report_service._items(unit, order.id), report)
+            items = report_service._items(unit, order.id)
+            return service._view(unit, order, items, report, service._context(unit, order, items, report))
 
 
 # --- the three measures ----------------------------------------------------------------------------
