@@ -23,7 +23,7 @@ from labvault.security.permissions import Permission, allows
 from labvault.store.base import utcnow
 from labvault.workflow import codec
 from labvault.workflow.base import Unit, WorkflowService, break_glass
-from labvault.workflow.models import Order, OrderItem, Report, Result, Specimen
+from labvault.workflow.models import Order, OrderItem, Report, Specimen
 from labvault.workflow.order_data import (
     BillingAct,
     ItemRecord,
@@ -33,7 +33,7 @@ from labvault.workflow.order_data import (
     plan_items,
     validate_order,
 )
-from labvault.workflow.result_codec import called_results, summarise
+from labvault.workflow.result_codec import current_summaries
 
 OBJECT = "order"
 BARCODE_DIGITS = 10
@@ -182,18 +182,10 @@ class OrderService(WorkflowService):
             select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.position)
         ).all()
         visible = [item for item in items if show_restricted or not item.restricted]
-        read_results = allows(ctx.role, Permission.RESULT_READ)
-        results: dict[uuid.UUID, Result] = {}
-        called: set[uuid.UUID] = set()
-        if read_results:
-            ids = [i.current_result_id for i in visible if i.current_result_id is not None]
-            if ids:
-                results = {r.id: r for r in session.scalars(select(Result).where(Result.id.in_(ids)))}
-                called = called_results(unit, list(results))
+        summaries = current_summaries(unit, visible) if allows(ctx.role, Permission.RESULT_READ) else {}
         item_records: list[ItemRecord] = []
         for item in visible:
             test = unit.catalog.get(item.test_code)
-            current = results.get(item.current_result_id) if item.current_result_id else None
             item_records.append(
                 ItemRecord(
                     id=item.id,
@@ -208,9 +200,7 @@ class OrderService(WorkflowService):
                     calculated=item.calculated,
                     status=item.status,
                     specimen_id=item.specimen_id,
-                    result=summarise(unit, current, test, critical_called=current.id in called)
-                    if current is not None
-                    else None,
+                    result=summaries.get(item.id),
                 )
             )
         specimens = session.scalars(

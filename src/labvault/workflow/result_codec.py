@@ -12,7 +12,7 @@ from labvault.catalog.model import TestDefinition
 from labvault.crypto.keyset import LabKeySet
 from labvault.workflow import codec
 from labvault.workflow.base import Unit
-from labvault.workflow.models import CriticalCall, Result
+from labvault.workflow.models import CriticalCall, OrderItem, Result
 from labvault.workflow.order_data import ResultSummary
 
 TABLE = Result.__tablename__
@@ -77,3 +77,18 @@ def called_results(unit: Unit, result_ids: Sequence[uuid.UUID]) -> set[uuid.UUID
             unit.session.scalars(select(CriticalCall.result_id).where(CriticalCall.result_id.in_(chunk)))
         )
     return called
+
+
+def current_summaries(unit: Unit, items: Sequence[OrderItem]) -> dict[uuid.UUID, ResultSummary]:
+    """Each item's current result (by item id), decrypted, with whether its critical call is recorded."""
+    ids = [i.current_result_id for i in items if i.current_result_id is not None]
+    rows: dict[uuid.UUID, Result] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows.update((r.id, r) for r in unit.session.scalars(select(Result).where(Result.id.in_(chunk))))
+    called = called_results(unit, list(rows))
+    return {
+        item.id: summarise(unit, row, unit.catalog.get(item.test_code), critical_called=row.id in called)
+        for item in items
+        if item.current_result_id is not None and (row := rows.get(item.current_result_id)) is not None
+    }

@@ -30,7 +30,14 @@ from labvault.workflow import codec
 from labvault.workflow.base import Unit, WorkflowService, sees_restricted
 from labvault.workflow.models import CriticalCall, Order, OrderItem, Result, Specimen
 from labvault.workflow.order_data import ResultSummary
-from labvault.workflow.result_codec import TABLE, called_results, open_flag, seal_result, summarise
+from labvault.workflow.result_codec import (
+    TABLE,
+    called_results,
+    current_summaries,
+    open_flag,
+    seal_result,
+    summarise,
+)
 from labvault.workflow.result_values import (
     CRITICAL_FLAGS,
     Previous,
@@ -159,12 +166,10 @@ class ResultService(WorkflowService):
                 query = query.where(OrderItem.restricted.is_(False))
             query = query.order_by(Order.urgent.desc(), Order.created_at, Order.accession, OrderItem.position)
             rows = unit.session.execute(query.limit(limit)).all()
-            results = _load(unit, Result, [i.current_result_id for i, _ in rows if i.current_result_id])
-            called = called_results(unit, list(results))
+            summaries = current_summaries(unit, [item for item, _ in rows])
             lines = []
             for item, order in rows:
                 test = unit.catalog.get(item.test_code)
-                current = results.get(item.current_result_id) if item.current_result_id else None
                 lines.append(
                     WorklistLine(
                         item_id=item.id,
@@ -177,9 +182,7 @@ class ResultService(WorkflowService):
                         section=item.section,
                         status=item.status,
                         calculated=item.calculated,
-                        result=summarise(unit, current, test, critical_called=current.id in called)
-                        if current is not None
-                        else None,
+                        result=summaries.get(item.id),
                     )
                 )
             # One event per order shown, naming its patient: a patient's access history includes the
