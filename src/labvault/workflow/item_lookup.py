@@ -23,14 +23,14 @@ from labvault.store.database import Database
 from labvault.store.tenancy import scope_session
 from labvault.workflow import codec
 from labvault.workflow.base import WorkflowService, sees_restricted
+from labvault.workflow.loading import chunks
 from labvault.workflow.models import OrderItem, Specimen
 from labvault.workflow.order_data import ResultSummary
 from labvault.workflow.orders import specimen_record
 from labvault.workflow.results import ResultEntry, ResultService
-from labvault.workflow.specimens import MAX_BARCODE
+from labvault.workflow.specimens import clean_barcode
 
 MAX_PAIRS = 5000
-CHUNK = 500
 
 
 class _Rehearsal(Database):
@@ -56,13 +56,6 @@ class _Rehearsal(Database):
         return None
 
 
-def _clean_barcode(position: int, barcode: str) -> str:
-    cleaned = barcode.strip()
-    if not cleaned or len(cleaned) > MAX_BARCODE or not cleaned.isprintable():
-        raise InvalidInput(f"pairs[{position}].barcode", f"must be 1 to {MAX_BARCODE} printable characters")
-    return cleaned
-
-
 class ItemLookup(WorkflowService):
     def resolve_items(self, ctx: AccessContext, pairs: Sequence[tuple[str, str]]) -> list[uuid.UUID]:
         """The order item of each (specimen barcode, test code), in order, for result entry.
@@ -75,14 +68,14 @@ class ItemLookup(WorkflowService):
         if len(pairs) > MAX_PAIRS:
             raise InvalidInput("pairs", f"at most {MAX_PAIRS} pairs per lookup")
         cleaned = [
-            (_clean_barcode(i, barcode), code.strip().upper()) for i, (barcode, code) in enumerate(pairs)
+            (clean_barcode(f"pairs[{i}].barcode", barcode), code.strip().upper())
+            for i, (barcode, code) in enumerate(pairs)
         ]
         with self._unit(ctx, Permission.RESULT_ENTER) as unit:
             indexes = {barcode: codec.barcode_index(unit.keys, barcode) for barcode, _ in cleaned}
             by_index: dict[bytes, Specimen] = {}
             wanted = list(dict.fromkeys(indexes.values()))
-            for start in range(0, len(wanted), CHUNK):
-                chunk = wanted[start : start + CHUNK]
+            for chunk in chunks(wanted):
                 by_index.update(
                     (row.barcode_bidx, row)
                     for row in unit.session.scalars(select(Specimen).where(Specimen.barcode_bidx.in_(chunk)))
@@ -94,8 +87,7 @@ class ItemLookup(WorkflowService):
                     specimens[barcode] = row
             items: dict[tuple[uuid.UUID, str], OrderItem] = {}
             ids = list({row.id for row in specimens.values()})
-            for start in range(0, len(ids), CHUNK):
-                chunk_ids = ids[start : start + CHUNK]
+            for chunk_ids in chunks(ids):
                 items.update(
                     ((item.specimen_id, item.test_code), item)  # type: ignore[misc]
                     for item in unit.session.scalars(

@@ -12,6 +12,7 @@ from labvault.catalog.model import TestDefinition
 from labvault.crypto.keyset import LabKeySet
 from labvault.workflow import codec
 from labvault.workflow.base import Unit
+from labvault.workflow.loading import chunks, load_by_id
 from labvault.workflow.models import CriticalCall, OrderItem, Result
 from labvault.workflow.order_data import ResultSummary
 
@@ -70,9 +71,7 @@ def summarise(
 
 def called_results(unit: Unit, result_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
     called: set[uuid.UUID] = set()
-    ids = list(result_ids)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+    for chunk in chunks(list(result_ids)):
         called.update(
             unit.session.scalars(select(CriticalCall.result_id).where(CriticalCall.result_id.in_(chunk)))
         )
@@ -81,11 +80,9 @@ def called_results(unit: Unit, result_ids: Sequence[uuid.UUID]) -> set[uuid.UUID
 
 def current_summaries(unit: Unit, items: Sequence[OrderItem]) -> dict[uuid.UUID, ResultSummary]:
     """Each item's current result (by item id), decrypted, with whether its critical call is recorded."""
-    ids = [i.current_result_id for i in items if i.current_result_id is not None]
-    rows: dict[uuid.UUID, Result] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        rows.update((r.id, r) for r in unit.session.scalars(select(Result).where(Result.id.in_(chunk))))
+    rows: dict[uuid.UUID, Result] = load_by_id(
+        unit, Result, [i.current_result_id for i in items if i.current_result_id is not None]
+    )
     called = called_results(unit, list(rows))
     return {
         item.id: summarise(unit, row, unit.catalog.get(item.test_code), critical_called=row.id in called)

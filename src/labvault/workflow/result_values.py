@@ -63,6 +63,12 @@ def interpret(
 ) -> Interpreted:
     """Validate ``raw`` for ``test`` and compute what the biologist and the report need."""
     interpretation: dict[str, Any] = {"unit": test.unit, "range": None, "previous": None, "delta": None}
+    if previous is not None and test.result_type != "text":
+        interpretation["previous"] = {
+            "value": previous.value,
+            "date": previous.date.isoformat(),
+            "result_id": previous.result_id,
+        }
     if test.result_type == "numeric":
         number = parse_number(field, raw)
         if number < 0:
@@ -74,11 +80,6 @@ def interpret(
         if chosen is not None:
             interpretation["range"] = [chosen.low, chosen.high]
         if previous is not None:
-            interpretation["previous"] = {
-                "value": previous.value,
-                "date": previous.date.isoformat(),
-                "result_id": previous.result_id,
-            }
             try:
                 before = parse_number("previous", previous.value)
             except InvalidInput:
@@ -97,12 +98,6 @@ def interpret(
         canonical = next((c for c in test.coded_values if c.lower() == wanted.lower()), None)
         if canonical is None:
             raise InvalidInput(field, f"must be one of {', '.join(test.coded_values)}")
-        if previous is not None:
-            interpretation["previous"] = {
-                "value": previous.value,
-                "date": previous.date.isoformat(),
-                "result_id": previous.result_id,
-            }
         return Interpreted(canonical, flag_coded(test, canonical).value, interpretation)
     text = " ".join(raw.split())
     if not text:

@@ -11,7 +11,6 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 
@@ -28,6 +27,7 @@ from labvault.security.permissions import Permission
 from labvault.store.base import utcnow
 from labvault.workflow import codec
 from labvault.workflow.base import Unit, WorkflowService, sees_restricted
+from labvault.workflow.loading import chunks, load_by_id
 from labvault.workflow.models import CriticalCall, Order, OrderItem, Result, Specimen
 from labvault.workflow.order_data import ResultSummary
 from labvault.workflow.result_codec import (
@@ -47,7 +47,6 @@ from labvault.workflow.result_values import (
 )
 
 OBJECT = "result"
-CHUNK = 500
 STAGES = ("entry", "technical", "biological")
 STAGE_STATUSES = {
     "entry": ("pending", "entered"),
@@ -90,18 +89,6 @@ class _Context:
     sex: Sex | None
     birth_date: dt.date
     sampled_on: dt.date
-
-
-def _chunks(ids: Sequence[uuid.UUID]) -> Iterable[Sequence[uuid.UUID]]:
-    for start in range(0, len(ids), CHUNK):
-        yield ids[start : start + CHUNK]
-
-
-def _load(unit: Unit, model: Any, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
-    found: dict[uuid.UUID, Any] = {}
-    for chunk in _chunks(list(dict.fromkeys(ids))):
-        found.update((row.id, row) for row in unit.session.scalars(select(model).where(model.id.in_(chunk))))
-    return found
 
 
 class PreviousResults:
@@ -223,7 +210,7 @@ class ResultService(WorkflowService):
         with self._unit(ctx, Permission.RESULT_ENTER) as unit:
             self.db.prefer_custom_plans(unit.session)
             audit.lock_chain(unit.session, ctx)
-            items = _load(unit, OrderItem, [e.item_id for e in entries])
+            items = load_by_id(unit, OrderItem, [e.item_id for e in entries])
             seen: dict[uuid.UUID, int] = {}
             for position, entry in enumerate(entries):
                 where = f"entries[{position}]"
@@ -234,14 +221,14 @@ class ResultService(WorkflowService):
                     raise InvalidInput(f"{where}.item_id", f"same item as entries[{seen[entry.item_id]}]")
                 seen[entry.item_id] = position
                 self._check_enterable(unit, ctx, where, item)
-            specimens = _load(unit, Specimen, [i.specimen_id for i in items.values() if i.specimen_id])
+            specimens = load_by_id(unit, Specimen, [i.specimen_id for i in items.values() if i.specimen_id])
             for position, entry in enumerate(entries):
                 specimen = specimens.get(items[entry.item_id].specimen_id)
                 if specimen is None or specimen.status != "received":
                     raise InvalidInput(f"entries[{position}].item_id", "its specimen has not been received")
             contexts = self._contexts(unit, items.values(), specimens)
             previous = self._previous(unit, contexts, items.values())
-            currents = _load(
+            currents = load_by_id(
                 unit, Result, [i.current_result_id for i in items.values() if i.current_result_id]
             )
             created: list[Result] = []
@@ -296,8 +283,8 @@ class ResultService(WorkflowService):
         self, unit: Unit, items: Iterable[OrderItem], specimens: dict[uuid.UUID, Specimen]
     ) -> dict[uuid.UUID, _Context]:
         items = list(items)
-        orders = _load(unit, Order, [i.order_id for i in items])
-        patients = _load(unit, Patient, [o.patient_id for o in orders.values()])
+        orders = load_by_id(unit, Order, [i.order_id for i in items])
+        patients = load_by_id(unit, Patient, [o.patient_id for o in orders.values()])
         identities = {pid: patient_codec.decode(unit.keys, row).data for pid, row in patients.items()}
         sampled: dict[uuid.UUID, dt.datetime] = {}
         for item in items:
@@ -319,7 +306,7 @@ class ResultService(WorkflowService):
         patient_ids = list({c.order.patient_id for c in contexts.values()})
         codes = sorted({i.test_code for i in items} | self._calculated_codes(unit, items))
         found = PreviousResults(unit)
-        for chunk in _chunks(patient_ids):
+        for chunk in chunks(patient_ids):
             rows = unit.session.execute(
                 # Plain columns, not entities: a patient followed for years has hundreds of them.
                 select(Result.id, Result.value_enc, OrderItem.test_code, Order.patient_id, Order.created_at)
@@ -425,7 +412,7 @@ class ResultService(WorkflowService):
             targets = [i for i in items if i.calculated and unit.catalog.get(i.test_code) is not None]
             if not targets:
                 continue
-            currents = _load(unit, Result, [i.current_result_id for i in items if i.current_result_id])
+            currents = load_by_id(unit, Result, [i.current_result_id for i in items if i.current_result_id])
             values: dict[str, float] = {}
             for item in items:
                 current = currents.get(item.current_result_id) if item.current_result_id else None
@@ -491,7 +478,7 @@ class ResultService(WorkflowService):
         wanted, next_status = ("tech_validated", "validated") if biological else ("entered", "tech_validated")
         with self._unit(ctx, permission) as unit:
             audit.lock_chain(unit.session, ctx)
-            items = _load(unit, OrderItem, item_ids)
+            items = load_by_id(unit, OrderItem, item_ids)
             for position, item_id in enumerate(item_ids):
                 item = items.get(item_id)
                 if item is None:
@@ -500,7 +487,7 @@ class ResultService(WorkflowService):
                     raise Forbidden(f"item_ids[{position}]: restricted test {item.test_code}")
                 if item.status != wanted:
                     raise Conflict(f"item_ids[{position}]: {item.test_code} is {item.status}, not {wanted}")
-            results = _load(
+            results = load_by_id(
                 unit, Result, [i.current_result_id for i in items.values() if i.current_result_id]
             )
             if biological:

@@ -23,10 +23,16 @@ REJECTION_REASONS = ("haemolysed", "insufficient", "wrong_tube", "clotted", "unl
 MAX_BARCODE = 32
 
 
-def find_by_barcode(unit: Unit, barcode: str) -> Specimen:
+def clean_barcode(field: str, barcode: str) -> str:
+    """A scanned barcode without surrounding blanks; ``field`` names it in the refusal."""
     cleaned = barcode.strip()
     if not cleaned or len(cleaned) > MAX_BARCODE or not cleaned.isprintable():
-        raise InvalidInput("barcode", f"must be 1 to {MAX_BARCODE} printable characters")
+        raise InvalidInput(field, f"must be 1 to {MAX_BARCODE} printable characters")
+    return cleaned
+
+
+def find_by_barcode(unit: Unit, barcode: str) -> Specimen:
+    cleaned = clean_barcode("barcode", barcode)
     index = codec.barcode_index(unit.keys, cleaned)
     row = unit.session.scalar(select(Specimen).where(Specimen.barcode_bidx == index))
     if row is None or specimen_record(unit, row).barcode != cleaned:
