@@ -36,10 +36,25 @@ def test_every_access_is_audited_with_ids_only(factory: Factory) -> None:
     factory.platform.patients.find_by_nir(ctx, data.nir or "")
     factory.platform.patients.update(ctx, record.id, {"phone": "+33639981000"})
     events = [e for e in lab_events(factory, lab.id) if e[0].startswith("patient.")]
-    assert [e[0] for e in events] == ["patient.create", "patient.read", "patient.search", "patient.update"]
+    assert [e[0] for e in events] == [
+        "patient.create",
+        "patient.read",
+        "patient.search",
+        "patient.search_hit",
+        "patient.update",
+    ]
     assert events[1][1] == str(record.id)
     assert events[2][2] == {"by": "nir", "results": [str(record.id)]}
-    assert events[3][2] == {"fields": ["phone"]}
+    assert events[4][2] == {"fields": ["phone"]}
+    # Every event but the search itself names its patient, for the access log and read budgets.
+    table = AuditEvent.__table__
+    with factory.platform.db.engine.connect() as conn:
+        subjects = conn.execute(
+            select(table.c.action, table.c.patient_id)
+            .where(table.c.chain == str(lab.id), table.c.action.like("patient.%"))
+            .order_by(table.c.chain_seq)
+        ).all()
+    assert [s.patient_id for s in subjects] == [record.id, record.id, None, record.id, record.id]
     assert data.birth_name not in repr(events) and (data.nir or "") not in repr(events)
 
 
@@ -53,6 +68,8 @@ def test_duplicate_nir_refused_with_existing_id(factory: Factory) -> None:
     assert caught.value.existing_ids == [str(first.id)]
     refused = [e for e in lab_events(factory, lab.id) if e[0] == "patient.register_refused"]
     assert refused == [("patient.register_refused", None, {"matches": [str(first.id)]})]
+    hits = [e for e in lab_events(factory, lab.id) if e[0] == "patient.search_hit"]
+    assert hits == [("patient.search_hit", str(first.id), {})]
 
 
 def test_homonym_needs_confirmation(factory: Factory) -> None:

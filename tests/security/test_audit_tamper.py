@@ -204,7 +204,7 @@ def test_periodic_checkpoint_refuses_a_rewritten_log(fresh_factory: Factory) -> 
         for seq, row in enumerate(kept, start=1):
             entry = ChainEntry(
                 row.chain, seq, row.at, row.lab_id, row.actor_id, row.actor_label, row.role, row.action,
-                row.object_type, row.object_id, row.purpose, row.origin, row.detail,
+                row.object_type, row.object_id, row.purpose, row.origin, row.detail, row.patient_id,
             )  # fmt: skip
             digest = entry_hash(prev, entry)
             values = {c: getattr(row, c) for c in row._fields if c != "seq"}

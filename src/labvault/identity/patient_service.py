@@ -38,6 +38,12 @@ class Duplicate:
     reason: str  # "nir" or "name_birth_date"
 
 
+def _hits(patient_ids: list[str]) -> list[AuditRecord]:
+    """One event per patient a search or a refusal showed, so each patient's access log and the
+    read budgets see it."""
+    return [AuditRecord("patient.search_hit", OBJECT, pid, patient_id=uuid.UUID(pid)) for pid in patient_ids]
+
+
 class PatientService:
     def __init__(self, db: Database, keys: KeyStore) -> None:
         self.db = db
@@ -89,7 +95,14 @@ class PatientService:
 
     def _audit_refusal(self, ctx: AccessContext, action: str, refused: Conflict) -> None:
         with self._lab(ctx, Permission.PATIENT_WRITE) as (session, _keys):
-            audit.append(session, ctx, AuditRecord(action, OBJECT, None, {"matches": refused.existing_ids}))
+            audit.append_many(
+                session,
+                ctx,
+                [
+                    AuditRecord(action, OBJECT, None, {"matches": refused.existing_ids}),
+                    *_hits(refused.existing_ids),
+                ],
+            )
 
     def _register(self, ctx: AccessContext, data: PatientData, accept_homonym: bool) -> PatientRecord:
         with self._lab(ctx, Permission.PATIENT_WRITE) as (session, keys):
@@ -114,7 +127,13 @@ class PatientService:
             audit.append(
                 session,
                 ctx,
-                AuditRecord("patient.create", OBJECT, str(row_id), {"homonym_confirmed": bool(duplicates)}),
+                AuditRecord(
+                    "patient.create",
+                    OBJECT,
+                    str(row_id),
+                    {"homonym_confirmed": bool(duplicates)},
+                    patient_id=row_id,
+                ),
             )
             return codec.decode(keys, row)
 
@@ -148,7 +167,10 @@ class PatientService:
             audit.append_many(
                 session,
                 ctx,
-                [AuditRecord("patient.create", OBJECT, str(r["id"]), {"bulk": True}) for r in rows],
+                [
+                    AuditRecord("patient.create", OBJECT, str(r["id"]), {"bulk": True}, patient_id=r["id"])
+                    for r in rows
+                ],
             )
             return [r["id"] for r in rows]
 
@@ -201,7 +223,9 @@ class PatientService:
             if not written.rowcount:  # type: ignore[attr-defined]
                 raise Conflict(f"the record changed since revision {row.revision}")
             audit.append(
-                session, ctx, AuditRecord("patient.update", OBJECT, str(row.id), {"fields": changed})
+                session,
+                ctx,
+                AuditRecord("patient.update", OBJECT, str(row.id), {"fields": changed}, patient_id=row.id),
             )
             session.expire(row)
             return codec.decode(keys, self._row(session, patient_id))
@@ -217,7 +241,9 @@ class PatientService:
     def get(self, ctx: AccessContext, patient_id: uuid.UUID) -> PatientRecord:
         with self._lab(ctx, Permission.PATIENT_READ) as (session, keys):
             record = codec.decode(keys, self._row(session, patient_id))
-            audit.append(session, ctx, AuditRecord("patient.read", OBJECT, str(patient_id)))
+            audit.append(
+                session, ctx, AuditRecord("patient.read", OBJECT, str(patient_id), patient_id=patient_id)
+            )
             return record
 
     def _search(
@@ -231,12 +257,15 @@ class PatientService:
         with self._lab(ctx, Permission.PATIENT_READ) as (session, keys):
             rows = _union(session, conditions(keys), MAX_RESULTS + 1)
             records = [r for r in (codec.decode(keys, row) for row in rows) if confirm(r.data)][:MAX_RESULTS]
-            audit.append(
+            audit.append_many(
                 session,
                 ctx,
-                AuditRecord(
-                    "patient.search", OBJECT, None, {"by": by, "results": [str(r.id) for r in records]}
-                ),
+                [
+                    AuditRecord(
+                        "patient.search", OBJECT, None, {"by": by, "results": [str(r.id) for r in records]}
+                    ),
+                    *_hits([str(r.id) for r in records]),
+                ],
             )
             return records
 

@@ -6,6 +6,7 @@ so if the event cannot be written the transaction fails and nothing is returned 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,9 @@ class AuditRecord:
     object_type: str
     object_id: str | None = None
     detail: dict[str, Any] | None = None
+    # The patient whose record this event reads or writes (pseudonymous id): feeds the patient's
+    # access log and the per-user read budgets.
+    patient_id: uuid.UUID | None = None
 
 
 def chain_of(ctx: AccessContext) -> str:
@@ -99,6 +103,7 @@ def append_many(session: Session, ctx: AccessContext, records: Sequence[AuditRec
             purpose=ctx.purpose.value,
             origin=ctx.origin,
             detail=record.detail or {},
+            patient_id=record.patient_id,
         )
         digest = entry_hash(prev, entry)
         # The stored row is the hashed entry plus its links: the column names are the field names.
@@ -123,6 +128,7 @@ def _stored(row: Any) -> StoredEntry:
         purpose=row.purpose,
         origin=row.origin,
         detail=row.detail,
+        patient_id=row.patient_id,
     )
     return StoredEntry(entry, row.prev_hash, row.entry_hash)
 

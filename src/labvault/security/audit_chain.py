@@ -42,6 +42,7 @@ class ChainEntry:
     purpose: str
     origin: str
     detail: dict[str, Any]
+    patient_id: uuid.UUID | None = None
 
     def canonical(self) -> bytes:
         body = {
@@ -58,6 +59,7 @@ class ChainEntry:
             "purpose": self.purpose,
             "origin": self.origin,
             "detail": self.detail,
+            "patient": str(self.patient_id) if self.patient_id else None,
         }
         return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 

@@ -17,7 +17,12 @@ class AuditEvent(Base):
     """Who did what to which object, why and from where; ids only, never personal data."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_chain_seq", "chain", "chain_seq", unique=True),)
+    __table_args__ = (
+        Index("ix_audit_events_chain_seq", "chain", "chain_seq", unique=True),
+        # The patient-visible access log and the read budgets look events up by patient and by actor.
+        Index("ix_audit_events_patient", "patient_id", "seq"),
+        Index("ix_audit_events_actor_at", "actor_id", "at"),
+    )
 
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     chain: Mapped[str] = mapped_column(String(36))
@@ -33,6 +38,7 @@ class AuditEvent(Base):
     purpose: Mapped[str] = mapped_column(String(32))
     origin: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, object]] = mapped_column(JSON)
+    patient_id: Mapped[uuid.UUID | None]
     prev_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     entry_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 

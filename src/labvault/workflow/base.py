@@ -17,6 +17,7 @@ from labvault.errors import Forbidden, InvalidInput
 from labvault.keys.store import KeyStore
 from labvault.security import audit
 from labvault.security.access import AccessContext
+from labvault.security.alerts import AlertSpec, Severity, raise_alert
 from labvault.security.audit import AuditRecord
 from labvault.security.permissions import Permission, allows, require_lab
 from labvault.store.database import Database
@@ -85,4 +86,6 @@ def break_glass(
             {"override_id": str(row.id), "alert": True},
         ),
     )
+    detail = {"override_id": str(row.id), "object_type": object_type, "object_id": str(object_id)}
+    raise_alert(unit.session, ctx, AlertSpec("break_glass", Severity.HIGH, detail))
     return True

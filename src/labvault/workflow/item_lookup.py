@@ -23,7 +23,7 @@ from labvault.store.database import Database
 from labvault.store.tenancy import scope_session
 from labvault.workflow import codec
 from labvault.workflow.base import WorkflowService, sees_restricted
-from labvault.workflow.loading import chunks
+from labvault.workflow.loading import chunks, patients_of_orders
 from labvault.workflow.models import OrderItem, Specimen
 from labvault.workflow.order_data import ResultSummary
 from labvault.workflow.orders import specimen_record
@@ -121,11 +121,18 @@ class ItemLookup(WorkflowService):
                     raise InvalidInput(f"{where}.test_code", "is calculated by labvault, not entered")
                 found.append(item.id)
             used = {specimens[barcode].id: specimens[barcode] for barcode, _ in cleaned}
+            patients = patients_of_orders(unit, [row.order_id for row in used.values()])
             audit.append_many(
                 unit.session,
                 ctx,
                 [
-                    AuditRecord("specimen.resolve", "specimen", str(row.id), {"order": str(row.order_id)})
+                    AuditRecord(
+                        "specimen.resolve",
+                        "specimen",
+                        str(row.id),
+                        {"order": str(row.order_id)},
+                        patient_id=patients.get(row.order_id),
+                    )
                     for row in used.values()
                 ],
             )

@@ -117,6 +117,7 @@ class OrderService(WorkflowService):
                     OBJECT,
                     str(order.id),
                     {"items": len(planned), "specimens": len(specimens), "patient": str(order.patient_id)},
+                    patient_id=order.patient_id,
                 ),
             )
             return self._record(unit, ctx, order, show_restricted=True)
@@ -153,7 +154,11 @@ class OrderService(WorkflowService):
             # The glass is only broken (and the alert raised) when there is something behind it.
             show = hides is None or break_glass(unit, ctx, OBJECT, order.id, break_glass_reason)
             record = self._record(unit, ctx, order, show_restricted=show)
-            audit.append(unit.session, ctx, AuditRecord("order.read", OBJECT, str(order.id)))
+            audit.append(
+                unit.session,
+                ctx,
+                AuditRecord("order.read", OBJECT, str(order.id), patient_id=order.patient_id),
+            )
             return record
 
     def for_patient(self, ctx: AccessContext, patient_id: uuid.UUID) -> list[OrderRecord]:
@@ -172,7 +177,9 @@ class OrderService(WorkflowService):
             audit.append(
                 unit.session,
                 ctx,
-                AuditRecord("order.list", "patient", str(patient_id), {"orders": len(records)}),
+                AuditRecord(
+                    "order.list", "patient", str(patient_id), {"orders": len(records)}, patient_id=patient_id
+                ),
             )
             return records
 
@@ -265,7 +272,11 @@ class OrderService(WorkflowService):
                 unit.session,
                 ctx,
                 AuditRecord(
-                    "order.labels", OBJECT, str(order.id), {"labels": len(labels), "full_name": full_name}
+                    "order.labels",
+                    OBJECT,
+                    str(order.id),
+                    {"labels": len(labels), "full_name": full_name},
+                    patient_id=order.patient_id,
                 ),
             )
             return labels

@@ -37,6 +37,7 @@ from labvault.store.base import utcnow
 from labvault.store.sealed_fields import open_fields
 from labvault.workflow import codec
 from labvault.workflow.base import Unit, WorkflowService, break_glass, sees_restricted
+from labvault.workflow.loading import patients_of_orders
 from labvault.workflow.models import Order, OrderItem, Report, Result, Specimen
 from labvault.workflow.orders import load_order
 from labvault.workflow.result_codec import TABLE as RESULTS
@@ -108,6 +109,7 @@ class ReportService(WorkflowService):
                         "kind": row.kind,
                         "results": len(row.result_ids),
                     },
+                    patient_id=patients_of_orders(unit, [order_id]).get(order_id),
                 ),
             )
             return _info(row)
@@ -141,7 +143,11 @@ class ReportService(WorkflowService):
             rows = unit.session.scalars(
                 select(Report).where(Report.order_id == order.id).order_by(Report.version)
             ).all()
-            audit.append(unit.session, ctx, AuditRecord("report.list", "order", str(order.id)))
+            audit.append(
+                unit.session,
+                ctx,
+                AuditRecord("report.list", "order", str(order.id), patient_id=order.patient_id),
+            )
             return [_info(r) for r in rows]
 
     def pdf(
@@ -159,8 +165,13 @@ class ReportService(WorkflowService):
             if row.restricted and not break_glass(unit, ctx, OBJECT, row.id, break_glass_reason):
                 raise Forbidden("this report holds a restricted result: biologists only, or break the glass")
             pdf = unit.keys.cipher.decrypt_bytes(Report.__tablename__, "pdf_enc", row.id, row.pdf_enc)
+            patient_id = patients_of_orders(unit, [row.order_id]).get(row.order_id)
             audit.append(
-                unit.session, ctx, AuditRecord("report.read", OBJECT, str(row.id), {"version": row.version})
+                unit.session,
+                ctx,
+                AuditRecord(
+                    "report.read", OBJECT, str(row.id), {"version": row.version}, patient_id=patient_id
+                ),
             )
             return pdf or b""
 
@@ -174,7 +185,11 @@ class ReportService(WorkflowService):
             context = codec.open_json(unit.keys, Report.__tablename__, "context_enc", row.id, row.context_enc)
             pdf = render_report_pdf(self._view(unit, order, _items(unit, order.id), row, context))
             stored = unit.keys.cipher.decrypt_bytes(Report.__tablename__, "pdf_enc", row.id, row.pdf_enc)
-            audit.append(unit.session, ctx, AuditRecord("report.regenerate", OBJECT, str(row.id)))
+            audit.append(
+                unit.session,
+                ctx,
+                AuditRecord("report.regenerate", OBJECT, str(row.id), patient_id=order.patient_id),
+            )
             return pdf, pdf == stored
 
     def _report(self, unit: Unit, order_id: uuid.UUID, version: int | None) -> Report:
@@ -300,7 +315,11 @@ class ReportService(WorkflowService):
         only for biologists)."""
         with self._unit(ctx, Permission.RESULT_READ) as unit:
             view = self._history(unit, ctx, patient_id)
-            audit.append(unit.session, ctx, AuditRecord("result.cumulative", "patient", str(patient_id)))
+            audit.append(
+                unit.session,
+                ctx,
+                AuditRecord("result.cumulative", "patient", str(patient_id), patient_id=patient_id),
+            )
             return view
 
     def history_pdf(self, ctx: AccessContext, patient_id: uuid.UUID) -> bytes:

@@ -27,7 +27,7 @@ from labvault.security.permissions import Permission
 from labvault.store.base import utcnow
 from labvault.workflow import codec
 from labvault.workflow.base import Unit, WorkflowService, sees_restricted
-from labvault.workflow.loading import chunks, load_by_id
+from labvault.workflow.loading import chunks, load_by_id, patients_of_items, patients_of_orders
 from labvault.workflow.models import CriticalCall, Order, OrderItem, Result, Specimen
 from labvault.workflow.order_data import ResultSummary
 from labvault.workflow.result_codec import (
@@ -191,6 +191,7 @@ class ResultService(WorkflowService):
                             "stage": stage,
                             "items": [str(line.item_id) for line in group],
                         },
+                        patient_id=group[0].patient_id,
                     )
                     for order_id, group in shown.items()
                 ]
@@ -251,6 +252,7 @@ class ResultService(WorkflowService):
             calculated, withdrawn = self._calculate(unit, ctx, contexts, previous)
             created += calculated
             unit.session.flush()
+            patients = patients_of_items(unit, [r.order_item_id for r in (*created, *withdrawn)])
             audit.append_many(
                 unit.session,
                 ctx,
@@ -260,11 +262,18 @@ class ResultService(WorkflowService):
                         OBJECT,
                         str(r.id),
                         {"item": str(r.order_item_id), "version": r.version},
+                        patient_id=patients.get(r.order_item_id),
                     )
                     for r in created
                 ]
                 + [
-                    AuditRecord("result.withdraw", OBJECT, str(r.id), {"item": str(r.order_item_id)})
+                    AuditRecord(
+                        "result.withdraw",
+                        OBJECT,
+                        str(r.id),
+                        {"item": str(r.order_item_id)},
+                        patient_id=patients.get(r.order_item_id),
+                    )
                     for r in withdrawn
                 ],
             )
@@ -503,11 +512,18 @@ class ResultService(WorkflowService):
                 item.status = next_status
             unit.session.flush()
             action = "result.validate_biological" if biological else "result.validate_technical"
+            patients = patients_of_orders(unit, [item.order_id for item in items.values()])
             audit.append_many(
                 unit.session,
                 ctx,
                 [
-                    AuditRecord(action, OBJECT, str(item.current_result_id), {"item": str(item.id)})
+                    AuditRecord(
+                        action,
+                        OBJECT,
+                        str(item.current_result_id),
+                        {"item": str(item.id)},
+                        patient_id=patients.get(item.order_id),
+                    )
                     for item in items.values()
                 ],
             )
@@ -575,7 +591,13 @@ class ResultService(WorkflowService):
             audit.append(
                 unit.session,
                 ctx,
-                AuditRecord("result.critical_call", OBJECT, str(result.id), {"call": str(call.id)}),
+                AuditRecord(
+                    "result.critical_call",
+                    OBJECT,
+                    str(result.id),
+                    {"call": str(call.id)},
+                    patient_id=patients_of_orders(unit, [item.order_id]).get(item.order_id),
+                ),
             )
             return call.id
 
@@ -599,5 +621,10 @@ class ResultService(WorkflowService):
                 )
                 for row in rows
             ]
-            audit.append(unit.session, ctx, AuditRecord("result.history", "order_item", str(item.id)))
+            patient_id = patients_of_orders(unit, [item.order_id]).get(item.order_id)
+            audit.append(
+                unit.session,
+                ctx,
+                AuditRecord("result.history", "order_item", str(item.id), patient_id=patient_id),
+            )
             return history

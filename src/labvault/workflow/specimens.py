@@ -14,6 +14,7 @@ from labvault.security.permissions import Permission
 from labvault.store.base import utcnow
 from labvault.workflow import codec
 from labvault.workflow.base import Unit, WorkflowService
+from labvault.workflow.loading import patients_of_orders
 from labvault.workflow.models import OrderItem, Specimen
 from labvault.workflow.order_data import SpecimenRecord
 from labvault.workflow.orders import new_specimen, specimen_record
@@ -127,6 +128,12 @@ class SpecimenService(WorkflowService):
         audit.append(
             unit.session,
             ctx,
-            AuditRecord(action, OBJECT, str(row.id), {"order": str(row.order_id), **(detail or {})}),
+            AuditRecord(
+                action,
+                OBJECT,
+                str(row.id),
+                {"order": str(row.order_id), **(detail or {})},
+                patient_id=patients_of_orders(unit, [row.order_id]).get(row.order_id),
+            ),
         )
         return specimen_record(unit, row)
