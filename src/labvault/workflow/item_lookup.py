@@ -23,7 +23,7 @@ from labvault.store.database import Database
 from labvault.store.tenancy import scope_session
 from labvault.workflow import codec
 from labvault.workflow.base import WorkflowService, sees_restricted
-from labvault.workflow.loading import chunks, patients_of_orders
+from labvault.workflow.loading import chunks, patients_of_items, patients_of_orders
 from labvault.workflow.models import OrderItem, Specimen
 from labvault.workflow.order_data import ResultSummary
 from labvault.workflow.orders import specimen_record
@@ -143,11 +143,18 @@ class ItemLookup(WorkflowService):
         calculated results), rolled back. The rehearsal itself is audited, item by item."""
         summaries = ResultService(_Rehearsal(self.db), self.keys, self.catalogs).enter(ctx, entries)
         with self._unit(ctx, Permission.RESULT_ENTER) as unit:
+            patients = patients_of_items(unit, [entry.item_id for entry in entries])
             audit.append_many(
                 unit.session,
                 ctx,
                 [
-                    AuditRecord("result.rehearse", "order_item", str(entry.item_id), {"written": False})
+                    AuditRecord(
+                        "result.rehearse",
+                        "order_item",
+                        str(entry.item_id),
+                        {"written": False},
+                        patient_id=patients.get(entry.item_id),
+                    )
                     for entry in entries
                 ],
             )
