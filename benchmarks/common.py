@@ -123,7 +123,11 @@ def bench_platform(backend: str, pg_admin_url: str = DEFAULT_PG_ADMIN_URL) -> It
             pg = PgDatabase(pg_admin_url, f"labvault_bench_{uuid.uuid4().hex[:12]}")
             pg.create()
             url = pg.url
-        settings = Settings(data_dir=root / "data", key_dir=root / "keys", database_url=url)
+        # One reception account reads thousands of distinct patients in minutes: a read budget
+        # would refuse it (its cost for a real user is measured apart; docs/SECURITY.md).
+        settings = Settings(
+            data_dir=root / "data", key_dir=root / "keys", database_url=url, read_budgets=False
+        )
         initialise(settings)
         built = open_platform(settings)
         yield BenchEnv(built, root, new_lab_context(built, "BENCH1"), backend)

@@ -59,7 +59,7 @@ def _grow(
         t0 = time.perf_counter_ns()
         env.platform.patients.register_many(env.ctx, chunk)
         t1 = time.perf_counter_ns()
-        plain_insert_batch(env.platform.db.engine, table, lab_id, chunk)
+        plain_insert_batch(env.platform.db.owner_engine, table, lab_id, chunk)
         t2 = time.perf_counter_ns()
         enc_ns += t1 - t0
         plain_ns += t2 - t1
@@ -86,7 +86,7 @@ def _service_lookup(env: BenchEnv, nir: str) -> int:
 def _plain_lookup(env: BenchEnv, table: Table, lab_id: uuid.UUID, nir: str) -> int:
     query = select(table).where(table.c.lab_id == lab_id, table.c.nir == nir)
     started = time.perf_counter_ns()
-    with env.platform.db.engine.begin() as conn:
+    with env.platform.db.owner_engine.begin() as conn:
         rows = conn.execute(query).all()
     elapsed = time.perf_counter_ns() - started
     if len(rows) != 1:
@@ -150,7 +150,7 @@ def run(backend: str, config: LookupConfig, pg_admin_url: str, progress: Progres
     rng = random.Random(config.seed)
     per_size: list[dict[str, Any]] = []
     with bench_platform(backend, pg_admin_url) as env:
-        table = create_plain_table(env.platform.db.engine)
+        table = create_plain_table(env.platform.db.owner_engine)
         loaded = 0
         for size in sizes:
             seeding = _grow(env, table, people, loaded, size, progress)

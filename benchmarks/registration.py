@@ -70,7 +70,7 @@ def _bulk(env: BenchEnv, table: Table, items: Sequence[PatientData], batch: int,
             platform.patients.register_many(ctx, c)
 
         def plain(c: Sequence[PatientData] = chunk) -> None:
-            plain_insert_batch(platform.db.engine, table, lab_id, c)
+            plain_insert_batch(platform.db.owner_engine, table, lab_id, c)
 
         enc, plain_time = alternate(number, lambda: _timed(encrypted), lambda: _timed(plain))
         enc_ns.append(enc)
@@ -103,7 +103,7 @@ def _single(env: BenchEnv, table: Table, items: Sequence[PatientData], progress:
     lab_id = ctx.lab_id
     for data in items[:SINGLE_WARMUP]:
         platform.patients.register(ctx, data, accept_homonym=True)
-        plain_insert_batch(platform.db.engine, table, lab_id, [data])
+        plain_insert_batch(platform.db.owner_engine, table, lab_id, [data])
     enc_ns: list[int] = []
     plain_ns: list[int] = []
     for number, data in enumerate(items[SINGLE_WARMUP:], 1):
@@ -113,7 +113,7 @@ def _single(env: BenchEnv, table: Table, items: Sequence[PatientData], progress:
             platform.patients.register(ctx, d, accept_homonym=True)
 
         def plain(d: PatientData = data) -> None:
-            plain_insert_batch(platform.db.engine, table, lab_id, [d])
+            plain_insert_batch(platform.db.owner_engine, table, lab_id, [d])
 
         enc, plain_time = alternate(number, lambda: _timed(encrypted), lambda: _timed(plain))
         enc_ns.append(enc)
@@ -184,9 +184,9 @@ def run(
     single = people[warmup + config.size :]
     with bench_platform(backend, pg_admin_url) as env:
         assert env.ctx.lab_id is not None
-        table = create_plain_table(env.platform.db.engine)
+        table = create_plain_table(env.platform.db.owner_engine)
         env.platform.patients.register_many(env.ctx, warm)
-        plain_insert_batch(env.platform.db.engine, table, env.ctx.lab_id, warm)
+        plain_insert_batch(env.platform.db.owner_engine, table, env.ctx.lab_id, warm)
         progress(f"registration: warm-up batch of {warmup:,} done (untimed)")
         bulk_result = _bulk(env, table, bulk, config.batch, progress)
         single_result = _single(env, table, single, progress)

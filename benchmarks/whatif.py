@@ -54,7 +54,7 @@ def null_pool(env: BenchEnv) -> Any:
     """SQLite with NullPool (the engine before commit 07159d5): a new connection per transaction,
     and closing it checkpoints and deletes the WAL (fdatasync x4 per transaction)."""
     db = env.platform.db
-    engine = sa.create_engine(engine_module.normalise_url(db.url), poolclass=NullPool)
+    engine = sa.create_engine(engine_module.normalise_url(db.app_url), poolclass=NullPool)
     engine_module._configure_sqlite(engine)
     db.engine.dispose()
     db.engine = engine
@@ -85,7 +85,7 @@ def custom_plans(env: BenchEnv) -> Any:
     generic plan is reused for the duplicate-NIR check; every execution gets a custom plan."""
     db = env.platform.db
     engine = sa.create_engine(
-        engine_module.normalise_url(db.url), connect_args={"prepare_threshold": None}, pool_size=5
+        engine_module.normalise_url(db.app_url), connect_args={"prepare_threshold": None}, pool_size=5
     )
     db.engine.dispose()
     db.engine = engine
@@ -95,7 +95,7 @@ def custom_plans(env: BenchEnv) -> Any:
 
 def analyze(env: BenchEnv) -> Any:
     """Run ANALYZE once after seeding, so the planner knows ix_patients_lab_id is not selective."""
-    with env.platform.db.engine.begin() as conn:
+    with env.platform.db.owner_engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")
     return None
 

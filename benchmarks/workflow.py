@@ -160,7 +160,7 @@ def _staff(env: BenchEnv) -> Staff:
     """A technician and a biologist in the benchmark lab, created by its admin."""
     platform, lab_id = env.platform, env.ctx.lab_id
     assert lab_id is not None
-    admin = platform.accounts.authenticate_password("bench.bench1.admin", BENCH_PASSWORD)
+    admin = platform.accounts.by_username("bench.bench1.admin")
     admin_ctx = context_for(admin, Purpose.ADMINISTRATION, "benchmark")
     people = {
         role: platform.accounts.create_user(admin_ctx, f"bench.{role.value}", BENCH_PASSWORD, role, lab_id)
@@ -312,7 +312,7 @@ class Workload:
         assert env.ctx.lab_id is not None
         self.lab_id = env.ctx.lab_id
         self.catalog: Catalog = self.platform.catalogs.active(self.lab_id)
-        self.table = create_plain_results(self.platform.db.engine)
+        self.table = create_plain_results(self.platform.db.owner_engine)
         ctx = self.staff.reception
         rpps = generate_rpps(random.Random(seed))
         self.prescriber = self.platform.physicians.register(
@@ -392,7 +392,7 @@ class Workload:
         items = [entry.item_id for entry in batch.entries]
         self.platform.results.validate_technical(self.staff.technician, items)
         plain_validate(
-            self.platform.db.engine,
+            self.platform.db.owner_engine,
             self.table,
             [self.plain_ids[i] for i in items],
             self.staff.technician.actor_id,
@@ -409,7 +409,7 @@ class Workload:
 
     def plain_biological(self, items: Sequence[uuid.UUID]) -> None:
         plain_validate(
-            self.platform.db.engine,
+            self.platform.db.owner_engine,
             self.table,
             [self.plain_ids[i] for i in items],
             self.staff.biologist.actor_id,
@@ -460,7 +460,7 @@ def _entry(work: Workload, config: WorkflowConfig) -> tuple[dict[str, Any], Ente
     enc_ns: list[int] = []
     plain_ns: list[int] = []
     done: Entered = []
-    engine = work.platform.db.engine
+    engine = work.platform.db.owner_engine
     for number in range(1, config.repeats + 1):
         batch = work.prepare()
         critical: list[uuid.UUID] = []
@@ -637,7 +637,7 @@ class Filler:
         self.tests = plan + [work.catalog.test(code) for code in TESTS]
 
     def results_in_lab(self) -> int:
-        with self.work.platform.db.engine.connect() as conn:
+        with self.work.platform.db.owner_engine.connect() as conn:
             count = conn.scalar(
                 select(func.count()).select_from(Result).where(Result.lab_id == self.work.lab_id)
             )
@@ -753,7 +753,7 @@ class Filler:
                 (OrderItem, items),
                 (Result, results),
             ]
-            with work.platform.db.engine.begin() as conn:
+            with work.platform.db.owner_engine.begin() as conn:
                 for model, rows in tables:
                     conn.execute(insert(model), rows)
             have += len(results)
@@ -901,7 +901,7 @@ def run(backend: str, config: WorkflowConfig, pg_admin_url: str, progress: Progr
         # Warm-up, untimed: each patient's history order, entered and validated on both paths.
         first = work.prepare()
         critical = work.enter(first)
-        plain_insert(env.platform.db.engine, work.table, first.plain_rows)
+        plain_insert(env.platform.db.owner_engine, work.table, first.plain_rows)
         work.technical(first, critical)
         items = [entry.item_id for entry in first.entries]
         for start in range(0, len(items), config.worklist):

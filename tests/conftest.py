@@ -33,6 +33,9 @@ PG_ADMIN_URL = os.environ.get("LABVAULT_TEST_PG_URL", "postgresql://postgres@127
 IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKENDS = ("sqlite", "postgresql")
 TEST_PASSWORD = "correct horse battery staple"
+# Off-hours alerts depend on the wall clock: off for the suite, so that no test's audit chain
+# changes with the hour it runs at (tests/security/test_alerts_patterns.py tests them, clock injected).
+os.environ.setdefault("LABVAULT_OFF_HOURS_ALERTS", "false")
 
 
 def pg_available() -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from labvault.identity.lab_service import LabInfo
 from labvault.platform import Platform, open_platform
 from labvault.security.access import Purpose, Role
 from labvault.workflow.order_data import OrderRequest
+from tests.auth_helpers import Authenticator, AuthenticatorPool, forget_code_use
 from tests.conftest import BACKENDS, TEST_PASSWORD, Factory, PgDatabase, require_pg
 
 runner = CliRunner()
@@ -54,8 +56,14 @@ def test_full_cli_tour(dirs: list[str], tmp_path: Path) -> None:
     assert "DEMO1" in output and "demo1.reception" in output and "lvt_" in output
     assert "Synthetic activity: 8 orders from 10 prescribers" in flat(output)
     assert "only the demoN.biologist accounts see them" in flat(output)
+    assert "labvault demo-code <username>" in flat(output)
     creds = json.loads((tmp_path / "data" / "demo-credentials.json").read_text())
     assert len(creds["users"]) == 1 + 2 * 4
+    assert all(len(user["totp_secret"]) == 32 for user in creds["users"])
+    code, output = run("demo-code", "demo1.reception", "--data-dir", dirs[1])
+    assert code == 0 and re.fullmatch(r"[0-9]{6}", output.strip().splitlines()[0]), output
+    code, output = run("demo-code", "nobody", "--data-dir", dirs[1])
+    assert code == 2 and "no demo account" in output
     assert creds["workflow"]["orders"] == 8 and creds["workflow"]["reports"] > 0
     assert oct((tmp_path / "data" / "demo-credentials.json").stat().st_mode & 0o777) == "0o600"
 
@@ -80,12 +88,19 @@ def test_full_cli_tour(dirs: list[str], tmp_path: Path) -> None:
     assert code == 0, output
     code, output = run(
         "user", "add", *dirs, "--username", "alice.bio", "--role", "biologist", "--lab", "CLI1",
-        "--admin", "chloe.admin", "--password-stdin", input=password + "\n" + password + "\n",
+        "--admin", "chloe.admin", "--password-stdin", input=password + "\n" + password + "\n123456\n",
+    )  # fmt: skip
+    assert code == 2 and "authentication failed" in output, "chloe has no MFA yet"
+    chloe = cli_enrol(dirs, "chloe.admin", password)
+    code, output = run(
+        "user", "add", *dirs, "--username", "alice.bio", "--role", "biologist", "--lab", "CLI1",
+        "--admin", "chloe.admin", "--password-stdin", input=f"{password}\n{password}\n{chloe.code()}\n",
     )  # fmt: skip
     assert code == 0, output
     code, output = run(
         "user", "add", *dirs, "--username", "accueil", "--role", "reception", "--lab", "CLI1",
-        "--admin", "chloe.admin", "--password-stdin", input=password + "\n" + password + "\n",
+        "--admin", "chloe.admin", "--password-stdin", "--totp-code", again(dirs, "chloe.admin", chloe),
+        input=f"{password}\n{password}\n",
     )  # fmt: skip
     assert code == 2 and "generic or shared" in output
     code, output = run(
@@ -95,13 +110,32 @@ def test_full_cli_tour(dirs: list[str], tmp_path: Path) -> None:
     assert code == 2 and "no laboratory with code 'NOPE'" in output
 
     code, output = run(
-        "token", "create", *dirs, "--username", "alice.bio", "--password-stdin", input=password + "\n"
+        "token", "create", *dirs, "--username", "alice.bio", "--password-stdin", input=password + "\n123456\n"
     )
-    assert code == 0 and output.strip().splitlines()[0].startswith("lvt_")
+    assert code == 2 and "authentication failed" in output, "no token without MFA"
+    alice = cli_enrol(dirs, "alice.bio", password)
     code, output = run(
-        "token", "create", *dirs, "--username", "alice.bio", "--password-stdin", input="wrong\n"
+        "token", "create", *dirs, "--username", "alice.bio", "--password-stdin",
+        input=f"{password}\n{alice.code()}\n",
+    )  # fmt: skip
+    assert code == 0 and output.strip().splitlines()[0].startswith("lvt_"), output
+    code, output = run(
+        "token",
+        "create",
+        *dirs,
+        "--username",
+        "alice.bio",
+        "--password-stdin",
+        input="wrong\n123456\n",
     )
-    assert code == 2 and "invalid username or password" in output
+    assert code == 2 and "authentication failed" in output
+
+    code, output = run("user", "update", *dirs, "--username", "alice.bio", "--role", "technician")
+    assert code == 2 and "first administrator" in output, "the console takes over no lab staff"
+    code, output = run("user", "update", *dirs, "--username", "alice.bio", "--disabled")
+    assert code == 0 and "disabled" in output
+    code, output = run("user", "mfa-reset", *dirs, "--username", "chloe.admin")
+    assert code == 0 and "enrol again" in output
 
     code, output = run("keys", "rotate", *dirs, "--lab", "DEMO1")
     assert code == 0, output
@@ -163,6 +197,40 @@ def flat(output: str) -> str:
     return " ".join(output.split())
 
 
+def again(dirs: list[str], username: str, app: Authenticator) -> str:
+    """A code for another command at once: the record of the last code used is cleared first
+    (replay is test_mfa's business; this saves waiting for the next 30-second step)."""
+    platform = open_from(dirs)
+    try:
+        forget_code_use(platform, username)
+    finally:
+        platform.close()
+    app.forget()
+    return app.code()
+
+
+def cli_enrol(dirs: list[str], username: str, password: str) -> Authenticator:
+    """Enrol through ``user mfa-enroll`` and ``user mfa-confirm``; returns the user's app."""
+    code, output = run(
+        "user", "mfa-enroll", *dirs, "--username", username, "--password-stdin", input=password + "\n"
+    )
+    assert code == 0, output
+    found = re.search(r"TOTP secret: ([A-Z2-7]{32})", output)
+    assert found and f"otpauth://totp/labvault:{username}?secret={found.group(1)}" in output, output
+    app = Authenticator(found.group(1))
+    code, output = run(
+        "user",
+        "mfa-confirm",
+        *dirs,
+        "--username",
+        username,
+        "--password-stdin",
+        input=f"{password}\n{app.code()}\n",
+    )
+    assert code == 0 and "MFA active" in output, output
+    return app
+
+
 @dataclass
 class Bench:
     dirs: list[str]
@@ -173,6 +241,7 @@ class Bench:
     biologist: Account
     order_id: uuid.UUID
     tubes: dict[str, str]  # tube type -> barcode
+    codes: AuthenticatorPool
 
     def csv(self, tmp_path: Path, text: str, encoding: str = "utf-8-sig") -> str:
         path = tmp_path / f"results-{uuid.uuid4().hex[:6]}.csv"
@@ -184,12 +253,18 @@ class Bench:
         return {i.test_code: i.status for i in self.platform.orders.get(ctx, self.order_id).items}
 
     def run_import(
-        self, path: str, user: str | None = None, *extra: str, password: str | None = None
+        self,
+        path: str,
+        user: str | None = None,
+        *extra: str,
+        password: str | None = None,
+        totp: str | None = None,
     ) -> tuple[int, str]:
+        user = user or self.technician.username
         code, output = run(
             "results", "import", path, *self.dirs, "--lab", self.lab.code,
-            "--user", user or self.technician.username, "--password-stdin", *extra,
-            input=(password or TEST_PASSWORD) + "\n",
+            "--user", user, "--password-stdin", *extra,
+            input=f"{password or TEST_PASSWORD}\n{totp or self.codes.fresh_code(user)}\n",
         )  # fmt: skip
         return code, flat(output)
 
@@ -214,7 +289,9 @@ def bench(dirs: list[str]) -> Iterator[Bench]:
     for specimen in order.specimens:
         platform.specimens.receive(reception, specimen.barcode)
         tubes[specimen.tube.split(" ")[0].replace("fluoride", "grey")] = specimen.barcode
-    yield Bench(dirs, platform, factory, lab, technician, biologist, order.id, tubes)
+    yield Bench(
+        dirs, platform, factory, lab, technician, biologist, order.id, tubes, AuthenticatorPool(platform)
+    )
     platform.close()
 
 
@@ -304,10 +381,16 @@ def test_results_import_refuses_another_labs_account_and_non_bench_roles(
     receptionist = bench.factory.user(bench.lab, Role.RECEPTION)
     code, output = bench.run_import(path, receptionist.username)
     assert code == 2 and "may not result.enter" in output
-    code, output = bench.run_import(path, "nobody.here")
-    assert code == 2 and "invalid username or password" in output
+    code, output = bench.run_import(path, "nobody.here", totp="123456")
+    assert code == 2 and "authentication failed" in output
     code, output = bench.run_import(path, bench.technician.username, password="not the password at all")
-    assert code == 2 and "invalid username or password" in output
+    assert code == 2 and "authentication failed" in output
+    code, output = bench.run_import(path, bench.technician.username, totp="000000")
+    assert code == 2 and "authentication failed" in output
+    code, output = bench.run_import(
+        path, bench.factory.user(bench.lab, Role.TECHNICIAN).username, totp="123456"
+    )
+    assert code == 2 and "authentication failed" in output, "not enrolled in MFA"
     code, output = bench.run_import(str(tmp_path / "missing.csv"))
     assert code == 2 and "cannot read" in output
     assert set(bench.statuses().values()) == {"pending"}

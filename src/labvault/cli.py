@@ -18,12 +18,23 @@ from rich.markup import escape
 from rich.table import Table
 
 from labvault.catalog.loader import default_catalog, dump_catalog
+from labvault.cli_security import app as security_app
 from labvault.config import Settings
-from labvault.demo.seed import ORDERS_PER_LAB, cli_context, read_credentials, seed, write_credentials
+from labvault.demo.seed import (
+    ORDERS_PER_LAB,
+    cli_context,
+    demo_code,
+    read_credentials,
+    seed,
+    write_credentials,
+)
 from labvault.errors import LabvaultError
 from labvault.identity.account_service import context_for
 from labvault.platform import Platform, initialise, open_platform
-from labvault.security.access import Purpose, Role
+from labvault.security import merkle
+from labvault.security.access import AccessContext, Purpose, Role
+from labvault.security.signed_checkpoint import CheckpointError, NoteVerifier
+from labvault.store.base import utcnow
 from labvault.workflow.csv_import import CsvLineError, CsvResultRow, parse_results_csv
 from labvault.workflow.order_data import ResultSummary
 from labvault.workflow.results import ResultEntry
@@ -45,6 +56,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(lab_app, name="lab")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(results_app, name="results")
+app.add_typer(security_app)  # alerts, canary plant|list, breach check (cli_security.py)
 
 out = Console()
 err = Console(stderr=True)
@@ -124,7 +136,15 @@ def _serve(platform: Platform, host: str, port: int) -> None:
     thread = threading.Thread(target=checkpoint_loop, name="audit-checkpoint", daemon=True)
     thread.start()
     try:
-        uvicorn.run(create_app(platform), host=host, port=port, log_level="info", access_log=False)
+        # No `server: uvicorn` header: the version a scanner would match is nobody's business.
+        uvicorn.run(
+            create_app(platform),
+            host=host,
+            port=port,
+            log_level="info",
+            access_log=False,
+            server_header=False,
+        )
     finally:
         stop.set()
         try:
@@ -197,10 +217,33 @@ def demo(
         )
     _print_activity(creds.workflow)
     out.print(f"Try: curl -H 'Authorization: Bearer <token>' http://{host}:{port}/api/v1/me")
+    out.print(
+        "Logging in needs a one-time code too: `labvault demo-code <username>` prints the current one "
+        f"(demo only: the demo keeps each account's TOTP secret in {path}). Then: curl -X POST "
+        f"http://{host}:{port}/api/v1/auth/login -H 'Content-Type: application/json' "
+        """-d '{"username": "...", "password": "...", "totp_code": "..."}'""",
+        soft_wrap=True,
+        highlight=False,
+    )
     if no_serve:
         platform.close()
         return
     _serve(platform, host, port)
+
+
+@app.command("demo-code")
+def demo_code_command(
+    username: Annotated[str, typer.Argument(help="A demo account, e.g. demo1.biologist.")],
+    data_dir: DataDir = DEFAULT_DATA,
+) -> None:
+    """Demo only: the current TOTP code of a demo account, from the demo's credentials file (a
+    real account's secret lives only in its owner's authenticator app). Each code works once."""
+    try:
+        code, seconds = demo_code(data_dir, username, utcnow())
+    except LabvaultError as exc:
+        raise _fail(str(exc)) from None
+    out.print(code, highlight=False)
+    err.print(f"valid about {seconds} s more; each code works once, wait for the next for another login")
 
 
 def _print_activity(activity: dict[str, int]) -> None:
@@ -257,11 +300,32 @@ def lab_shred(
     out.print(f"Laboratory {info.code}: key set destroyed.")
 
 
-def _read_password(password_stdin: bool, confirm: bool) -> str:
+def _read_password(password_stdin: bool, confirm: bool, prompt: str = "Password") -> str:
     if password_stdin:
         return sys.stdin.readline().rstrip("\n")
-    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=confirm)
+    password: str = typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
     return password
+
+
+def _read_code(password_stdin: bool, totp_code: str | None, prompt: str = "One-time code") -> str:
+    """The authenticator app's current code: ``--totp-code``, else the next stdin line (after the
+    password) with ``--password-stdin``, else asked for."""
+    if totp_code is not None:
+        return totp_code
+    if password_stdin:
+        return sys.stdin.readline().strip()
+    code: str = typer.prompt(prompt)
+    return code
+
+
+TotpCode = Annotated[
+    str | None,
+    typer.Option(
+        "--totp-code",
+        help="Current 6-digit code of the authenticator app (default: the stdin line after the "
+        "password with --password-stdin, else asked for). Each code works once.",
+    ),
+]
 
 
 @user_app.command("add")
@@ -279,30 +343,142 @@ def user_add(
     password_stdin: Annotated[
         bool,
         typer.Option(
-            "--password-stdin", help="Read the new password from stdin (then the admin's, with --admin)."
+            "--password-stdin",
+            help="Read the new password from stdin (then, with --admin, the admin's password and code).",
         ),
     ] = False,
+    totp_code: TotpCode = None,
     data_dir: DataDir = DEFAULT_DATA,
     key_dir: KeyDir = DEFAULT_KEYS,
     database_url: DbUrl = None,
 ) -> None:
     """Create an individual staff account (never a shared one). The console acts as the platform
     operator, who may only create operators and a lab's first admin; staff accounts are created
-    by a lab admin (``--admin``), who proves it with their password."""
+    by a lab admin (``--admin``), who proves it with their password and one-time code. The new
+    user then enrols in MFA (``labvault user mfa-enroll``) before they can sign in."""
     with _platform(data_dir, key_dir, database_url) as platform:
         lab_id = platform.labs.by_code(lab).id if lab else None
         password = _read_password(password_stdin, confirm=True)
-        creator = cli_context()
-        if admin is not None:
-            admin_password = (
-                sys.stdin.readline().rstrip("\n")
-                if password_stdin
-                else str(typer.prompt(f"Password of {admin}", hide_input=True))
-            )
-            account = platform.accounts.authenticate_password(admin, admin_password)
-            creator = context_for(account, Purpose.ADMINISTRATION)
+        creator = _acting_admin(platform, admin, password_stdin, totp_code)
         account = platform.accounts.create_user(creator, username, password, role, lab_id, full_name)
-    out.print(f"User {account.username} ({account.role.value}) created.")
+    out.print(f"User {account.username} ({account.role.value}) created; next: labvault user mfa-enroll.")
+
+
+def _acting_admin(
+    platform: Platform, admin: str | None, password_stdin: bool, totp_code: str | None
+) -> AccessContext:
+    """The console (platform operator), or the lab admin named by ``--admin`` proving both factors."""
+    if admin is None:
+        return cli_context()
+    admin_password = _read_password(password_stdin, confirm=False, prompt=f"Password of {admin}")
+    code = _read_code(password_stdin, totp_code, f"One-time code of {admin}")
+    account = platform.accounts.authenticate(admin, admin_password, code, "cli")
+    return context_for(account, Purpose.ADMINISTRATION, "cli")
+
+
+AdminOption = Annotated[
+    str | None,
+    typer.Option(
+        "--admin", help="The lab admin acting (asked for their password and code); default: the console."
+    ),
+]
+PasswordStdin = Annotated[
+    bool,
+    typer.Option("--password-stdin", help="Read the password from stdin (then the code, one per line)."),
+]
+
+
+@user_app.command("mfa-enroll")
+def user_mfa_enroll(
+    username: Annotated[str, typer.Option("--username")],
+    password_stdin: PasswordStdin = False,
+    data_dir: DataDir = DEFAULT_DATA,
+    key_dir: KeyDir = DEFAULT_KEYS,
+    database_url: DbUrl = None,
+) -> None:
+    """Start MFA enrolment (mandatory before signing in): prints the TOTP secret and its
+    otpauth:// URI once, for an authenticator app; then confirm with a first code (asked for here,
+    or ``labvault user mfa-confirm``)."""
+    with _platform(data_dir, key_dir, database_url) as platform:
+        enrollment = platform.accounts.mfa.begin_enrollment(
+            username, _read_password(password_stdin, confirm=False), "cli"
+        )
+        out.print(f"TOTP secret: {enrollment.secret}", highlight=False)
+        out.print(enrollment.uri, soft_wrap=True, highlight=False)
+        if password_stdin:
+            err.print("Add it to an authenticator app, then run: labvault user mfa-confirm")
+            return
+        code = str(
+            typer.prompt("Code shown by the app (empty: confirm later)", default="", show_default=False)
+        )
+        if not code.strip():
+            err.print("Not confirmed yet: run labvault user mfa-confirm")
+            return
+        platform.accounts.mfa.confirm_enrollment(
+            username, str(typer.prompt("Password again", hide_input=True)), code, "cli"
+        )
+    out.print("MFA active.")
+
+
+@user_app.command("mfa-confirm")
+def user_mfa_confirm(
+    username: Annotated[str, typer.Option("--username")],
+    password_stdin: PasswordStdin = False,
+    totp_code: TotpCode = None,
+    data_dir: DataDir = DEFAULT_DATA,
+    key_dir: KeyDir = DEFAULT_KEYS,
+    database_url: DbUrl = None,
+) -> None:
+    """Activate MFA with a first code from the authenticator app (after ``mfa-enroll``)."""
+    with _platform(data_dir, key_dir, database_url) as platform:
+        password = _read_password(password_stdin, confirm=False)
+        platform.accounts.mfa.confirm_enrollment(
+            username, password, _read_code(password_stdin, totp_code), "cli"
+        )
+    out.print("MFA active.")
+
+
+@user_app.command("mfa-reset")
+def user_mfa_reset(
+    username: Annotated[str, typer.Option("--username")],
+    admin: AdminOption = None,
+    password_stdin: PasswordStdin = False,
+    totp_code: TotpCode = None,
+    data_dir: DataDir = DEFAULT_DATA,
+    key_dir: KeyDir = DEFAULT_KEYS,
+    database_url: DbUrl = None,
+) -> None:
+    """Forget a user's TOTP secret (lost phone) and revoke their tokens; they enrol again. A lab
+    admin (``--admin``) resets their staff; the console, operators and lab admins."""
+    with _platform(data_dir, key_dir, database_url) as platform:
+        actor = _acting_admin(platform, admin, password_stdin, totp_code)
+        platform.accounts.reset_mfa(actor, platform.accounts.by_username(username).id)
+    out.print(f"MFA of {username} reset: they enrol again with labvault user mfa-enroll.")
+
+
+@user_app.command("update")
+def user_update(
+    username: Annotated[str, typer.Option("--username")],
+    role: Annotated[Role | None, typer.Option("--role", help="New laboratory role.")] = None,
+    active: Annotated[
+        bool | None, typer.Option("--active/--disabled", help="Enable or disable the account.")
+    ] = None,
+    admin: AdminOption = None,
+    password_stdin: PasswordStdin = False,
+    totp_code: TotpCode = None,
+    data_dir: DataDir = DEFAULT_DATA,
+    key_dir: KeyDir = DEFAULT_KEYS,
+    database_url: DbUrl = None,
+) -> None:
+    """Change a user's role or disable them; every token of the user is revoked. Lab admins
+    (``--admin``) manage their staff; the console may only disable lab accounts."""
+    with _platform(data_dir, key_dir, database_url) as platform:
+        actor = _acting_admin(platform, admin, password_stdin, totp_code)
+        account = platform.accounts.update_user(
+            actor, platform.accounts.by_username(username).id, role=role, active=active
+        )
+    state = "active" if account.active else "disabled"
+    out.print(f"User {account.username}: {account.role.value}, {state}; their tokens are revoked.")
 
 
 @token_app.command("create")
@@ -310,19 +486,20 @@ def token_create(
     username: Annotated[str, typer.Option("--username")],
     label: Annotated[str, typer.Option("--label")] = "cli",
     ttl_hours: Annotated[int, typer.Option("--ttl-hours", min=1, max=24 * 365)] = 24 * 30,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
-    ] = False,
+    password_stdin: PasswordStdin = False,
+    totp_code: TotpCode = None,
     data_dir: DataDir = DEFAULT_DATA,
     key_dir: KeyDir = DEFAULT_KEYS,
     database_url: DbUrl = None,
 ) -> None:
-    """Issue an API token for a user, who proves it with their password. Printed once."""
+    """Issue a script token for a user, who proves it with their password and one-time code.
+    Printed once; it expires at the end of its lifetime only (no idle timeout)."""
     with _platform(data_dir, key_dir, database_url) as platform:
-        account = platform.accounts.authenticate_password(
-            username, _read_password(password_stdin, confirm=False)
+        password = _read_password(password_stdin, confirm=False)
+        account = platform.accounts.authenticate(
+            username, password, _read_code(password_stdin, totp_code), "cli"
         )
-        issued = platform.accounts.issue_token(account, label, dt.timedelta(hours=ttl_hours))
+        issued = platform.accounts.issue_token(account, label, dt.timedelta(hours=ttl_hours), "cli")
     out.print(issued.token, soft_wrap=True)
     err.print(f"expires {issued.expires_at.isoformat(timespec='minutes')}")
 
@@ -347,18 +524,32 @@ def keys_rotate(
 
 @audit_app.command("verify")
 def audit_verify(
-    data_dir: DataDir = DEFAULT_DATA, key_dir: KeyDir = DEFAULT_KEYS, database_url: DbUrl = None
+    public_key: Annotated[
+        str | None,
+        typer.Option("--public-key", help="Check signatures with this pinned key (default: the platform's)."),
+    ] = None,
+    data_dir: DataDir = DEFAULT_DATA,
+    key_dir: KeyDir = DEFAULT_KEYS,
+    database_url: DbUrl = None,
 ) -> None:
-    """Check every audit chain link by link, and against the checkpoint kept outside the database."""
+    """Check every chain link by link, its Merkle tree against its head, and against the last
+    signed checkpoint kept outside the database (truncation, rewrite)."""
     with _platform(data_dir, key_dir, database_url) as platform:
-        result = platform.audit.verify()
+        try:
+            pinned = NoteVerifier.parse(public_key) if public_key else None
+            result = platform.audit.verify(pinned)
+        except CheckpointError as exc:
+            err.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
+            raise typer.Exit(code=1) from None
     for report in result.reports:
-        out.print(f"chain {report.chain}: {report.length} entries " + ("ok" if report.ok else "BROKEN"))
+        signed = result.signed.get(report.chain)
+        at = f", signed at {signed.size}" if signed else ", never signed"
+        out.print(f"chain {report.chain}: {report.length} entries{at} " + ("ok" if report.ok else "BROKEN"))
     if not result.checkpoint_found:
-        err.print("warning: no external checkpoint yet; truncation of the tail cannot be detected")
+        err.print("warning: no signed checkpoint yet; truncation of the tail cannot be detected")
     if not result.ok:
         for problem in result.problems:
-            err.print(f"[red]{problem}[/red]")
+            err.print(f"[red]{escape(problem)}[/red]", soft_wrap=True)
         raise typer.Exit(code=1)
     out.print("audit log verified")
 
@@ -367,10 +558,58 @@ def audit_verify(
 def audit_checkpoint(
     data_dir: DataDir = DEFAULT_DATA, key_dir: KeyDir = DEFAULT_KEYS, database_url: DbUrl = None
 ) -> None:
-    """Verify the log, then record its tips in the checkpoint file outside the database."""
+    """Verify the log, then sign each chain's Merkle tree (Ed25519) into the checkpoint file
+    outside the database; refused if a tree does not extend the previous signed one."""
     with _platform(data_dir, key_dir, database_url) as platform:
         path = platform.audit.checkpoint()
-    out.print(f"checkpoint written to {path}")
+    out.print(f"signed checkpoints written to {path}")
+
+
+@audit_app.command("pubkey")
+def audit_pubkey(
+    data_dir: DataDir = DEFAULT_DATA, key_dir: KeyDir = DEFAULT_KEYS, database_url: DbUrl = None
+) -> None:
+    """Print the checkpoint verifier key (signed-note form) for witnesses and auditors to pin."""
+    with _platform(data_dir, key_dir, database_url) as platform:
+        sys.stdout.write(platform.audit.public_key() + "\n")
+
+
+@audit_app.command("proof")
+def audit_proof(
+    chain: Annotated[str, typer.Argument(help="A lab id, or 'platform'.")],
+    seq: Annotated[int | None, typer.Option(help="Prove this entry (chain_seq) is in the log.")] = None,
+    first: Annotated[int | None, typer.Option(help="Prove the log of this size is a prefix...")] = None,
+    size: Annotated[
+        int | None, typer.Option(help="...of the log of this size (default: last signed).")
+    ] = None,
+    data_dir: DataDir = DEFAULT_DATA,
+    key_dir: KeyDir = DEFAULT_KEYS,
+    database_url: DbUrl = None,
+) -> None:
+    """Print an inclusion (--seq) or consistency (--first) proof as JSON; an inclusion proof in
+    the last signed tree is also checked against its signed root."""
+    if (seq is None) == (first is None):
+        raise _fail("give --seq (inclusion) or --first (consistency)")
+    with _platform(data_dir, key_dir, database_url) as platform:
+        ctx = cli_context()
+        signed = {head.chain: head for head in platform.audit.signed_heads(ctx)}.get(chain)
+        if size is None and signed is None:
+            raise _fail(f"chain {chain} has no signed checkpoint: give --size")
+        target = size if size is not None else signed.size  # type: ignore[union-attr]
+        document: dict[str, object] = {"chain": chain, "size": target}
+        if seq is not None:
+            inclusion = platform.audit.inclusion_proof(ctx, chain, seq, target)
+            hashes, leaf = inclusion.proof, inclusion.leaf_hash
+            document |= {"seq": seq, "leaf": inclusion.leaf.hex(), "leaf_hash": leaf.hex()}
+        else:
+            assert first is not None
+            hashes = platform.audit.consistency_proof(ctx, chain, first, target).proof
+            document |= {"first": first}
+        document["proof"] = [h.hex() for h in hashes]
+        if seq is not None and signed is not None and signed.size == target:
+            merkle.verify_inclusion(seq - 1, target, leaf, hashes, signed.root)
+            document["verified_against"] = signed.note
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
 
 
 @catalog_app.command("export")
@@ -483,14 +722,21 @@ def results_import(
         bool, typer.Option("--dry-run", help="Check every line against the lab's data, write nothing.")
     ] = False,
     password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the user's password from stdin.")
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Read the user's password from stdin, then their one-time code on the next line "
+            "(unless --totp-code is given).",
+        ),
     ] = False,
+    totp_code: TotpCode = None,
     data_dir: DataDir = DEFAULT_DATA,
     key_dir: KeyDir = DEFAULT_KEYS,
     database_url: DbUrl = None,
 ) -> None:
     """Enter a batch of results from an analyzer export, all or nothing: a bad line is named by its
-    line number and column (exit code 1) and nothing is written. Calculated tests (eGFR, LDL) follow."""
+    line number and column (exit code 1) and nothing is written. Calculated tests (eGFR, LDL) follow.
+    The user proves it is them with their password and one-time code."""
     try:
         data = file.read_bytes()
     except OSError as exc:
@@ -502,7 +748,8 @@ def results_import(
     with _platform(data_dir, key_dir, database_url) as platform:
         info = platform.labs.by_code(lab)
         # The results are entered in this person's name: they prove it, as for `token create`.
-        account = platform.accounts.authenticate_password(user, _read_password(password_stdin, confirm=False))
+        password = _read_password(password_stdin, confirm=False)
+        account = platform.accounts.authenticate(user, password, _read_code(password_stdin, totp_code), "cli")
         if account.lab_id != info.id:
             raise _fail(f"user {account.username} is not an account of laboratory {info.code}")
         if not account.active:

@@ -9,21 +9,31 @@ from labvault.config import Settings
 from labvault.crypto.key_provider import FileKeyProvider, paths_overlap
 from labvault.errors import ConfigurationError
 from labvault.identity.account_service import AccountService
+from labvault.identity.auth_policy import AuthPolicy
 from labvault.identity.lab_service import LabService
 from labvault.identity.patient_service import PatientService
 from labvault.identity.physician_service import PhysicianService
+from labvault.identity.security_keys import SecurityKeyService
 from labvault.keys.reencrypt import ReEncryptor
 from labvault.keys.store import KeyStore
-from labvault.security.audit import AuditVerifier
+from labvault.security.access_log import AccessLogService
+from labvault.security.audit_verifier import AuditVerifier
+from labvault.security.monitor import install as install_monitor
+from labvault.security.signed_checkpoint import KEY_NAME, NoteSigner
+from labvault.security.support_grants import SupportGrantService
+from labvault.security.webauthn_factor import RelyingParty
 from labvault.store.database import Database
 from labvault.store.migrate import upgrade
+from labvault.store.pg_rls import app_role_of
+from labvault.workflow.break_glass import BreakGlassService
 from labvault.workflow.item_lookup import ItemLookup
 from labvault.workflow.orders import OrderService
 from labvault.workflow.report_service import ReportService
 from labvault.workflow.results import ResultService
 from labvault.workflow.specimens import SpecimenService
 
-CHECKPOINT_MAC_PURPOSE = "audit-checkpoint-mac"
+# The Ed25519 key that signs audit checkpoints: derived from the root key, never stored.
+CHECKPOINT_SIGNING_PURPOSE = "audit-checkpoint-ed25519"
 
 
 @dataclass
@@ -33,6 +43,7 @@ class Platform:
     keys: KeyStore
     labs: LabService
     accounts: AccountService
+    security_keys: SecurityKeyService
     patients: PatientService
     physicians: PhysicianService
     catalogs: CatalogService
@@ -43,6 +54,9 @@ class Platform:
     items: ItemLookup
     audit: AuditVerifier
     reencryptor: ReEncryptor
+    break_glass: BreakGlassService
+    support: SupportGrantService
+    access_log: AccessLogService
 
     def close(self) -> None:
         self.keys.forget()
@@ -62,7 +76,7 @@ def initialise(settings: Settings) -> bool:
     check_layout(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     created = FileKeyProvider.initialise(settings.key_dir, settings.data_dir)
-    upgrade(settings.resolved_database_url())
+    upgrade(settings.resolved_database_url(), app_role=app_role_of(settings.database_app_url))
     return created
 
 
@@ -70,16 +84,22 @@ def open_platform(settings: Settings) -> Platform:
     """Open an initialised platform (``labvault init`` first)."""
     check_layout(settings)
     provider = FileKeyProvider(settings.key_dir)
-    db = Database(settings.resolved_database_url())
+    db = Database(settings.resolved_database_url(), app_url=settings.database_app_url)
+    install_monitor(db, settings)  # read budgets, off-hours and origin alerts, alert webhook
     keys = KeyStore(provider)
     catalogs = CatalogService(db)
-    verifier = AuditVerifier(db, settings.resolved_checkpoint_dir(), provider.derive(CHECKPOINT_MAC_PURPOSE))
+    signer = NoteSigner.from_seed(KEY_NAME, provider.derive(CHECKPOINT_SIGNING_PURPOSE))
+    verifier = AuditVerifier(db, settings.resolved_checkpoint_dir(), signer)
+    auth_policy = AuthPolicy.from_settings(settings)
+    accounts = AccountService(db, keys, auth_policy)
+    relying_party = RelyingParty(settings.webauthn_rp_id, settings.webauthn_rp_name, settings.webauthn_origin)
     return Platform(
         settings=settings,
         db=db,
         keys=keys,
         labs=LabService(db, keys),
-        accounts=AccountService(db, keys),
+        accounts=accounts,
+        security_keys=SecurityKeyService(db, accounts, relying_party),
         patients=PatientService(db, keys),
         physicians=PhysicianService(db, keys),
         catalogs=catalogs,
@@ -90,4 +110,7 @@ def open_platform(settings: Settings) -> Platform:
         items=ItemLookup(db, keys, catalogs),
         audit=verifier,
         reencryptor=ReEncryptor(db, keys),
+        break_glass=BreakGlassService(db, keys, auth_policy.reauth_max_age),
+        support=SupportGrantService(db, keys, auth_policy.reauth_max_age),
+        access_log=AccessLogService(db, keys),
     )

@@ -93,7 +93,7 @@ def test_same_patient_in_two_labs_is_two_unlinkable_records(factory: Factory) ->
     data = factory.patient_data()
     a = factory.platform.patients.register(factory.ctx(lab_a), data)
     b = factory.platform.patients.register(factory.ctx(lab_b), data)
-    with factory.platform.db.engine.connect() as conn:
+    with factory.platform.db.owner_engine.connect() as conn:
         rows = conn.execute(select(Patient.__table__).where(Patient.__table__.c.id.in_([a.id, b.id]))).all()
     assert rows[0].nir_bidx != rows[1].nir_bidx
     assert rows[0].nir_enc != rows[1].nir_enc
@@ -183,13 +183,13 @@ def test_no_audit_no_data(fresh_factory: Factory) -> None:
     lab = fresh_factory.lab()
     ctx = fresh_factory.ctx(lab)
     record = platform.patients.register(ctx, fresh_factory.patient_data())
-    with platform.db.engine.begin() as conn:
+    with platform.db.owner_engine.begin() as conn:
         conn.execute(delete(AuditHead.__table__).where(AuditHead.__table__.c.chain == str(lab.id)))
     with pytest.raises(AuditUnavailable):
         platform.patients.get(ctx, record.id)
     with pytest.raises(AuditUnavailable):
         platform.patients.register(ctx, fresh_factory.patient_data())
-    with platform.db.engine.connect() as conn:
+    with platform.db.owner_engine.connect() as conn:
         count = conn.execute(select(func.count()).select_from(Patient.__table__)).scalar_one()
     assert count == 1
 

@@ -30,7 +30,7 @@ def test_register_and_find_by_rpps(factory: Factory) -> None:
         factory.platform.physicians.find_by_rpps(factory.ctx(other, Role.BIOLOGIST), rpps)
     with pytest.raises(Forbidden):
         factory.platform.physicians.register(factory.ctx(lab, Role.TECHNICIAN), data)
-    with factory.platform.db.engine.connect() as conn:
+    with factory.platform.db.owner_engine.connect() as conn:
         row = conn.execute(select(Physician.__table__).where(Physician.__table__.c.id == record.id)).one()
     assert rpps.encode() not in row.rpps_enc and b"Prescriptrice" not in row.given_names_enc
 

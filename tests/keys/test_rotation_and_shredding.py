@@ -21,7 +21,7 @@ _HOUR = dt.timedelta(hours=1)
 
 
 def stored_versions(factory: Factory, patient_ids: list[object]) -> set[int]:
-    with factory.platform.db.engine.connect() as conn:
+    with factory.platform.db.owner_engine.connect() as conn:
         rows = conn.execute(select(Patient.__table__).where(Patient.__table__.c.id.in_(patient_ids))).all()
     return {header_of(row.birth_name_enc)[1] for row in rows} | {header_of(row.nir_enc)[1] for row in rows}
 
@@ -86,7 +86,7 @@ def test_crypto_shredding(factory: Factory) -> None:
 
     kek_file = platform.settings.key_dir / "labs" / f"{doomed.id}.kek"
     assert not kek_file.exists()
-    with platform.db.engine.connect() as conn:
+    with platform.db.owner_engine.connect() as conn:
         assert (
             conn.execute(select(LabKey.__table__).where(LabKey.__table__.c.lab_id == doomed.id)).all() == []
         )
@@ -112,7 +112,7 @@ def test_crypto_shredding(factory: Factory) -> None:
     )
     doomed_account = platform.accounts.by_username(ctx_doomed.actor_label)
     with pytest.raises(Unauthenticated):
-        platform.accounts.authenticate_password(doomed_account.username, TEST_PASSWORD)
+        platform.accounts.authenticate(doomed_account.username, TEST_PASSWORD, "123456")
 
 
 def test_kek_of_another_lab_cannot_stand_in(factory: Factory) -> None:

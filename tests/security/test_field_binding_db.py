@@ -53,7 +53,7 @@ class Env:
     @contextmanager
     def raw(self) -> Iterator[Connection]:
         """A plain connection, outside the services: no tenant filter, no crypto."""
-        with self.factory.platform.db.engine.begin() as conn:
+        with self.factory.platform.db.owner_engine.begin() as conn:
             yield conn
 
     def row(self, row_id: uuid.UUID) -> dict[str, Any]:

@@ -10,6 +10,7 @@ No PDF may be found either: a report stored in clear would start with ``%PDF-``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import shutil
@@ -22,12 +23,14 @@ from sqlalchemy.engine import make_url
 
 from labvault.demo.seed import seed
 from labvault.demo.synthetic import generate_nir, generate_rpps
+from labvault.identity.account_service import context_for
 from labvault.identity.lab_service import LabInfo
 from labvault.identity.patient_data import PatientData
 from labvault.identity.physician_service import PhysicianData
 from labvault.identity.validation import INS_OID_TEST_NIR
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Role
+from labvault.store.base import utcnow
 from labvault.workflow.order_data import OrderRequest
 from labvault.workflow.results import ResultEntry
 from tests.conftest import IN_CI, Factory
@@ -122,7 +125,9 @@ def run_workflow(platform: Platform, factory: Factory, lab: LabInfo, patient_id:
     platform.results.enter(technician, [ResultEntry(items["K"], "4.6", None, MARKER_CORRECTION)])
     validate(platform, technician, biologist, {"K": items["K"]})
     assert platform.reports.release(biologist, order.id).version == 2
-    text = pdf_text(platform.reports.pdf(reception, order.id, break_glass_reason=MARKER_OVERRIDE))
+    opener = dataclasses.replace(factory.user(lab, Role.RECEPTION), reauthenticated_at=utcnow())
+    platform.break_glass.open(opener, context_for(opener), patient_id, MARKER_OVERRIDE)  # reason stored
+    text = pdf_text(platform.reports.pdf(context_for(opener), order.id))
     for marker in (MARKER_COMMENT, MARKER_RESTRICTED_COMMENT, MARKER_CORRECTION, MARKER_PRESCRIBER.upper()):
         assert marker in text, f"{marker} should be on the report, or scanning for it proves nothing"
     return [specimen.barcode for specimen in order.specimens]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import io
@@ -22,8 +23,10 @@ from labvault.platform import Platform
 from labvault.security.access import AccessContext
 from labvault.security.models import AuditEvent
 from labvault.store.base import Base, utcnow
+from labvault.web.app import create_app
 from labvault.workflow.order_data import OrderRecord, OrderRequest
 from labvault.workflow.results import ResultEntry
+from tests.auth_helpers import mark_reauthenticated
 
 with warnings.catch_warnings():
     # Starlette warns when it falls back from ``httpx2`` to ``httpx`` (the pinned dependency);
@@ -37,6 +40,7 @@ __all__ = [
     "API",
     "Bench",
     "TestClient",
+    "app_client",
     "assert_no_store",
     "assert_pdf_download",
     "audit_actions",
@@ -59,8 +63,23 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def token_for(platform: Platform, account: Account, hours: int = 1) -> str:
-    return platform.accounts.issue_token(account, "test", dt.timedelta(hours=hours)).token
+def token_for(platform: Platform, account: Account, hours: int = 1, *, recent_auth: bool = False) -> str:
+    """A script token, as ``labvault token create`` makes; ``recent_auth``: as if its holder had
+    just re-authenticated (for routes behind re-authentication that a test is not about)."""
+    token = platform.accounts.issue_token(account, "test", dt.timedelta(hours=hours)).token
+    if recent_auth:
+        mark_reauthenticated(platform, token)
+    return token
+
+
+def app_client(
+    platform: Platform, *, origin: str = "testclient", **settings: Any
+) -> contextlib.AbstractContextManager[TestClient]:
+    """A test client of an application over ``platform``, with settings overridden (e.g. the
+    login rate limit) and requests coming from ``origin``."""
+    if settings:
+        platform = dataclasses.replace(platform, settings=platform.settings.model_copy(update=settings))
+    return TestClient(create_app(platform), client=(origin, 50000))
 
 
 def expire_token(platform: Platform, token_id: uuid.UUID) -> None:
@@ -84,7 +103,7 @@ def patient_json(data: PatientData, **extra: Any) -> dict[str, Any]:
 def patient_count(platform: Platform, lab_id: uuid.UUID) -> int:
     """Rows of ``lab_id`` in the patients table, read below the ORM (no tenant filter involved)."""
     table = Patient.__table__
-    with platform.db.engine.connect() as conn:
+    with platform.db.owner_engine.connect() as conn:
         return int(
             conn.execute(select(func.count()).select_from(table).where(table.c.lab_id == lab_id)).scalar_one()
         )
@@ -126,14 +145,14 @@ def row_count(platform: Platform, model: type[Base], **where: object) -> int:
     query = select(func.count()).select_from(table)
     for column, value in where.items():
         query = query.where(table.c[column] == value)
-    with platform.db.engine.connect() as conn:
+    with platform.db.owner_engine.connect() as conn:
         return int(conn.execute(query).scalar_one())
 
 
 def row_value(platform: Platform, model: type[Base], row_id: uuid.UUID, column: str) -> Any:
     """One clear column of one row (a status, a version), read below the ORM."""
     table = model.__table__
-    with platform.db.engine.connect() as conn:
+    with platform.db.owner_engine.connect() as conn:
         return conn.execute(select(table.c[column]).where(table.c.id == row_id)).scalar_one()
 
 

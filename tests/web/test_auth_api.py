@@ -1,5 +1,6 @@
-"""Authentication over the API: login, tokens, revocation, the OpenAPI security declaration,
-/healthz, and the no-store caching policy on every answer."""
+"""Authentication over the API: login (password and one-time code), tokens, revocation, the
+OpenAPI security declaration, /healthz, and the no-store caching policy on every answer. MFA,
+lockout and sessions have their own modules (test_mfa_api, test_lockout_api, test_sessions_api)."""
 
 from __future__ import annotations
 
@@ -18,25 +19,35 @@ from labvault.identity.models import User
 from labvault.platform import Platform
 from labvault.security.access import Purpose, Role
 from labvault.store.base import utcnow
-from labvault.web.app import API_PREFIX, create_app
+from labvault.web.app import API_PREFIX, OPENAPI_URL, create_app
+from tests.auth_helpers import Authenticator, FakeClock, enroll, mark_reauthenticated, with_clock
 from tests.conftest import TEST_PASSWORD, Factory
 from tests.web.support import TestClient, assert_no_store, bearer, patient_json, token_for
 
 LOGIN = f"{API_PREFIX}/auth/login"
 ME = f"{API_PREFIX}/me"
+PUBLIC_ROUTES = {
+    ("post", LOGIN),
+    ("post", f"{API_PREFIX}/auth/mfa/enroll"),
+    ("post", f"{API_PREFIX}/auth/mfa/confirm"),
+    ("get", "/healthz"),
+}
 
 
 @dataclass
 class Env:
-    platform: Platform
+    platform: Platform  # its account service reads ``clock``
+    clock: FakeClock
     client: TestClient
     factory: Factory
     lab: LabInfo
     user: Account
+    app: Authenticator  # the user's authenticator app
     token: str
 
-    def login(self, username: str, password: str) -> httpx.Response:
-        response: httpx.Response = self.client.post(LOGIN, json={"username": username, "password": password})
+    def login(self, username: str, password: str, code: str | None = None) -> httpx.Response:
+        body = {"username": username, "password": password, "totp_code": code or self.app.code()}
+        response: httpx.Response = self.client.post(LOGIN, json=body)
         return response
 
     def fresh_token(self) -> tuple[uuid.UUID, str]:
@@ -47,11 +58,14 @@ class Env:
 
 @pytest.fixture(scope="module")
 def env(platform: Platform) -> Iterator[Env]:
-    factory = Factory(platform)
+    clock = FakeClock()  # many logins of one user: codes are single-use, the clock moves on
+    clocked = with_clock(platform, clock)
+    factory = Factory(clocked)
     lab = factory.lab("Laboratoire des jetons")
     user = factory.user(lab, Role.BIOLOGIST)
-    with TestClient(create_app(platform)) as client:
-        yield Env(platform, client, factory, lab, user, token_for(platform, user, hours=24))
+    app = enroll(clocked.accounts, user.username)
+    with TestClient(create_app(clocked)) as client:
+        yield Env(clocked, clock, client, factory, lab, user, app, token_for(clocked, user, hours=24))
 
 
 # --- login -----------------------------------------------------------------------------------------
@@ -79,7 +93,7 @@ def test_login_returns_a_token_that_works(env: Env) -> None:
 
 def test_wrong_password_and_unknown_user_are_indistinguishable(env: Env) -> None:
     wrong_password = env.login(env.user.username, TEST_PASSWORD + "!")
-    unknown_user = env.login(f"nobody{uuid.uuid4().hex[:8]}", TEST_PASSWORD)
+    unknown_user = env.login(f"nobody{uuid.uuid4().hex[:8]}", TEST_PASSWORD, "123456")
     assert wrong_password.status_code == unknown_user.status_code == 401
     assert wrong_password.content == unknown_user.content
     assert wrong_password.headers.get("www-authenticate") == unknown_user.headers.get("www-authenticate")
@@ -88,12 +102,13 @@ def test_wrong_password_and_unknown_user_are_indistinguishable(env: Env) -> None
 
 def test_deactivated_user_can_neither_log_in_nor_use_its_tokens(env: Env) -> None:
     user = env.factory.user(env.lab, Role.TECHNICIAN)
+    app = enroll(env.platform.accounts, user.username)
     token = token_for(env.platform, user)
     assert env.client.get(ME, headers=bearer(token)).status_code == 200
     with env.platform.db.engine.begin() as conn:
         conn.execute(update(User).where(User.id == user.id).values(active=False))
-    unknown_user = env.login(f"nobody{uuid.uuid4().hex[:8]}", TEST_PASSWORD)
-    refused = env.login(user.username, TEST_PASSWORD)
+    unknown_user = env.login(f"nobody{uuid.uuid4().hex[:8]}", TEST_PASSWORD, "123456")
+    refused = env.login(user.username, TEST_PASSWORD, app.code())
     assert refused.status_code == 401
     assert refused.content == unknown_user.content
     me = env.client.get(ME, headers=bearer(token))
@@ -108,8 +123,9 @@ def test_deactivated_user_can_neither_log_in_nor_use_its_tokens(env: Env) -> Non
         {"username": "someone"},
         {"username": "", "password": "x"},
         {"username": "a", "password": "b", "otp": 1},
+        {"username": "a", "password": "b", "totp_code": "123456", "otp": 1},
     ],
-    ids=["empty", "no-password", "empty-username", "unknown-field"],
+    ids=["empty", "no-password", "empty-username", "unknown-field", "unknown-field-with-code"],
 )
 def test_malformed_login_is_422(env: Env, body: dict[str, object]) -> None:
     response = env.client.post(LOGIN, json=body)
@@ -132,18 +148,21 @@ def test_revoked_token_stops_working(env: Env) -> None:
 
 
 def test_tokens_endpoint_issues_a_working_token(env: Env) -> None:
+    mark_reauthenticated(env.platform, env.token, env.clock.now)  # a sensitive action (test_sessions_api)
     response = env.client.post(
         f"{API_PREFIX}/tokens", json={"label": "script", "ttl_hours": 2}, headers=bearer(env.token)
     )
     assert response.status_code == 201, response.text
     expires_at = dt.datetime.fromisoformat(response.json()["expires_at"])
-    assert abs(expires_at - (utcnow() + dt.timedelta(hours=2))) < dt.timedelta(minutes=1)
+    assert abs(expires_at - (env.clock.now + dt.timedelta(hours=2))) < dt.timedelta(minutes=1)
+    assert response.json()["kind"] == "script"
     me = env.client.get(ME, headers=bearer(response.json()["access_token"]))
     assert me.json()["id"] == str(env.user.id)
 
 
 @pytest.mark.parametrize("ttl_hours", [0, -1, 24 * 365 + 1])
 def test_token_lifetime_is_bounded(env: Env, ttl_hours: int) -> None:
+    mark_reauthenticated(env.platform, env.token, env.clock.now)
     response = env.client.post(
         f"{API_PREFIX}/tokens", json={"ttl_hours": ttl_hours}, headers=bearer(env.token)
     )
@@ -168,8 +187,8 @@ def test_token_is_only_accepted_in_the_authorization_header(env: Env) -> None:
 # --- OpenAPI and health ----------------------------------------------------------------------------
 
 
-def test_openapi_declares_bearer_and_requires_it_everywhere_but_login(env: Env) -> None:
-    response = env.client.get(f"{API_PREFIX}/openapi.json")
+def test_openapi_declares_bearer_and_requires_it_everywhere_but_sign_in(env: Env) -> None:
+    response = env.client.get(OPENAPI_URL, headers=bearer(env.token))
     assert response.status_code == 200
     document = response.json()
     schemes = document["components"]["securitySchemes"]
@@ -186,12 +205,12 @@ def test_openapi_declares_bearer_and_requires_it_everywhere_but_login(env: Env) 
         for method, operation in operations.items():
             seen.add((method.upper(), path))
             security = operation.get("security")
-            if (method, path) in {("post", LOGIN), ("get", "/healthz")}:
+            if (method, path) in PUBLIC_ROUTES:
                 assert security == [], f"{method.upper()} {path} must be explicitly exempt"
             else:
                 assert path.startswith(f"{API_PREFIX}/"), f"undeclared route outside the API: {path}"
                 assert security == required, f"{method.upper()} {path} declares {security!r}"
-    assert {("POST", LOGIN), ("GET", "/healthz"), ("GET", ME)} <= seen
+    assert {(method.upper(), path) for method, path in PUBLIC_ROUTES} | {("GET", ME)} <= seen
     assert len(seen) >= 16
 
 
@@ -225,8 +244,7 @@ def _streamed_oversize(env: Env) -> httpx.Response:
 
 REQUESTS: dict[str, tuple[int, Callable[[Env], httpx.Response]]] = {
     "healthz": (200, lambda e: e.client.get("/healthz")),
-    "openapi": (200, lambda e: e.client.get(f"{API_PREFIX}/openapi.json")),
-    "docs": (200, lambda e: e.client.get(f"{API_PREFIX}/docs")),
+    "openapi": (200, lambda e: e.client.get(OPENAPI_URL, headers=bearer(e.token))),
     "login": (200, lambda e: e.login(e.user.username, TEST_PASSWORD)),
     "login-refused": (401, lambda e: e.login(e.user.username, "wrong password")),
     "me": (200, lambda e: e.client.get(ME, headers=bearer(e.token))),
@@ -272,10 +290,11 @@ def test_every_response_is_no_store(env: Env, name: str) -> None:
 
 
 def test_a_token_cannot_mint_a_longer_lived_token(platform: Platform) -> None:
-    """A stolen short token must not be turned into a one-year token."""
+    """A stolen short token must not be turned into a one-year token (even re-authenticated)."""
     factory = Factory(platform)
     account = factory.user(factory.lab(), Role.RECEPTION)
     short = platform.accounts.issue_token(account, "login", dt.timedelta(hours=1))
+    mark_reauthenticated(platform, short.token)
     with TestClient(create_app(platform)) as client:
         response = client.post(
             f"{API_PREFIX}/tokens",
@@ -288,18 +307,20 @@ def test_a_token_cannot_mint_a_longer_lived_token(platform: Platform) -> None:
 
 
 def test_login_password_is_not_stripped(platform: Platform) -> None:
+    platform = with_clock(platform, FakeClock())
     factory = Factory(platform)
     lab = factory.lab()
     admin = factory.user(lab, Role.LAB_ADMIN)
     username = f"sp{uuid.uuid4().hex[:10]}"
     creator = context_for(admin, Purpose.ADMINISTRATION)
     platform.accounts.create_user(creator, username, "  spaces around it  ", Role.TECHNICIAN, lab.id)
+    app = enroll(platform.accounts, username, "  spaces around it  ")
     with TestClient(create_app(platform)) as client:
         ok = client.post(
-            f"{API_PREFIX}/auth/login", json={"username": username, "password": "  spaces around it  "}
+            LOGIN, json={"username": username, "password": "  spaces around it  ", "totp_code": app.code()}
         )
         stripped = client.post(
-            f"{API_PREFIX}/auth/login", json={"username": username, "password": "spaces around it"}
+            LOGIN, json={"username": username, "password": "spaces around it", "totp_code": app.code()}
         )
     assert ok.status_code == 200, ok.text
     assert stripped.status_code == 401

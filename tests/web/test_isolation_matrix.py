@@ -22,8 +22,18 @@ that an id exists.
 
     route                                 role        (a)        (b)                  (c)        (d)(e)(f)
     POST   /api/v1/auth/login             public      200        200                  200        200
+    POST   /api/v1/auth/mfa/enroll        public      200        200                  200        200
+    POST   /api/v1/auth/mfa/confirm       public      401 [10]   401                  401        401
     GET    /healthz                       public      200        200                  200        200
     GET    /api/v1/me                     reception   200 self   200 self             200 self   401
+    POST   /api/v1/auth/reauth            reception   200 self   200 self             200 self   401
+    POST   /api/v1/auth/password          reception   204 self   204 self             204 self   401
+    POST   /api/v1/auth/security-keys/login/begin  public  200      200                  200        200
+    POST   /api/v1/auth/security-keys/login/finish public  200      200                  200        200
+    POST   .../security-keys/register/begin|finish reception 200|201 self (b), (c) self  401
+    GET    /api/v1/auth/security-keys     reception   200 self   200 self             200 self   401
+    DELETE /api/v1/auth/security-keys/{A's key} reception 204     404, key kept        404        401
+    POST   .../security-keys/reauth/begin|finish   reception 200 self (b), (c) self      401
     POST   /api/v1/tokens                 reception   201 self   201 self             201 self   401
     DELETE /api/v1/tokens/{a's token}     reception   204        404, token kept      204 [1]    401
     POST   /api/v1/patients               reception   201        201 in B [2]         403        401
@@ -39,6 +49,13 @@ that an id exists.
     GET    /api/v1/labs/{A}               lab_admin   200        404                  200        401
     POST   /api/v1/labs/{A}/users         lab_admin   201        404, no user         403 [4]    401
     POST   /api/v1/labs/{A}/keys/rotate   lab_admin   200        404, no new key      200        401
+    GET    /api/v1/audit/checkpoints      lab_admin   200 [A]    200 [B]              200 all    401
+    GET    /api/v1/audit/proof/inclusion  lab_admin   200        404                  200        401
+    GET    /api/v1/audit/proof/consistency lab_admin  200        404                  200        401
+    PATCH  /api/v1/users/{A's user}       lab_admin   200        404, unchanged       403 [4]    401
+    POST   /api/v1/users/{A's user}/mfa/reset lab_admin 204      404, kept            403 [4]    401
+    GET    /api/v1/alerts                 lab_admin   200 [A's]  200 [B's]            403        401
+    POST   /api/v1/alerts/{A's}/acknowledge lab_admin 200        404, still open      403        401
 
 Workflow routes. O is an order of P in lab A (K, NA and GLU validated and released as report v1; HIV,
 a restricted test, entered but not validated), W another order of P whose K tube awaits entry. A
@@ -64,6 +81,11 @@ route that changes state gets a fresh order of P, brought to the stage it needs,
     GET    /api/v1/orders/{O}/reports/1.pdf       reception   200 PDF    404                    403   401
     GET    /api/v1/patients/{P}/history           biologist   200        404                    403   401
     GET    /api/v1/patients/{P}/history.pdf       biologist   200 PDF    404                    403   401
+    POST   /api/v1/break-glass  (for T)           technician  201 [11]   404, no override       403   401
+    POST   /api/v1/support-grants                 lab_admin   201 [11]   201 in B               403   401
+    GET    /api/v1/support-grants                 lab_admin   200 A's    200 B's                403   401
+    DELETE /api/v1/support-grants/{A's grant}     lab_admin   200        404, not revoked       403   401
+    GET    /api/v1/patients/{P}/access-log        biologist   200        404                    403   401
 
     [1] operators manage accounts, including revoking any account's token (AccountService).
     [2] (b) re-submits twin T's identity: it must be registered in lab B as a new patient, the
@@ -78,6 +100,15 @@ route that changes state gets a fresh order of P, brought to the stage it needs,
         no 409 naming D.
     [8] ids inside a batch body name no object of the caller's lab: 422 naming the entry
         (``entries[0].item_id``), the same answer as for an id that exists nowhere.
+    [10] a wrong code for a pending enrolment: no bearer token, valid or not, makes it succeed.
+    [11] with the caller's token freshly re-authenticated. The glass is broken for twin T, who has
+        no order: the override changes no other row's answer. The operator can act in lab A under
+        a grant only with ``X-Support-Lab`` (tests/security/test_support_grants_api.py).
+
+Routes behind re-authentication (creating tokens and users, changing accounts) are called with the
+caller's token freshly re-authenticated (``mark_reauthenticated``); test_sessions_api covers the
+refusal without it. Codes are single-use; the matrix gives each request a code as if none had been
+used (``fresh_code``): replay is test_mfa's business, not who-may-call-what.
 
 On top of the status:
 - every 401 carries ``WWW-Authenticate: Bearer``;
@@ -98,6 +129,7 @@ On top of the status:
     POST   /api/v1/labs                    403        403         403        403
     POST   /api/v1/labs/{A}/users          403        403         403        201
     POST   /api/v1/labs/{A}/keys/rotate    403        403         403        200
+    GET    /api/v1/audit/*                 403        403         403        200
     POST   /api/v1/orders                  201        403         201        403
     GET    /api/v1/orders/{O}              200        200         200        403
     GET    /api/v1/patients/{P}/orders     200        200         200        403
@@ -113,10 +145,14 @@ On top of the status:
     GET    /api/v1/orders/{O}/reports      200        403         200        403
     GET    .../orders/{O}/reports/1.pdf    200        403         200        403
     GET    /api/v1/patients/{P}/history*   403        200         200        403
+    POST   /api/v1/break-glass             201        201         409        403
+    /api/v1/support-grants (all three)     403        403         403        201/200
+    GET    /api/v1/patients/{P}/access-log 403        403         200        200
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 import string
@@ -140,13 +176,21 @@ from labvault.identity.physician_service import PhysicianData, PhysicianRecord
 from labvault.keys.models import LabKey
 from labvault.platform import Platform
 from labvault.security.access import Role
+from labvault.security.alert_models import Alert
+from labvault.security.alerts import AlertSpec, Severity, raise_alert
+from labvault.security.grant_models import SupportGrant
+from labvault.security.signed_checkpoint import NoteVerifier
+from labvault.store.base import utcnow
 from labvault.web.app import API_PREFIX, create_app
-from labvault.workflow.models import CriticalCall, Order, OrderItem, Report, Result, Specimen
+from labvault.workflow.models import AccessOverride, CriticalCall, Order, OrderItem, Report, Result, Specimen
 from labvault.workflow.order_data import OrderRecord
+from tests.auth_helpers import Authenticator, AuthenticatorPool, forget_code_use, mark_reauthenticated
 from tests.conftest import TEST_PASSWORD, Factory
+from tests.web import matrix_security_keys
 from tests.web.support import (
     Bench,
     TestClient,
+    app_client,
     assert_pdf_download,
     audit_count,
     bearer,
@@ -300,7 +344,7 @@ def world(platform: Platform) -> Iterator[World]:
     bench.validate(order, ["K", "NA", "GLU"])
     bench.release(order)
     flow = Flow(bench, order, bench.order(target.id, "K"))
-    with TestClient(create_app(platform)) as client:
+    with app_client(platform, login_rate_limit=100_000) as client:  # the limit: test_lockout_api
         yield World(
             platform,
             client,
@@ -382,10 +426,27 @@ def fresh_patient(world: World) -> PatientData:
 # login ---------------------------------------------------------------------------------------------
 
 
+_POOLS: dict[int, AuthenticatorPool] = {}
+
+
+def fresh_code(world: World, account: Account) -> str:
+    """A one-time code ``account`` may use now (enrolled on first use), as if none had been used:
+    the same request body is sent once per kind of caller (and five times for garbage tokens)."""
+    pool = _POOLS.setdefault(id(world.platform), AuthenticatorPool(world.platform))
+    return pool.fresh_code(account)
+
+
+def recently_authenticated(world: World, attempt: Attempt) -> None:
+    """The caller's token, re-authenticated just now (routes behind re-authentication)."""
+    if attempt.account is not None:
+        mark_reauthenticated(world.platform, world.tokens[attempt.account.id])
+
+
 def build_login(world: World, _attempt: Attempt) -> Req:
+    owner = world.owner(Role.RECEPTION)
     return Req(
         f"{API_PREFIX}/auth/login",
-        {"username": world.owner(Role.RECEPTION).username, "password": TEST_PASSWORD},
+        {"username": owner.username, "password": TEST_PASSWORD, "totp_code": fresh_code(world, owner)},
     )
 
 
@@ -393,6 +454,96 @@ def verify_login(world: World, _attempt: Attempt, _req: Req, response: httpx.Res
     token = response.json()["access_token"]
     me = world.client.get(f"{API_PREFIX}/me", headers=bearer(token))
     assert me.json()["id"] == str(world.owner(Role.RECEPTION).id)
+    forget_code_use(world.platform, world.owner(Role.RECEPTION).username)
+
+
+def lab_a_user(world: World) -> Account:
+    """A new technician of lab A, created by its admin."""
+    creator = context_for(world.owner(Role.LAB_ADMIN))
+    username = f"t{uuid.uuid4().hex[:12]}"
+    return world.platform.accounts.create_user(
+        creator, username, TEST_PASSWORD, Role.TECHNICIAN, world.lab_a.id
+    )
+
+
+def build_mfa_enroll(world: World, _attempt: Attempt) -> Req:
+    user = lab_a_user(world)
+    return Req(f"{API_PREFIX}/auth/mfa/enroll", {"username": user.username, "password": TEST_PASSWORD})
+
+
+def verify_mfa_enroll(world: World, _attempt: Attempt, req: Req, response: httpx.Response) -> None:
+    assert req.json is not None
+    assert response.json()["otpauth_uri"].startswith(f"otpauth://totp/labvault:{req.json['username']}")
+    assert world.platform.accounts.by_username(req.json["username"]).mfa_enabled is False
+
+
+def build_mfa_confirm(world: World, _attempt: Attempt) -> Req:
+    user = lab_a_user(world)
+    secret = world.platform.accounts.mfa.begin_enrollment(user.username, TEST_PASSWORD).secret
+    wrong = f"{(int(Authenticator(secret).code()) + 1) % 1_000_000:06d}"
+    body = {"username": user.username, "password": TEST_PASSWORD, "totp_code": wrong}
+    return Req(f"{API_PREFIX}/auth/mfa/confirm", body)
+
+
+def verify_mfa_confirm(world: World, _attempt: Attempt, req: Req, _response: httpx.Response) -> None:
+    assert req.json is not None
+    assert world.platform.accounts.by_username(req.json["username"]).mfa_enabled is False
+
+
+def build_reauth(world: World, attempt: Attempt) -> Req:
+    code = fresh_code(world, attempt.account) if attempt.account is not None else "123456"
+    return Req(f"{API_PREFIX}/auth/reauth", {"password": TEST_PASSWORD, "totp_code": code})
+
+
+def verify_reauth(world: World, attempt: Attempt, _req: Req, response: httpx.Response) -> None:
+    if attempt.account is not None:
+        caller = world.platform.accounts.resolve_token(world.tokens[attempt.account.id])
+        assert caller.reauthenticated_at is not None
+        assert response.json()["reauthenticated_at"].startswith(caller.reauthenticated_at.date().isoformat())
+
+
+def build_password_change(world: World, attempt: Attempt) -> Req:
+    code = fresh_code(world, attempt.account) if attempt.account is not None else "123456"
+    body = {"current_password": TEST_PASSWORD, "totp_code": code, "new_password": TEST_PASSWORD}
+    return Req(f"{API_PREFIX}/auth/password", body)
+
+
+def verify_password_change(world: World, attempt: Attempt, _req: Req, response: httpx.Response) -> None:
+    if attempt.account is None:
+        return
+    # Every token of the caller is revoked; the world's next rows get a new one.
+    assert not world.token_works(world.tokens[attempt.account.id])
+    world.tokens[attempt.account.id] = token_for(world.platform, attempt.account)
+
+
+def build_update_user(world: World, attempt: Attempt) -> Req:
+    recently_authenticated(world, attempt)
+    target = lab_a_user(world)
+    return Req(
+        f"{API_PREFIX}/users/{target.id}", {"role": "biologist"}, context={"username": target.username}
+    )
+
+
+def verify_update_user(world: World, _attempt: Attempt, req: Req, response: httpx.Response) -> None:
+    role = world.platform.accounts.by_username(req.context["username"]).role
+    assert role is (Role.BIOLOGIST if response.status_code == 200 else Role.TECHNICIAN)
+
+
+def build_mfa_reset(world: World, attempt: Attempt) -> Req:
+    recently_authenticated(world, attempt)
+    target = lab_a_user(world)
+    fresh_code(world, target)  # enrolled
+    return Req(f"{API_PREFIX}/users/{target.id}/mfa/reset", context={"username": target.username})
+
+
+def verify_mfa_reset(world: World, _attempt: Attempt, req: Req, response: httpx.Response) -> None:
+    enabled = world.platform.accounts.by_username(req.context["username"]).mfa_enabled
+    assert enabled is (response.status_code != 204)
+
+
+def build_create_token(world: World, attempt: Attempt) -> Req:
+    recently_authenticated(world, attempt)
+    return Req(f"{API_PREFIX}/tokens", {"label": "matrix", "ttl_hours": 1})
 
 
 # me and tokens ------------------------------------------------------------------------------------
@@ -573,7 +724,8 @@ def verify_read_lab(world: World, _attempt: Attempt, _req: Req, response: httpx.
         assert response.json()["id"] == str(world.lab_a.id)
 
 
-def build_create_user(world: World, _attempt: Attempt) -> Req:
+def build_create_user(world: World, attempt: Attempt) -> Req:
+    recently_authenticated(world, attempt)
     username = f"m{uuid.uuid4().hex[:12]}"
     return Req(
         f"{API_PREFIX}/labs/{world.lab_a.id}/users",
@@ -608,6 +760,42 @@ def verify_rotate(world: World, _attempt: Attempt, req: Req, response: httpx.Res
     assert key_versions(world.platform, world.lab_a.id) == req.context["keys"] + int(rotated)
     if rotated:
         assert response.json()["lab_id"] == str(world.lab_a.id)
+
+
+# audit (what witnesses poll) ------------------------------------------------------------------------
+
+AUDIT = f"{API_PREFIX}/audit"
+
+
+def build_audit_checkpoints(world: World, _attempt: Attempt) -> Req:
+    world.platform.audit.checkpoint_heads()  # every chain signed, labs A and B included
+    return Req(f"{AUDIT}/checkpoints")
+
+
+def verify_audit_checkpoints(world: World, attempt: Attempt, _req: Req, response: httpx.Response) -> None:
+    if response.status_code != 200:
+        return
+    heads = response.json()["checkpoints"]
+    chains = {head["chain"] for head in heads}
+    a, b = str(world.lab_a.id), str(world.lab_b.id)
+    expected = {Caller.OWNER: {a}, Caller.OTHER_LAB: {b}}.get(attempt.caller)
+    assert chains == expected if expected is not None else {a, b, "platform"} <= chains
+    verifier = NoteVerifier.parse(world.platform.audit.public_key())
+    assert all(verifier.open(head["note"]) for head in heads)
+
+
+def audit_proof_builder(kind: str) -> Build:
+    def build(world: World, _attempt: Attempt) -> Req:
+        query = "seq=1&size=2" if kind == "inclusion" else "first=1&second=2"
+        return Req(f"{AUDIT}/proof/{kind}?chain={world.lab_a.id}&{query}")
+
+    return build
+
+
+def verify_audit_proof(world: World, _attempt: Attempt, _req: Req, response: httpx.Response) -> None:
+    if response.status_code == 200:
+        body = response.json()
+        assert body["chain"] == str(world.lab_a.id) and len(body["proof"]) == 1
 
 
 def build_healthz(_world: World, _attempt: Attempt) -> Req:
@@ -866,10 +1054,164 @@ def verify_history_pdf(_world: World, _attempt: Attempt, _req: Req, response: ht
         assert "Potassium" in assert_pdf_download(response, "cumulative-history.pdf")
 
 
+# break-the-glass, support grants, access log -------------------------------------------------------
+
+GLASS_REASON = "Urgence vitale: biologiste de garde injoignable"
+GRANT_REASON = "Ticket 1234: import des résultats bloqué"
+
+
+def build_break_glass(world: World, attempt: Attempt) -> Req:
+    recently_authenticated(world, attempt)
+    return Req(f"{API_PREFIX}/break-glass", {"patient_id": str(world.twin.id), "reason": GLASS_REASON})
+
+
+def verify_break_glass(world: World, attempt: Attempt, _req: Req, response: httpx.Response) -> None:
+    if attempt.account is None:
+        return
+    opened = row_count(world.platform, AccessOverride, actor_id=attempt.account.id, patient_id=world.twin.id)
+    if response.status_code == 201:
+        assert response.json()["patient_id"] == str(world.twin.id) and opened >= 1
+    else:
+        assert opened == 0
+
+
+def build_grant_support(world: World, attempt: Attempt) -> Req:
+    recently_authenticated(world, attempt)
+    body = {"operator": world.operator.username, "hours": 1, "reason": GRANT_REASON}
+    return Req(f"{API_PREFIX}/support-grants", body)
+
+
+def verify_grant_support(world: World, attempt: Attempt, _req: Req, response: httpx.Response) -> None:
+    if response.status_code == 201:
+        assert attempt.account is not None
+        body = response.json()
+        assert (body["lab_id"], body["operator_id"], body["active"]) == (
+            str(attempt.account.lab_id),
+            str(world.operator.id),
+            True,
+        )
+
+
+def verify_list_grants(_world: World, attempt: Attempt, _req: Req, response: httpx.Response) -> None:
+    if response.status_code == 200:
+        assert attempt.account is not None
+        assert {grant["lab_id"] for grant in response.json()} <= {str(attempt.account.lab_id)}
+
+
+def build_revoke_grant(world: World, _attempt: Attempt) -> Req:
+    admin = dataclasses.replace(world.owner(Role.LAB_ADMIN), reauthenticated_at=utcnow())
+    grant = world.platform.support.grant(admin, context_for(admin), world.operator.username, 1, GRANT_REASON)
+    return Req(f"{API_PREFIX}/support-grants/{grant.id}", context={"grant": grant.id})
+
+
+def verify_revoke_grant(world: World, _attempt: Attempt, req: Req, response: httpx.Response) -> None:
+    revoked = row_value(world.platform, SupportGrant, req.context["grant"], "revoked_at") is not None
+    assert revoked is (response.status_code == 200)
+
+
+def build_access_log(world: World, _attempt: Attempt) -> Req:
+    return Req(f"{API_PREFIX}/patients/{world.target.id}/access-log")
+
+
+def verify_access_log(world: World, attempt: Attempt, _req: Req, response: httpx.Response) -> None:
+    if response.status_code == 200:
+        assert attempt.account is not None
+        body = response.json()
+        assert body["patient_id"] == str(world.target.id)
+        newest = body["entries"][0]
+        assert (newest["action"], newest["role"], newest["who"]) == (
+            "patient.access_log.read",
+            attempt.account.role.value,
+            attempt.account.username,  # the matrix's accounts have no full name
+        )
+
+
+# alerts -------------------------------------------------------------------------------------------
+
+
+def alert_of_lab_a(world: World) -> uuid.UUID:
+    with world.platform.db.transaction(world.lab_a.id) as session:
+        return raise_alert(
+            session, context_for(world.owner(Role.RECEPTION)), AlertSpec("matrix", Severity.LOW)
+        )
+
+
+def build_list_alerts(world: World, _attempt: Attempt) -> Req:
+    return Req(f"{API_PREFIX}/alerts", context={"alert": str(alert_of_lab_a(world))})
+
+
+def verify_list_alerts(_world: World, attempt: Attempt, req: Req, response: httpx.Response) -> None:
+    if response.status_code == 200:
+        shown = {alert["id"] for alert in response.json()["alerts"]}
+        assert (req.context["alert"] in shown) is (attempt.caller is Caller.OWNER)
+
+
+def build_ack_alert(world: World, _attempt: Attempt) -> Req:
+    alert = alert_of_lab_a(world)
+    return Req(f"{API_PREFIX}/alerts/{alert}/acknowledge", context={"alert": alert})
+
+
+def verify_ack_alert(world: World, _attempt: Attempt, req: Req, response: httpx.Response) -> None:
+    acknowledged = row_value(world.platform, Alert, req.context["alert"], "acknowledged_at") is not None
+    assert acknowledged is (response.status_code == 200)
+
+
 P = f"{API_PREFIX}/patients"
 R, T, B, ADMIN = Role.RECEPTION, Role.TECHNICIAN, Role.BIOLOGIST, Role.LAB_ADMIN
+
+
+def _keys_route(method: str, tail: str, role: Role | None, expect: dict[Caller, int], name: str) -> Route:
+    """A security-key route row; builders in tests/web/matrix_security_keys.py."""
+    build = getattr(matrix_security_keys, f"build_{name}")
+    return Route(
+        method,
+        f"{matrix_security_keys.KEYS}{tail}",
+        role,
+        expect,
+        lambda world, attempt: build(world, attempt, Req),
+        getattr(matrix_security_keys, f"verify_{name}"),
+    )
+
+
 ROUTES: tuple[Route, ...] = (
+    _keys_route("POST", "/login/begin", None, everyone(200), "login_begin"),
+    _keys_route("POST", "/login/finish", None, everyone(200), "login_finish"),
+    _keys_route("POST", "/register/begin", Role.RECEPTION, lab_side(200, 200, 200), "register_begin"),
+    _keys_route("POST", "/register/finish", Role.RECEPTION, lab_side(201, 201, 201), "register_finish"),
+    _keys_route("GET", "", Role.RECEPTION, lab_side(200, 200, 200), "list_keys"),
+    _keys_route("DELETE", "/{key_id}", Role.RECEPTION, lab_side(204, 404, 404), "remove_key"),
+    _keys_route("POST", "/reauth/begin", Role.RECEPTION, lab_side(200, 200, 200), "reauth_begin"),
+    _keys_route("POST", "/reauth/finish", Role.RECEPTION, lab_side(200, 200, 200), "reauth_finish"),
     Route("POST", f"{API_PREFIX}/auth/login", None, everyone(200), build_login, verify_login),
+    Route("POST", f"{API_PREFIX}/auth/mfa/enroll", None, everyone(200), build_mfa_enroll, verify_mfa_enroll),
+    Route(
+        "POST", f"{API_PREFIX}/auth/mfa/confirm", None, everyone(401), build_mfa_confirm, verify_mfa_confirm
+    ),
+    Route("POST", f"{API_PREFIX}/auth/reauth", R, lab_side(200, 200, 200), build_reauth, verify_reauth),
+    Route(
+        "POST",
+        f"{API_PREFIX}/auth/password",
+        R,
+        lab_side(204, 204, 204),
+        build_password_change,
+        verify_password_change,
+    ),
+    Route(
+        "PATCH",
+        f"{API_PREFIX}/users/{{user_id}}",
+        ADMIN,
+        lab_side(200, 404, 403),
+        build_update_user,
+        verify_update_user,
+    ),
+    Route(
+        "POST",
+        f"{API_PREFIX}/users/{{user_id}}/mfa/reset",
+        ADMIN,
+        lab_side(204, 404, 403),
+        build_mfa_reset,
+        verify_mfa_reset,
+    ),
     Route("GET", "/healthz", None, everyone(200), build_healthz),
     Route(
         "GET",
@@ -884,7 +1226,7 @@ ROUTES: tuple[Route, ...] = (
         f"{API_PREFIX}/tokens",
         R,
         lab_side(201, 201, 201),
-        lambda _w, _a: Req(f"{API_PREFIX}/tokens", {"label": "matrix", "ttl_hours": 1}),
+        build_create_token,
         verify_new_token,
     ),
     Route(
@@ -1029,6 +1371,71 @@ ROUTES: tuple[Route, ...] = (
         build_history_pdf,
         verify_history_pdf,
     ),
+    Route(
+        "GET",
+        f"{API_PREFIX}/audit/checkpoints",
+        ADMIN,
+        lab_side(200, 200, 200),
+        build_audit_checkpoints,
+        verify_audit_checkpoints,
+    ),
+    *(
+        Route(
+            "GET",
+            f"{API_PREFIX}/audit/proof/{kind}",
+            ADMIN,
+            lab_side(200, 404, 200),
+            audit_proof_builder(kind),
+            verify_audit_proof,
+        )
+        for kind in ("inclusion", "consistency")
+    ),
+    Route(
+        "POST", f"{API_PREFIX}/break-glass", T, lab_side(201, 404, 403), build_break_glass, verify_break_glass
+    ),
+    Route(
+        "POST",
+        f"{API_PREFIX}/support-grants",
+        ADMIN,
+        lab_side(201, 201, 403),
+        build_grant_support,
+        verify_grant_support,
+    ),
+    Route(
+        "GET",
+        f"{API_PREFIX}/support-grants",
+        ADMIN,
+        lab_side(200, 200, 403),
+        lambda _w, _a: Req(f"{API_PREFIX}/support-grants"),
+        verify_list_grants,
+    ),
+    Route(
+        "DELETE",
+        f"{API_PREFIX}/support-grants/{{grant_id}}",
+        ADMIN,
+        lab_side(200, 404, 403),
+        build_revoke_grant,
+        verify_revoke_grant,
+    ),
+    Route(
+        "GET",
+        f"{P}/{{patient_id}}/access-log",
+        B,
+        lab_side(200, 404, 403),
+        build_access_log,
+        verify_access_log,
+    ),
+    Route(
+        "GET", f"{API_PREFIX}/alerts", ADMIN, lab_side(200, 200, 403), build_list_alerts, verify_list_alerts
+    ),
+    Route(
+        "POST",
+        f"{API_PREFIX}/alerts/{{alert_id}}/acknowledge",
+        ADMIN,
+        lab_side(200, 404, 403),
+        build_ack_alert,
+        verify_ack_alert,
+    ),
 )
 ROUTES_BY_KEY = {route.key: route for route in ROUTES}
 
@@ -1154,6 +1561,17 @@ ROLE_MATRIX: dict[tuple[str, str], dict[Role, int]] = {
     ("GET", f"{ORDERS}/{{order_id}}/reports/{{version}}.pdf"): {R: 200, T: 403, B: 200, ADMIN: 403},
     ("GET", f"{P}/{{patient_id}}/history"): {R: 403, T: 200, B: 200, ADMIN: 403},
     ("GET", f"{P}/{{patient_id}}/history.pdf"): {R: 403, T: 200, B: 200, ADMIN: 403},
+    ("POST", f"{API_PREFIX}/break-glass"): {R: 201, T: 201, B: 409, ADMIN: 403},
+    ("POST", f"{API_PREFIX}/support-grants"): {R: 403, T: 403, B: 403, ADMIN: 201},
+    ("GET", f"{API_PREFIX}/support-grants"): {R: 403, T: 403, B: 403, ADMIN: 200},
+    ("DELETE", f"{API_PREFIX}/support-grants/{{grant_id}}"): {R: 403, T: 403, B: 403, ADMIN: 200},
+    ("GET", f"{P}/{{patient_id}}/access-log"): {R: 403, T: 403, B: 200, ADMIN: 200},
+    ("GET", f"{API_PREFIX}/alerts"): {R: 403, T: 403, B: 403, ADMIN: 200},
+    ("POST", f"{API_PREFIX}/alerts/{{alert_id}}/acknowledge"): {R: 403, T: 403, B: 403, ADMIN: 200},
+    **{
+        ("GET", f"{API_PREFIX}/audit/{path}"): {R: 403, T: 403, B: 403, ADMIN: 200}
+        for path in ("checkpoints", "proof/inclusion", "proof/consistency")
+    },
 }
 
 

@@ -1,5 +1,5 @@
 """The workflow over HTTP: a prescription from registration to the released PDF, the restricted-results
-policy (hidden items, break the glass), what each role may read, isolation between labs, and bad
+policy (hidden items, break-the-glass overrides), what each role may read, isolation between labs, and bad
 input refused by field without echoing it.
 
 The isolation matrix (``test_isolation_matrix.py``) tries every route with every kind of caller;
@@ -359,28 +359,60 @@ def test_billing_does_not_name_hidden_restricted_tests(env: Env, case: Case) -> 
     assert all("VIH" not in act["label"] for act in body["billing"])
 
 
-def test_break_the_glass_reveals_restricted_items_and_is_audited(env: Env, case: Case) -> None:
-    path = f"{ORDERS}/{case.order.id}"
-    before = audit_actions(env.platform, env.lab_a.id, case.order.id).count("restricted.break_glass")
-    short = env.call("GET", path, Role.RECEPTION, headers={"X-Break-Glass-Reason": "because"})
-    assert short.status_code == 422
-    assert short.json()["detail"][0]["loc"][-1] == "break_glass_reason"
+def break_glass(
+    env: Env, role: Role, patient_id: uuid.UUID, reason: str = REASON, **extra: Any
+) -> httpx.Response:
+    """POST /break-glass with a fresh token of lab A's ``role`` account, just re-authenticated."""
+    token = token_for(env.platform, env.account(role), recent_auth=True)
+    body = {"patient_id": str(patient_id), "reason": reason, **extra}
+    response: httpx.Response = env.client.post(f"{API_PREFIX}/break-glass", json=body, headers=bearer(token))
+    return response
+
+
+def test_breaking_the_glass_needs_re_authentication_and_a_reason(env: Env, case: Case) -> None:
+    path, patient = f"{API_PREFIX}/break-glass", str(case.patient.id)
+    stale = env.call("POST", path, Role.RECEPTION, {"patient_id": patient, "reason": REASON})
+    assert stale.status_code == 403 and "re-authentication required" in stale.json()["detail"]
+    short = break_glass(env, Role.RECEPTION, case.patient.id, "because")
+    assert short.status_code == 422 and short.json()["detail"][0]["loc"][-1] == "reason"
     assert "because" not in short.text
-
-    opened = env.call("GET", path, Role.RECEPTION, headers={"X-Break-Glass-Reason": REASON})
-    assert opened.status_code == 200, opened.text
-    assert codes(opened.json()) == ["K", "NA", "HIV"]
-    assert opened.json()["hidden_items"] == 0
-    assert opened.json()["items"][2]["result"] is None  # reception still reads no value
-    technician = env.call("GET", path, Role.TECHNICIAN, headers={"X-Break-Glass-Reason": REASON})
-    assert technician.json()["items"][2]["result"]["value"] == "negative"
-    after = audit_actions(env.platform, env.lab_a.id, case.order.id).count("restricted.break_glass")
-    assert after == before + 2
+    assert break_glass(env, Role.RECEPTION, case.patient.id, minutes=241).status_code == 422
+    assert break_glass(env, Role.BIOLOGIST, case.patient.id).status_code == 409, "biologists see them anyway"
+    assert break_glass(env, Role.RECEPTION, uuid.uuid4()).status_code == 404
+    assert "restricted.break_glass" not in audit_actions(env.platform, env.lab_a.id, case.patient.id)
+    assert env.call("GET", f"{ORDERS}/{case.order.id}", Role.RECEPTION).json()["hidden_items"] == 1
 
 
-def test_a_restricted_report_needs_a_biologist_or_a_reason(env: Env) -> None:
+def test_an_open_override_reveals_restricted_items_and_is_audited(env: Env) -> None:
     bench = env.bench()
-    order = bench.order(env.patient().id, "NA", "HIV")
+    patient = env.patient()
+    order = bench.order(patient.id, "K", "HIV")
+    bench.enter(order, {"K": "4.4", "HIV": "negative"})
+    path = f"{ORDERS}/{order.id}"
+    assert env.call("GET", path, Role.TECHNICIAN).json()["hidden_items"] == 1
+
+    opened = break_glass(env, Role.RECEPTION, patient.id)
+    assert opened.status_code == 201, opened.text
+    body = opened.json()
+    assert body["patient_id"] == str(patient.id)
+    lasts = dt.datetime.fromisoformat(body["expires_at"]) - dt.datetime.fromisoformat(body["opened_at"])
+    assert lasts == dt.timedelta(hours=1)
+    seen = env.call("GET", path, Role.RECEPTION)  # any token of the same person
+    assert codes(seen.json()) == ["K", "HIV"] and seen.json()["hidden_items"] == 0
+    assert seen.json()["items"][1]["result"] is None  # reception still reads no value
+    assert env.call("GET", path, Role.TECHNICIAN).json()["hidden_items"] == 1, "the override is personal"
+
+    assert break_glass(env, Role.TECHNICIAN, patient.id, minutes=30).status_code == 201
+    technician = env.call("GET", path, Role.TECHNICIAN)
+    assert technician.json()["items"][1]["result"]["value"] == "negative"
+    assert audit_actions(env.platform, env.lab_a.id, patient.id).count("restricted.break_glass") == 2
+    assert audit_actions(env.platform, env.lab_a.id, order.id).count("restricted.override_use") == 2
+
+
+def test_a_restricted_report_needs_a_biologist_or_an_override(env: Env) -> None:
+    bench = env.bench()
+    patient = env.patient()
+    order = bench.order(patient.id, "NA", "HIV")
     bench.enter(order, {"NA": "141", "HIV": "negative"})
     bench.validate(order, ["NA", "HIV"])
     released = env.call("POST", f"{ORDERS}/{order.id}/reports", Role.BIOLOGIST)
@@ -388,12 +420,12 @@ def test_a_restricted_report_needs_a_biologist_or_a_reason(env: Env) -> None:
     assert (released.json()["kind"], released.json()["restricted"]) == ("final", True)
     path = f"{ORDERS}/{order.id}/reports/1.pdf"
     refused = env.call("GET", path, Role.RECEPTION)
-    assert refused.status_code == 403
+    assert refused.status_code == 403 and "break-glass" in refused.json()["detail"]
     assert_no_store(refused)
     assert "VIH" in assert_pdf_download(env.call("GET", path, Role.BIOLOGIST), "report-v1.pdf")
-    opened = env.call("GET", path, Role.RECEPTION, headers={"X-Break-Glass-Reason": REASON})
-    assert "VIH" in assert_pdf_download(opened, "report-v1.pdf")
-    assert "restricted.break_glass" in audit_actions(env.platform, env.lab_a.id, released.json()["id"])
+    assert break_glass(env, Role.RECEPTION, patient.id).status_code == 201
+    assert "VIH" in assert_pdf_download(env.call("GET", path, Role.RECEPTION), "report-v1.pdf")
+    assert "restricted.override_use" in audit_actions(env.platform, env.lab_a.id, released.json()["id"])
 
 
 def test_a_rejection_needs_a_known_reason(env: Env) -> None:

@@ -176,7 +176,7 @@ def row_count(platform: Platform, model: type[Base], **where: object) -> int:
     query = select(func.count()).select_from(table)
     for column, value in where.items():
         query = query.where(table.c[column] == value)
-    with platform.db.engine.connect() as conn:
+    with platform.db.owner_engine.connect() as conn:
         return int(conn.execute(query).scalar_one())
 
 
@@ -185,7 +185,7 @@ def raw_rows(platform: Platform, model: type[Base], **where: object) -> list[Any
     query = select(table)
     for column, value in where.items():
         query = query.where(table.c[column] == value)
-    with platform.db.engine.connect() as conn:
+    with platform.db.owner_engine.connect() as conn:
         return list(conn.execute(query).all())
 
 

@@ -163,7 +163,7 @@ def test_cumulative_history_in_date_order(bench: Bench) -> None:
     pending = bench.order(patient, tests=["HGB"])
     bench.enter(pending, {"HGB": "9.9"})  # not validated: not in the history
     now = dt.datetime.now(dt.UTC)
-    with bench.platform.db.engine.begin() as conn:  # back-date the orders, below the services
+    with bench.platform.db.owner_engine.begin() as conn:  # back-date the orders, below the services
         for days, order in orders.items():
             conn.execute(
                 update(Order).where(Order.id == order.id).values(created_at=now - dt.timedelta(days=days))

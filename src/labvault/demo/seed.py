@@ -23,10 +23,12 @@ from labvault.demo.synthetic import (
     synthetic_patients,
 )
 from labvault.demo.workflow_seed import LabStaff, SeedPatient, WorkflowSummary, seed_workflow
+from labvault.errors import NotFound, Unauthenticated
 from labvault.identity.account_service import Account, context_for
 from labvault.identity.patient_data import PatientData
 from labvault.platform import Platform
 from labvault.security.access import LAB_ROLES, AccessContext, Purpose, Role
+from labvault.security.totp import STEP_SECONDS, code_at, code_at_step, step_of
 
 CREDENTIALS_FILE = "demo-credentials.json"
 LAB_NAMES = (
@@ -141,6 +143,7 @@ def seed(
 def _remember(
     platform: Platform, creds: DemoCredentials, account: Account, password: str, lab: str | None
 ) -> None:
+    secret = enroll_demo_mfa(platform, account.username, password)
     token = platform.accounts.issue_token(account, "demo", dt.timedelta(days=30), "demo-seed")
     creds.users.append(
         {
@@ -149,8 +152,39 @@ def _remember(
             "role": account.role.value,
             "lab": lab or "",
             "token": token.token,
+            # Demo only: a real user's secret lives in their authenticator app and nowhere else.
+            "totp_secret": secret,
         }
     )
+
+
+def enroll_demo_mfa(platform: Platform, username: str, password: str) -> str:
+    """Enrol a demo account in TOTP; returns the secret (``labvault demo-code`` shows its codes).
+
+    Confirmed with the previous time step's code (within the drift window), so that the current
+    code still works for a first login right after seeding: codes are single-use."""
+    mfa = platform.accounts.mfa
+    secret = mfa.begin_enrollment(username, password, "demo-seed").secret
+    step = step_of(platform.accounts.clock())
+    try:
+        mfa.confirm_enrollment(username, password, code_at_step(secret, step - 1), "demo-seed")
+    except Unauthenticated:  # the clock crossed a step boundary in between
+        mfa.confirm_enrollment(username, password, code_at_step(secret, step), "demo-seed")
+    return secret
+
+
+def demo_code(data_dir: Path, username: str, at: dt.datetime) -> tuple[str, int]:
+    """The current one-time code of a demo account and the seconds it stays current."""
+    creds = read_credentials(data_dir)
+    if creds is None:
+        raise NotFound(f"no demo credentials in {data_dir}: run labvault demo first")
+    for user in creds.users:
+        if user["username"] == username.strip().lower():
+            secret = user.get("totp_secret")
+            if not secret:
+                raise NotFound(f"the demo in {data_dir} predates MFA: remove it and run labvault demo again")
+            return code_at(secret, at), STEP_SECONDS - int(at.timestamp()) % STEP_SECONDS
+    raise NotFound(f"no demo account {username!r}")
 
 
 def write_credentials(data_dir: Path, creds: DemoCredentials) -> Path:

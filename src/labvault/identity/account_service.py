@@ -1,4 +1,5 @@
-"""Staff accounts and API tokens: individual accounts only, Argon2id passwords, hashed tokens."""
+"""Staff accounts, sign-in and API tokens: individual accounts only, Argon2id passwords, mandatory
+TOTP, hashed tokens; login sessions that expire when idle; tokens revoked when rights change."""
 
 from __future__ import annotations
 
@@ -6,18 +7,32 @@ import dataclasses
 import datetime as dt
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from labvault.identity.auth_policy import AuthPolicy
+from labvault.identity.credentials import (
+    AUTH_FAILED,
+    Check,
+    CredentialChecker,
+    SecondFactor,
+    Verified,
+    find_user,
+    may_sign_in,
+    user_context,
+)
+from labvault.identity.mfa_service import MfaService
 from labvault.identity.models import ApiToken, Lab, User
 from labvault.keys.store import KeyStore
 from labvault.security import audit
 from labvault.security.access import LAB_ROLES, AccessContext, Purpose, Role
 from labvault.security.audit import AuditRecord
-from labvault.security.passwords import hash_password, verify_password
+from labvault.security.passwords import check_password_policy, hash_password
 from labvault.security.permissions import Permission, require
 from labvault.security.tokens import display_prefix, new_token, token_digest
 from labvault.store.base import utcnow
@@ -35,6 +50,11 @@ GENERIC_NAMES = frozenset(
 )
 
 
+class TokenKind(StrEnum):
+    SESSION = "session"  # from a login: absolute lifetime and idle timeout
+    SCRIPT = "script"  # POST /tokens, `labvault token create`: absolute lifetime only
+
+
 @dataclass(frozen=True)
 class Account:
     id: uuid.UUID
@@ -42,7 +62,12 @@ class Account:
     role: Role
     lab_id: uuid.UUID | None
     active: bool
-    token_expires_at: dt.datetime | None = None  # set when authenticated by a token
+    mfa_enabled: bool = False
+    # Set when authenticated by a token:
+    token_id: uuid.UUID | None = None
+    token_kind: TokenKind | None = None
+    token_expires_at: dt.datetime | None = None
+    reauthenticated_at: dt.datetime | None = None  # both factors last proven on this token
 
 
 @dataclass(frozen=True)
@@ -50,20 +75,13 @@ class IssuedToken:
     id: uuid.UUID
     token: str
     expires_at: dt.datetime
+    kind: TokenKind = TokenKind.SCRIPT
 
 
 def _account(user: User) -> Account:
-    return Account(user.id, user.username, Role(user.role), user.lab_id, user.active)
-
-
-def _may_sign_in(session: Session, user: User) -> bool:
-    """Active account, and its laboratory (if any) not crypto-shredded."""
-    if not user.active:
-        return False
-    if user.lab_id is None:
-        return True
-    lab = session.get(Lab, user.lab_id)
-    return lab is not None and lab.shredded_at is None
+    return Account(
+        user.id, user.username, Role(user.role), user.lab_id, user.active, user.mfa_enabled_at is not None
+    )
 
 
 def context_for(account: Account, purpose: Purpose = Purpose.CARE, origin: str = "local") -> AccessContext:
@@ -71,9 +89,22 @@ def context_for(account: Account, purpose: Purpose = Purpose.CARE, origin: str =
 
 
 class AccountService:
-    def __init__(self, db: Database, keys: KeyStore) -> None:
+    """Accounts, sign-in and tokens. ``clock`` is injectable so that lockout, code steps and session
+    expiry can be tested without sleeping."""
+
+    def __init__(
+        self,
+        db: Database,
+        keys: KeyStore,
+        policy: AuthPolicy | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
         self.db = db
         self.keys = keys
+        self.policy = policy or AuthPolicy()
+        self.clock = clock
+        self.checker = CredentialChecker(keys, self.policy, clock)
+        self.mfa = MfaService(db, self.checker, self.policy)
 
     def create_user(
         self,
@@ -129,52 +160,269 @@ class AccountService:
             audit.append(session, ctx, AuditRecord("user.create", "user", str(user.id), {"role": role.value}))
             return _account(user)
 
-    def authenticate_password(self, username: str, password: str, origin: str = "local") -> Account:
-        """Same error and same Argon2 work whether the user is unknown or the password wrong."""
+    def update_user(
+        self, ctx: AccessContext, user_id: uuid.UUID, *, role: Role | None = None, active: bool | None = None
+    ) -> Account:
+        """Change a user's role or (de)activate them. Any change revokes every token of theirs:
+        a demoted or disabled person keeps no session that was opened with the old rights."""
+        if role is None and active is None:
+            raise InvalidInput("body", "nothing to change: give a role, or active")
         with self.db.transaction(None) as session:
-            user = session.scalar(select(User).where(User.username == username.strip().lower()))
-            ok = verify_password(user.password_hash if user else None, password)
-            if not ok or user is None or not _may_sign_in(session, user):
-                raise Unauthenticated("invalid username or password")
-            account = _account(user)
-            audit.append(
-                session,
-                context_for(account, Purpose.ADMINISTRATION, origin),
-                AuditRecord("auth.login", "user", str(user.id)),
+            user = session.get(User, user_id)
+            self._authorize_management(ctx, user, user_id, changes_role=role is not None)
+            assert user is not None
+            if user.id == ctx.actor_id:
+                raise Forbidden(
+                    "you cannot change your own role or deactivate yourself: ask another administrator"
+                )
+            changes: dict[str, object] = {}
+            if role is not None and role.value != user.role:
+                if role not in LAB_ROLES or Role(user.role) is Role.PLATFORM_OPERATOR:
+                    raise InvalidInput("role", "a laboratory account keeps a laboratory role")
+                changes["role"] = role.value
+            if active is not None and active != user.active:
+                changes["active"] = active
+            if changes:
+                session.execute(
+                    update(User)
+                    .where(User.id == user.id)
+                    .values(**changes)
+                    .execution_options(synchronize_session=False)
+                )
+                revoked = self._revoke_all(session, user.id)
+                detail = {**changes, "tokens_revoked": revoked}
+                audit.append(session, ctx, AuditRecord("user.update", "user", str(user.id), detail))
+                session.refresh(user)
+            return _account(user)
+
+    def reset_mfa(self, ctx: AccessContext, user_id: uuid.UUID) -> None:
+        """Forget a user's TOTP secret (lost phone) and revoke their tokens: they enrol again with
+        their password. Lab admins reset their staff; operators only operators and lab admins."""
+        with self.db.transaction(None) as session:
+            user = session.get(User, user_id)
+            self._authorize_management(ctx, user, user_id, changes_role=False, resets_mfa=True)
+            assert user is not None
+            session.execute(
+                update(User)
+                .where(User.id == user.id)
+                .values(totp_secret_sealed=None, mfa_enabled_at=None, totp_last_step=None)
+                .execution_options(synchronize_session=False)
             )
-            return account
+            revoked = self._revoke_all(session, user.id)
+            audit.append(
+                session, ctx, AuditRecord("auth.mfa_reset", "user", str(user.id), {"tokens_revoked": revoked})
+            )
+
+    @staticmethod
+    def _authorize_management(
+        ctx: AccessContext,
+        user: User | None,
+        user_id: uuid.UUID,
+        *,
+        changes_role: bool,
+        resets_mfa: bool = False,
+    ) -> None:
+        """Lab admins manage their own lab's accounts; operators manage operators, and for lab
+        accounts may only disable them (incident response) or reset a lab admin's MFA (recovery):
+        never take over a lab's staff."""
+        if user is None:
+            raise NotFound(f"no user {user_id}")
+        if Role(user.role) is Role.PLATFORM_OPERATOR:
+            if ctx.role is not Role.PLATFORM_OPERATOR:
+                raise NotFound(f"no user {user_id}")
+            require(ctx, Permission.PLATFORM_USERS_MANAGE)
+            if changes_role:
+                raise InvalidInput("role", "a platform operator keeps the platform operator role")
+            return
+        require(ctx, Permission.LAB_USERS_MANAGE)
+        if ctx.role is Role.PLATFORM_OPERATOR:
+            if changes_role or (resets_mfa and Role(user.role) is not Role.LAB_ADMIN):
+                raise Forbidden(OPERATOR_BOOTSTRAP_ONLY)
+        elif ctx.lab_id != user.lab_id:
+            raise NotFound(f"no user {user_id}")
+
+    # --- signing in -------------------------------------------------------------------------------
+
+    def authenticate(self, username: str, password: str, totp_code: str, origin: str = "local") -> Account:
+        """Both factors, for the CLI (which then issues what it needs). Same refusal for every
+        reason: see :mod:`labvault.identity.credentials`."""
+        with self.db.transaction(None) as session:
+            verified = self._sign_in(session, username, password, totp_code, origin)
+            account = None if verified is None else _account(verified.user)
+        if account is None:
+            raise Unauthenticated(AUTH_FAILED)
+        return account
+
+    def login(
+        self,
+        username: str,
+        password: str,
+        totp_code: str,
+        origin: str = "local",
+        second_factor: SecondFactor | None = None,
+    ) -> IssuedToken:
+        """Both factors for a session token: absolute lifetime, idle timeout, and counted as a
+        fresh authentication for the first minutes (no re-authentication needed right away).
+        ``second_factor`` (a security key's assertion) replaces the code."""
+        with self.db.transaction(None) as session:
+            verified = self._sign_in(session, username, password, totp_code, origin, second_factor)
+            issued = None
+            if verified is not None:
+                issued = self._insert_token(
+                    session,
+                    _account(verified.user),
+                    "login",
+                    verified.at + self.policy.session_lifetime,
+                    TokenKind.SESSION,
+                    origin,
+                    now=verified.at,
+                )
+        if issued is None:
+            raise Unauthenticated(AUTH_FAILED)
+        return issued
+
+    def _sign_in(
+        self,
+        session: Session,
+        username: str,
+        password: str,
+        totp_code: str,
+        origin: str,
+        second_factor: SecondFactor | None = None,
+    ) -> Verified | None:
+        user = find_user(session, username)
+        verified = self.checker.check(
+            session, user, username, password, totp_code, Check.LOGIN, origin, second_factor
+        )
+        if verified is not None:
+            ctx = user_context(verified.user, origin)
+            audit.append(session, ctx, AuditRecord("auth.login", "user", str(verified.user.id)))
+        return verified
+
+    def reauthenticate(
+        self,
+        account: Account,
+        password: str,
+        totp_code: str,
+        origin: str = "local",
+        second_factor: SecondFactor | None = None,
+    ) -> dt.datetime:
+        """Both factors again, stamped on the caller's token: sensitive actions
+        (:func:`labvault.identity.reauth.require_recent_auth`) accept it for a few minutes."""
+        if account.token_id is None:
+            raise Unauthenticated("re-authentication applies to a token")
+        with self.db.transaction(None) as session:
+            user = session.get(User, account.id)
+            verified = self.checker.check(
+                session, user, account.username, password, totp_code, Check.REAUTH, origin, second_factor
+            )
+            if verified is not None:
+                session.execute(
+                    update(ApiToken)
+                    .where(ApiToken.id == account.token_id)
+                    .values(reauthenticated_at=verified.at)
+                )
+                audit.append(
+                    session,
+                    user_context(verified.user, origin),
+                    AuditRecord("auth.reauthenticated", "token", str(account.token_id)),
+                )
+        if verified is None:
+            raise Unauthenticated(AUTH_FAILED)
+        return verified.at
+
+    def change_password(
+        self,
+        account: Account,
+        current_password: str,
+        totp_code: str,
+        new_password: str,
+        origin: str = "local",
+    ) -> int:
+        """The user changes their own password, proving both factors. Every token of theirs is
+        revoked, the caller's included: whoever held one must sign in with the new password.
+        Returns the number of tokens revoked."""
+        try:
+            check_password_policy(new_password)
+        except InvalidInput as exc:
+            raise InvalidInput("new_password", exc.reason) from None
+        with self.db.transaction(None) as session:
+            user = session.get(User, account.id)
+            verified = self.checker.check(
+                session, user, account.username, current_password, totp_code, Check.PASSWORD_CHANGE, origin
+            )
+            revoked = 0
+            if verified is not None:
+                session.execute(
+                    update(User)
+                    .where(User.id == account.id)
+                    .values(password_hash=hash_password(new_password), password_changed_at=verified.at)
+                    .execution_options(synchronize_session=False)
+                )
+                revoked = self._revoke_all(session, account.id)
+                audit.append(
+                    session,
+                    user_context(verified.user, origin),
+                    AuditRecord("user.password_change", "user", str(account.id), {"tokens_revoked": revoked}),
+                )
+        if verified is None:
+            raise Unauthenticated(AUTH_FAILED)
+        return revoked
+
+    # --- tokens -----------------------------------------------------------------------------------
 
     def issue_token(
         self, account: Account, label: str, ttl: dt.timedelta, origin: str = "local"
     ) -> IssuedToken:
-        """A new bearer token for ``account`` (the caller has authenticated it). A token minted
-        with a token never outlives it: a stolen 8-hour token cannot become a one-year one."""
+        """A new script token for ``account`` (the caller has authenticated it): absolute lifetime
+        only. A token minted with a token never outlives it: a stolen 8-hour token cannot become a
+        one-year one."""
         if not dt.timedelta(minutes=1) <= ttl <= dt.timedelta(days=365):
             raise InvalidInput("ttl", "must be between one minute and one year")
-        label = " ".join(label.split())[:100] or "token"
-        token = new_token()
-        expires_at = utcnow() + ttl
+        now = self.clock()
+        expires_at = now + ttl
         if account.token_expires_at is not None:
             expires_at = min(expires_at, account.token_expires_at)
         with self.db.transaction(None) as session:
-            row = ApiToken(
-                id=uuid.uuid4(),
-                user_id=account.id,
-                token_hash=token_digest(token),
-                prefix=display_prefix(token),
-                label=label,
-                expires_at=expires_at,
-            )
-            session.add(row)
-            session.flush()
-            ctx = context_for(account, Purpose.ADMINISTRATION, origin)
-            audit.append(session, ctx, AuditRecord("token.create", "token", str(row.id)))
-        return IssuedToken(row.id, token, expires_at)
+            return self._insert_token(session, account, label, expires_at, TokenKind.SCRIPT, origin, now=now)
+
+    def _insert_token(
+        self,
+        session: Session,
+        account: Account,
+        label: str,
+        expires_at: dt.datetime,
+        kind: TokenKind,
+        origin: str,
+        *,
+        now: dt.datetime,
+    ) -> IssuedToken:
+        token = new_token()
+        session_kind = kind is TokenKind.SESSION
+        row = ApiToken(
+            id=uuid.uuid4(),
+            user_id=account.id,
+            token_hash=token_digest(token),
+            prefix=display_prefix(token),
+            label=" ".join(label.split())[:100] or "token",
+            created_at=now,
+            expires_at=expires_at,
+            kind=kind.value,
+            last_used_at=now if session_kind else None,
+            reauthenticated_at=now if session_kind else None,
+        )
+        session.add(row)
+        session.flush()
+        ctx = context_for(account, Purpose.ADMINISTRATION, origin)
+        audit.append(session, ctx, AuditRecord("token.create", "token", str(row.id), {"kind": kind.value}))
+        return IssuedToken(row.id, token, expires_at, kind)
 
     def resolve_token(self, token: str) -> Account:
-        """The account behind a valid, unexpired, unrevoked token of an active user."""
+        """The account behind a valid, unexpired, unrevoked token of an active user; login
+        sessions also expire after :attr:`AuthPolicy.session_idle` without use."""
         if not token.startswith("lvt_") or len(token) > 100:
             raise Unauthenticated("invalid token")
+        now = self.clock()
         with self.db.transaction(None) as session:
             row = session.execute(
                 select(ApiToken, User)
@@ -184,12 +432,25 @@ class AccountService:
             if row is None:
                 raise Unauthenticated("invalid token")
             api_token, user = row
-            expires_at = api_token.expires_at
-            if expires_at.tzinfo is None:
-                expires_at = expires_at.replace(tzinfo=dt.UTC)
-            if api_token.revoked_at is not None or expires_at <= utcnow() or not _may_sign_in(session, user):
+            if (
+                api_token.revoked_at is not None
+                or api_token.expires_at <= now
+                or not may_sign_in(session, user)
+            ):
                 raise Unauthenticated("token expired or revoked")
-            return dataclasses.replace(_account(user), token_expires_at=expires_at)
+            kind = TokenKind(api_token.kind)
+            last_used = api_token.last_used_at or api_token.created_at
+            if kind is TokenKind.SESSION and now - last_used > self.policy.session_idle:
+                raise Unauthenticated("session expired after a period without use: log in again")
+            if api_token.last_used_at is None or now - api_token.last_used_at >= self.policy.touch_interval:
+                session.execute(update(ApiToken).where(ApiToken.id == api_token.id).values(last_used_at=now))
+            return dataclasses.replace(
+                _account(user),
+                token_id=api_token.id,
+                token_kind=kind,
+                token_expires_at=api_token.expires_at,
+                reauthenticated_at=api_token.reauthenticated_at,
+            )
 
     def revoke_token(self, ctx: AccessContext, token_id: uuid.UUID) -> None:
         """A user revokes their own tokens; admins those of their lab's users."""
@@ -204,12 +465,20 @@ class AccountService:
             admin = ctx.role is Role.LAB_ADMIN and owner.lab_id == ctx.lab_id
             if not (own or admin or ctx.role is Role.PLATFORM_OPERATOR):
                 raise NotFound(f"no token {token_id}")
-            session.execute(update(ApiToken).where(ApiToken.id == token_id).values(revoked_at=utcnow()))
+            session.execute(update(ApiToken).where(ApiToken.id == token_id).values(revoked_at=self.clock()))
             audit.append(session, ctx, AuditRecord("token.revoke", "token", str(token_id)))
+
+    def _revoke_all(self, session: Session, user_id: uuid.UUID) -> int:
+        result = session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=self.clock())
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     def by_username(self, username: str) -> Account:
         with self.db.transaction(None) as session:
-            user = session.scalar(select(User).where(User.username == username.strip().lower()))
+            user = find_user(session, username)
             if user is None:
                 raise NotFound(f"no user {username!r}")
             return _account(user)

@@ -42,10 +42,21 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     password_changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # TOTP: the secret sealed under a platform key bound to this row (security.totp_secrets); set
+    # at enrolment, active once confirmed (mfa_enabled_at). totp_last_step makes codes single-use.
+    totp_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
+    mfa_enabled_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Consecutive refused attempts, reset by a success or by a lockout (which sets locked_until).
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[dt.datetime | None] = mapped_column(default=None)
 
 
 class ApiToken(Base):
-    """A bearer token: only its SHA-256 is stored; it expires and can be revoked."""
+    """A bearer token: only its SHA-256 is stored; it expires and can be revoked.
+
+    ``session`` tokens come from a login (both factors) and also expire after a period without
+    use; ``script`` tokens (``POST /tokens``, ``labvault token create``) only at their expiry."""
 
     __tablename__ = "api_tokens"
 
@@ -57,6 +68,9 @@ class ApiToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime]
     revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    kind: Mapped[str] = mapped_column(String(16), default="script", server_default="script")
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(default=None)  # to the minute
+    reauthenticated_at: Mapped[dt.datetime | None] = mapped_column(default=None)  # both factors again
 
 
 class Patient(TenantScoped, Base):

@@ -1,8 +1,9 @@
 """Pure hash-chain logic of the audit log: canonical encoding, entry hashes, verification.
 
 ``entry_hash = SHA-256(prev_hash || canonical JSON of the entry)``; the first entry of a chain
-links to 32 zero bytes. Any edit, deletion or reordering breaks a link; a truncation of the tail
-is caught by comparing with a checkpoint kept outside the database.
+links to 32 zero bytes. Any edit, deletion or reordering breaks a link. The entry hashes are also
+the leaves of the chain's RFC 6962 Merkle tree: a truncation of the tail, or a chain rewritten
+consistently, is caught by comparing that tree with a checkpoint signed outside the database.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from labvault.security.merkle import Frontier, leaf_hash
 
 GENESIS = bytes(32)
 
@@ -77,21 +80,27 @@ class StoredEntry:
 
 @dataclass
 class ChainReport:
-    """Outcome of verifying one chain."""
+    """Outcome of verifying one chain: its length, tip and Merkle frontier up to the first break,
+    and the Merkle root the walk saw at the size it was asked to remember (a signed checkpoint's)."""
 
     chain: str
     length: int = 0
     last_hash: bytes = GENESIS
     problems: list[str] = field(default_factory=list)
+    frontier: Frontier = field(default_factory=Frontier)
+    root_at: dict[int, bytes] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def verify_entries(chain: str, entries: Iterable[StoredEntry]) -> ChainReport:
-    """Walk a chain in stored order; report the first break of each kind with its position."""
+def verify_entries(chain: str, entries: Iterable[StoredEntry], remember: int | None = None) -> ChainReport:
+    """Walk a chain in stored order; report the first break of each kind with its position.
+    The Merkle tree is grown along the way; its root at size ``remember`` is kept."""
     report = ChainReport(chain)
+    if remember == 0:
+        report.root_at[0] = report.frontier.root()
     expected_seq = 1
     prev = GENESIS
     for stored in entries:
@@ -108,5 +117,8 @@ def verify_entries(chain: str, entries: Iterable[StoredEntry]) -> ChainReport:
         prev = stored.entry_hash
         report.length = seq
         report.last_hash = prev
+        report.frontier.append(leaf_hash(prev))
+        if seq == remember:
+            report.root_at[seq] = report.frontier.root()
         expected_seq += 1
     return report

@@ -1,51 +1,62 @@
-"""Audit checkpoints kept outside the database, so deleting the tail of the log is detectable.
+"""The signed checkpoints kept outside the database, one per audit chain, in one file.
 
-The file holds, per chain, the length and last hash seen by the last verified write, and a MAC
-under a key derived from the root key: whoever can edit the database cannot forge it.
+Each chain's entry is its latest signed note (``c2sp.org/tlog-checkpoint``, Ed25519) and, as a
+cache, the Merkle frontier at that size, so the next checkpoint proves consistency from the new
+entries alone. Only the notes are trusted, and only once their signature verifies: the frontier is
+checked against the signed root before use, and the ``key`` field is informational (a verifier
+pins the public key it got elsewhere, never the one lying next to the checkpoints).
+
+The whole file is replaced atomically. Whoever can write this directory can at most roll it back
+to an older, genuine state: witnesses that poll ``/api/v1/audit/checkpoints`` keep the history.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from labvault.crypto.kdf import hmac_sha256
-from labvault.errors import LabvaultError
+from labvault.security.merkle import Frontier, ProofError
+from labvault.security.signed_checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    NoteVerifier,
+    open_checkpoint,
+    origin_of,
+)
+
+__all__ = ["CHECKPOINT_FILE", "CheckpointError", "StoredCheckpoint", "read_checkpoints", "write_checkpoints"]
 
 CHECKPOINT_FILE = "audit-checkpoint.json"
-
-
-class CheckpointError(LabvaultError):
-    """The checkpoint file is unreadable or its MAC does not verify."""
+FORMAT = "labvault-audit-checkpoints/2"
+_CHAIN = re.compile(r"[A-Za-z0-9-]{1,36}")
 
 
 @dataclass(frozen=True)
-class ChainTip:
-    length: int
-    last_hash: bytes
+class StoredCheckpoint:
+    """A chain's verified signed note, and the frontier at its size when it checks out."""
+
+    note: str
+    checkpoint: Checkpoint
+    frontier: Frontier | None
 
 
-def _payload(tips: dict[str, ChainTip], written_at: str) -> bytes:
-    body = {
-        "written_at": written_at,
-        "chains": {name: [tip.length, tip.last_hash.hex()] for name, tip in sorted(tips.items())},
-    }
-    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-
-
-def write_checkpoint(directory: Path, mac_key: bytes, tips: dict[str, ChainTip]) -> Path:
-    """Atomically replace the checkpoint file."""
+def write_checkpoints(
+    directory: Path, vkey: str, chains: dict[str, tuple[str, Frontier]], written_at: dt.datetime
+) -> Path:
+    """Atomically replace the file with these signed notes (and their frontiers)."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    written_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    payload = _payload(tips, written_at)
     document = {
-        "written_at": written_at,
-        "chains": {name: {"length": t.length, "last_hash": t.last_hash.hex()} for name, t in tips.items()},
-        "mac": hmac_sha256(mac_key, payload).hex(),
+        "format": FORMAT,
+        "written_at": written_at.isoformat(timespec="seconds"),
+        "key": vkey,
+        "chains": {
+            chain: {"note": note, "frontier": [node.hex() for node in frontier.nodes]}
+            for chain, (note, frontier) in sorted(chains.items())
+        },
     }
     path = directory / CHECKPOINT_FILE
     temp = path.with_suffix(".tmp")
@@ -58,21 +69,39 @@ def write_checkpoint(directory: Path, mac_key: bytes, tips: dict[str, ChainTip])
     return path
 
 
-def read_checkpoint(directory: Path, mac_key: bytes) -> dict[str, ChainTip] | None:
-    """The verified tips, or None if no checkpoint was ever written."""
+def _frontier(entry: dict[str, object], checkpoint: Checkpoint) -> Frontier | None:
+    try:
+        nodes = entry.get("frontier")
+        if not isinstance(nodes, list):
+            return None
+        frontier = Frontier.from_bytes(checkpoint.size, b"".join(bytes.fromhex(str(n)) for n in nodes))
+    except (ValueError, ProofError):
+        return None
+    return frontier if frontier.root() == checkpoint.root else None
+
+
+def read_checkpoints(directory: Path, verifier: NoteVerifier) -> dict[str, StoredCheckpoint] | None:
+    """Every chain's checkpoint, signatures verified; None if no checkpoint was ever written.
+    Raises :class:`CheckpointError` on any unreadable, forged or foreign note."""
     path = directory / CHECKPOINT_FILE
     if not path.exists():
         return None
     try:
         document = json.loads(path.read_text())
-        tips = {
-            name: ChainTip(int(value["length"]), bytes.fromhex(value["last_hash"]))
-            for name, value in document["chains"].items()
-        }
-        expected = hmac_sha256(mac_key, _payload(tips, document["written_at"]))
-        valid = hmac.compare_digest(expected.hex(), document["mac"])
-    except (ValueError, KeyError, TypeError) as exc:
+        if "format" not in document and "mac" in document:
+            return None  # the HMAC file of earlier versions: replaced by the first signed checkpoint
+        if document.get("format") != FORMAT:
+            raise CheckpointError(f"checkpoint {path} is not in the {FORMAT} format")
+        entries = document["chains"]
+        out: dict[str, StoredCheckpoint] = {}
+        for chain, entry in entries.items():
+            if not _CHAIN.fullmatch(chain):
+                raise CheckpointError(f"checkpoint {path} names an impossible chain")
+            note = str(entry["note"])
+            checkpoint = open_checkpoint(verifier, note, origin_of(chain))
+            out[chain] = StoredCheckpoint(note, checkpoint, _frontier(entry, checkpoint))
+    except CheckpointError as exc:
+        raise CheckpointError(f"checkpoint {path} refused: {exc}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"checkpoint {path} is unreadable: {exc.__class__.__name__}") from None
-    if not valid:
-        raise CheckpointError(f"checkpoint {path} has an invalid MAC (forged or corrupted)")
-    return tips
+    return out

@@ -44,10 +44,15 @@ class AuditEvent(Base):
 
 
 class AuditHead(Base):
-    """The tip of one chain; updating it first serialises appends to that chain."""
+    """The tip of one chain; updating it first serialises appends to that chain.
+
+    ``merkle_frontier`` holds the RFC 6962 frontier of the chain's Merkle tree (leaves: the entry
+    hashes), one 32-byte subtree root per set bit of ``last_seq``, largest first: the signed
+    checkpoint's root comes from it without reading the log."""
 
     __tablename__ = "audit_heads"
 
     chain: Mapped[str] = mapped_column(String(36), primary_key=True)
     last_seq: Mapped[int] = mapped_column(BigInteger)
     last_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    merkle_frontier: Mapped[bytes] = mapped_column(LargeBinary)

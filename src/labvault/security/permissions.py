@@ -1,4 +1,9 @@
-"""The role → permission table. Platform operators manage labs and accounts, never patient data."""
+"""The role → permission table. Platform operators manage labs and accounts, never patient data.
+
+This table says what each role may do at all; :mod:`labvault.security.policy` builds on it and
+adds the rest of every decision on patient data (lab, relationship, sensitivity, purpose,
+break-the-glass). :func:`require` and :func:`require_lab` ask the policy.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +35,11 @@ class Permission(StrEnum):
     RESTRICTED_READ = "result.restricted.read"
     REPORT_RELEASE = "report.release"
     REPORT_READ = "report.read"
+    ACCESS_LOG_READ = "patient.access_log.read"  # who accessed a patient's record
+    SUPPORT_GRANT_MANAGE = "support.grant.manage"  # let the platform operator in, for a while
+    ALERTS_READ = "alerts.read"  # the lab's security alerts (ids and counts only)
+    ALERTS_ACK = "alerts.acknowledge"
+    CANARIES_MANAGE = "canaries.manage"  # plant and list canary patients
 
 
 _STAFF = {Permission.PATIENT_READ, Permission.PHYSICIAN_READ}
@@ -67,27 +77,42 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         | _BENCH_WORK
         | _MEDICAL_WORK
         | {Permission.PATIENT_WRITE, Permission.PHYSICIAN_WRITE, Permission.CATALOG_MANAGE}
+        | {Permission.ACCESS_LOG_READ}
     ),
     Role.LAB_ADMIN: frozenset(
         _STAFF
         | {Permission.PATIENT_WRITE, Permission.PHYSICIAN_WRITE, Permission.LAB_USERS_MANAGE}
         | {Permission.KEYS_MANAGE, Permission.AUDIT_READ, Permission.CATALOG_MANAGE}
+        | {Permission.ACCESS_LOG_READ, Permission.SUPPORT_GRANT_MANAGE}
+        | {Permission.ALERTS_READ, Permission.ALERTS_ACK, Permission.CANARIES_MANAGE}  # security officer
     ),
     Role.PLATFORM_OPERATOR: frozenset(
         {Permission.LAB_MANAGE, Permission.LAB_USERS_MANAGE, Permission.PLATFORM_USERS_MANAGE}
         | {Permission.KEYS_MANAGE, Permission.AUDIT_READ, Permission.CATALOG_MANAGE}
     ),
+    # The policy lets a prescriber use these only on the orders they prescribed.
+    Role.PRESCRIBER: frozenset(
+        {Permission.PATIENT_READ, Permission.ORDER_READ, Permission.RESULT_READ, Permission.REPORT_READ}
+        | {Permission.RESTRICTED_READ}
+    ),
+    # Troubleshooting under a lab admin's grant: identities, physicians and orders (statuses, tubes),
+    # read-only; never result values, reports or restricted tests.
+    Role.SUPPORT: frozenset({Permission.PATIENT_READ, Permission.PHYSICIAN_READ, Permission.ORDER_READ}),
 }
 
 
 def allows(role: Role, permission: Permission) -> bool:
+    """The table alone: whether ``role`` may do this at all (the policy's first question)."""
     return permission in ROLE_PERMISSIONS[role]
 
 
 def require(ctx: AccessContext, permission: Permission) -> None:
-    """Raise :class:`Forbidden` unless the context's role holds ``permission``."""
-    if not allows(ctx.role, permission):
-        raise Forbidden(f"role {ctx.role.value} may not {permission.value}")
+    """Raise :class:`Forbidden` unless the policy allows the context ``permission`` on its own
+    lab's normal (not restricted) data."""
+    # Imported here: the policy builds on this module's table.
+    from labvault.security.policy import enforce
+
+    enforce(ctx, permission)
 
 
 def require_lab(ctx: AccessContext, permission: Permission) -> None:

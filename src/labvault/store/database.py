@@ -1,25 +1,40 @@
-"""The database handle services use: sessions scoped to one lab, one transaction each."""
+"""The database handle services use: sessions scoped to one lab, one transaction each.
+
+On PostgreSQL there are two engines: ``engine`` connects as the application role, held by
+row-level security to the lab each transaction declares (store/pg_rls.py); ``owner_engine``
+connects as the owner of the tables, for the platform maintenance that legitimately crosses labs
+(``transaction(None, unscoped=True)``). SQLite has no roles: both are the same engine.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from labvault.store.engine import make_engine
-from labvault.store.tenancy import scope_session
+from labvault.store.pg_rls import app_role_url, bind_transaction
+from labvault.store.tenancy import LAB_KEY, UNSCOPED_KEY, scope_session
 
 
 class Database:
-    """Owns the engine; hands out sessions that commit on success and roll back on any error."""
+    """Owns the engines; hands out sessions that commit on success and roll back on any error."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.engine: Engine = make_engine(url)
+    def __init__(self, url: str, app_url: str | None = None) -> None:
+        self.url = url  # the owner's: migrations and maintenance
+        self.owner_engine: Engine = make_engine(url)
+        if self.owner_engine.dialect.name == "postgresql":
+            self.app_url = app_url or app_role_url(url)
+            self.engine: Engine = make_engine(self.app_url)
+        else:
+            self.app_url = url
+            self.engine = self.owner_engine
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self._owner_sessions = sessionmaker(self.owner_engine, expire_on_commit=False, autoflush=False)
 
     @property
     def dialect(self) -> str:
@@ -27,8 +42,10 @@ class Database:
 
     @contextmanager
     def transaction(self, lab_id: uuid.UUID | None, *, unscoped: bool = False) -> Iterator[Session]:
-        """One unit of work for one lab (``lab_id`` None: platform tables only, unless ``unscoped``)."""
-        session = scope_session(self._sessions(), lab_id, unscoped=unscoped)
+        """One unit of work for one lab (``lab_id`` None: platform tables only, unless ``unscoped``:
+        platform maintenance across labs, run as the owner)."""
+        sessions = self._owner_sessions if unscoped else self._sessions
+        session = scope_session(sessions(), lab_id, unscoped=unscoped)
         try:
             with session.begin():
                 yield session
@@ -44,3 +61,16 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.owner_engine is not self.engine:
+            self.owner_engine.dispose()
+
+
+@event.listens_for(Session, "after_begin")
+def _declare_lab(session: Session, transaction: Any, connection: Connection) -> None:
+    """Every scoped session (this module's, and any other built with ``scope_session``) tells
+    PostgreSQL its lab as its transaction starts, before its first statement (savepoints inherit
+    it: nothing to send again)."""
+    if getattr(transaction, "nested", False) or connection.dialect.name != "postgresql":
+        return
+    if LAB_KEY in session.info:
+        bind_transaction(connection, session.info[LAB_KEY], maintenance=bool(session.info.get(UNSCOPED_KEY)))

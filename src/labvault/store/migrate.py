@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 
 from labvault.store.engine import make_engine, normalise_url
+from labvault.store.pg_rls import APP_ROLE, apply_row_level_security
 from labvault.store.sqlite_planner import seed_planner_stats
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -20,13 +21,17 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at ``url`` to ``revision`` (idempotent); on SQLite, give the planner
-    its assumed statistics (store/sqlite_planner.py)."""
+def upgrade(url: str, revision: str = "head", *, app_role: str = APP_ROLE) -> None:
+    """Bring the database at ``url`` (the owner's) to ``revision`` (idempotent), then refresh what
+    the migrations do not carry: on SQLite the planner's assumed statistics
+    (store/sqlite_planner.py), on PostgreSQL the application role's grants and the row-level
+    security policies of every tenant table, including tables new in this upgrade (store/pg_rls.py)."""
     command.upgrade(alembic_config(url), revision)
-    if normalise_url(url).startswith("sqlite"):
-        engine = make_engine(url)
-        try:
+    engine = make_engine(url)
+    try:
+        if engine.dialect.name == "postgresql":
+            apply_row_level_security(engine, app_role)
+        else:
             seed_planner_stats(engine)
-        finally:
-            engine.dispose()
+    finally:
+        engine.dispose()

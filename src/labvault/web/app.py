@@ -1,30 +1,92 @@
-"""The FastAPI application: JSON API under /api/v1, OpenAPI at /api/v1/openapi.json."""
+"""The FastAPI application: JSON API under /api/v1, OpenAPI at /api/v1/openapi.json (token required)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp
 
 from labvault.platform import Platform
+from labvault.web.deps import CurrentAccount, bearer
 from labvault.web.errors import install_error_handlers
 from labvault.web.headers import SecurityHeaders
 from labvault.web.limits import BodySizeLimit
-from labvault.web.routes import auth, labs, orders, patients, physicians, reports, results, specimens
+from labvault.web.routes import (
+    alerts,
+    audit,
+    auth,
+    break_glass,
+    labs,
+    orders,
+    patients,
+    physicians,
+    reports,
+    results,
+    security_keys,
+    specimens,
+    support,
+)
 
 API_PREFIX = "/api/v1"
+OPENAPI_URL = f"{API_PREFIX}/openapi.json"
+
+
+HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+UNAUTHENTICATED = {
+    "description": "No valid bearer token: missing, unknown, expired or revoked (cookies are never read)",
+    "headers": {"WWW-Authenticate": {"description": "Always `Bearer`", "schema": {"type": "string"}}},
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"detail": {"type": "string"}},
+                "required": ["detail"],
+            }
+        }
+    },
+}
+
+
+class LabvaultAPI(FastAPI):
+    """FastAPI whose OpenAPI document makes the bearer token the default requirement (an operation
+    is public only where it says so itself, ``openapi_extra={"security": []}``) and documents the
+    401 every other operation answers without one."""
+
+    def openapi(self) -> dict[str, Any]:
+        document = super().openapi()  # cached by FastAPI: the edits below are idempotent
+        default = document.setdefault("security", [{bearer.scheme_name: []}])
+        for path_item in document.get("paths", {}).values():
+            for method, operation in path_item.items():
+                if method in HTTP_METHODS and operation.get("security", default):
+                    operation.setdefault("responses", {}).setdefault("401", UNAUTHENTICATED)
+        return document
+
+
+def openapi_document(request: Request, _: CurrentAccount) -> JSONResponse:
+    """The OpenAPI document, to authenticated callers only: no route but login and health answers
+    an anonymous client (ARCHITECTURE §1), and the document is no exception."""
+    app: FastAPI = request.app
+    return JSONResponse(app.openapi())
 
 
 def create_app(platform: Platform) -> ASGIApp:
-    app = FastAPI(
+    app = LabvaultAPI(
         title="labvault",
         version="0.1.0",
         description="Laboratory information system: every identifying field encrypted, every access audited.",
-        openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        # FastAPI's own document route is anonymous, and its Swagger UI loads scripts from a CDN,
+        # which the Content-Security-Policy forbids: both off, the document served below instead.
+        openapi_url=None,
+        docs_url=None,
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.platform = platform
     install_error_handlers(app)
+    app.add_api_route(OPENAPI_URL, openapi_document, methods=["GET"], include_in_schema=False)
+    app.openapi_url = OPENAPI_URL  # where the document lives, for tooling that looks it up
 
     @app.get("/healthz", tags=["health"], openapi_extra={"security": []})
     def healthz() -> dict[str, str]:
@@ -32,6 +94,7 @@ def create_app(platform: Platform) -> ASGIApp:
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(auth.router)
+    api.include_router(security_keys.router)
     api.include_router(patients.router)
     api.include_router(physicians.router)
     api.include_router(labs.router)
@@ -39,6 +102,10 @@ def create_app(platform: Platform) -> ASGIApp:
     api.include_router(specimens.router)
     api.include_router(results.router)
     api.include_router(reports.router)
+    api.include_router(break_glass.router)
+    api.include_router(support.router)
+    api.include_router(audit.router)
+    api.include_router(alerts.router)
     app.include_router(api)
 
     return SecurityHeaders(BodySizeLimit(app, platform.settings.max_body_bytes))

@@ -1,16 +1,23 @@
-"""Request dependencies: the platform, and the authenticated caller as an AccessContext."""
+"""Request dependencies: the platform, the authenticated caller (as an Account or an AccessContext),
+recent re-authentication for sensitive routes, and the rate limit of password-taking routes."""
 
 from __future__ import annotations
 
+import math
+import threading
+import uuid
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from labvault.config import Settings
 from labvault.errors import InvalidInput, Unauthenticated
 from labvault.identity.account_service import Account, context_for
+from labvault.identity.reauth import require_recent_auth
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose
+from labvault.security.rate_limit import SlidingWindowLimiter
 
 bearer = HTTPBearer(
     auto_error=False, description="An API token from /api/v1/auth/login or `labvault token create`"
@@ -41,12 +48,57 @@ def current_account(
 CurrentAccount = Annotated[Account, Depends(current_account)]
 
 
+def recent_account(account: CurrentAccount, platform: PlatformDep) -> Account:
+    """The caller, who must have proven both factors on this token within the last minutes
+    (403 naming ``POST /api/v1/auth/reauth`` otherwise): for sensitive actions."""
+    accounts = platform.accounts
+    require_recent_auth(account, accounts.policy.reauth_max_age, accounts.clock())
+    return account
+
+
+RecentAccount = Annotated[Account, Depends(recent_account)]
+RequireRecentAuth = Depends(recent_account)  # for a route's ``dependencies=[...]``
+
+_limiter_lock = threading.Lock()
+
+
+def _auth_limiter(request: Request, settings: Settings) -> SlidingWindowLimiter:
+    state = request.app.state
+    limiter: SlidingWindowLimiter | None = getattr(state, "auth_limiter", None)
+    if limiter is None:
+        with _limiter_lock:
+            limiter = getattr(state, "auth_limiter", None)
+            if limiter is None:
+                limiter = SlidingWindowLimiter(settings.login_rate_limit, settings.login_rate_window_seconds)
+                state.auth_limiter = limiter
+    return limiter
+
+
+def auth_rate_limit(request: Request, platform: PlatformDep) -> None:
+    """Per-origin limit on the routes that take a password (429 with Retry-After)."""
+    retry_after = _auth_limiter(request, platform.settings).hit(origin_of(request))
+    if retry_after is not None:
+        raise HTTPException(
+            status_code=429,
+            detail="too many authentication attempts from this address; retry later",
+            headers={"Retry-After": str(math.ceil(retry_after))},
+        )
+
+
+AuthRateLimit = Depends(auth_rate_limit)
+
+
 def access_context(
     request: Request,
     account: CurrentAccount,
+    platform: PlatformDep,
     x_purpose: Annotated[
         str | None,
         Header(max_length=32, description="Why: care (default), identity_vigilance, administration"),
+    ] = None,
+    x_support_lab: Annotated[
+        uuid.UUID | None,
+        Header(description="Platform operators: act in this lab under its admin's support grant"),
     ] = None,
 ) -> AccessContext:
     try:
@@ -55,7 +107,8 @@ def access_context(
         raise InvalidInput(
             "X-Purpose", f"unknown purpose; one of {', '.join(p.value for p in Purpose)}"
         ) from None
-    return context_for(account, purpose, origin_of(request))
+    ctx = context_for(account, purpose, origin_of(request))
+    return platform.support.enter(ctx, x_support_lab) if x_support_lab else ctx
 
 
 Ctx = Annotated[AccessContext, Depends(access_context)]

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from labvault.crypto.errors import IntegrityError, KeyUnavailable
 from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from labvault.security.audit import AuditUnavailable
+from labvault.security.read_budget import ReadBudgetExceeded
 from labvault.store.tenancy import TenantScopeError
 
 
@@ -51,6 +52,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(IntegrityError)
     async def integrity(_: Request, exc: IntegrityError) -> JSONResponse:
         return _json(500, f"stored data failed its integrity check: {exc}")
+
+    @app.exception_handler(ReadBudgetExceeded)
+    async def over_budget(_: Request, exc: ReadBudgetExceeded) -> JSONResponse:
+        # The alert of the refusal was recorded as the refused transaction rolled back.
+        return _json(429, str(exc), {"Retry-After": str(exc.retry_after)})
 
     @app.exception_handler(AuditUnavailable)
     async def audit_down(_: Request, exc: AuditUnavailable) -> JSONResponse:

@@ -1,14 +1,38 @@
-"""Security headers on every response, including those sent by outer middleware (the 413)."""
+"""Security headers on every response, including those sent by outer middleware (the 413).
+
+The API serves JSON (and PDF downloads) to scripts and, later, to a browser UI: nothing it sends is
+meant to be rendered as a page, framed, embedded by another origin, or kept in any cache.
+"""
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-SECURITY_HEADERS = (
-    (b"cache-control", b"no-store"),  # personal data must not sit in any cache
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+# No script, style, frame, form or base URL is ever allowed: an API answer is never a page, so a
+# reflected value in it can never run, and nobody can frame it (clickjacking).
+CONTENT_SECURITY_POLICY = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# Powerful browser features the laboratory never needs.
+PERMISSIONS_POLICY = (
+    b"accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
+    b"payment=(), usb=()"
 )
+
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"cache-control", b"no-store"),  # personal data must not sit in any cache
+    (b"pragma", b"no-cache"),  # the same, for HTTP/1.0 proxies
+    (b"content-security-policy", CONTENT_SECURITY_POLICY),
+    # Two years, every subdomain: browsers ignore it over plain HTTP (loopback), TLS proxies keep it.
+    (b"strict-transport-security", b"max-age=63072000; includeSubDomains"),
+    (b"x-frame-options", b"DENY"),  # frame-ancestors for browsers that predate CSP 2
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),  # URLs hold ids: never hand them to another site
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),  # no other origin may embed a PDF or JSON
+    (b"permissions-policy", PERMISSIONS_POLICY),
+)
+# Headers whose value the application may not choose (ours win) or may not send at all.
+_REPLACED = frozenset(name for name, _ in SECURITY_HEADERS)
+_REMOVED = frozenset({b"server", b"x-powered-by"})  # no product or version for a scanner to match
 
 
 class SecurityHeaders:
@@ -24,8 +48,11 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                names = {name for name, _ in SECURITY_HEADERS}
-                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+                kept = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() not in _REPLACED and k.lower() not in _REMOVED
+                ]
                 message["headers"] = [*kept, *SECURITY_HEADERS]
             await send(message)
 

@@ -23,9 +23,23 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+# No control character: PostgreSQL refuses a NUL in the username lookup (a 500 before this).
+Username = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
+TotpCode = Annotated[
+    str,
+    Field(
+        min_length=6,
+        max_length=7,
+        pattern=r"^[0-9]{3} ?[0-9]{3}$",
+        description="The current 6-digit code of the authenticator app (each code works once)",
+    ),
+]
+
+
 class LoginIn(Strict):
-    username: Annotated[str, Field(min_length=1, max_length=64)]
+    username: Username
     password: Password
+    totp_code: TotpCode
 
 
 class TokenOut(BaseModel):
@@ -33,6 +47,51 @@ class TokenOut(BaseModel):
     access_token: str
     token_type: str = "bearer"  # noqa: S105 - the OAuth token type name
     expires_at: dt.datetime
+    kind: str = Field(description="session (login: also expires when idle) or script (absolute expiry only)")
+
+
+class MfaEnrollIn(Strict):
+    username: Username
+    password: Password
+
+
+class MfaEnrollOut(BaseModel):
+    """Shown once: import ``otpauth_uri`` (or type ``secret``) in an authenticator app, then
+    confirm with a first code."""
+
+    otpauth_uri: str
+    secret: str
+    digits: int
+    period: int
+
+
+class MfaConfirmIn(Strict):
+    username: Username
+    password: Password
+    totp_code: TotpCode
+
+
+class ReauthIn(Strict):
+    password: Password
+    totp_code: TotpCode
+
+
+class ReauthOut(BaseModel):
+    reauthenticated_at: dt.datetime
+    valid_until: dt.datetime
+
+
+class PasswordChangeIn(Strict):
+    current_password: Password
+    totp_code: TotpCode
+    new_password: Annotated[Password, Field(min_length=12)]
+
+
+class UserPatch(Strict):
+    """Give one or both; any change revokes every token of the user."""
+
+    role: Role | None = None
+    active: bool | None = None
 
 
 class TokenIn(Strict):

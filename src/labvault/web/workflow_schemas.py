@@ -9,7 +9,7 @@ import re
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import Header, Response
+from fastapi import Response
 from pydantic import BaseModel, Field
 
 from labvault.catalog.model import SECTIONS
@@ -30,15 +30,6 @@ MAX_BATCH = 5000
 Code = Annotated[str, Field(min_length=1, max_length=16)]
 Barcode = Annotated[str, Field(min_length=1, max_length=32)]
 Comment = Annotated[str, Field(max_length=1000)]
-
-BreakGlassReason = Annotated[
-    str | None,
-    Header(
-        max_length=500,
-        description="Why restricted results must be shown to a role that does not normally see "
-        "them (15 to 500 characters): stored encrypted, audited and flagged for review",
-    ),
-]
 
 PDF_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"content": {"application/pdf": {}}, "description": "the PDF, as an attachment"}

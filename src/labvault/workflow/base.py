@@ -1,29 +1,29 @@
 """What every workflow service shares: a lab-scoped, authorised transaction with the lab's keys
-and active catalogue, and the restricted-results policy."""
+and active catalogue, and how restricted tests are shown (security/policy.py decides)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labvault.catalog.model import Catalog
 from labvault.catalog.service import CatalogService
 from labvault.crypto.keyset import LabKeySet
-from labvault.errors import Forbidden, InvalidInput
 from labvault.keys.store import KeyStore
-from labvault.security import audit
+from labvault.security import audit, policy
 from labvault.security.access import AccessContext
-from labvault.security.alerts import AlertSpec, Severity, raise_alert
 from labvault.security.audit import AuditRecord
-from labvault.security.permissions import Permission, allows, require_lab
+from labvault.security.permissions import Permission, require_lab
+from labvault.security.policy import Effect, Sensitivity
+from labvault.store.base import utcnow
 from labvault.store.database import Database
 from labvault.workflow.models import AccessOverride
-
-MIN_OVERRIDE_REASON = 15
 
 
 @dataclass(frozen=True)
@@ -51,41 +51,56 @@ class WorkflowService:
             yield Unit(session, keys, self.catalogs.active_in(session, ctx.lab_id), ctx.lab_id)
 
 
-def sees_restricted(ctx: AccessContext) -> bool:
-    """Biologists see restricted results; everyone else needs a break-the-glass reason."""
-    return allows(ctx.role, Permission.RESTRICTED_READ)
+def sees_restricted(ctx: AccessContext, permission: Permission = Permission.RESULT_READ) -> bool:
+    """Whether ``ctx`` handles restricted tests without breaking the glass (biologists): for lists
+    across patients (worklists), entry and validation, where no override ever applies."""
+    return policy.decide(policy.request_for(ctx, permission, sensitivity=Sensitivity.RESTRICTED)).allowed
 
 
-def break_glass(
-    unit: Unit, ctx: AccessContext, object_type: str, object_id: uuid.UUID, reason: str | None
+def active_override(
+    session: Session, actor_id: uuid.UUID | None, patient_id: uuid.UUID, now: dt.datetime
+) -> AccessOverride | None:
+    """The caller's open break-the-glass override for this patient, if any (the latest)."""
+    if actor_id is None:
+        return None
+    return session.scalars(
+        select(AccessOverride)
+        .where(
+            AccessOverride.actor_id == actor_id,
+            AccessOverride.patient_id == patient_id,
+            AccessOverride.expires_at > now,
+        )
+        .order_by(AccessOverride.expires_at.desc())
+        .limit(1)
+    ).first()
+
+
+def unlock_restricted(
+    unit: Unit,
+    ctx: AccessContext,
+    permission: Permission,
+    patient_id: uuid.UUID,
+    object_type: str,
+    object_id: uuid.UUID,
 ) -> bool:
-    """Decide whether restricted content may be shown. Without the right, a reason unlocks it once:
-    the reason is stored encrypted, the access audited as an override for the security officer."""
-    if sees_restricted(ctx):
-        return True
-    if reason is None:
+    """Whether this read may show the patient's restricted tests: by right (biologists), or through
+    the caller's open break-the-glass override (POST /api/v1/break-glass), each such use audited."""
+    request = policy.request_for(ctx, permission, sensitivity=Sensitivity.RESTRICTED)
+    decision = policy.decide(request)
+    if decision.effect is not Effect.BREAK_GLASS:
+        return decision.allowed
+    override = active_override(unit.session, ctx.actor_id, patient_id, utcnow())
+    if override is None or not policy.decide(policy.with_override(request)).allowed:
         return False
-    cleaned = " ".join(reason.split())
-    if len(cleaned) < MIN_OVERRIDE_REASON or len(cleaned) > 500:
-        raise InvalidInput("break_glass_reason", f"must be {MIN_OVERRIDE_REASON} to 500 characters")
-    if not allows(ctx.role, Permission.RESULT_READ) and not allows(ctx.role, Permission.REPORT_READ):
-        raise Forbidden(f"role {ctx.role.value} may not read results, even by breaking the glass")
-    row = AccessOverride(id=uuid.uuid4(), lab_id=unit.lab_id, actor_id=ctx.actor_id)
-    row.object_type = object_type
-    row.object_id = object_id
-    row.reason_enc = unit.keys.cipher.encrypt("access_overrides", "reason_enc", row.id, cleaned)
-    unit.session.add(row)
-    unit.session.flush()
     audit.append(
         unit.session,
         ctx,
         AuditRecord(
-            "restricted.break_glass",
+            "restricted.override_use",
             object_type,
             str(object_id),
-            {"override_id": str(row.id), "alert": True},
+            {"override_id": str(override.id)},
+            patient_id=patient_id,
         ),
     )
-    detail = {"override_id": str(row.id), "object_type": object_type, "object_id": str(object_id)}
-    raise_alert(unit.session, ctx, AlertSpec("break_glass", Severity.HIGH, detail))
     return True

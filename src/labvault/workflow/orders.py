@@ -22,7 +22,7 @@ from labvault.security.audit import AuditRecord
 from labvault.security.permissions import Permission, allows
 from labvault.store.base import utcnow
 from labvault.workflow import codec
-from labvault.workflow.base import Unit, WorkflowService, break_glass
+from labvault.workflow.base import Unit, WorkflowService, unlock_restricted
 from labvault.workflow.models import Order, OrderItem, Report, Specimen
 from labvault.workflow.order_data import (
     BillingAct,
@@ -139,11 +139,9 @@ class OrderService(WorkflowService):
 
     # --- reads ------------------------------------------------------------------------------------
 
-    def get(
-        self, ctx: AccessContext, order_id: uuid.UUID, *, break_glass_reason: str | None = None
-    ) -> OrderRecord:
-        """The order as this caller may see it: restricted items only for biologists, or after a
-        break-the-glass reason; result values only for roles that read results."""
+    def get(self, ctx: AccessContext, order_id: uuid.UUID) -> OrderRecord:
+        """The order as this caller may see it: restricted items only for biologists, or through
+        the caller's open break-the-glass override; result values only for roles that read results."""
         with self._unit(ctx, Permission.ORDER_READ) as unit:
             order = load_order(unit, order_id)
             hides = unit.session.scalar(
@@ -151,8 +149,10 @@ class OrderService(WorkflowService):
                 .where(OrderItem.order_id == order.id, OrderItem.restricted.is_(True))
                 .limit(1)
             )
-            # The glass is only broken (and the alert raised) when there is something behind it.
-            show = hides is None or break_glass(unit, ctx, OBJECT, order.id, break_glass_reason)
+            # An override is only used (and audited) when there is something behind the glass.
+            show = hides is None or unlock_restricted(
+                unit, ctx, Permission.ORDER_READ, order.patient_id, OBJECT, order.id
+            )
             record = self._record(unit, ctx, order, show_restricted=show)
             audit.append(
                 unit.session,
@@ -166,7 +166,7 @@ class OrderService(WorkflowService):
         with self._unit(ctx, Permission.ORDER_READ) as unit:
             if unit.session.get(Patient, patient_id) is None:
                 raise NotFound(f"no patient {patient_id} in this laboratory")
-            show = break_glass(unit, ctx, OBJECT, patient_id, None)
+            show = unlock_restricted(unit, ctx, Permission.ORDER_READ, patient_id, "patient", patient_id)
             orders = unit.session.scalars(
                 select(Order)
                 .where(Order.patient_id == patient_id)

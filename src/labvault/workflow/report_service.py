@@ -36,7 +36,7 @@ from labvault.security.permissions import Permission
 from labvault.store.base import utcnow
 from labvault.store.sealed_fields import open_fields
 from labvault.workflow import codec
-from labvault.workflow.base import Unit, WorkflowService, break_glass, sees_restricted
+from labvault.workflow.base import Unit, WorkflowService, unlock_restricted
 from labvault.workflow.loading import patients_of_orders
 from labvault.workflow.models import Order, OrderItem, Report, Result, Specimen
 from labvault.workflow.orders import load_order
@@ -150,22 +150,20 @@ class ReportService(WorkflowService):
             )
             return [_info(r) for r in rows]
 
-    def pdf(
-        self,
-        ctx: AccessContext,
-        order_id: uuid.UUID,
-        version: int | None = None,
-        *,
-        break_glass_reason: str | None = None,
-    ) -> bytes:
+    def pdf(self, ctx: AccessContext, order_id: uuid.UUID, version: int | None = None) -> bytes:
         """The stored PDF as released. One holding a restricted result is for biologists, or for
-        someone who states why they must break the glass."""
+        someone with an open break-the-glass override for the patient."""
         with self._unit(ctx, Permission.REPORT_READ) as unit:
             row = self._report(unit, order_id, version)
-            if row.restricted and not break_glass(unit, ctx, OBJECT, row.id, break_glass_reason):
-                raise Forbidden("this report holds a restricted result: biologists only, or break the glass")
+            patient_id = patients_of_orders(unit, [row.order_id])[row.order_id]
+            if row.restricted and not unlock_restricted(
+                unit, ctx, Permission.REPORT_READ, patient_id, OBJECT, row.id
+            ):
+                raise Forbidden(
+                    "this report holds a restricted result: biologists only, or break the glass "
+                    "(POST /api/v1/break-glass)"
+                )
             pdf = unit.keys.cipher.decrypt_bytes(Report.__tablename__, "pdf_enc", row.id, row.pdf_enc)
-            patient_id = patients_of_orders(unit, [row.order_id]).get(row.order_id)
             audit.append(
                 unit.session,
                 ctx,
@@ -312,7 +310,7 @@ class ReportService(WorkflowService):
 
     def history(self, ctx: AccessContext, patient_id: uuid.UUID) -> HistoryView:
         """A patient's validated numeric results over time, one series per test (restricted tests
-        only for biologists)."""
+        only for biologists, or through the caller's open break-the-glass override)."""
         with self._unit(ctx, Permission.RESULT_READ) as unit:
             view = self._history(unit, ctx, patient_id)
             audit.append(
@@ -337,7 +335,7 @@ class ReportService(WorkflowService):
             .where(Order.patient_id == patient_id, Result.status == "validated")
             .order_by(Order.created_at)
         )
-        if not sees_restricted(ctx):
+        if not unlock_restricted(unit, ctx, Permission.RESULT_READ, patient_id, "patient", patient_id):
             query = query.where(OrderItem.restricted.is_(False))
         points: dict[str, list[TrendPoint]] = {}
         for result, code, created_at in session.execute(query.limit(5000)):

@@ -7,8 +7,11 @@ from sqlalchemy import Connection
 
 import labvault.catalog.storage
 import labvault.identity.models
+import labvault.identity.webauthn_models
 import labvault.keys.models
 import labvault.security.alert_models
+import labvault.security.canary_models
+import labvault.security.grant_models
 import labvault.security.models
 import labvault.workflow.models  # noqa: F401 - registers the tables on the metadata
 from labvault.store.base import Base

@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, status
 
 from labvault.identity.lab_service import LabInfo
-from labvault.web.deps import Ctx, PlatformDep
+from labvault.web.deps import Ctx, PlatformDep, RequireRecentAuth
 from labvault.web.schemas import KeyRotationOut, LabIn, LabOut, UserIn, UserOut
 
 router = APIRouter(prefix="/labs", tags=["labs"])
@@ -32,7 +32,12 @@ def read_lab(lab_id: uuid.UUID, ctx: Ctx, platform: PlatformDep) -> LabOut:
     return _out(platform.labs.get(ctx, lab_id))
 
 
-@router.post("/{lab_id}/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/{lab_id}/users",
+    response_model=UserOut,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[RequireRecentAuth],  # re-authentication: a token alone does not create accounts
+)
 def create_user(lab_id: uuid.UUID, body: UserIn, ctx: Ctx, platform: PlatformDep) -> UserOut:
     account = platform.accounts.create_user(
         ctx, body.username, body.password, body.role, lab_id, body.full_name

@@ -12,7 +12,6 @@ from labvault.reports.render import render_labels_pdf
 from labvault.web.deps import Ctx, PlatformDep
 from labvault.web.workflow_schemas import (
     PDF_RESPONSES,
-    BreakGlassReason,
     OrderIn,
     OrderList,
     OrderOut,
@@ -30,13 +29,11 @@ def create_order(body: OrderIn, ctx: Ctx, platform: PlatformDep) -> OrderOut:
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut)
-def read_order(
-    order_id: uuid.UUID, ctx: Ctx, platform: PlatformDep, x_break_glass_reason: BreakGlassReason = None
-) -> OrderOut:
+def read_order(order_id: uuid.UUID, ctx: Ctx, platform: PlatformDep) -> OrderOut:
     """The order as the caller may see it: result values only for roles that read results,
-    restricted tests (HIV, hepatitis...) only for biologists, or with ``X-Break-Glass-Reason``."""
-    record = platform.orders.get(ctx, order_id, break_glass_reason=x_break_glass_reason)
-    return OrderOut.of(record)
+    restricted tests (HIV, hepatitis...) only for biologists, or while the caller's break-the-glass
+    override for the patient is open (``POST /api/v1/break-glass``)."""
+    return OrderOut.of(platform.orders.get(ctx, order_id))
 
 
 @router.get("/patients/{patient_id}/orders", response_model=OrderList)

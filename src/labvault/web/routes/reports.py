@@ -8,7 +8,7 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from labvault.web.deps import Ctx, PlatformDep
-from labvault.web.workflow_schemas import PDF_RESPONSES, BreakGlassReason, HistoryOut, ReportOut, pdf_response
+from labvault.web.workflow_schemas import PDF_RESPONSES, HistoryOut, ReportOut, pdf_response
 
 router = APIRouter(tags=["reports"])
 
@@ -26,16 +26,10 @@ def list_reports(order_id: uuid.UUID, ctx: Ctx, platform: PlatformDep) -> list[R
 
 
 @router.get("/orders/{order_id}/reports/{version}.pdf", response_class=Response, responses=PDF_RESPONSES)
-def report_pdf(
-    order_id: uuid.UUID,
-    version: int,
-    ctx: Ctx,
-    platform: PlatformDep,
-    x_break_glass_reason: BreakGlassReason = None,
-) -> Response:
-    """The PDF exactly as released. A report holding a restricted result is for biologists, or
-    for a caller who states why in ``X-Break-Glass-Reason``."""
-    pdf = platform.reports.pdf(ctx, order_id, version, break_glass_reason=x_break_glass_reason)
+def report_pdf(order_id: uuid.UUID, version: int, ctx: Ctx, platform: PlatformDep) -> Response:
+    """The PDF exactly as released. A report holding a restricted result is for biologists, or for
+    a caller whose break-the-glass override for the patient is open (``POST /api/v1/break-glass``)."""
+    pdf = platform.reports.pdf(ctx, order_id, version)
     return pdf_response(pdf, f"report-v{version}.pdf")
 
 

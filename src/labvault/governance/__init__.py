@@ -1,0 +1,1 @@
+"""Data governance: breach response (and, later, exports, retention, patient rights)."""

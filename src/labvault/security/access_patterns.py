@@ -1,0 +1,73 @@
+"""Unusual access patterns worth a low alert: access outside the lab's working hours, and access
+from a network origin the user has not used in the last 30 days."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from labvault.security.access import AccessContext
+from labvault.security.alerts import AlertSpec, Severity, raised_here, recent_alert
+from labvault.security.models import AuditEvent
+from labvault.security.monitor import Monitor
+
+OFF_HOURS = "off_hours"
+NEW_ORIGIN = "new_origin"
+RECENT_ORIGINS = 200  # how far back a first-seen origin looks for the user's usual network origins
+_EVENTS = AuditEvent.__table__
+
+
+def off_hours_alert(
+    session: Session, ctx: AccessContext, monitor: Monitor, now: dt.datetime
+) -> AlertSpec | None:
+    """Lab-local time outside the working hours and days: one low alert per user per local day."""
+    if not monitor.off_hours_alerts or not monitor.off_hours(now):
+        return None
+    local = now.astimezone(monitor.timezone)
+    if monitor.flagged_today(ctx.actor_id, local.date()):
+        return None  # known in this process: no query on every request of a night shift
+    found = recent_alert(session, ctx.actor_id, [OFF_HOURS], monitor.local_midnight(now))
+    if found is not None:
+        if not raised_here(session, found):  # committed: safe to remember
+            monitor.flag_today(ctx.actor_id, local.date())
+        return None
+    return AlertSpec(
+        OFF_HOURS, Severity.LOW, {"local_time": local.strftime("%a %H:%M"), "timezone": str(local.tzinfo)}
+    )
+
+
+def is_network_origin(origin: str) -> bool:
+    """An IP address; not the console ("cli", "local") nor an in-process caller."""
+    try:
+        ipaddress.ip_address(origin)
+    except ValueError:
+        return False
+    return True
+
+
+def new_origin_alert(
+    session: Session, ctx: AccessContext, monitor: Monitor, now: dt.datetime, batch_at: dt.datetime
+) -> AlertSpec | None:
+    """A network origin absent from the user's events of the last ``new_origin_days`` days (the
+    events being appended, at ``batch_at``, excluded), while their recent events came from another
+    network origin. A user's first network origin is their baseline, not an alert; once the
+    alert's transaction commits, the origin is known and the alert is not raised again."""
+    if not is_network_origin(ctx.origin):
+        return None
+    window = (
+        _EVENTS.c.actor_id == ctx.actor_id,
+        _EVENTS.c.at >= now - monitor.origin_lookback,
+        _EVENTS.c.at < batch_at,
+    )
+    seen = select(_EVENTS.c.at).where(*window, _EVENTS.c.origin == ctx.origin).order_by(_EVENTS.c.at.desc())
+    if session.execute(seen.limit(1)).first() is not None:
+        return None
+    recent = select(_EVENTS.c.origin).where(*window).order_by(_EVENTS.c.at.desc()).limit(RECENT_ORIGINS)
+    known = {origin for origin in session.scalars(recent) if is_network_origin(origin)}
+    if not known:
+        return None
+    # The origin itself is the alert's ``origin`` column.
+    return AlertSpec(NEW_ORIGIN, Severity.LOW, {"lookback_days": monitor.origin_lookback.days})

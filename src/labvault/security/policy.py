@@ -1,0 +1,165 @@
+"""The access policy: one function, :func:`decide`, answers every access to patient data.
+
+A decision depends on who asks (role), whether the record is of the asker's lab, the asker's
+relationship to the patient (none, or the order's prescriber), how sensitive the data is (normal,
+or restricted: HIV, hepatitis, syphilis, pregnancy...), why (purpose), and whether the asker holds
+an open break-the-glass override for that patient. It builds on the role table of
+:mod:`labvault.security.permissions` (what a role may do at all) and adds, in this order:
+
+1. another lab's record: refused, whoever asks;
+2. SUPPORT (a platform operator inside one lab, from a lab admin's grant): maintenance only,
+   never restricted data; a platform operator without a grant: nothing of any patient;
+3. maintenance is platform support's purpose, never lab staff's;
+4. a prescriber: only the orders they prescribed, restricted tests included, for care;
+5. restricted data without the standing right (biologists'): the glass may be broken for reading
+   (orders, results, reports), for care only; it opens with an active override;
+6. otherwise the role table's answer.
+
+``tests/security/test_policy_table.py`` holds the whole table, written out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from labvault.errors import Forbidden
+from labvault.security.access import AccessContext, Purpose, Role
+from labvault.security.permissions import Permission, allows
+
+
+class Sensitivity(StrEnum):
+    NORMAL = "normal"
+    RESTRICTED = "restricted"
+
+
+class Relationship(StrEnum):
+    """The asker's tie to the patient whose record is read."""
+
+    NONE = "none"
+    PRESCRIBER = "prescriber"  # the physician who prescribed the order
+
+
+class Effect(StrEnum):
+    ALLOW = "allow"
+    DENY = "deny"
+    BREAK_GLASS = "break_glass"  # refused now; an active break-the-glass override would allow it
+
+
+# What touches a patient's record; the other permissions (labs, accounts, keys, catalogue,
+# physicians) are decided by the role table alone.
+PATIENT_DATA = frozenset(
+    {
+        Permission.PATIENT_READ,
+        Permission.PATIENT_WRITE,
+        Permission.ORDER_READ,
+        Permission.ORDER_WRITE,
+        Permission.SPECIMEN_HANDLE,
+        Permission.RESULT_READ,
+        Permission.RESULT_ENTER,
+        Permission.RESULT_TECH_VALIDATE,
+        Permission.RESULT_BIO_VALIDATE,
+        Permission.CRITICAL_CALL,
+        Permission.RESTRICTED_READ,
+        Permission.REPORT_RELEASE,
+        Permission.REPORT_READ,
+        Permission.ACCESS_LOG_READ,
+    }
+)
+# Breaking the glass lets one read; it never lets one enter, validate or sign a restricted test.
+GLASS_READS = frozenset({Permission.ORDER_READ, Permission.RESULT_READ, Permission.REPORT_READ})
+
+
+@dataclass(frozen=True)
+class AccessRequest:
+    role: Role
+    permission: Permission
+    same_lab: bool = True
+    relationship: Relationship = Relationship.NONE
+    sensitivity: Sensitivity = Sensitivity.NORMAL
+    purpose: Purpose = Purpose.CARE
+    override: bool = False  # an active break-the-glass override for this patient
+
+
+@dataclass(frozen=True)
+class Decision:
+    effect: Effect
+    reason: str
+
+    @property
+    def allowed(self) -> bool:
+        return self.effect is Effect.ALLOW
+
+
+def _allow(reason: str) -> Decision:
+    return Decision(Effect.ALLOW, reason)
+
+
+def _deny(reason: str) -> Decision:
+    return Decision(Effect.DENY, reason)
+
+
+def decide(request: AccessRequest) -> Decision:
+    """The policy (see the module docstring for the order of the rules)."""
+    role, permission, purpose = request.role, request.permission, request.purpose
+    if not allows(role, permission):
+        if role is Role.PLATFORM_OPERATOR and permission in PATIENT_DATA:
+            return _deny(
+                "a platform operator holds no access to patient data: a lab admin may grant support access"
+            )
+        return _deny(f"role {role.value} may not {permission.value}")
+    if permission not in PATIENT_DATA:
+        return _allow("role table")
+    if not request.same_lab:
+        return _deny("the record belongs to another laboratory")
+    if role is Role.SUPPORT:
+        if purpose is not Purpose.MAINTENANCE:
+            return _deny("support access is for maintenance only")
+        if request.sensitivity is Sensitivity.RESTRICTED:
+            return _deny("support access never covers restricted tests")
+        return _allow("support grant: read-only maintenance")
+    if purpose is Purpose.MAINTENANCE:
+        return _deny("maintenance is platform support's purpose: state why you, as lab staff, need this")
+    if role is Role.PRESCRIBER:
+        if request.relationship is not Relationship.PRESCRIBER:
+            return _deny("a prescriber sees only the orders they prescribed")
+        if purpose is not Purpose.CARE:
+            return _deny("a prescriber reads results for care only")
+        return _allow("the order's prescriber")
+    if request.sensitivity is Sensitivity.RESTRICTED and not allows(role, Permission.RESTRICTED_READ):
+        if permission not in GLASS_READS:
+            return _deny("restricted tests are handled by biologists only")
+        if purpose is not Purpose.CARE:
+            return _deny("the glass is broken for care only")
+        if request.override:
+            return _allow("break-the-glass override")
+        return Decision(
+            Effect.BREAK_GLASS,
+            "restricted result: biologists and the prescriber only, or break the glass "
+            "(POST /api/v1/break-glass)",
+        )
+    return _allow("role table")
+
+
+def request_for(
+    ctx: AccessContext,
+    permission: Permission,
+    *,
+    sensitivity: Sensitivity = Sensitivity.NORMAL,
+    relationship: Relationship = Relationship.NONE,
+    override: bool = False,
+) -> AccessRequest:
+    """The request of ``ctx`` on its own lab's data (services only ever open their own lab: the
+    session filter and row-level security keep other labs' rows out of reach)."""
+    return AccessRequest(ctx.role, permission, True, relationship, sensitivity, ctx.purpose, override)
+
+
+def enforce(ctx: AccessContext, permission: Permission) -> None:
+    """Raise :class:`Forbidden` with the policy's reason unless ``ctx`` may do ``permission``."""
+    decision = decide(request_for(ctx, permission))
+    if not decision.allowed:
+        raise Forbidden(decision.reason)
+
+
+def with_override(request: AccessRequest) -> AccessRequest:
+    return replace(request, override=True)

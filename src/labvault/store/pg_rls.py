@@ -1,0 +1,217 @@
+"""PostgreSQL row-level security: the second wall between laboratories, under the session filter.
+
+store/tenancy.py filters every ORM query by the session's lab; a bug there (a Core statement, a
+forgotten scope) would still cross labs. Here PostgreSQL itself refuses to: every tenant table has
+RLS enabled and forced, with a policy that shows and accepts only rows of the lab the transaction
+declared (``labvault.lab_id``, set transaction-locally by :func:`bind_transaction`). The
+application connects as a role that owns no table and cannot bypass RLS, so it cannot lift the wall.
+
+:func:`apply_row_level_security` runs after every ``alembic upgrade`` (store/migrate.py) and is
+idempotent: it rebuilds the policies and grants from the models, so a table added by a later
+migration cannot be forgotten.
+"""
+
+from __future__ import annotations
+
+import importlib
+import uuid
+
+from sqlalchemy import Connection, Engine, Table, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from labvault.errors import ConfigurationError
+from labvault.store.base import Base, TenantScoped
+
+APP_ROLE = "labvault_app"
+LAB_SETTING = "labvault.lab_id"
+MAINTENANCE_SETTING = "labvault.maintenance"
+
+TENANT_POLICY = "labvault_lab_isolation"
+MAINTENANCE_POLICY = "labvault_platform_maintenance"
+CHAIN_POLICY = "labvault_lab_chain"
+
+# The transaction's lab, or NULL when none is set: '' (unset, or set to "no lab") must not reach
+# the uuid cast. NULL matches no row, so "no lab" sees nothing and can write nothing.
+CURRENT_LAB = f"NULLIF(current_setting('{LAB_SETTING}', true), '')::uuid"
+IN_MAINTENANCE = f"current_setting('{MAINTENANCE_SETTING}', true) = 'on'"
+
+# The audit log: a lab's transaction reads and extends only its own chain; a platform transaction
+# (no lab) appends to the platform chain or, for a lab's account changes, to that lab's chain, and
+# the verifier reads every chain.
+CHAIN_TABLES = {
+    "audit_events": f"{CURRENT_LAB} IS NULL OR lab_id = {CURRENT_LAB}",
+    "audit_heads": f"{CURRENT_LAB} IS NULL OR chain = {CURRENT_LAB}::text",
+}
+# What the application may do beyond reading: the audit log is append-only (its trigger refuses
+# UPDATE and DELETE for everyone; the app is not even granted them), chain heads move forward.
+APP_PRIVILEGES = {
+    "audit_events": "SELECT, INSERT",
+    "audit_heads": "SELECT, INSERT, UPDATE",
+}
+DEFAULT_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
+
+_ROLE_TAKEN = {"42710", "23505"}  # duplicate_object; unique_violation when created concurrently
+
+
+def app_role_url(owner_url: str, role: str = APP_ROLE) -> str:
+    """The owner's URL with the application role as user (and no password: local trust auth;
+    production sets ``LABVAULT_DATABASE_APP_URL`` with the role's own password)."""
+    url = make_url(owner_url).set(username=role, password=None)
+    return url.render_as_string(hide_password=False)
+
+
+def app_role_of(app_url: str | None) -> str:
+    """The role the application connects as: the configured app URL's user, else labvault_app."""
+    return (make_url(app_url).username if app_url else None) or APP_ROLE
+
+
+def bind_transaction(connection: Connection, lab_id: uuid.UUID | None, *, maintenance: bool) -> None:
+    """Declare the transaction's lab (and, for the owner's unscoped work, maintenance) to the
+    policies. Transaction-local: it ends with the transaction, so a pooled connection keeps
+    nothing for the next one. One round trip for both settings."""
+    connection.execute(
+        text("SELECT set_config(:lab_key, :lab, true), set_config(:maint_key, :maint, true)"),
+        {
+            "lab_key": LAB_SETTING,
+            "lab": str(lab_id) if lab_id else "",
+            "maint_key": MAINTENANCE_SETTING,
+            "maint": "on" if maintenance else "",
+        },
+    )
+
+
+def tenant_tables() -> list[Table]:
+    """Every table of a :class:`TenantScoped` model, whoever added it."""
+    importlib.import_module("labvault.platform")  # imports every service, hence every model
+    found: dict[str, Table] = {}
+    pending = list(TenantScoped.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        table = getattr(cls, "__table__", None)
+        if isinstance(table, Table):
+            found[table.name] = table
+    return [found[name] for name in sorted(found)]
+
+
+def _quote(connection: Connection, identifier: str) -> str:
+    return str(connection.dialect.identifier_preparer.quote_identifier(identifier))
+
+
+def ensure_app_role(connection: Connection, role: str) -> None:
+    """Create the application role if missing (roles are cluster-wide: several databases may race
+    to create it), then refuse one that could lift the wall."""
+    exists = connection.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first()
+    if exists is None:
+        savepoint = connection.begin_nested()
+        try:
+            connection.execute(
+                text(
+                    f"CREATE ROLE {_quote(connection, role)} "
+                    "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION"
+                )
+            )
+            savepoint.commit()
+        except DBAPIError as error:
+            savepoint.rollback()
+            if getattr(error.orig, "sqlstate", None) not in _ROLE_TAKEN:
+                raise
+    row = connection.execute(
+        text(
+            "SELECT rolsuper, rolbypassrls, rolname = current_user AS is_owner, "
+            "rolname = (SELECT pg_get_userbyid(datdba) FROM pg_database "
+            "           WHERE datname = current_database()) AS owns_database "
+            "FROM pg_roles WHERE rolname = :r"
+        ),
+        {"r": role},
+    ).one()
+    if row.rolsuper or row.rolbypassrls or row.is_owner or row.owns_database:
+        raise ConfigurationError(
+            f"the application role {role!r} must not be a superuser, bypass row-level security, "
+            "own the tables or own the database"
+        )
+
+
+def _existing(connection: Connection, schema: str) -> dict[str, str]:
+    """Tables present in the schema, with their owner."""
+    rows = connection.execute(
+        text(
+            "SELECT c.relname, pg_get_userbyid(c.relowner) AS owner FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = :schema AND c.relkind IN ('r', 'p')"
+        ),
+        {"schema": schema},
+    )
+    return {row.relname: row.owner for row in rows}
+
+
+def _grant(connection: Connection, schema: str, tables: list[str], role: str) -> None:
+    def q(name: str) -> str:
+        return _quote(connection, name)
+
+    database = connection.execute(text("SELECT current_database()")).scalar_one()
+    connection.execute(text(f"GRANT CONNECT ON DATABASE {q(database)} TO {q(role)}"))
+    connection.execute(text(f"GRANT USAGE ON SCHEMA {q(schema)} TO {q(role)}"))
+    # Start from nothing each time, so privileges taken away in the code go away in the database.
+    connection.execute(text(f"REVOKE ALL ON ALL TABLES IN SCHEMA {q(schema)} FROM {q(role)}"))
+    connection.execute(text(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {q(schema)} FROM {q(role)}"))
+    for table in tables:
+        privileges = APP_PRIVILEGES.get(table, DEFAULT_PRIVILEGES)
+        connection.execute(text(f"GRANT {privileges} ON {q(schema)}.{q(table)} TO {q(role)}"))
+    sequences = connection.execute(
+        text(
+            "SELECT s.relname FROM pg_class s JOIN pg_depend d ON d.objid = s.oid "
+            "JOIN pg_class t ON t.oid = d.refobjid AND d.refclassid = 'pg_class'::regclass "
+            "JOIN pg_namespace n ON n.oid = s.relnamespace "
+            "WHERE s.relkind = 'S' AND n.nspname = :schema AND t.relname = ANY(:tables)"
+        ),
+        {"schema": schema, "tables": tables},
+    ).scalars()
+    for sequence in sequences:
+        connection.execute(text(f"GRANT USAGE ON SEQUENCE {q(schema)}.{q(sequence)} TO {q(role)}"))
+
+
+def _policy(connection: Connection, table: str, name: str, clause: str, to: str = "PUBLIC") -> None:
+    policy, target = _quote(connection, name), _quote(connection, table)
+    connection.execute(text(f"DROP POLICY IF EXISTS {policy} ON {target}"))
+    connection.execute(
+        text(f"CREATE POLICY {policy} ON {target} FOR ALL TO {to} USING ({clause}) WITH CHECK ({clause})")
+    )
+
+
+def _protect(connection: Connection, table: str) -> None:
+    q = _quote(connection, table)
+    connection.execute(text(f"ALTER TABLE {q} ENABLE ROW LEVEL SECURITY"))
+    # FORCE: the owner is held by the policies too, unless it declares maintenance (below).
+    connection.execute(text(f"ALTER TABLE {q} FORCE ROW LEVEL SECURITY"))
+
+
+def apply_row_level_security(engine: Engine, app_role: str = APP_ROLE) -> list[str]:
+    """Create or refresh the app role's grants and the policies; returns the tenant tables
+    protected. Run as the owner of the tables, after every upgrade; safe to run again."""
+    if engine.dialect.name != "postgresql":
+        return []
+    tenant = [t.name for t in tenant_tables()]
+    with engine.begin() as connection:
+        schema = connection.execute(text("SELECT current_schema()")).scalar_one()
+        existing = _existing(connection, schema)
+        ensure_app_role(connection, app_role)
+        owned = sorted(name for name, owner in existing.items() if owner == app_role)
+        if owned:
+            raise ConfigurationError(f"the application role {app_role!r} owns tables: {', '.join(owned)}")
+        mapped = [t.name for t in Base.metadata.sorted_tables if t.name in existing]
+        _grant(connection, schema, mapped, app_role)
+        protected = [name for name in tenant if name in existing]
+        for name in protected:
+            _protect(connection, name)
+            _policy(connection, name, TENANT_POLICY, f"lab_id = {CURRENT_LAB}")
+            # Platform maintenance (re-encryption across a lab's tables) runs as the owner and says
+            # so per transaction; the application role is not among the roles this policy covers.
+            owner = _quote(connection, existing[name])
+            _policy(connection, name, MAINTENANCE_POLICY, IN_MAINTENANCE, to=owner)
+        for name, clause in CHAIN_TABLES.items():
+            if name in existing:
+                _protect(connection, name)
+                _policy(connection, name, CHAIN_POLICY, clause)
+    return protected

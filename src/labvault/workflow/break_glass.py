@@ -1,0 +1,134 @@
+"""Break-the-glass: someone without the standing right (a technician, the reception) opens a
+patient's restricted results in an emergency, for a limited time.
+
+The glass is broken once, explicitly (``POST /api/v1/break-glass``), not by a header on each read:
+the person re-authenticates, states why (kept encrypted for the security officer), and gets an
+override for that one patient for at most four hours. Opening it is audited as an emergency
+override and raises a high alert; each read it unlocks is audited as ``restricted.override_use``
+(workflow/base.py :func:`unlock_restricted`). When it expires, the tests are hidden again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound
+from labvault.identity.account_service import Account
+from labvault.identity.models import Patient
+from labvault.identity.reauth import DEFAULT_MAX_AGE, require_recent_auth
+from labvault.keys.store import KeyStore
+from labvault.security import audit, policy
+from labvault.security.access import AccessContext
+from labvault.security.alerts import AlertSpec, Severity, raise_alert
+from labvault.security.audit import AuditRecord
+from labvault.security.permissions import allows
+from labvault.security.policy import GLASS_READS, Effect, Sensitivity
+from labvault.store.base import utcnow
+from labvault.store.database import Database
+from labvault.workflow.models import AccessOverride
+
+MIN_REASON = 15
+MAX_REASON = 500
+DEFAULT_MINUTES = 60
+MAX_MINUTES = 4 * 60
+
+
+@dataclass(frozen=True)
+class OverrideInfo:
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    actor_id: uuid.UUID
+    opened_at: dt.datetime
+    expires_at: dt.datetime
+
+
+def clean_reason(reason: str) -> str:
+    cleaned = " ".join(reason.split())
+    if not MIN_REASON <= len(cleaned) <= MAX_REASON:
+        raise InvalidInput("reason", f"must be {MIN_REASON} to {MAX_REASON} characters: say why")
+    return cleaned
+
+
+def check_may_break(ctx: AccessContext) -> None:
+    """Refuse unless the policy would open restricted reads to ``ctx`` by breaking the glass."""
+    decisions = [
+        policy.decide(policy.request_for(ctx, permission, sensitivity=Sensitivity.RESTRICTED))
+        for permission in sorted(GLASS_READS)
+    ]
+    if any(d.allowed for d in decisions):
+        raise Conflict("this role already sees restricted tests: there is no glass to break")
+    if any(d.effect is Effect.BREAK_GLASS for d in decisions):
+        return
+    if not any(allows(ctx.role, permission) for permission in GLASS_READS):
+        raise Forbidden(
+            f"role {ctx.role.value} reads no orders, results or reports, even by breaking the glass"
+        )
+    raise Forbidden(decisions[0].reason)
+
+
+class BreakGlassService:
+    def __init__(
+        self,
+        db: Database,
+        keys: KeyStore,
+        reauth_max_age: dt.timedelta = DEFAULT_MAX_AGE,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.keys = keys
+        self.reauth_max_age = reauth_max_age
+        self.clock = clock
+
+    def open(
+        self,
+        account: Account,
+        ctx: AccessContext,
+        patient_id: uuid.UUID,
+        reason: str,
+        minutes: int = DEFAULT_MINUTES,
+    ) -> OverrideInfo:
+        """Open ``patient_id``'s restricted tests to the caller (``account``, re-authenticated within
+        the last minutes, acting as ``ctx``) for ``minutes`` (at most four hours)."""
+        cleaned = clean_reason(reason)
+        if not 1 <= minutes <= MAX_MINUTES:
+            raise InvalidInput("minutes", f"must be 1 to {MAX_MINUTES} (four hours at most)")
+        if account.id != ctx.actor_id or ctx.actor_id is None or ctx.lab_id is None:
+            raise Forbidden("the glass is broken by the re-authenticated person themself")
+        check_may_break(ctx)
+        now = self.clock()
+        require_recent_auth(account, self.reauth_max_age, now)
+        expires_at = now + dt.timedelta(minutes=minutes)
+        with self.db.transaction(ctx.lab_id) as session:
+            if session.get(Patient, patient_id) is None:
+                raise NotFound(f"no patient {patient_id} in this laboratory")
+            row = AccessOverride(
+                id=uuid.uuid4(),
+                lab_id=ctx.lab_id,
+                actor_id=ctx.actor_id,
+                object_type="patient",
+                object_id=patient_id,
+                patient_id=patient_id,
+                at=now,
+                expires_at=expires_at,
+            )
+            cipher = self.keys.keyset(session, ctx.lab_id).cipher
+            row.reason_enc = cipher.encrypt(AccessOverride.__tablename__, "reason_enc", row.id, cleaned)
+            session.add(row)
+            session.flush()
+            detail = {"override_id": str(row.id), "minutes": minutes}
+            audit.append(
+                session,
+                ctx,
+                AuditRecord(
+                    "restricted.break_glass",
+                    "patient",
+                    str(patient_id),
+                    {**detail, "alert": True},
+                    patient_id=patient_id,
+                ),
+            )
+            raise_alert(session, ctx, AlertSpec("break_glass", Severity.HIGH, detail, patient_id=patient_id))
+            return OverrideInfo(row.id, patient_id, ctx.actor_id, now, expires_at)

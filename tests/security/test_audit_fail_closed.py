@@ -1,0 +1,64 @@
+"""No audit, no data: a read of a restricted result answers 503 and nothing else when its audit
+event cannot be written (the chain head is gone, or the database refuses the insert)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import delete, text
+
+from labvault.security.access import Role
+from labvault.security.models import AuditHead
+from labvault.web.app import create_app
+from tests.conftest import Factory
+from tests.web.support import API, Bench, TestClient, bearer, token_for
+
+REFUSE_INSERT = {
+    "sqlite": [
+        "CREATE TRIGGER audit_events_refuse BEFORE INSERT ON audit_events "
+        "BEGIN SELECT RAISE(ABORT, 'audit storage unavailable'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION labvault_test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "BEGIN RAISE EXCEPTION 'audit storage unavailable'; END $$",
+        "CREATE TRIGGER audit_events_refuse BEFORE INSERT ON audit_events "
+        "FOR EACH ROW EXECUTE FUNCTION labvault_test_refuse()",
+    ],
+}
+
+
+@pytest.mark.parametrize("failure", ["chain-head-missing", "insert-refused"])
+def test_restricted_read_fails_closed_when_the_audit_cannot_be_written(
+    fresh_factory: Factory, failure: str
+) -> None:
+    platform = fresh_factory.platform
+    lab = fresh_factory.lab()
+    bench = Bench(
+        platform,
+        fresh_factory.user(lab, Role.RECEPTION),
+        fresh_factory.user(lab, Role.TECHNICIAN),
+        fresh_factory.user(lab, Role.BIOLOGIST),
+    )
+    patient = platform.patients.register(
+        fresh_factory.ctx(lab, Role.RECEPTION), fresh_factory.patient_data(birth_name="Qzrestreint")
+    )
+    order = bench.order(patient.id, "HIV")
+    bench.enter(order, {"HIV": "negative"})
+    token = token_for(platform, bench.biologist)
+    url = f"{API}/orders/{order.id}"
+    with TestClient(create_app(platform)) as client:
+        readable = client.get(url, headers=bearer(token))
+        assert readable.status_code == 200, readable.text
+        assert [item["test_code"] for item in readable.json()["items"]] == ["HIV"]
+        assert readable.json()["items"][0]["result"] is not None
+
+        with platform.db.owner_engine.begin() as conn:
+            if failure == "chain-head-missing":
+                conn.execute(delete(AuditHead.__table__).where(AuditHead.__table__.c.chain == str(lab.id)))
+            else:
+                for statement in REFUSE_INSERT[conn.dialect.name]:
+                    conn.execute(text(statement))
+
+        refused = client.get(url, headers=bearer(token))
+    assert refused.status_code == 503
+    assert refused.json() == {"detail": "the audit log cannot be written; access refused"}
+    assert "HIV" not in refused.text and "negative" not in refused.text and "Qzrestreint" not in refused.text

@@ -1,0 +1,384 @@
+"""PostgreSQL row-level security, the wall under the session filter (store/pg_rls.py).
+
+Every test here removes the application's own filter (a session with ``unscoped`` tenancy, or raw
+SQL) on the *application* engine, so only PostgreSQL stands between the labs. PostgreSQL only:
+under CI=true a missing server fails the run (tests/conftest.py ``require_pg``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import Connection, Engine, Table, func, insert, literal, select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from labvault.config import Settings
+from labvault.errors import ConfigurationError
+from labvault.identity.models import Patient
+from labvault.platform import Platform, initialise, open_platform
+from labvault.security.models import AuditEvent, AuditHead
+from labvault.store.base import Base
+from labvault.store.engine import libpq_conninfo
+from labvault.store.pg_rls import (
+    APP_ROLE,
+    CHAIN_POLICY,
+    MAINTENANCE_POLICY,
+    TENANT_POLICY,
+    apply_row_level_security,
+    ensure_app_role,
+    tenant_tables,
+)
+from labvault.store.tenancy import scope_session
+from labvault.workflow.models import Order, Result
+from tests.conftest import PG_ADMIN_URL, Factory, PgDatabase, cli_ctx, require_pg
+from tests.workflow.helpers import Bench
+
+# The session-wide platform, on its PostgreSQL side only.
+on_pg = pytest.mark.parametrize("platform", ["postgresql"], indirect=True)
+
+# Lab-owned tables the platform (not a lab's transaction) manages: keys are loaded and created in
+# platform transactions, catalogues are imported by the operator. Any other table with a non-null
+# lab_id must be a TenantScoped model, hence under RLS.
+PLATFORM_MANAGED = {"lab_keys", "lab_catalogs"}
+CROSS_LAB_TABLES = (Patient, Order, Result)
+WAITING_ON_A_LOCK = (
+    "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name AND wait_event_type = 'Lock'"
+)
+
+
+@dataclass
+class TwoLabs:
+    a: Bench
+    b: Bench
+
+
+@pytest.fixture(scope="module")
+def labs(platform: Platform) -> TwoLabs:
+    """Two labs, each with a patient, an order and an entered result (no test changes them)."""
+    benches = [Bench.create(platform, name) for name in ("Laboratoire A", "Laboratoire B")]
+    for bench in benches:
+        order = bench.order(tests=["GLU"])
+        bench.enter(order, {"GLU": "5,2"})
+    return TwoLabs(*benches)
+
+
+def table_of(model: type[Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def owner_count(platform: Platform, model: type[Base], lab_id: uuid.UUID) -> int:
+    table = table_of(model)
+    with platform.db.owner_engine.connect() as conn:
+        return int(conn.execute(select(func.count()).where(table.c.lab_id == lab_id)).scalar_one())
+
+
+def as_lab(conn: Connection, lab_id: uuid.UUID | str | None) -> None:
+    conn.execute(
+        text("SELECT set_config('labvault.lab_id', :lab, true)"),
+        {"lab": "" if lab_id is None else str(lab_id)},
+    )
+
+
+def waits_on_a_lock(engine: Engine, application_name: str) -> bool:
+    """Poll (a fresh statistics snapshot each time) until that session waits on a lock."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with engine.connect() as watcher:
+            if watcher.execute(text(WAITING_ON_A_LOCK), {"name": application_name}).scalar_one():
+                return True
+        time.sleep(0.02)
+    return False
+
+
+def refused_by_policy(error: DBAPIError) -> bool:
+    return "row-level security" in str(error.orig)
+
+
+# --- the catalog ------------------------------------------------------------------------------------
+
+
+@on_pg
+def test_every_tenant_table_has_rls_enabled_forced_and_a_lab_policy(platform: Platform) -> None:
+    tenant = {t.name for t in tenant_tables()}
+    assert {"patients", "orders", "results", "specimens", "order_items", "physicians"} <= tenant
+    with platform.db.owner_engine.connect() as conn:
+        flags = {
+            row.relname: (row.relrowsecurity, row.relforcerowsecurity)
+            for row in conn.execute(
+                text(
+                    "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
+                    "WHERE relkind = 'r' AND relnamespace = current_schema()::regnamespace"
+                )
+            )
+        }
+        policies = {
+            (row.tablename, row.policyname): (row.roles, row.qual, row.with_check)
+            for row in conn.execute(text("SELECT * FROM pg_policies WHERE schemaname = current_schema()"))
+        }
+        not_null_lab = set(
+            conn.execute(
+                text(
+                    "SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema() "
+                    "AND column_name = 'lab_id' AND is_nullable = 'NO'"
+                )
+            ).scalars()
+        )
+    assert not_null_lab - PLATFORM_MANAGED == tenant, (
+        "a lab-owned table is neither under RLS nor platform-managed"
+    )
+    for name in sorted(tenant | {"audit_events", "audit_heads"}):
+        assert flags[name] == (True, True), f"{name}: RLS not enabled and forced"
+    for name in sorted(tenant):
+        roles, qual, check = policies[(name, TENANT_POLICY)]
+        assert roles == ["public"] and "lab_id" in qual and "labvault.lab_id" in qual and check == qual, name
+        maintenance_roles = policies[(name, MAINTENANCE_POLICY)][0]
+        assert APP_ROLE not in maintenance_roles and "public" not in maintenance_roles, name
+    for name in ("audit_events", "audit_heads"):
+        assert "labvault.lab_id" in policies[(name, CHAIN_POLICY)][1]
+    assert not {name for name, _ in policies} - tenant - {"audit_events", "audit_heads"}
+
+
+@on_pg
+def test_the_app_role_owns_nothing_and_cannot_bypass_rls(platform: Platform, labs: TwoLabs) -> None:
+    with platform.db.engine.connect() as conn:
+        assert conn.execute(text("SELECT current_user")).scalar_one() == APP_ROLE
+        role = conn.execute(
+            text(
+                "SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb "
+                "FROM pg_roles WHERE rolname = current_user"
+            )
+        ).one()
+        assert tuple(role) == (False, False, False, False)
+        owned = conn.execute(
+            text(
+                "SELECT count(*) FROM pg_class "
+                "WHERE relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)"
+            )
+        ).scalar_one()
+        assert owned == 0
+        privilege = "SELECT has_table_privilege(current_user, :t, :p)"
+        for table in ("patients", "orders", "results", "labs", "lab_keys"):
+            for denied in ("TRUNCATE", "REFERENCES", "TRIGGER"):
+                assert not conn.execute(text(privilege), {"t": table, "p": denied}).scalar_one(), (
+                    table,
+                    denied,
+                )
+        for denied in ("UPDATE", "DELETE", "TRUNCATE"):
+            assert not conn.execute(text(privilege), {"t": "audit_events", "p": denied}).scalar_one(), denied
+        assert conn.execute(text(privilege), {"t": "audit_events", "p": "INSERT"}).scalar_one()
+        assert not conn.execute(text(privilege), {"t": "alembic_version", "p": "SELECT"}).scalar_one()
+        schema_create = "SELECT has_schema_privilege(current_user, current_schema(), 'CREATE')"
+        assert not conn.execute(text(schema_create)).scalar_one()
+        # The owner-only policy is out of reach: declaring maintenance changes nothing for the app.
+        conn.execute(text("SELECT set_config('labvault.maintenance', 'on', true)"))
+        assert conn.execute(select(func.count()).select_from(table_of(Patient))).scalar_one() == 0
+
+
+@on_pg
+def test_the_step_is_idempotent(platform: Platform) -> None:
+    before = apply_row_level_security(platform.db.owner_engine)
+    assert apply_row_level_security(platform.db.owner_engine) == before
+    assert set(before) == {t.name for t in tenant_tables()}
+
+
+@on_pg
+def test_an_app_role_that_could_lift_the_wall_is_refused(platform: Platform) -> None:
+    owner = make_url(platform.db.url).username or "postgres"  # the tests' owner is a superuser
+    with pytest.raises(ConfigurationError, match="must not be a superuser"):
+        apply_row_level_security(platform.db.owner_engine, app_role=owner)
+
+
+@on_pg
+def test_creating_the_app_role_tolerates_a_concurrent_creation(platform: Platform) -> None:
+    """Roles are cluster-wide and test sessions build databases in parallel: the second creator
+    waits on the first one's uncommitted role, then gets a unique violation, which is fine."""
+    role = f"labvault_test_app_{uuid.uuid4().hex[:8]}"
+    engine = platform.db.owner_engine
+    errors: list[BaseException] = []
+
+    def second_creator() -> None:
+        try:
+            with engine.begin() as conn:
+                conn.execute(text(f"SET LOCAL application_name = '{role}'"))
+                ensure_app_role(conn, role)
+        except BaseException as error:  # reported below, in the test's thread
+            errors.append(error)
+
+    try:
+        with engine.connect() as first:
+            with first.begin():
+                ensure_app_role(first, role)
+                thread = threading.Thread(target=second_creator)
+                thread.start()
+                assert waits_on_a_lock(engine, role), "the second creator never waited on the first"
+            thread.join(10)
+        assert errors == []
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+
+
+# --- the wall, with the application's filter removed -------------------------------------------------
+
+
+@on_pg
+def test_an_unscoped_session_on_the_app_engine_sees_only_its_lab(platform: Platform, labs: TwoLabs) -> None:
+    for model in CROSS_LAB_TABLES:
+        assert owner_count(platform, model, labs.b.lab.id) > 0  # lab B's rows exist
+    session = scope_session(Session(platform.db.engine), labs.a.lab.id, unscoped=True)
+    with session, session.begin():
+        for model in CROSS_LAB_TABLES:
+            seen = {row.lab_id for row in session.scalars(select(model))}  # no filter added
+            assert seen == {labs.a.lab.id}, model.__name__
+            table = table_of(model)
+            crossing = select(func.count()).select_from(table).where(table.c.lab_id == labs.b.lab.id)
+            assert session.execute(crossing).scalar_one() == 0, model.__name__
+
+
+@on_pg
+def test_raw_sql_as_lab_a_returns_no_row_of_lab_b(platform: Platform, labs: TwoLabs) -> None:
+    with platform.db.engine.connect() as conn:
+        as_lab(conn, labs.a.lab.id)
+        for model in CROSS_LAB_TABLES:
+            name = table_of(model).name
+            assert (
+                conn.execute(
+                    text(f"SELECT count(*) FROM {name} WHERE lab_id = :b"), {"b": labs.b.lab.id}
+                ).scalar()
+                == 0
+            )
+            assert (
+                conn.execute(
+                    text(f"SELECT count(*) FROM {name} WHERE lab_id = :a"), {"a": labs.a.lab.id}
+                ).scalar()
+                > 0
+            )
+        # The audit log: lab A's transaction reads and moves only its own chain.
+        events, heads = table_of(AuditEvent), table_of(AuditHead)
+        assert conn.execute(select(func.count()).where(events.c.lab_id == labs.b.lab.id)).scalar_one() == 0
+        assert conn.execute(select(func.count()).where(events.c.lab_id == labs.a.lab.id)).scalar_one() > 0
+        moved = conn.execute(
+            update(heads).where(heads.c.chain == str(labs.b.lab.id)).values(last_seq=heads.c.last_seq)
+        )
+        assert moved.rowcount == 0
+
+
+@on_pg
+def test_writing_a_row_of_lab_b_as_lab_a_is_refused(platform: Platform, labs: TwoLabs) -> None:
+    a_lab, b_lab = labs.a.lab.id, labs.b.lab.id
+    for model in CROSS_LAB_TABLES:
+        table = table_of(model)
+        with platform.db.engine.connect() as conn:
+            as_lab(conn, a_lab)
+            a_row = conn.execute(select(table.c.id).limit(1)).scalar_one()
+            # Insert a copy of lab A's row claiming lab B: refused by WITH CHECK.
+            copied = [
+                literal(uuid.uuid4()) if c.name == "id" else literal(b_lab) if c.name == "lab_id" else c
+                for c in table.c
+            ]
+            with pytest.raises(DBAPIError) as caught, conn.begin_nested():
+                conn.execute(
+                    insert(table).from_select(list(table.c), select(*copied).where(table.c.id == a_row))
+                )
+            assert refused_by_policy(caught.value), model.__name__
+            # Move lab A's row to lab B: refused by WITH CHECK.
+            with pytest.raises(DBAPIError) as caught, conn.begin_nested():
+                conn.execute(update(table).where(table.c.id == a_row).values(lab_id=b_lab))
+            assert refused_by_policy(caught.value), model.__name__
+            # Lab B's rows cannot be reached to be changed or deleted.
+            assert (
+                conn.execute(update(table).where(table.c.lab_id == b_lab).values(lab_id=b_lab)).rowcount == 0
+            )
+            assert conn.execute(table.delete().where(table.c.lab_id == b_lab)).rowcount == 0
+    assert all(owner_count(platform, model, b_lab) > 0 for model in CROSS_LAB_TABLES)
+
+
+@on_pg
+@pytest.mark.parametrize("declared", [False, True], ids=["unset", "empty"])
+def test_without_a_lab_nothing_is_seen_or_written(platform: Platform, labs: TwoLabs, declared: bool) -> None:
+    with platform.db.engine.connect() as conn:
+        if declared:
+            as_lab(conn, None)  # '' must mean "no lab", not a failed uuid cast
+        for model in CROSS_LAB_TABLES:
+            assert conn.execute(select(func.count()).select_from(table_of(model))).scalar_one() == 0
+        patients = table_of(Patient)
+        with pytest.raises(DBAPIError) as caught, conn.begin_nested():
+            conn.execute(insert(patients).values(id=uuid.uuid4(), lab_id=labs.a.lab.id))
+        assert refused_by_policy(caught.value)
+        # Platform tables are not lab-owned: still readable with no lab.
+        assert conn.execute(text("SELECT count(*) FROM labs")).scalar_one() >= 2
+
+
+@on_pg
+def test_the_lab_setting_ends_with_the_transaction(platform: Platform, labs: TwoLabs) -> None:
+    with platform.db.transaction(labs.a.lab.id) as session:
+        assert session.execute(text("SELECT current_setting('labvault.lab_id')")).scalar() == str(
+            labs.a.lab.id
+        )
+    with platform.db.engine.connect() as conn:  # likely the same pooled connection
+        assert conn.execute(text("SELECT current_setting('labvault.lab_id', true)")).scalar() in (None, "")
+        assert conn.execute(select(func.count()).select_from(table_of(Patient))).scalar_one() == 0
+
+
+@on_pg
+def test_unscoped_maintenance_runs_as_the_owner(platform: Platform, labs: TwoLabs) -> None:
+    with platform.db.transaction(None, unscoped=True) as session:
+        assert session.execute(text("SELECT current_user")).scalar() != APP_ROLE
+        assert session.execute(text("SELECT current_setting('labvault.maintenance')")).scalar() == "on"
+        patients = table_of(Patient)
+        seen = set(session.scalars(select(patients.c.lab_id).distinct()))
+        assert {labs.a.lab.id, labs.b.lab.id} <= seen
+
+
+# --- an owner that is not a superuser: FORCE holds it too, unless it declares maintenance ----------
+
+
+@pytest.fixture
+def unprivileged_owner(tmp_path: Path) -> Iterator[Platform]:
+    require_pg()
+    owner = f"labvault_test_owner_{uuid.uuid4().hex[:8]}"
+    database = PgDatabase()
+    with psycopg.connect(libpq_conninfo(PG_ADMIN_URL), autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{owner}" LOGIN NOSUPERUSER NOBYPASSRLS CREATEROLE')
+        conn.execute(f'CREATE DATABASE "{database.name}" OWNER "{owner}"')
+    url = make_url(database.url).set(username=owner).render_as_string(hide_password=False)
+    settings = Settings(data_dir=tmp_path / "data", key_dir=tmp_path / "keys", database_url=url)
+    built: Platform | None = None
+    try:
+        initialise(settings)
+        built = open_platform(settings)
+        yield built
+    finally:
+        if built is not None:
+            built.close()
+        database.drop()
+        with psycopg.connect(libpq_conninfo(PG_ADMIN_URL), autocommit=True) as conn:
+            conn.execute(f'DROP ROLE IF EXISTS "{owner}"')
+
+
+def test_an_owner_without_superuser_is_held_unless_in_maintenance(unprivileged_owner: Platform) -> None:
+    factory = Factory(unprivileged_owner)
+    labs = [factory.lab(), factory.lab()]
+    for lab in labs:
+        unprivileged_owner.patients.register(factory.ctx(lab), factory.patient_data())
+    with unprivileged_owner.db.owner_engine.connect() as conn:
+        assert (
+            conn.execute(text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")).scalar() is False
+        )
+        assert conn.execute(select(func.count()).select_from(table_of(Patient))).scalar_one() == 0
+    with unprivileged_owner.db.transaction(None, unscoped=True) as session:
+        assert session.execute(select(func.count()).select_from(table_of(Patient))).scalar_one() == 2
+    unprivileged_owner.labs.rotate_keys(cli_ctx(), labs[0].id)
+    report = unprivileged_owner.reencryptor.run(labs[0].id)
+    assert report.values_rewritten > 0
