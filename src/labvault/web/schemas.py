@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from labvault.identity.patient_data import PatientData, PatientRecord
 from labvault.identity.physician_service import PhysicianData, PhysicianRecord
@@ -19,8 +19,29 @@ Short = Annotated[str, Field(min_length=1, max_length=40)]
 Password = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=256)]
 
 
+def _holds_nul(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if depth > 8:
+        return False
+    if isinstance(value, dict):
+        return any(_holds_nul(k, depth + 1) or _holds_nul(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(item, depth + 1) for item in value)
+    return False
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _refuse_nul(cls, value: Any) -> Any:
+        """No NUL anywhere in a request body: PostgreSQL refuses it in text (a 500 otherwise), and
+        no field of labvault has a use for one."""
+        if _holds_nul(value):
+            raise ValueError("must not contain a NUL character")
+        return value
 
 
 # No control character: PostgreSQL refuses a NUL in the username lookup (a 500 before this).
