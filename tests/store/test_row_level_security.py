@@ -215,16 +215,17 @@ def test_creating_the_app_role_tolerates_a_concurrent_creation(platform: Platfor
         except BaseException as error:  # reported below, in the test's thread
             errors.append(error)
 
+    thread = threading.Thread(target=second_creator)
     try:
-        with engine.connect() as first:
-            with first.begin():
-                ensure_app_role(first, role)
-                thread = threading.Thread(target=second_creator)
-                thread.start()
-                assert waits_on_a_lock(engine, role), "the second creator never waited on the first"
-            thread.join(10)
+        with engine.connect() as first, first.begin():
+            ensure_app_role(first, role)
+            thread.start()
+            assert waits_on_a_lock(engine, role), "the second creator never waited on the first"
+        thread.join(10)
         assert errors == []
     finally:
+        if thread.ident is not None:  # started: let it finish before the role goes
+            thread.join(10)
         with engine.begin() as conn:
             conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
 
