@@ -196,5 +196,9 @@ def test_the_console_plants_lists_and_sees_the_alerts(platform: Platform) -> Non
     assert code == 0, output
     assert "canary" in output and "high" in output and str(listed[0].id) in output
     assert str(listed[0].patient_id) not in output
+    code, output = cli(platform, "alerts", "--lab", lab.code, "--since", "2000-01-01", "--severity", "high")
+    assert code == 0 and str(listed[0].id) in output
+    code, output = cli(platform, "alerts", "--lab", lab.code, "--since", "2999-01-01")
+    assert code == 0 and str(listed[0].id) not in output and "(0 shown)" in output
     code, output = cli(platform, "alerts", "--lab", "NOSUCHLAB")
     assert code == 2 and "error" in output
