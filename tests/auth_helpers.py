@@ -125,3 +125,11 @@ class AuthenticatorPool:
         forget_code_use(self.platform, username)
         app.forget()
         return app.code()
+
+
+_POOLS: dict[int, AuthenticatorPool] = {}
+
+
+def pool_for(platform: Platform) -> AuthenticatorPool:
+    """The one pool of apps per platform: two pools would enrol the same account twice."""
+    return _POOLS.setdefault(id(platform), AuthenticatorPool(platform))

@@ -17,14 +17,13 @@ from labvault.identity.account_service import Account
 from labvault.security.access import Role
 from labvault.store.base import utcnow
 from labvault.web.app import API_PREFIX
-from tests.auth_helpers import AuthenticatorPool, mark_reauthenticated
+from tests.auth_helpers import mark_reauthenticated, pool_for
 from tests.conftest import TEST_PASSWORD
 from tests.soft_authenticator import SoftAuthenticator
 from tests.web.support import bearer
 
 KEYS = f"{API_PREFIX}/auth/security-keys"
 _KEYS: dict[tuple[int, uuid.UUID], SoftAuthenticator] = {}
-_POOLS: dict[int, AuthenticatorPool] = {}
 
 
 def _fresh(account: Account) -> Account:
@@ -43,8 +42,7 @@ def new_key(world: Any, account: Account) -> SoftAuthenticator:
 
 def key_of(world: Any, account: Account) -> SoftAuthenticator:
     """``account``'s key (registered on first use), the account enrolled in TOTP too."""
-    pool = _POOLS.setdefault(id(world.platform), AuthenticatorPool(world.platform))
-    pool.app(account.username)
+    pool_for(world.platform).app(account.username)
     slot = (id(world.platform), account.id)
     if slot not in _KEYS:
         _KEYS[slot] = new_key(world, account)

@@ -30,6 +30,8 @@ PUBLIC_ROUTES = {
     ("post", LOGIN),
     ("post", f"{API_PREFIX}/auth/mfa/enroll"),
     ("post", f"{API_PREFIX}/auth/mfa/confirm"),
+    ("post", f"{API_PREFIX}/auth/security-keys/login/begin"),
+    ("post", f"{API_PREFIX}/auth/security-keys/login/finish"),
     ("get", "/healthz"),
 }
 

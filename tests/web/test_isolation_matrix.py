@@ -184,7 +184,7 @@ from labvault.store.base import utcnow
 from labvault.web.app import API_PREFIX, create_app
 from labvault.workflow.models import AccessOverride, CriticalCall, Order, OrderItem, Report, Result, Specimen
 from labvault.workflow.order_data import OrderRecord
-from tests.auth_helpers import Authenticator, AuthenticatorPool, forget_code_use, mark_reauthenticated
+from tests.auth_helpers import Authenticator, forget_code_use, mark_reauthenticated, pool_for
 from tests.conftest import TEST_PASSWORD, Factory
 from tests.web import matrix_security_keys
 from tests.web.support import (
@@ -426,13 +426,10 @@ def fresh_patient(world: World) -> PatientData:
 # login ---------------------------------------------------------------------------------------------
 
 
-_POOLS: dict[int, AuthenticatorPool] = {}
-
-
 def fresh_code(world: World, account: Account) -> str:
     """A one-time code ``account`` may use now (enrolled on first use), as if none had been used:
     the same request body is sent once per kind of caller (and five times for garbage tokens)."""
-    pool = _POOLS.setdefault(id(world.platform), AuthenticatorPool(world.platform))
+    pool = pool_for(world.platform)
     return pool.fresh_code(account)
 
 
