@@ -13,11 +13,23 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from labvault.catalog.loader import default_catalog, dump_catalog
+from labvault.cli_options import (
+    DEFAULT_DATA,
+    DEFAULT_KEYS,
+    DataDir,
+    DbUrl,
+    Host,
+    KeyDir,
+    LabCode,
+    Port,
+    err,
+    fail,
+    out,
+)
 from labvault.cli_security import app as security_app
 from labvault.config import Settings
 from labvault.demo.seed import (
@@ -58,39 +70,16 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(results_app, name="results")
 app.add_typer(security_app)  # alerts, canary plant|list, breach check (cli_security.py)
 
-out = Console()
-err = Console(stderr=True)
-
-DataDir = Annotated[Path, typer.Option("--data-dir", envvar="LABVAULT_DATA_DIR", help="Database and files.")]
-KeyDir = Annotated[
-    Path, typer.Option("--key-dir", envvar="LABVAULT_KEY_DIR", help="Root key; never inside data.")
-]
-DbUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", envvar="LABVAULT_DATABASE_URL", help="Default: SQLite in data dir."),
-]
-Host = Annotated[str, typer.Option("--host", envvar="LABVAULT_HOST")]
-Port = Annotated[int, typer.Option("--port", envvar="LABVAULT_PORT")]
-LabCode = Annotated[str, typer.Option("--lab", envvar="LABVAULT_LAB", help="Laboratory code.")]
-
-DEFAULT_DATA = Path("var/data")
-DEFAULT_KEYS = Path("var/keys")
-
 
 def _settings(data_dir: Path, key_dir: Path, database_url: str | None, **extra: object) -> Settings:
     return Settings(data_dir=data_dir, key_dir=key_dir, database_url=database_url, **extra)  # type: ignore[arg-type]
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
-    return typer.Exit(code=2)
 
 
 def _open(data_dir: Path, key_dir: Path, database_url: str | None) -> Platform:
     try:
         return open_platform(_settings(data_dir, key_dir, database_url))
     except LabvaultError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 @contextmanager
@@ -100,7 +89,7 @@ def _platform(data_dir: Path, key_dir: Path, database_url: str | None) -> Iterat
     try:
         yield platform
     except LabvaultError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         platform.close()
 
@@ -113,7 +102,7 @@ def init(
     try:
         created = initialise(_settings(data_dir, key_dir, database_url))
     except LabvaultError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     out.print(("Created" if created else "Kept existing") + f" root key in {key_dir}; schema up to date.")
 
 
@@ -191,7 +180,7 @@ def demo(
         initialise(settings)
         platform = open_platform(settings)
     except LabvaultError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     creds = read_credentials(data_dir)
     if creds is None:
         out.print(f"Seeding {labs} synthetic laboratories with {patients} patients each...")
@@ -241,7 +230,7 @@ def demo_code_command(
     try:
         code, seconds = demo_code(data_dir, username, utcnow())
     except LabvaultError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     out.print(code, highlight=False)
     err.print(f"valid about {seconds} s more; each code works once, wait for the next for another login")
 
@@ -293,7 +282,7 @@ def lab_shred(
 ) -> None:
     """Crypto-shred a laboratory: destroy its keys, making all its ciphertexts unreadable."""
     if not yes:
-        raise _fail("crypto-shredding is irreversible; add --yes to confirm")
+        raise fail("crypto-shredding is irreversible; add --yes to confirm")
     with _platform(data_dir, key_dir, database_url) as platform:
         info = platform.labs.by_code(lab)
         platform.labs.shred(cli_context(), info.id)
@@ -589,12 +578,12 @@ def audit_proof(
     """Print an inclusion (--seq) or consistency (--first) proof as JSON; an inclusion proof in
     the last signed tree is also checked against its signed root."""
     if (seq is None) == (first is None):
-        raise _fail("give --seq (inclusion) or --first (consistency)")
+        raise fail("give --seq (inclusion) or --first (consistency)")
     with _platform(data_dir, key_dir, database_url) as platform:
         ctx = cli_context()
         signed = {head.chain: head for head in platform.audit.signed_heads(ctx)}.get(chain)
         if size is None and signed is None:
-            raise _fail(f"chain {chain} has no signed checkpoint: give --size")
+            raise fail(f"chain {chain} has no signed checkpoint: give --size")
         target = size if size is not None else signed.size  # type: ignore[union-attr]
         document: dict[str, object] = {"chain": chain, "size": target}
         if seq is not None:
@@ -650,11 +639,11 @@ def catalog_import(
     try:
         document = json.loads(file.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise _fail(f"cannot read {file}: {exc.strerror}") from None
+        raise fail(f"cannot read {file}: {exc.strerror}") from None
     except json.JSONDecodeError as exc:
-        raise _fail(f"{file}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        raise fail(f"{file}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     if not isinstance(document, dict):
-        raise _fail(f"{file}: a catalogue is a JSON object")
+        raise fail(f"{file}: a catalogue is a JSON object")
     with _platform(data_dir, key_dir, database_url) as platform:
         catalog = platform.catalogs.import_document(cli_context(), platform.labs.by_code(lab).id, document)
     size = f"{len(catalog.tests)} tests, {len(catalog.panels)} panels"
@@ -740,7 +729,7 @@ def results_import(
     try:
         data = file.read_bytes()
     except OSError as exc:
-        raise _fail(f"cannot read {file}: {exc.strerror}") from None
+        raise fail(f"cannot read {file}: {exc.strerror}") from None
     try:
         rows = parse_results_csv(data)
     except CsvLineError as exc:
@@ -751,9 +740,9 @@ def results_import(
         password = _read_password(password_stdin, confirm=False)
         account = platform.accounts.authenticate(user, password, _read_code(password_stdin, totp_code), "cli")
         if account.lab_id != info.id:
-            raise _fail(f"user {account.username} is not an account of laboratory {info.code}")
+            raise fail(f"user {account.username} is not an account of laboratory {info.code}")
         if not account.active:
-            raise _fail(f"account {account.username} is disabled")
+            raise fail(f"account {account.username} is disabled")
         ctx = context_for(account, Purpose.CARE, "cli")
         try:
             items = platform.items.resolve_items(ctx, [(row.barcode, row.test_code) for row in rows])

@@ -18,6 +18,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from labvault.cli_options import (
+    DEFAULT_DATA,
+    DEFAULT_KEYS,
+    DataDir,
+    DbUrl,
+    KeyDir,
+    LabCode,
+    fail,
+    out,
+)
 from labvault.config import Settings
 from labvault.errors import LabvaultError
 from labvault.governance.breach import BreachChecker, BreachReport
@@ -33,27 +43,8 @@ breach_app = typer.Typer(help="Breach response: is a leaked file ours?", no_args
 app.add_typer(canary_app, name="canary")
 app.add_typer(breach_app, name="breach")
 
-out = Console()
-err = Console(stderr=True)
-
-DataDir = Annotated[Path, typer.Option("--data-dir", envvar="LABVAULT_DATA_DIR", help="Database and files.")]
-KeyDir = Annotated[
-    Path, typer.Option("--key-dir", envvar="LABVAULT_KEY_DIR", help="Root key; never inside data.")
-]
-DbUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", envvar="LABVAULT_DATABASE_URL", help="Default: SQLite in data dir."),
-]
-LabCode = Annotated[str, typer.Option("--lab", envvar="LABVAULT_LAB", help="Laboratory code.")]
-DEFAULT_DATA = Path("var/data")
-DEFAULT_KEYS = Path("var/keys")
-EXIT_FOUND, EXIT_ERROR = 1, 2
+EXIT_FOUND = 1
 WIDE = 240  # columns when the output is not a terminal (piped, captured): whole ids, one line each
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
-    return typer.Exit(code=EXIT_ERROR)
 
 
 @contextmanager
@@ -64,7 +55,7 @@ def _officer(
     try:
         platform = open_platform(Settings(data_dir=data_dir, key_dir=key_dir, database_url=database_url))
     except LabvaultError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     try:
         info = platform.labs.by_code(lab)
         ctx = AccessContext(
@@ -72,7 +63,7 @@ def _officer(
         )
         yield platform, ctx
     except LabvaultError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         platform.close()
 
@@ -188,7 +179,7 @@ def breach_check(
     try:
         stream = file.open("rb")
     except OSError as exc:
-        raise _fail(f"cannot read {file}: {exc.strerror}") from None
+        raise fail(f"cannot read {file}: {exc.strerror}") from None
     with stream, _officer(data_dir, key_dir, database_url, lab) as (platform, ctx):
         report = BreachChecker(platform.db, platform.keys).check(ctx, lab, stream)
     _print_breach(report)
