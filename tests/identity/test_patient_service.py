@@ -239,3 +239,20 @@ def test_operator_cannot_give_itself_access_to_patients(factory: Factory) -> Non
         f"s{uuid.uuid4().hex[:10]}", "y" * 16, Role.BIOLOGIST, lab.id,
     )  # fmt: skip
     assert staff.role is Role.BIOLOGIST and staff.lab_id == lab.id
+
+
+def test_operator_cannot_take_over_a_lab_by_disabling_its_admin(factory: Factory) -> None:
+    """Disable the lab's only admin, then create a new one: refused (the review found this path)."""
+    lab = factory.lab()
+    admin = factory.user(lab, Role.LAB_ADMIN)
+    operator = factory.user(None, Role.PLATFORM_OPERATOR)
+    op_ctx = AccessContext(
+        operator.id, operator.username, Role.PLATFORM_OPERATOR, None, Purpose.ADMINISTRATION
+    )
+    factory.platform.accounts.update_user(op_ctx, admin.id, active=False)  # incident response: allowed
+    with pytest.raises(Forbidden, match="first administrator"):
+        factory.platform.accounts.create_user(
+            op_ctx, f"x{uuid.uuid4().hex[:10]}", "x" * 16, Role.LAB_ADMIN, lab.id
+        )
+    with pytest.raises(Forbidden, match="not enable one"):
+        factory.platform.accounts.update_user(op_ctx, admin.id, active=True)

@@ -143,8 +143,10 @@ class AccountService:
                 lab = session.get(Lab, lab_id)
                 if lab is None or lab.shredded_at is not None:
                     raise NotFound(f"no laboratory {lab_id}")
+                # Only a lab's FIRST administrator, ever: an operator that could add one after
+                # disabling the real one (or finding them disabled) would own the lab.
                 if ctx.role is Role.PLATFORM_OPERATOR and session.scalar(
-                    select(User.id).where(User.lab_id == lab_id, User.role == Role.LAB_ADMIN, User.active)
+                    select(User.id).where(User.lab_id == lab_id, User.role == Role.LAB_ADMIN).limit(1)
                 ):
                     raise Forbidden(OPERATOR_BOOTSTRAP_ONLY)
             if session.scalar(select(User.id).where(User.username == username)):
@@ -171,6 +173,13 @@ class AccountService:
             user = session.get(User, user_id)
             self._authorize_management(ctx, user, user_id, changes_role=role is not None)
             assert user is not None
+            if (
+                active
+                and ctx.role is Role.PLATFORM_OPERATOR
+                and Role(user.role) is not Role.PLATFORM_OPERATOR
+            ):
+                # Disabling a lab account is incident response; enabling one is the lab's decision.
+                raise Forbidden("an operator may disable a laboratory account, not enable one")
             if user.id == ctx.actor_id:
                 raise Forbidden(
                     "you cannot change your own role or deactivate yourself: ask another administrator"

@@ -180,7 +180,8 @@ class CredentialChecker:
             return Refusal.MFA_NOT_PENDING
         if second_factor is not None:
             return None if second_factor(session, user) else Refusal.SECURITY_KEY
-        if check in _NEEDS_ACTIVE_MFA and self._needs_security_key(session, user):
+        # Sign-in and re-authentication have a key path; a password change keeps the code.
+        if check in (Check.LOGIN, Check.REAUTH) and self._needs_security_key(session, user):
             return Refusal.SECURITY_KEY_REQUIRED
         assert user.totp_secret_sealed is not None
         secret = self.box.open(user.id, user.totp_secret_sealed)

@@ -10,18 +10,18 @@ for one tells nothing about who has an account or a key.
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from labvault.errors import InvalidInput, NotFound, Unauthenticated
 from labvault.identity.account_service import Account, AccountService, IssuedToken
-from labvault.identity.credentials import AUTH_FAILED, find_user, user_context
+from labvault.identity.credentials import AUTH_FAILED, user_context
 from labvault.identity.models import User
 from labvault.identity.reauth import require_recent_auth
 from labvault.identity.webauthn_models import AuthChallenge, SecurityKey
@@ -118,7 +118,10 @@ class SecurityKeyService:
                 created_at=self.clock(),
             )
             session.add(row)
-            session.flush()
+            try:
+                session.flush()
+            except IntegrityError:  # the same key registered by a concurrent request
+                raise InvalidInput("credential", "this security key is already registered") from None
             ctx = user_context(self._user(session, account.id), origin)
             audit.append(session, ctx, AuditRecord("auth.security_key_add", "security_key", str(row.id)))
             return _info(row)
@@ -143,14 +146,12 @@ class SecurityKeyService:
     # --- signing in and re-authenticating with a key ------------------------------------------------
 
     def begin_login(self, username: str) -> Ceremony:
-        """A challenge for ``username``'s keys, or for made-up keys if it has none or does not exist."""
+        """A challenge for any of the user's (discoverable) keys: the answer names no key and is the
+        same whether the username exists, has keys or not. The challenge is bound to the typed
+        username, whose key must then answer it."""
         typed = username.strip().lower()[:64]
         with self.db.transaction(None) as session:
-            user = find_user(session, typed)
-            ids = self._key_ids(session, user.id) if user is not None else []
-            if not ids:
-                ids = [self._decoy_id(typed)]
-            ceremony = authentication_challenge(self.rp, ids)
+            ceremony = authentication_challenge(self.rp, [])
             return self._store(
                 session,
                 LOGIN,
@@ -244,6 +245,8 @@ class SecurityKeyService:
         username_hmac: str | None = None,
     ) -> Ceremony:
         now = self.clock()
+        # Expired challenges are of no use to anyone: each new one sweeps them (the table stays small).
+        session.execute(delete(AuthChallenge).where(AuthChallenge.expires_at < now - CHALLENGE_TTL))
         row = AuthChallenge(
             id=uuid.uuid4(),
             purpose=purpose,
@@ -285,11 +288,6 @@ class SecurityKeyService:
 
     def _pseudonym(self, typed: str) -> str:
         return self.accounts.checker.pseudonym(typed)
-
-    def _decoy_id(self, typed: str) -> bytes:
-        """A stable made-up credential id for a username without keys (same answer every time)."""
-        key = bytes.fromhex(self.accounts.checker.pseudonym("security-key-decoy:" + typed))
-        return hmac.digest(key, typed.encode("utf-8"), "sha256")
 
     @staticmethod
     def _user(session: Session, user_id: uuid.UUID) -> User:

@@ -62,8 +62,10 @@ class ChainEntry:
             "purpose": self.purpose,
             "origin": self.origin,
             "detail": self.detail,
-            "patient": str(self.patient_id) if self.patient_id else None,
         }
+        if self.patient_id is not None:
+            # Only when set: entries written before events named their patient hash as they did.
+            body["patient"] = str(self.patient_id)
         return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 

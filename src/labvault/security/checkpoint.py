@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import os
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,8 +60,10 @@ def write_checkpoints(
         },
     }
     path = directory / CHECKPOINT_FILE
-    temp = path.with_suffix(".tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # A temporary name of its own: the server's periodic checkpoint and `labvault audit checkpoint`
+    # may write at the same time; each replaces the file whole.
+    fd, temp_name = tempfile.mkstemp(prefix=".checkpoint-", suffix=".tmp", dir=directory)
+    temp = Path(temp_name)
     with os.fdopen(fd, "w") as handle:
         handle.write(json.dumps(document, indent=2, sort_keys=True))
         handle.flush()

@@ -54,7 +54,6 @@ NOT_COUNTED = frozenset(
         "result.validate_biological",
         "result.critical_call",
         "report.release",
-        "report.regenerate",
         "alert.raise",
         "alert.acknowledge",
     }

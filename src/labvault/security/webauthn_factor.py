@@ -73,7 +73,9 @@ def registration_challenge(
         user_id=user_id.bytes,
         timeout=CEREMONY_TIMEOUT_MS,
         authenticator_selection=AuthenticatorSelectionCriteria(
-            resident_key=ResidentKeyRequirement.DISCOURAGED,
+            # Discoverable: sign-in then names no key ids, so asking for a challenge reveals
+            # neither accounts nor their keys.
+            resident_key=ResidentKeyRequirement.REQUIRED,
             user_verification=UserVerificationRequirement.PREFERRED,
         ),
         exclude_credentials=[PublicKeyCredentialDescriptor(id=cid) for cid in existing],
@@ -98,6 +100,7 @@ def verify_registration(
 
 
 def authentication_challenge(rp: RelyingParty, credential_ids: list[bytes]) -> Challenge:
+    """Options for an assertion by one of ``credential_ids`` (none: any discoverable key)."""
     options = webauthn.generate_authentication_options(
         rp_id=rp.rp_id,
         timeout=CEREMONY_TIMEOUT_MS,

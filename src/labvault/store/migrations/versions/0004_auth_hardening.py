@@ -7,6 +7,7 @@ Create Date: 2026-11-29 11:30:00
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -26,11 +27,18 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("failed_logins", sa.Integer(), server_default="0", nullable=False))
         batch_op.add_column(sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True))
 
-    # Tokens issued before this revision keep working as script tokens (absolute expiry only).
     with op.batch_alter_table("api_tokens", schema=None) as batch_op:
         batch_op.add_column(sa.Column("kind", sa.String(length=16), server_default="script", nullable=False))
         batch_op.add_column(sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("reauthenticated_at", sa.DateTime(timezone=True), nullable=True))
+    # Tokens issued before MFA was mandatory were got with a password alone: revoked, so everyone
+    # signs in again with both factors.
+    api_tokens = sa.table("api_tokens", sa.column("revoked_at", sa.DateTime(timezone=True)))
+    op.execute(
+        api_tokens.update()
+        .where(api_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=dt.datetime.now(dt.UTC))
+    )
 
 
 def downgrade() -> None:
