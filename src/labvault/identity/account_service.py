@@ -321,7 +321,7 @@ class AccountService:
         if account.token_id is None:
             raise Unauthenticated("re-authentication applies to a token")
         with self.db.transaction(None) as session:
-            user = session.get(User, account.id)
+            user = session.get(User, account.id, with_for_update=True)
             verified = self.checker.check(
                 session, user, account.username, password, totp_code, Check.REAUTH, origin, second_factor
             )
@@ -356,7 +356,7 @@ class AccountService:
         except InvalidInput as exc:
             raise InvalidInput("new_password", exc.reason) from None
         with self.db.transaction(None) as session:
-            user = session.get(User, account.id)
+            user = session.get(User, account.id, with_for_update=True)
             verified = self.checker.check(
                 session, user, account.username, current_password, totp_code, Check.PASSWORD_CHANGE, origin
             )

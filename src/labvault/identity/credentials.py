@@ -264,4 +264,7 @@ class CredentialChecker:
 
 
 def find_user(session: Session, username: str) -> User | None:
-    return session.scalar(select(User).where(User.username == username.strip().lower()))
+    """The account, its row locked until the transaction ends (PostgreSQL; SQLite's BEGIN IMMEDIATE
+    already serialises): concurrent attempts on one account are checked one after the other, so
+    they cannot all pass the lockout check before the first failure is counted."""
+    return session.scalar(select(User).where(User.username == username.strip().lower()).with_for_update())

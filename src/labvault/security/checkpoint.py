@@ -91,8 +91,6 @@ def read_checkpoints(directory: Path, verifier: NoteVerifier) -> dict[str, Store
         return None
     try:
         document = json.loads(path.read_text())
-        if "format" not in document and "mac" in document:
-            return None  # the HMAC file of earlier versions: replaced by the first signed checkpoint
         if document.get("format") != FORMAT:
             raise CheckpointError(f"checkpoint {path} is not in the {FORMAT} format")
         entries = document["chains"]
