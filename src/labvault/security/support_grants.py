@@ -30,13 +30,12 @@ from labvault.security.alerts import AlertSpec, Severity, raise_alert
 from labvault.security.audit import AuditRecord
 from labvault.security.grant_models import SupportGrant
 from labvault.security.permissions import Permission, require_lab
+from labvault.security.reasons import clean_reason
 from labvault.store.base import utcnow
 from labvault.store.database import Database
 
 OBJECT = "support_grant"
 MAX_HOURS = 8
-MIN_REASON = 15
-MAX_REASON = 500
 
 
 @dataclass(frozen=True)
@@ -101,9 +100,7 @@ class SupportGrantService:
         assert ctx.lab_id is not None
         if not 1 <= hours <= MAX_HOURS:
             raise InvalidInput("hours", f"must be 1 to {MAX_HOURS}")
-        cleaned = " ".join(reason.split())
-        if not MIN_REASON <= len(cleaned) <= MAX_REASON:
-            raise InvalidInput("reason", f"must be {MIN_REASON} to {MAX_REASON} characters: say why")
+        cleaned = clean_reason(reason)
         if account.id != ctx.actor_id:
             raise Forbidden("support access is granted by the re-authenticated admin themself")
         now = self.clock()

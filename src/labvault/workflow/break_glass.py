@@ -26,12 +26,11 @@ from labvault.security.alerts import AlertSpec, Severity, raise_alert
 from labvault.security.audit import AuditRecord
 from labvault.security.permissions import allows
 from labvault.security.policy import GLASS_READS, Effect, Sensitivity
+from labvault.security.reasons import clean_reason
 from labvault.store.base import utcnow
 from labvault.store.database import Database
 from labvault.workflow.models import AccessOverride
 
-MIN_REASON = 15
-MAX_REASON = 500
 DEFAULT_MINUTES = 60
 MAX_MINUTES = 4 * 60
 
@@ -43,13 +42,6 @@ class OverrideInfo:
     actor_id: uuid.UUID
     opened_at: dt.datetime
     expires_at: dt.datetime
-
-
-def clean_reason(reason: str) -> str:
-    cleaned = " ".join(reason.split())
-    if not MIN_REASON <= len(cleaned) <= MAX_REASON:
-        raise InvalidInput("reason", f"must be {MIN_REASON} to {MAX_REASON} characters: say why")
-    return cleaned
 
 
 def check_may_break(ctx: AccessContext) -> None:
