@@ -52,7 +52,7 @@ def _refused(action: Callable[[], object]) -> str:
 
 
 def _events(platform: Platform, chain: str, action: str) -> list[AuditEvent]:
-    with platform.db.transaction(None) as session:
+    with platform.db.transaction(None, unscoped=True) as session:
         rows = session.scalars(
             select(AuditEvent)
             .where(AuditEvent.chain == chain, AuditEvent.action == action)

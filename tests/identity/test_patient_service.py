@@ -20,7 +20,7 @@ from tests.conftest import Factory, cli_ctx
 
 def lab_events(factory: Factory, lab_id: uuid.UUID) -> list[tuple[str, str | None, dict[str, object]]]:
     table = AuditEvent.__table__
-    with factory.platform.db.engine.connect() as conn:
+    with factory.platform.db.owner_engine.connect() as conn:
         rows = conn.execute(
             select(table).where(table.c.chain == str(lab_id)).order_by(table.c.chain_seq)
         ).all()
@@ -48,7 +48,7 @@ def test_every_access_is_audited_with_ids_only(factory: Factory) -> None:
     assert events[4][2] == {"fields": ["phone"]}
     # Every event but the search itself names its patient, for the access log and read budgets.
     table = AuditEvent.__table__
-    with factory.platform.db.engine.connect() as conn:
+    with factory.platform.db.owner_engine.connect() as conn:
         subjects = conn.execute(
             select(table.c.action, table.c.patient_id)
             .where(table.c.chain == str(lab.id), table.c.action.like("patient.%"))

@@ -23,7 +23,7 @@ def bench(platform: Platform) -> Bench:
 
 def test_every_workflow_event_names_its_patient(bench: Bench) -> None:
     platform = bench.platform
-    with platform.db.engine.connect() as conn:
+    with platform.db.owner_engine.connect() as conn:
         start = conn.execute(select(EVENTS.c.chain_seq).where(EVENTS.c.chain == str(bench.lab.id))).all()
     first_new = max((row.chain_seq for row in start), default=0) + 1
 
@@ -45,7 +45,7 @@ def test_every_workflow_event_names_its_patient(bench: Bench) -> None:
     platform.reports.regenerate(bench.biologist, order.id)
     platform.reports.history(bench.biologist, patient)
 
-    with platform.db.engine.connect() as conn:
+    with platform.db.owner_engine.connect() as conn:
         rows = conn.execute(
             select(EVENTS.c.action, EVENTS.c.patient_id, EVENTS.c.detail)
             .where(EVENTS.c.chain == str(bench.lab.id), EVENTS.c.chain_seq >= first_new)

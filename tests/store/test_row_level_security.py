@@ -25,12 +25,15 @@ from labvault.config import Settings
 from labvault.errors import ConfigurationError
 from labvault.identity.models import Patient
 from labvault.platform import Platform, initialise, open_platform
+from labvault.security.access import Role
 from labvault.security.models import AuditEvent, AuditHead
 from labvault.store.base import Base
 from labvault.store.engine import libpq_conninfo
 from labvault.store.pg_rls import (
     APP_ROLE,
     CHAIN_POLICY,
+    EVENTS_APPEND_POLICY,
+    EVENTS_READ_POLICY,
     MAINTENANCE_POLICY,
     TENANT_POLICY,
     apply_row_level_security,
@@ -144,8 +147,14 @@ def test_every_tenant_table_has_rls_enabled_forced_and_a_lab_policy(platform: Pl
         assert roles == ["public"] and "lab_id" in qual and "labvault.lab_id" in qual and check == qual, name
         maintenance_roles = policies[(name, MAINTENANCE_POLICY)][0]
         assert APP_ROLE not in maintenance_roles and "public" not in maintenance_roles, name
-    for name in ("audit_events", "audit_heads"):
-        assert "labvault.lab_id" in policies[(name, CHAIN_POLICY)][1]
+    assert "labvault.lab_id" in policies[("audit_heads", CHAIN_POLICY)][1]
+    # The log: read only one's own lab chain (no lab: the platform chain), append to any chain.
+    read_roles, read_qual, _ = policies[("audit_events", EVENTS_READ_POLICY)]
+    assert read_roles == ["public"] and "labvault.lab_id" in read_qual and "lab_id IS NULL" in read_qual
+    _, append_qual, append_check = policies[("audit_events", EVENTS_APPEND_POLICY)]
+    assert append_qual is None and "labvault.lab_id" in append_check
+    assert APP_ROLE not in policies[("audit_events", MAINTENANCE_POLICY)][0]
+    assert ("audit_events", CHAIN_POLICY) not in policies
     assert not {name for name, _ in policies} - tenant - {"audit_events", "audit_heads"}
 
 
@@ -383,3 +392,22 @@ def test_an_owner_without_superuser_is_held_unless_in_maintenance(unprivileged_o
     unprivileged_owner.labs.rotate_keys(cli_ctx(), labs[0].id)
     report = unprivileged_owner.reencryptor.run(labs[0].id)
     assert report.values_rewritten > 0
+
+
+@on_pg
+def test_without_a_lab_the_log_shows_only_the_platform_chain(platform: Platform, labs: TwoLabs) -> None:
+    """A login or account path that forgot a filter must not read a lab's events (they name
+    patients); it may still append to a lab's chain (account changes, failed logins)."""
+    events = table_of(AuditEvent)
+    assert owner_count(platform, AuditEvent, labs.a.lab.id) > 0
+    with platform.db.engine.connect() as conn:
+        seen = set(conn.execute(select(events.c.chain).distinct()).scalars())
+        assert seen <= {"platform"}, seen
+        as_lab(conn, labs.a.lab.id)
+        mine = set(conn.execute(select(events.c.chain).distinct()).scalars())
+        assert mine == {str(labs.a.lab.id)}
+    # The service path: a lab admin's account change, from a platform transaction, is appended to
+    # the lab's chain although that transaction cannot read it back.
+    before = owner_count(platform, AuditEvent, labs.a.lab.id)
+    labs.a.factory.user(labs.a.lab, Role.TECHNICIAN)
+    assert owner_count(platform, AuditEvent, labs.a.lab.id) > before

@@ -113,7 +113,7 @@ def audit_count(platform: Platform, lab_id: uuid.UUID | None) -> int:
     """Events in a lab's audit chain (``None``: the platform chain)."""
     table = AuditEvent.__table__
     chain = str(lab_id) if lab_id else "platform"
-    with platform.db.engine.connect() as conn:
+    with platform.db.owner_engine.connect() as conn:
         return int(
             conn.execute(select(func.count()).select_from(table).where(table.c.chain == chain)).scalar_one()
         )
@@ -162,7 +162,7 @@ def audit_actions(platform: Platform, lab_id: uuid.UUID, object_id: uuid.UUID | 
     query = select(table.c.action).where(table.c.chain == str(lab_id)).order_by(table.c.chain_seq)
     if object_id is not None:
         query = query.where(table.c.object_id == str(object_id))
-    with platform.db.engine.connect() as conn:
+    with platform.db.owner_engine.connect() as conn:
         return [str(action) for action in conn.execute(query).scalars()]
 
 

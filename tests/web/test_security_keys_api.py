@@ -119,7 +119,7 @@ def test_register_then_sign_in_with_password_and_key(env: Env) -> None:
     me = env.client.get(ME, headers=bearer(signed_in.json()["access_token"]))
     assert me.json()["username"] == account.username
 
-    with env.platform.db.engine.connect() as conn:
+    with env.platform.db.owner_engine.connect() as conn:
         actions = conn.scalars(
             select(AuditEvent.action).where(AuditEvent.actor_id == account.id).order_by(AuditEvent.seq)
         ).all()
@@ -156,7 +156,7 @@ def test_every_refusal_is_the_login_refusal_and_counts_toward_lockout(env: Env) 
     unknown = env.finish_login("nobody.here", begun, key.get(_json(begun)))
     for response in (wrong_password, forged, unknown):
         assert (response.status_code, response.json()) == (wrong_totp.status_code, wrong_totp.json())
-    with env.platform.db.engine.connect() as conn:
+    with env.platform.db.owner_engine.connect() as conn:
         failures = conn.scalar(select(User.failed_logins).where(User.id == account.id))
     assert failures == 3
 

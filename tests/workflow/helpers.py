@@ -195,7 +195,7 @@ def audit_events(platform: Platform, lab_id: uuid.UUID, action: str | None = Non
     query = select(table).where(table.c.chain == str(lab_id)).order_by(table.c.chain_seq)
     if action is not None:
         query = query.where(table.c.action == action)
-    with platform.db.engine.connect() as conn:
+    with platform.db.owner_engine.connect() as conn:
         return list(conn.execute(query).all())
 
 

@@ -36,13 +36,18 @@ CHAIN_POLICY = "labvault_lab_chain"
 CURRENT_LAB = f"NULLIF(current_setting('{LAB_SETTING}', true), '')::uuid"
 IN_MAINTENANCE = f"current_setting('{MAINTENANCE_SETTING}', true) = 'on'"
 
-# The audit log: a lab's transaction reads and extends only its own chain; a platform transaction
-# (no lab) appends to the platform chain or, for a lab's account changes, to that lab's chain, and
-# the verifier reads every chain.
+# The audit log: a lab's transaction reads and extends only its own chain. A platform transaction
+# (no lab) may append to any chain (a lab admin's account changes, a user's failed logins go to
+# their lab's chain) but READS only the platform chain: a forgotten filter in a login or account
+# path shows no lab's events (which name patients). The verifier and the proofs read every chain as
+# the owner, in maintenance (unscoped) transactions. Chain heads hold counts and hashes only.
 CHAIN_TABLES = {
-    "audit_events": f"{CURRENT_LAB} IS NULL OR lab_id = {CURRENT_LAB}",
     "audit_heads": f"{CURRENT_LAB} IS NULL OR chain = {CURRENT_LAB}::text",
 }
+EVENTS_READ = f"lab_id = {CURRENT_LAB} OR ({CURRENT_LAB} IS NULL AND lab_id IS NULL)"
+EVENTS_APPEND = f"{CURRENT_LAB} IS NULL OR lab_id = {CURRENT_LAB}"
+EVENTS_READ_POLICY = "labvault_chain_read"
+EVENTS_APPEND_POLICY = "labvault_chain_append"
 # What the application may do beyond reading: the audit log is append-only (its trigger refuses
 # UPDATE and DELETE for everyone; the app is not even granted them), chain heads move forward.
 APP_PRIVILEGES = {
@@ -180,6 +185,14 @@ def _policy(connection: Connection, table: str, name: str, clause: str, to: str 
     )
 
 
+def _command_policy(connection: Connection, table: str, name: str, command: str, clause: str) -> None:
+    """A policy for one command: SELECT (USING) or INSERT (WITH CHECK)."""
+    policy, target = _quote(connection, name), _quote(connection, table)
+    connection.execute(text(f"DROP POLICY IF EXISTS {policy} ON {target}"))
+    condition = f"USING ({clause})" if command == "SELECT" else f"WITH CHECK ({clause})"
+    connection.execute(text(f"CREATE POLICY {policy} ON {target} FOR {command} TO PUBLIC {condition}"))
+
+
 def _protect(connection: Connection, table: str) -> None:
     q = _quote(connection, table)
     connection.execute(text(f"ALTER TABLE {q} ENABLE ROW LEVEL SECURITY"))
@@ -214,4 +227,11 @@ def apply_row_level_security(engine: Engine, app_role: str = APP_ROLE) -> list[s
             if name in existing:
                 _protect(connection, name)
                 _policy(connection, name, CHAIN_POLICY, clause)
+        if "audit_events" in existing:
+            _protect(connection, "audit_events")
+            connection.execute(text(f"DROP POLICY IF EXISTS {CHAIN_POLICY} ON audit_events"))
+            _command_policy(connection, "audit_events", EVENTS_READ_POLICY, "SELECT", EVENTS_READ)
+            _command_policy(connection, "audit_events", EVENTS_APPEND_POLICY, "INSERT", EVENTS_APPEND)
+            owner = _quote(connection, existing["audit_events"])
+            _policy(connection, "audit_events", MAINTENANCE_POLICY, IN_MAINTENANCE, to=owner)
     return protected
