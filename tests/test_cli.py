@@ -158,8 +158,14 @@ def test_options_from_environment(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (tmp_path / "keys" / "root.key").exists()
     assert (tmp_path / "data" / "labvault.sqlite3").exists()
+    result = runner.invoke(app, ["audit", "verify"], env=env)  # nothing signed yet: not "verified"
+    assert result.exit_code == 1 and "no signed checkpoint yet" in result.output
+    assert "audit log verified" not in result.output
+    result = runner.invoke(app, ["audit", "verify", "--allow-no-checkpoint"], env=env)
+    assert result.exit_code == 0 and "audit log verified" in result.output, result.output
+    assert runner.invoke(app, ["audit", "checkpoint"], env=env).exit_code == 0
     result = runner.invoke(app, ["audit", "verify"], env=env)
-    assert result.exit_code == 0 and "audit log verified" in result.output
+    assert result.exit_code == 0 and "audit log verified" in result.output, result.output
 
 
 def test_audit_verify_exit_code_on_tampering(tmp_path: Path) -> None:
@@ -362,7 +368,7 @@ def test_results_import_dry_run_checks_and_writes_nothing(bench: Bench, tmp_path
     assert set(bench.statuses().values()) == {"pending"}
     code, output = bench.run_import(bench.csv(tmp_path, GOOD_CSV.replace("27,5", "x")), None, "--dry-run")
     assert code == 1 and "line 9, value: is not a number" in output
-    code, output = run("audit", "verify", *bench.dirs)
+    code, output = run("audit", "verify", "--allow-no-checkpoint", *bench.dirs)
     assert code == 0 and "audit log verified" in output  # the rolled-back rehearsal left no hole
     # the biologist enters the restricted serology too
     code, output = bench.run_import(path, bench.biologist.username)

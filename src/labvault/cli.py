@@ -517,12 +517,20 @@ def audit_verify(
         str | None,
         typer.Option("--public-key", help="Check signatures with this pinned key (default: the platform's)."),
     ] = None,
+    allow_no_checkpoint: Annotated[
+        bool,
+        typer.Option(
+            "--allow-no-checkpoint",
+            help="Succeed without a signed checkpoint (a fresh install): truncation goes undetected.",
+        ),
+    ] = False,
     data_dir: DataDir = DEFAULT_DATA,
     key_dir: KeyDir = DEFAULT_KEYS,
     database_url: DbUrl = None,
 ) -> None:
     """Check every chain link by link, its Merkle tree against its head, and against the last
-    signed checkpoint kept outside the database (truncation, rewrite)."""
+    signed checkpoint kept outside the database (truncation, rewrite). Without any signed
+    checkpoint a truncated or rewritten log cannot be told apart: exit 1 unless allowed."""
     with _platform(data_dir, key_dir, database_url) as platform:
         try:
             pinned = NoteVerifier.parse(public_key) if public_key else None
@@ -534,11 +542,15 @@ def audit_verify(
         signed = result.signed.get(report.chain)
         at = f", signed at {signed.size}" if signed else ", never signed"
         out.print(f"chain {report.chain}: {report.length} entries{at} " + ("ok" if report.ok else "BROKEN"))
+    for problem in result.problems:
+        err.print(f"[red]{escape(problem)}[/red]", soft_wrap=True)
     if not result.checkpoint_found:
-        err.print("warning: no signed checkpoint yet; truncation of the tail cannot be detected")
+        why = "no signed checkpoint yet: a truncated or rewritten log cannot be detected"
+        if not allow_no_checkpoint:
+            err.print(f"[red]{why}; run `labvault audit checkpoint` (or pass --allow-no-checkpoint)[/red]")
+            raise typer.Exit(code=1)
+        err.print(f"warning: {why}")
     if not result.ok:
-        for problem in result.problems:
-            err.print(f"[red]{escape(problem)}[/red]", soft_wrap=True)
         raise typer.Exit(code=1)
     out.print("audit log verified")
 

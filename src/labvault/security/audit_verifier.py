@@ -6,6 +6,12 @@ the chain head and with the last signed checkpoint (signature checked with a pub
 Ed25519 key, outside the database, and refuse to sign a tree that an RFC 9162 consistency proof
 does not show to extend the previous signed one: whoever rewrites the database can recompute the
 hash chain and the frontier, but cannot re-sign, and cannot get a rewritten log blessed.
+
+A signed manifest covers the set of chains, so no chain's checkpoint can be dropped from the file.
+A chain absent from the previous manifest is signed only if its first entry is later than that
+manifest (a lab created since): a chain that existed then but is missing from it is refused. Event
+times are in the database, so an attacker there can fake them; this only stops the honest-looking
+case, the real defences are the signed manifest and the witnesses that keep every signed state.
 """
 
 from __future__ import annotations
@@ -23,12 +29,18 @@ from labvault.security import audit_proofs, merkle
 from labvault.security.access import AccessContext
 from labvault.security.audit import AuditUnavailable, read_leaves, stored_entry
 from labvault.security.audit_chain import ChainReport, StoredEntry, verify_entries
-from labvault.security.checkpoint import StoredCheckpoint, read_checkpoints, write_checkpoints
+from labvault.security.checkpoint import (
+    SignedState,
+    StoredCheckpoint,
+    read_signed_state,
+    write_checkpoints,
+)
 from labvault.security.merkle import Frontier, ProofError
 from labvault.security.models import AuditEvent, AuditHead
 from labvault.security.signed_checkpoint import (
     Checkpoint,
     CheckpointError,
+    Manifest,
     NoteSigner,
     NoteVerifier,
     origin_of,
@@ -37,6 +49,9 @@ from labvault.store.database import Database
 
 _EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]
 _HEADS: Table = AuditHead.__table__  # type: ignore[assignment]
+# A lab's first event is stamped inside its creation transaction, which may commit after a
+# checkpoint's snapshot began: a chain that new is still taken for new, not for one left out.
+NEW_CHAIN_SLACK = dt.timedelta(seconds=60)
 
 
 @dataclass
@@ -70,8 +85,25 @@ class AuditVerifier:
         """The verifier key a witness pins: ``labvault-audit+<key id>+<base64 key>``."""
         return self.verifier.vkey()
 
+    def signed_state(self, verifier: NoteVerifier | None = None) -> SignedState | None:
+        return read_signed_state(self.checkpoint_dir, verifier or self.verifier)
+
     def signed_checkpoints(self, verifier: NoteVerifier | None = None) -> dict[str, StoredCheckpoint] | None:
-        return read_checkpoints(self.checkpoint_dir, verifier or self.verifier)
+        state = self.signed_state(verifier)
+        return None if state is None else state.chains
+
+    @staticmethod
+    def _left_out(session: Session, chain: str, state: SignedState) -> str | None:
+        """Why a chain absent from the signed manifest cannot be new since, if it cannot."""
+        first = session.execute(
+            select(_EVENTS.c.at).where(_EVENTS.c.chain == chain).order_by(_EVENTS.c.chain_seq).limit(1)
+        ).scalar_one_or_none()
+        if first is None or first > state.written_at - NEW_CHAIN_SLACK:
+            return None
+        return (
+            f"chain {chain} is missing from the signed manifest of "
+            f"{state.written_at.isoformat()} but its first entry is older ({first.isoformat()})"
+        )
 
     def _entries(self, session: Session, chain: str) -> Generator[StoredEntry]:
         result = session.execute(
@@ -88,9 +120,10 @@ class AuditVerifier:
         """Walk every chain link by link, rebuild its Merkle tree, and compare with the head row
         and with the last signed checkpoint (its signature checked with ``verifier``, by default
         the platform's own public key). A forged checkpoint raises :class:`CheckpointError`."""
-        signed = self.signed_checkpoints(verifier)
+        state = self.signed_state(verifier)
+        signed = state.chains if state is not None else None
         reports: list[ChainReport] = []
-        with self.db.transaction(None) as session:
+        with self.db.transaction(None, unscoped=True) as session:
             heads = {row.chain: row for row in session.execute(select(_HEADS))}
             chains = set(heads) | set(session.scalars(select(_EVENTS.c.chain).distinct()))
             for chain in sorted(chains | set(signed or {})):
@@ -98,6 +131,9 @@ class AuditVerifier:
                 report = verify_entries(chain, self._entries(session, chain), want.size if want else None)
                 links_ok = report.ok
                 self._compare_head(report, heads.get(chain))
+                left_out = self._left_out(session, chain, state) if state and want is None else None
+                if left_out is not None:
+                    report.problems.append(left_out)
                 if want is not None and links_ok:
                     if report.length < want.size:
                         report.problems.append(
@@ -126,32 +162,39 @@ class AuditVerifier:
 
     def checkpoint(self) -> Path:
         """Verify the whole log, then sign every chain's tree. Refuses on a broken log."""
+        taken_at = dt.datetime.now(dt.UTC)  # before the reads: what the manifest says it covers
         result = self.verify()
         if not result.ok:
             raise AuditUnavailable("audit log failed verification; checkpoint not written")
-        return self._sign({r.chain: r.frontier for r in result.reports})
+        return self._sign({r.chain: r.frontier for r in result.reports}, taken_at)
 
     def checkpoint_heads(self) -> Path:
         """Sign the trees the chain heads hold, without a full walk (cheap: the server does it
         every minute), but only where each extends the previous signed checkpoint, shown by an
         RFC 9162 consistency proof built from the new entries: a log rewritten since is refused."""
-        with self.db.transaction(None) as session:
+        taken_at = dt.datetime.now(dt.UTC)
+        with self.db.transaction(None, unscoped=True) as session:
             trees: dict[str, Frontier] = {}
             for row in session.execute(select(_HEADS)):
                 try:
                     trees[row.chain] = Frontier.from_bytes(row.last_seq, row.merkle_frontier)
                 except ProofError:
                     raise AuditUnavailable(f"chain {row.chain} holds a malformed Merkle frontier") from None
-        return self._sign(trees)
+        return self._sign(trees, taken_at)
 
-    def _sign(self, trees: dict[str, Frontier]) -> Path:
-        previous = self.signed_checkpoints() or {}
+    def _sign(self, trees: dict[str, Frontier], taken_at: dt.datetime) -> Path:
+        state = self.signed_state()
+        previous = state.chains if state is not None else {}
         notes: dict[str, tuple[str, Frontier]] = {}
-        with self.db.transaction(None) as session:
+        with self.db.transaction(None, unscoped=True) as session:
             for chain, stored in previous.items():
                 if chain not in trees:
                     raise AuditUnavailable(f"chain {chain} has a signed checkpoint but no longer exists")
                 self._check_extends(session, chain, stored, trees[chain])
+            for chain in sorted(trees.keys() - previous.keys()):
+                left_out = self._left_out(session, chain, state) if state is not None else None
+                if left_out is not None:
+                    raise AuditUnavailable(f"{left_out}; not signing")
         for chain, tree in trees.items():
             old = previous.get(chain)
             if old is not None and old.checkpoint.size == tree.size:  # checked equal above: keep it
@@ -159,7 +202,10 @@ class AuditVerifier:
             else:
                 checkpoint = Checkpoint(origin_of(chain), tree.size, tree.root())
                 notes[chain] = (self.signer.sign(checkpoint.text()), tree)
-        return write_checkpoints(self.checkpoint_dir, self.public_key(), notes, dt.datetime.now(dt.UTC))
+        manifest = Manifest(taken_at, {chain: (tree.size, tree.root()) for chain, tree in trees.items()})
+        return write_checkpoints(
+            self.checkpoint_dir, self.public_key(), self.signer.sign(manifest.text()), notes
+        )
 
     def _check_extends(self, session: Session, chain: str, old: StoredCheckpoint, new: Frontier) -> None:
         m, n = old.checkpoint.size, new.size
@@ -211,11 +257,11 @@ class AuditVerifier:
     def inclusion_proof(
         self, ctx: AccessContext, chain: str, seq: int, size: int
     ) -> audit_proofs.InclusionProof:
-        with self.db.transaction(None) as session:
+        with self.db.transaction(None, unscoped=True) as session:
             return audit_proofs.inclusion(session, ctx, chain, seq, size)
 
     def consistency_proof(
         self, ctx: AccessContext, chain: str, first: int, second: int
     ) -> audit_proofs.ConsistencyProof:
-        with self.db.transaction(None) as session:
+        with self.db.transaction(None, unscoped=True) as session:
             return audit_proofs.consistency(session, ctx, chain, first, second)

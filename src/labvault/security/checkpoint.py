@@ -2,9 +2,12 @@
 
 Each chain's entry is its latest signed note (``c2sp.org/tlog-checkpoint``, Ed25519) and, as a
 cache, the Merkle frontier at that size, so the next checkpoint proves consistency from the new
-entries alone. Only the notes are trusted, and only once their signature verifies: the frontier is
-checked against the signed root before use, and the ``key`` field is informational (a verifier
-pins the public key it got elsewhere, never the one lying next to the checkpoints).
+entries alone. Beside them, one signed :class:`Manifest` note lists every chain with its size and
+root: the notes are signed one by one (witnesses poll them one by one), so without it whoever can
+write this directory could drop one chain's note and have that chain taken for "never signed".
+The file is read only once the manifest's signature verifies and the chain notes match it exactly.
+The frontier is checked against the signed root before use, and the ``key`` field is informational
+(a verifier pins the public key it got elsewhere, never the one lying next to the checkpoints).
 
 The whole file is replaced atomically. Whoever can write this directory can at most roll it back
 to an older, genuine state: witnesses that poll ``/api/v1/audit/checkpoints`` keep the history.
@@ -24,15 +27,25 @@ from labvault.security.merkle import Frontier, ProofError
 from labvault.security.signed_checkpoint import (
     Checkpoint,
     CheckpointError,
+    Manifest,
     NoteVerifier,
     open_checkpoint,
+    open_manifest,
     origin_of,
 )
 
-__all__ = ["CHECKPOINT_FILE", "CheckpointError", "StoredCheckpoint", "read_checkpoints", "write_checkpoints"]
+__all__ = [
+    "CHECKPOINT_FILE",
+    "CheckpointError",
+    "SignedState",
+    "StoredCheckpoint",
+    "read_checkpoints",
+    "read_signed_state",
+    "write_checkpoints",
+]
 
 CHECKPOINT_FILE = "audit-checkpoint.json"
-FORMAT = "labvault-audit-checkpoints/2"
+FORMAT = "labvault-audit-checkpoints/3"
 _CHAIN = re.compile(r"[A-Za-z0-9-]{1,36}")
 
 
@@ -45,14 +58,27 @@ class StoredCheckpoint:
     frontier: Frontier | None
 
 
+@dataclass(frozen=True)
+class SignedState:
+    """The verified manifest and, matching it exactly, every chain's verified checkpoint."""
+
+    manifest: Manifest
+    chains: dict[str, StoredCheckpoint]
+
+    @property
+    def written_at(self) -> dt.datetime:
+        return self.manifest.written_at
+
+
 def write_checkpoints(
-    directory: Path, vkey: str, chains: dict[str, tuple[str, Frontier]], written_at: dt.datetime
+    directory: Path, vkey: str, manifest: str, chains: dict[str, tuple[str, Frontier]]
 ) -> Path:
-    """Atomically replace the file with these signed notes (and their frontiers)."""
+    """Atomically replace the file with this signed manifest and these signed notes (and their
+    frontiers). The caller signs the manifest over exactly these chains."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     document = {
         "format": FORMAT,
-        "written_at": written_at.isoformat(timespec="seconds"),
+        "manifest": manifest,
         "key": vkey,
         "chains": {
             chain: {"note": note, "frontier": [node.hex() for node in frontier.nodes]}
@@ -84,25 +110,39 @@ def _frontier(entry: dict[str, object], checkpoint: Checkpoint) -> Frontier | No
 
 
 def read_checkpoints(directory: Path, verifier: NoteVerifier) -> dict[str, StoredCheckpoint] | None:
-    """Every chain's checkpoint, signatures verified; None if no checkpoint was ever written.
-    Raises :class:`CheckpointError` on any unreadable, forged or foreign note."""
+    """Every chain's checkpoint (see :func:`read_signed_state`); None if none was ever written."""
+    state = read_signed_state(directory, verifier)
+    return None if state is None else state.chains
+
+
+def read_signed_state(directory: Path, verifier: NoteVerifier) -> SignedState | None:
+    """The signed manifest and every chain's checkpoint, signatures verified and the chain notes
+    matching the manifest exactly; None if no checkpoint was ever written. Raises
+    :class:`CheckpointError` on any unreadable, forged, foreign, missing or extra note."""
     path = directory / CHECKPOINT_FILE
     if not path.exists():
         return None
     try:
         document = json.loads(path.read_text())
         if document.get("format") != FORMAT:
-            raise CheckpointError(f"checkpoint {path} is not in the {FORMAT} format")
+            raise CheckpointError(f"not in the {FORMAT} format (a signed manifest is required)")
+        manifest = open_manifest(verifier, str(document["manifest"]))
         entries = document["chains"]
         out: dict[str, StoredCheckpoint] = {}
         for chain, entry in entries.items():
             if not _CHAIN.fullmatch(chain):
-                raise CheckpointError(f"checkpoint {path} names an impossible chain")
+                raise CheckpointError("it names an impossible chain")
+            if chain not in manifest.heads:
+                raise CheckpointError(f"chain {chain} has a note but is not in the signed manifest")
             note = str(entry["note"])
             checkpoint = open_checkpoint(verifier, note, origin_of(chain))
+            if (checkpoint.size, checkpoint.root) != manifest.heads[chain]:
+                raise CheckpointError(f"chain {chain}'s note does not match the signed manifest")
             out[chain] = StoredCheckpoint(note, checkpoint, _frontier(entry, checkpoint))
+        for chain in sorted(manifest.heads.keys() - out.keys()):
+            raise CheckpointError(f"chain {chain} is in the signed manifest but its note is missing")
     except CheckpointError as exc:
         raise CheckpointError(f"checkpoint {path} refused: {exc}") from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"checkpoint {path} is unreadable: {exc.__class__.__name__}") from None
-    return out
+    return SignedState(manifest, out)

@@ -10,12 +10,19 @@ auditor, ``labvault audit verify``) needs only the public verifier key::
 
 The verifier key string is ``<name>+<key id hex>+<base64(0x01 || public key)>``, the form Go's
 ``golang.org/x/mod/sumdb/note`` and the transparency-dev witnesses read.
+
+A :class:`Manifest` note, signed with the same key, lists every chain with its size and root, so the
+set of chains is signed as a whole: one chain's note cannot be dropped from the checkpoint file
+without breaking the manifest's signature::
+
+    labvault-audit-manifest/1\n<written_at, ISO 8601 UTC>\n<chain> <size> <base64 root>\n...
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import hashlib
 import re
 from dataclasses import dataclass
@@ -31,6 +38,7 @@ ED25519 = 0x01
 SIGNATURE_DASH = "\u2014"  # the em dash that starts every signature line
 KEY_NAME = "labvault-audit"
 ORIGIN_PREFIX = "labvault/"
+MANIFEST_ORIGIN = "labvault-audit-manifest/1"  # not under ORIGIN_PREFIX: never taken for a chain
 _NAME = re.compile(r"[^\s+]+")
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,19}")
 
@@ -195,3 +203,47 @@ def open_checkpoint(verifier: NoteVerifier, note: str, origin: str | None = None
     if origin is not None and checkpoint.origin != origin:
         raise CheckpointError(f"checkpoint is for {checkpoint.origin!r}, not {origin!r}")
     return checkpoint
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Every chain's signed (size, root) at one instant: the set of chains, signed as a whole."""
+
+    written_at: dt.datetime
+    heads: dict[str, tuple[int, bytes]]
+
+    def text(self) -> str:
+        lines = [MANIFEST_ORIGIN, self.written_at.astimezone(dt.UTC).isoformat(timespec="seconds")]
+        for chain, (size, root) in sorted(self.heads.items()):
+            if not _NAME.fullmatch(chain):
+                raise CheckpointError(f"chain name {chain!r} cannot go in a manifest")
+            lines.append(f"{chain} {size} {base64.b64encode(root).decode()}")
+        return "\n".join(lines) + "\n"
+
+    @classmethod
+    def parse(cls, text: str) -> Manifest:
+        lines = text.split("\n")
+        if len(lines) < 3 or lines[-1] != "" or lines[0] != MANIFEST_ORIGIN:
+            raise CheckpointError(f"a manifest starts with {MANIFEST_ORIGIN} and its time")
+        try:
+            written_at = dt.datetime.fromisoformat(lines[1])
+        except ValueError:
+            raise CheckpointError("the manifest's time is not ISO 8601") from None
+        if written_at.tzinfo is None:
+            raise CheckpointError("the manifest's time has no time zone")
+        heads: dict[str, tuple[int, bytes]] = {}
+        for line in lines[2:-1]:
+            parts = line.split(" ")
+            if len(parts) != 3 or not _NAME.fullmatch(parts[0]) or not _DECIMAL.fullmatch(parts[1]):
+                raise CheckpointError("a manifest line is chain, size and root")
+            chain, size, root = parts
+            if chain in heads:
+                raise CheckpointError(f"the manifest lists chain {chain} twice")
+            checkpoint = Checkpoint.parse(f"{origin_of(chain)}\n{size}\n{root}\n")  # checks the root
+            heads[chain] = (checkpoint.size, checkpoint.root)
+        return cls(written_at, heads)
+
+
+def open_manifest(verifier: NoteVerifier, note: str) -> Manifest:
+    """The manifest a note carries, once its signature is verified."""
+    return Manifest.parse(verifier.open(note))
