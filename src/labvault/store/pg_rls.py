@@ -21,7 +21,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from labvault.errors import ConfigurationError
-from labvault.store.base import Base, TenantScoped
+from labvault.store.base import Base
+from labvault.store.tenancy import tenant_tables as scoped_tables
 
 APP_ROLE = "labvault_app"
 LAB_SETTING = "labvault.lab_id"
@@ -89,15 +90,7 @@ def bind_transaction(connection: Connection, lab_id: uuid.UUID | None, *, mainte
 def tenant_tables() -> list[Table]:
     """Every table of a :class:`TenantScoped` model, whoever added it."""
     importlib.import_module("labvault.platform")  # imports every service, hence every model
-    found: dict[str, Table] = {}
-    pending = list(TenantScoped.__subclasses__())
-    while pending:
-        cls = pending.pop()
-        pending.extend(cls.__subclasses__())
-        table = getattr(cls, "__table__", None)
-        if isinstance(table, Table):
-            found[table.name] = table
-    return [found[name] for name in sorted(found)]
+    return scoped_tables()
 
 
 def _quote(connection: Connection, identifier: str) -> str:

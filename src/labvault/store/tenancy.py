@@ -35,16 +35,17 @@ def _touches_tenant_table(state: ORMExecuteState) -> bool:
     return any(issubclass(mapper.class_, TenantScoped) for mapper in state.all_mappers)
 
 
-def _tenant_tables() -> set[Table]:
-    tables: set[Table] = set()
+def tenant_tables() -> list[Table]:
+    """Every table of a :class:`TenantScoped` model imported so far, by name."""
+    found: dict[str, Table] = {}
     pending = list(TenantScoped.__subclasses__())
     while pending:
         cls = pending.pop()
         pending.extend(cls.__subclasses__())
         table = getattr(cls, "__table__", None)
         if isinstance(table, Table):
-            tables.add(table)
-    return tables
+            found[table.name] = table
+    return [found[name] for name in sorted(found)]
 
 
 def _core_statement_on_tenant_table(state: ORMExecuteState) -> bool:
@@ -53,7 +54,7 @@ def _core_statement_on_tenant_table(state: ORMExecuteState) -> bool:
     statement = state.statement
     if state.is_orm_statement or not isinstance(statement, ClauseElement):
         return False
-    return bool(set(find_tables(statement)) & _tenant_tables())
+    return bool(set(find_tables(statement)) & set(tenant_tables()))
 
 
 @event.listens_for(Session, "do_orm_execute")

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from labvault.identity.account_service import Account
 from labvault.identity.patient_data import PatientData, PatientRecord
 from labvault.identity.physician_service import PhysicianData, PhysicianRecord
 from labvault.security.access import Role
@@ -245,6 +246,16 @@ class UserOut(BaseModel):
     role: Role
     lab_id: uuid.UUID | None
     active: bool
+
+    @classmethod
+    def of(cls, account: Account) -> UserOut:
+        return cls(
+            id=account.id,
+            username=account.username,
+            role=account.role,
+            lab_id=account.lab_id,
+            active=account.active,
+        )
 
 
 class KeyRotationOut(BaseModel):

@@ -121,13 +121,7 @@ def update_user(user_id: uuid.UUID, body: UserPatch, ctx: Ctx, platform: Platfor
     """Change a user's role or (de)activate them (re-authentication required); every token of the
     user is revoked."""
     account = platform.accounts.update_user(ctx, user_id, role=body.role, active=body.active)
-    return UserOut(
-        id=account.id,
-        username=account.username,
-        role=account.role,
-        lab_id=account.lab_id,
-        active=account.active,
-    )
+    return UserOut.of(account)
 
 
 @router.post(

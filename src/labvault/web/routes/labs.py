@@ -42,13 +42,7 @@ def create_user(lab_id: uuid.UUID, body: UserIn, ctx: Ctx, platform: PlatformDep
     account = platform.accounts.create_user(
         ctx, body.username, body.password, body.role, lab_id, body.full_name
     )
-    return UserOut(
-        id=account.id,
-        username=account.username,
-        role=account.role,
-        lab_id=account.lab_id,
-        active=account.active,
-    )
+    return UserOut.of(account)
 
 
 @router.post("/{lab_id}/keys/rotate", response_model=KeyRotationOut)
