@@ -1,12 +1,16 @@
 #!/bin/sh
-# System tools the test suite needs besides Python packages: pg_dump (stolen-copy test on
-# PostgreSQL). Installed from Debian's packages when missing and we are root.
+# System tools the test suite needs besides Python packages, from Debian's packages when missing
+# and we are root: pg_dump (stolen-copy test on PostgreSQL) and Chromium (browser UI tests, driven
+# by Playwright with executable_path: Playwright never downloads a browser here).
 set -eu
-if ! command -v pg_dump >/dev/null 2>&1; then
+MISSING=""
+command -v pg_dump >/dev/null 2>&1 || MISSING="$MISSING postgresql-client"
+[ -x /usr/bin/chromium ] || MISSING="$MISSING chromium"
+if [ -n "$MISSING" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "test-deps: installing postgresql-client"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >/dev/null
+        echo "test-deps: installing$MISSING"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $MISSING >/dev/null
     else
-        echo "test-deps: pg_dump not found; PostgreSQL dump tests will skip (or fail under CI=true)" >&2
+        echo "test-deps: missing$MISSING; the tests needing them skip (or fail under CI=true)" >&2
     fi
 fi

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.types import ASGIApp
 
 from labvault.platform import Platform
@@ -28,6 +28,7 @@ from labvault.web.routes import (
     specimens,
     support,
 )
+from labvault.web.ui import UI_PREFIX, routes_auth, routes_pages
 
 API_PREFIX = "/api/v1"
 OPENAPI_URL = f"{API_PREFIX}/openapi.json"
@@ -107,5 +108,13 @@ def create_app(platform: Platform) -> ASGIApp:
     api.include_router(audit.router)
     api.include_router(alerts.router)
     app.include_router(api)
+
+    # The browser UI: cookie sessions, HTML pages, not part of the API's document.
+    app.include_router(routes_auth.router, prefix=UI_PREFIX)
+    app.include_router(routes_pages.router, prefix=UI_PREFIX)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse(f"{UI_PREFIX}/", status_code=303)
 
     return SecurityHeaders(BodySizeLimit(app, platform.settings.max_body_bytes))

@@ -1,67 +1,115 @@
-"""Domain errors → HTTP answers with a precise, value-free reason."""
+"""Domain errors → HTTP answers with a precise, value-free reason: JSON for the API, an HTML page
+for the browser UI (a sign-in page when the session is missing or over)."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import RedirectResponse, Response
 
 from labvault.crypto.errors import IntegrityError, KeyUnavailable
 from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from labvault.security.audit import AuditUnavailable
 from labvault.security.read_budget import ReadBudgetExceeded
 from labvault.store.tenancy import TenantScopeError
+from labvault.web.ui import UI_PREFIX, cookies, pages
 
 
-def _json(status: int, detail: object, headers: dict[str, str] | None = None) -> JSONResponse:
+def _is_ui(request: Request) -> bool:
+    path = request.url.path
+    return path == UI_PREFIX or path.startswith(UI_PREFIX + "/")
+
+
+def _answer(request: Request, status: int, detail: object, headers: dict[str, str] | None = None) -> Response:
+    if _is_ui(request):
+        page = pages.error_page(status, _sentence(detail))
+        page.headers.update(headers or {})
+        return page
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+def _sentence(detail: object) -> str:
+    """A validation error list as one line a person can read (field: reason; ...)."""
+    if isinstance(detail, list):
+        parts = []
+        for error in detail:
+            where = [str(p) for p in error.get("loc", ()) if p not in ("body", "form")]
+            parts.append(f"{'.'.join(where) or 'request'}: {error.get('msg', 'invalid')}")
+        return "; ".join(parts)
+    return str(detail)
+
+
+def _sign_in_again(request: Request) -> Response:
+    """A UI request without a valid session goes to the sign-in page (saying why if it had one)."""
+    had_session = cookies.read(request, cookies.SESSION_COOKIE) is not None
+    response = RedirectResponse(f"{UI_PREFIX}/login{'?ended=1' if had_session else ''}", status_code=303)
+    cookies.clear_session(response)
+    return response
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def request_invalid(request: Request, exc: RequestValidationError) -> Response:
         # Pydantic echoes the refused value as "input": drop it, it is usually personal data.
         errors = [{k: v for k, v in e.items() if k not in ("input", "url")} for e in exc.errors()]
-        return _json(422, jsonable_encoder(errors))
+        return _answer(request, 422, jsonable_encoder(errors))
 
     @app.exception_handler(InvalidInput)
-    async def invalid(_: Request, exc: InvalidInput) -> JSONResponse:
-        return _json(422, [{"loc": ["body", exc.field], "msg": exc.reason, "type": "invalid_value"}])
+    async def invalid(request: Request, exc: InvalidInput) -> Response:
+        return _answer(
+            request, 422, [{"loc": ["body", exc.field], "msg": exc.reason, "type": "invalid_value"}]
+        )
 
     @app.exception_handler(Unauthenticated)
-    async def unauthenticated(_: Request, exc: Unauthenticated) -> JSONResponse:
-        return _json(401, str(exc), {"WWW-Authenticate": "Bearer"})
+    async def unauthenticated(request: Request, exc: Unauthenticated) -> Response:
+        if _is_ui(request):
+            return _sign_in_again(request)
+        return _answer(request, 401, str(exc), {"WWW-Authenticate": "Bearer"})
 
     @app.exception_handler(Forbidden)
-    async def forbidden(_: Request, exc: Forbidden) -> JSONResponse:
-        return _json(403, str(exc))
+    async def forbidden(request: Request, exc: Forbidden) -> Response:
+        return _answer(request, 403, str(exc))
 
     @app.exception_handler(NotFound)
-    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return _json(404, str(exc))
+    async def not_found(request: Request, exc: NotFound) -> Response:
+        return _answer(request, 404, str(exc))
 
     @app.exception_handler(Conflict)
-    async def conflict(_: Request, exc: Conflict) -> JSONResponse:
+    async def conflict(request: Request, exc: Conflict) -> Response:
+        if _is_ui(request):
+            return _answer(request, 409, str(exc))
         return JSONResponse({"detail": str(exc), "existing_ids": exc.existing_ids}, status_code=409)
 
     @app.exception_handler(KeyUnavailable)
-    async def key_unavailable(_: Request, exc: KeyUnavailable) -> JSONResponse:
-        return _json(410, "this laboratory's keys are not available (destroyed or missing)")
+    async def key_unavailable(request: Request, exc: KeyUnavailable) -> Response:
+        return _answer(request, 410, "this laboratory's keys are not available (destroyed or missing)")
 
     @app.exception_handler(IntegrityError)
-    async def integrity(_: Request, exc: IntegrityError) -> JSONResponse:
-        return _json(500, f"stored data failed its integrity check: {exc}")
+    async def integrity(request: Request, exc: IntegrityError) -> Response:
+        return _answer(request, 500, f"stored data failed its integrity check: {exc}")
 
     @app.exception_handler(ReadBudgetExceeded)
-    async def over_budget(_: Request, exc: ReadBudgetExceeded) -> JSONResponse:
+    async def over_budget(request: Request, exc: ReadBudgetExceeded) -> Response:
         # The alert of the refusal was recorded as the refused transaction rolled back.
-        return _json(429, str(exc), {"Retry-After": str(exc.retry_after)})
+        return _answer(request, 429, str(exc), {"Retry-After": str(exc.retry_after)})
 
     @app.exception_handler(AuditUnavailable)
-    async def audit_down(_: Request, exc: AuditUnavailable) -> JSONResponse:
-        return _json(503, "the audit log cannot be written; access refused")
+    async def audit_down(request: Request, exc: AuditUnavailable) -> Response:
+        return _answer(request, 503, "the audit log cannot be written; access refused")
 
     @app.exception_handler(TenantScopeError)
-    async def scope(_: Request, exc: TenantScopeError) -> JSONResponse:
-        return _json(500, "internal tenant scoping error")
+    async def scope(request: Request, exc: TenantScopeError) -> Response:
+        return _answer(request, 500, "internal tenant scoping error")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """Starlette's own errors (unknown path, method not allowed, the 429 of the login limit)."""
+        if _is_ui(request):
+            response = pages.error_page(exc.status_code, str(exc.detail))
+            response.headers.update(exc.headers or {})
+            return response
+        return await http_exception_handler(request, exc)
