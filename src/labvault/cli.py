@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import re
 import sys
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -205,6 +206,11 @@ def demo(
             highlight=False,
         )
     _print_activity(creds.workflow)
+    out.print(
+        f"In a browser: http://{host}:{port}/ui/ (username, password above, and the code below).",
+        soft_wrap=True,
+        highlight=False,
+    )
     out.print(f"Try: curl -H 'Authorization: Bearer <token>' http://{host}:{port}/api/v1/me")
     out.print(
         "Logging in needs a one-time code too: `labvault demo-code <username>` prints the current one "
@@ -325,6 +331,13 @@ def user_add(
         str | None, typer.Option("--lab", envvar="LABVAULT_LAB", help="Lab code (not for operators).")
     ] = None,
     full_name: Annotated[str | None, typer.Option("--full-name")] = None,
+    physician_id: Annotated[
+        uuid.UUID | None,
+        typer.Option(
+            "--physician-id",
+            help="Role prescriber (and only then): the lab's physician the account acts for.",
+        ),
+    ] = None,
     admin: Annotated[
         str | None,
         typer.Option("--admin", help="The lab admin creating a staff account (asked for their password)."),
@@ -343,13 +356,16 @@ def user_add(
 ) -> None:
     """Create an individual staff account (never a shared one). The console acts as the platform
     operator, who may only create operators and a lab's first admin; staff accounts are created
-    by a lab admin (``--admin``), who proves it with their password and one-time code. The new
-    user then enrols in MFA (``labvault user mfa-enroll``) before they can sign in."""
+    by a lab admin (``--admin``), who proves it with their password and one-time code; so is a
+    prescriber account, for one physician of the lab (``--physician-id``). The new user then
+    enrols in MFA (``labvault user mfa-enroll``) before they can sign in."""
     with _platform(data_dir, key_dir, database_url) as platform:
         lab_id = platform.labs.by_code(lab).id if lab else None
         password = _read_password(password_stdin, confirm=True)
         creator = _acting_admin(platform, admin, password_stdin, totp_code)
-        account = platform.accounts.create_user(creator, username, password, role, lab_id, full_name)
+        account = platform.accounts.create_user(
+            creator, username, password, role, lab_id, full_name, physician_id
+        )
     out.print(f"User {account.username} ({account.role.value}) created; next: labvault user mfa-enroll.")
 
 

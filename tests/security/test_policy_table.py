@@ -192,7 +192,10 @@ def test_require_and_sees_restricted_ask_the_policy() -> None:
     with pytest.raises(Forbidden):
         require_lab(support, Permission.RESULT_READ)
     with pytest.raises(Forbidden, match="prescribed"):
-        require_lab(AccessContext(uuid.uuid4(), "dr", Role.PRESCRIBER, lab), Permission.RESULT_READ)
+        require_lab(
+            AccessContext(uuid.uuid4(), "dr", Role.PRESCRIBER, lab, physician_id=uuid.uuid4()),
+            Permission.RESULT_READ,
+        )
     assert sees_restricted(AccessContext(uuid.uuid4(), "b", Role.BIOLOGIST, lab))
     assert not sees_restricted(AccessContext(uuid.uuid4(), "t", Role.TECHNICIAN, lab))
     assert not sees_restricted(AccessContext(uuid.uuid4(), "b", Role.BIOLOGIST, lab, Purpose.MAINTENANCE))

@@ -90,6 +90,7 @@ def test_login_returns_a_token_that_works(env: Env) -> None:
         "username": env.user.username,
         "role": "biologist",
         "lab_id": str(env.lab.id),
+        "physician_id": None,
     }
 
 

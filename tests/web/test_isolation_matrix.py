@@ -116,38 +116,50 @@ On top of the status:
   (b) itself submitted in [2]);
 - no request of (b)..(f) changes lab A's patient rows or lab A's audit chain.
 
-``test_roles_within_the_owning_lab`` adds the per-role matrix inside lab A (from permissions.py):
+``test_roles_within_the_owning_lab`` adds the per-role matrix inside lab A (from permissions.py).
+The prescriber is Dr D's account; D prescribed O (and V, a received K awaiting entry), another
+physician E prescribed W; P has O, V and W, twin T has no order.
 
-    route                                  reception  technician  biologist  lab_admin
-    POST   /api/v1/patients                201        403         201        201
-    GET    /api/v1/patients/{P}            200        200         200        200
-    PATCH  /api/v1/patients/{P}            200        403         200        200
-    POST   /api/v1/patients/search/*       200        200         200        200
-    POST   /api/v1/physicians              201        403         201        201
-    POST   /api/v1/physicians/search       200        200         200        200
-    GET    /api/v1/labs, /api/v1/labs/{A}  200        200         200        200
-    POST   /api/v1/labs                    403        403         403        403
-    POST   /api/v1/labs/{A}/users          403        403         403        201
-    POST   /api/v1/labs/{A}/keys/rotate    403        403         403        200
-    GET    /api/v1/audit/*                 403        403         403        200
-    POST   /api/v1/orders                  201        403         201        403
-    GET    /api/v1/orders/{O}              200        200         200        403
-    GET    /api/v1/patients/{P}/orders     200        200         200        403
-    GET    /api/v1/orders/{O}/labels.pdf   200        200         200        403
-    POST   /api/v1/specimens/*             200        200         200        403
-    GET    /api/v1/worklist                403        200         200        403
-    POST   /api/v1/results                 403        201         201        403
-    POST   .../results/validate/technical  403        200         200        403
-    POST   .../results/validate/biological 403        403         200        403
-    POST   /api/v1/items/{K}/critical-call 403        201         201        403
-    GET    /api/v1/items/{K}/versions      403        200         200        403
-    POST   /api/v1/orders/{O}/reports      403        403         201        403
-    GET    /api/v1/orders/{O}/reports      200        403         200        403
-    GET    .../orders/{O}/reports/1.pdf    200        403         200        403
-    GET    /api/v1/patients/{P}/history*   403        200         200        403
-    POST   /api/v1/break-glass             201        201         409        403
-    /api/v1/support-grants (all three)     403        403         403        201/200
-    GET    /api/v1/patients/{P}/access-log 403        403         200        200
+    route                                  reception  technician  biologist  lab_admin  prescriber
+    GET    /api/v1/me, POST .../auth/reauth 200       200         200        200        200
+    POST   /api/v1/tokens                  201        201         201        201        201
+    POST   /api/v1/patients                201        403         201        201        403
+    GET    /api/v1/patients/{P}            200        200         200        200        200 [p]
+    PATCH  /api/v1/patients/{P}            200        403         200        200        403
+    POST   /api/v1/patients/search/*       200        200         200        200        200 [P] [p]
+    POST   /api/v1/physicians              201        403         201        201        403
+    POST   /api/v1/physicians/search       200        200         200        200        403
+    GET    /api/v1/labs, /api/v1/labs/{A}  200        200         200        200        200
+    POST   /api/v1/labs                    403        403         403        403        403
+    POST   /api/v1/labs/{A}/users          403        403         403        201        403
+    POST   /api/v1/labs/{A}/keys/rotate    403        403         403        200        403
+    GET    /api/v1/audit/*                 403        403         403        200        403
+    POST   /api/v1/orders                  201        403         201        403        403
+    GET    /api/v1/orders/{O}              200        200         200        403        200 [q]
+    GET    /api/v1/patients/{P}/orders     200        200         200        403        200 O, V [q]
+    GET    /api/v1/orders/{O}/labels.pdf   200        200         200        403        403
+    POST   /api/v1/specimens/*             200        200         200        403        403
+    GET    /api/v1/worklist                403        200         200        403        200 V's K [q]
+    POST   /api/v1/results                 403        201         201        403        403
+    POST   .../results/validate/technical  403        200         200        403        403
+    POST   .../results/validate/biological 403        403         200        403        403
+    POST   /api/v1/items/{K}/critical-call 403        201         201        403        403
+    GET    /api/v1/items/{K}/versions      403        200         200        403        200 [q]
+    POST   /api/v1/orders/{O}/reports      403        403         201        403        403
+    GET    /api/v1/orders/{O}/reports      200        403         200        403        200 [q]
+    GET    .../orders/{O}/reports/1.pdf    200        403         200        403        200 [q]
+    GET    /api/v1/patients/{P}/history*   403        200         200        403        200 [p]
+    POST   /api/v1/break-glass             201        201         409        403        403
+    /api/v1/support-grants (all three)     403        403         403        201/200    403
+    GET    /api/v1/patients/{P}/access-log 403        403         200        200        403
+
+    [p] P has an order of D's; for T (no order of D's) the same routes answer 403, and searches
+        for T find nothing (``test_the_prescriber_is_held_to_their_own_orders``).
+    [q] D's own order; on W (E's order of the same patient) every one of these answers 403 with
+        the policy's reason, W is left out of P's orders and of the worklist, and lab B's
+        prescriber gets 404 on O, V and P, all without a change to lab A's audit chain.
+        Result values: only the results a biologist signed (HIV, entered but not validated, is
+        shown as a test of D's order, without its value).
 """
 
 from __future__ import annotations
@@ -175,7 +187,7 @@ from labvault.identity.patient_data import PatientData, PatientRecord
 from labvault.identity.physician_service import PhysicianData, PhysicianRecord
 from labvault.keys.models import LabKey
 from labvault.platform import Platform
-from labvault.security.access import Role
+from labvault.security.access import AccessContext, Purpose, Role
 from labvault.security.alert_models import Alert
 from labvault.security.alerts import AlertSpec, Severity, raise_alert
 from labvault.security.grant_models import SupportGrant
@@ -183,7 +195,7 @@ from labvault.security.signed_checkpoint import NoteVerifier
 from labvault.store.base import utcnow
 from labvault.web.app import API_PREFIX, create_app
 from labvault.workflow.models import AccessOverride, CriticalCall, Order, OrderItem, Report, Result, Specimen
-from labvault.workflow.order_data import OrderRecord
+from labvault.workflow.order_data import OrderRecord, OrderRequest
 from tests.auth_helpers import Authenticator, forget_code_use, mark_reauthenticated, pool_for
 from tests.conftest import TEST_PASSWORD, Factory
 from tests.web import matrix_security_keys
@@ -223,6 +235,8 @@ GARBAGE_HEADERS: tuple[dict[str, str], ...] = (
     {"Authorization": "Basic dXNlcjpwYXNzd29yZA=="},
 )
 LAB_ROLES = (Role.RECEPTION, Role.TECHNICIAN, Role.BIOLOGIST, Role.LAB_ADMIN)
+PRESCRIBER = Role.PRESCRIBER
+ACCOUNT_ROLES = (*LAB_ROLES, PRESCRIBER)
 
 
 def distinctive_name(rng: random.Random) -> str:
@@ -235,8 +249,9 @@ class Flow:
     """Lab A's workflow objects for P that the read-only rows share."""
 
     bench: Bench
-    order: OrderRecord  # O: K, NA, GLU validated and released (report v1); HIV entered, not validated
-    waiting: OrderRecord  # W: K received, awaiting entry
+    order: OrderRecord  # O, by Dr D: K, NA, GLU validated and released (v1); HIV entered, not validated
+    waiting: OrderRecord  # W, by Dr E: K received, awaiting entry
+    own_waiting: OrderRecord  # V, by Dr D: K received, awaiting entry
 
     @property
     def order_items(self) -> dict[str, uuid.UUID]:
@@ -339,11 +354,21 @@ def world(platform: Platform) -> Iterator[World]:
         accounts[("a", Role.TECHNICIAN)],
         accounts[("a", Role.BIOLOGIST)],
     )
-    order = bench.order(target.id, "K", "NA", "GLU", "HIV")
+    dr_d, dr_e = physician_in(platform, ctx), physician_in(platform, ctx)
+    for side, lab, physician in (
+        ("a", lab_a, dr_d),
+        ("b", lab_b, physician_in(platform, context_for(accounts[("b", Role.RECEPTION)]))),
+    ):
+        account = prescriber_account(platform, accounts[(side, Role.LAB_ADMIN)], lab, physician)
+        accounts[(side, PRESCRIBER)] = account
+        tokens[account.id] = token_for(platform, account)
+    order = prescribed(bench, target.id, dr_d, "K", "NA", "GLU", "HIV")
     bench.enter(order, {"K": "4.2", "NA": "140", "GLU": "5.1", "HIV": "negative"})
     bench.validate(order, ["K", "NA", "GLU"])
     bench.release(order)
-    flow = Flow(bench, order, bench.order(target.id, "K"))
+    flow = Flow(
+        bench, order, prescribed(bench, target.id, dr_e, "K"), prescribed(bench, target.id, dr_d, "K")
+    )
     with app_client(platform, login_rate_limit=100_000) as client:  # the limit: test_lockout_api
         yield World(
             platform,
@@ -360,6 +385,35 @@ def world(platform: Platform) -> Iterator[World]:
             twin,
             flow,
         )
+
+
+def physician_in(platform: Platform, ctx: AccessContext) -> uuid.UUID:
+    """A physician registered in ``ctx``'s lab just now."""
+    rng = random.Random()
+    data = PhysicianData(generate_rpps(rng), distinctive_name(rng), distinctive_name(rng))
+    return platform.physicians.register(ctx, data).id
+
+
+def prescriber_account(platform: Platform, admin: Account, lab: LabInfo, physician_id: uuid.UUID) -> Account:
+    """The prescriber account of ``physician_id``, created by the lab's admin."""
+    return platform.accounts.create_user(
+        context_for(admin, Purpose.ADMINISTRATION),
+        f"dr{uuid.uuid4().hex[:12]}",
+        TEST_PASSWORD,
+        PRESCRIBER,
+        lab.id,
+        physician_id=physician_id,
+    )
+
+
+def prescribed(bench: Bench, patient_id: uuid.UUID, prescriber_id: uuid.UUID, *tests: str) -> OrderRecord:
+    """An order of ``prescriber_id`` for the patient, its tubes received (``Bench.order`` names none)."""
+    reception = bench.ctx(bench.reception)
+    request = OrderRequest(patient_id=patient_id, tests=tests, prescriber_id=prescriber_id)
+    record = bench.platform.orders.create(reception, request)
+    for specimen in record.specimens:
+        bench.platform.specimens.receive(reception, specimen.barcode)
+    return record
 
 
 # --- the routes -----------------------------------------------------------------------------------
@@ -812,9 +866,13 @@ def role_of(attempt: Attempt) -> Role:
 
 
 def assert_restricted_policy(items: list[dict[str, Any]], role: Role) -> None:
-    """HIV (restricted) only for biologists; result values only for roles that read results."""
-    assert ("HIV" in {item["test_code"] for item in items}) is (role is Role.BIOLOGIST)
+    """HIV (restricted) only for biologists and the order's prescriber; result values only for
+    roles that read results, and for the prescriber once a biologist signed them."""
+    assert ("HIV" in {item["test_code"] for item in items}) is (role in (Role.BIOLOGIST, PRESCRIBER))
     for item in items:
+        if role is PRESCRIBER:
+            assert (item["result"] is not None) is (item["status"] == "validated"), item["test_code"]
+            continue
         assert (item["result"] is not None) is (role in READS_RESULTS and item["status"] != "pending")
 
 
@@ -846,7 +904,7 @@ def verify_read_order(world: World, attempt: Attempt, _req: Req, response: httpx
     body = response.json()
     assert body["id"] == str(world.flow.order.id)
     role = role_of(attempt)
-    assert body["hidden_items"] == (0 if role is Role.BIOLOGIST else 1)
+    assert body["hidden_items"] == (0 if role in (Role.BIOLOGIST, PRESCRIBER) else 1)
     assert_restricted_policy(body["items"], role)
 
 
@@ -858,7 +916,11 @@ def verify_patient_orders(world: World, attempt: Attempt, _req: Req, response: h
     if response.status_code != 200:
         return
     orders = {order["id"]: order for order in response.json()["results"]}
-    assert {str(world.flow.order.id), str(world.flow.waiting.id)} <= set(orders)
+    own = {str(world.flow.order.id), str(world.flow.own_waiting.id)}
+    if role_of(attempt) is PRESCRIBER:
+        assert set(orders) == own, "only the orders the prescriber prescribed"
+    else:
+        assert own | {str(world.flow.waiting.id)} <= set(orders)
     assert all(order["patient_id"] == str(world.target.id) for order in orders.values())
     assert_restricted_policy(orders[str(world.flow.order.id)]["items"], role_of(attempt))
 
@@ -914,9 +976,16 @@ def verify_worklist(world: World, attempt: Attempt, _req: Req, response: httpx.R
     if response.status_code != 200:
         return
     waiting = str(Bench.items(world.flow.waiting)["K"])
+    own_waiting = str(Bench.items(world.flow.own_waiting)["K"])
     items = {line["item_id"] for line in response.json()}
-    if attempt.caller is Caller.OWNER:
-        assert waiting in items
+    if attempt.caller is Caller.OWNER and role_of(attempt) is PRESCRIBER:
+        assert own_waiting in items and waiting not in items
+        assert {line["order_id"] for line in response.json()} <= {
+            str(world.flow.order.id),
+            str(world.flow.own_waiting.id),
+        }
+    elif attempt.caller is Caller.OWNER:
+        assert {waiting, own_waiting} <= items
     else:
         assert waiting not in items
         assert str(world.flow.waiting.id) not in response.text
@@ -1479,7 +1548,9 @@ def test_matrix_covers_every_route(world: World) -> None:
     assert api == {key for key in covered if key[1].startswith(f"{API_PREFIX}/")}, (
         f"routes without a matrix row: {sorted(api - covered)}; rows without a route: {sorted(covered - api)}"
     )
-    assert served - api == {("GET", "/healthz")}, "only /healthz may live outside /api/v1"
+    ui = {key for key in served if key[1].startswith("/ui/")}  # the pages: tests/web/test_ui_routes.py
+    outside = {("GET", "/healthz"), ("GET", "/")}
+    assert served - api - ui == outside, "only /healthz and / live outside /api/v1 and /ui"
 
 
 # --- the matrix -----------------------------------------------------------------------------------
@@ -1517,65 +1588,65 @@ def test_isolation_matrix(world: World, route: Route, caller: Caller) -> None:
         route.verify(world, attempt, req, response)
 
 
+DR = PRESCRIBER
 ROLE_MATRIX: dict[tuple[str, str], dict[Role, int]] = {
-    ("POST", P): {Role.RECEPTION: 201, Role.TECHNICIAN: 403, Role.BIOLOGIST: 201, Role.LAB_ADMIN: 201},
-    ("GET", f"{P}/{{patient_id}}"): dict.fromkeys(LAB_ROLES, 200),
-    ("PATCH", f"{P}/{{patient_id}}"): {
-        Role.RECEPTION: 200,
-        Role.TECHNICIAN: 403,
-        Role.BIOLOGIST: 200,
-        Role.LAB_ADMIN: 200,
-    },
-    ("POST", f"{P}/search/nir"): dict.fromkeys(LAB_ROLES, 200),
-    ("POST", f"{P}/search/ins"): dict.fromkeys(LAB_ROLES, 200),
-    ("POST", f"{P}/search/name"): dict.fromkeys(LAB_ROLES, 200),
-    ("POST", f"{API_PREFIX}/physicians"): {R: 201, T: 403, B: 201, ADMIN: 201},
-    ("POST", f"{API_PREFIX}/physicians/search"): dict.fromkeys(LAB_ROLES, 200),
-    ("GET", f"{API_PREFIX}/labs"): dict.fromkeys(LAB_ROLES, 200),
-    ("POST", f"{API_PREFIX}/labs"): dict.fromkeys(LAB_ROLES, 403),
-    ("GET", f"{API_PREFIX}/labs/{{lab_id}}"): dict.fromkeys(LAB_ROLES, 200),
-    ("POST", f"{API_PREFIX}/labs/{{lab_id}}/users"): {**dict.fromkeys(LAB_ROLES, 403), Role.LAB_ADMIN: 201},
-    ("POST", f"{API_PREFIX}/labs/{{lab_id}}/keys/rotate"): {
-        **dict.fromkeys(LAB_ROLES, 403),
-        Role.LAB_ADMIN: 200,
-    },
-    ("POST", ORDERS): {R: 201, T: 403, B: 201, ADMIN: 403},
-    ("GET", f"{ORDERS}/{{order_id}}"): {R: 200, T: 200, B: 200, ADMIN: 403},
-    ("GET", f"{P}/{{patient_id}}/orders"): {R: 200, T: 200, B: 200, ADMIN: 403},
-    ("GET", f"{ORDERS}/{{order_id}}/labels.pdf"): {R: 200, T: 200, B: 200, ADMIN: 403},
+    ("GET", f"{API_PREFIX}/me"): dict.fromkeys(ACCOUNT_ROLES, 200),
+    ("POST", f"{API_PREFIX}/auth/reauth"): dict.fromkeys(ACCOUNT_ROLES, 200),
+    ("POST", f"{API_PREFIX}/tokens"): dict.fromkeys(ACCOUNT_ROLES, 201),
+    ("POST", P): {R: 201, T: 403, B: 201, ADMIN: 201, DR: 403},
+    ("GET", f"{P}/{{patient_id}}"): dict.fromkeys(ACCOUNT_ROLES, 200),
+    ("PATCH", f"{P}/{{patient_id}}"): {R: 200, T: 403, B: 200, ADMIN: 200, DR: 403},
+    ("POST", f"{P}/search/nir"): dict.fromkeys(ACCOUNT_ROLES, 200),
+    ("POST", f"{P}/search/ins"): dict.fromkeys(ACCOUNT_ROLES, 200),
+    ("POST", f"{P}/search/name"): dict.fromkeys(ACCOUNT_ROLES, 200),
+    ("POST", f"{API_PREFIX}/physicians"): {R: 201, T: 403, B: 201, ADMIN: 201, DR: 403},
+    ("POST", f"{API_PREFIX}/physicians/search"): {**dict.fromkeys(LAB_ROLES, 200), DR: 403},
+    ("GET", f"{API_PREFIX}/labs"): dict.fromkeys(ACCOUNT_ROLES, 200),
+    ("POST", f"{API_PREFIX}/labs"): dict.fromkeys(ACCOUNT_ROLES, 403),
+    ("GET", f"{API_PREFIX}/labs/{{lab_id}}"): dict.fromkeys(ACCOUNT_ROLES, 200),
+    ("POST", f"{API_PREFIX}/labs/{{lab_id}}/users"): {**dict.fromkeys(ACCOUNT_ROLES, 403), ADMIN: 201},
+    ("POST", f"{API_PREFIX}/labs/{{lab_id}}/keys/rotate"): {**dict.fromkeys(ACCOUNT_ROLES, 403), ADMIN: 200},
+    ("POST", ORDERS): {R: 201, T: 403, B: 201, ADMIN: 403, DR: 403},
+    ("GET", f"{ORDERS}/{{order_id}}"): {R: 200, T: 200, B: 200, ADMIN: 403, DR: 200},
+    ("GET", f"{P}/{{patient_id}}/orders"): {R: 200, T: 200, B: 200, ADMIN: 403, DR: 200},
+    ("GET", f"{ORDERS}/{{order_id}}/labels.pdf"): {R: 200, T: 200, B: 200, ADMIN: 403, DR: 403},
     **{
-        ("POST", f"{API_PREFIX}/specimens/{action}"): {R: 200, T: 200, B: 200, ADMIN: 403}
+        ("POST", f"{API_PREFIX}/specimens/{action}"): {R: 200, T: 200, B: 200, ADMIN: 403, DR: 403}
         for action in SPECIMEN_OUTCOME
     },
-    ("GET", f"{API_PREFIX}/worklist"): {R: 403, T: 200, B: 200, ADMIN: 403},
-    ("POST", RESULTS): {R: 403, T: 201, B: 201, ADMIN: 403},
-    ("POST", f"{RESULTS}/validate/technical"): {R: 403, T: 200, B: 200, ADMIN: 403},
-    ("POST", f"{RESULTS}/validate/biological"): {R: 403, T: 403, B: 200, ADMIN: 403},
-    ("POST", f"{API_PREFIX}/items/{{item_id}}/critical-call"): {R: 403, T: 201, B: 201, ADMIN: 403},
-    ("GET", f"{API_PREFIX}/items/{{item_id}}/versions"): {R: 403, T: 200, B: 200, ADMIN: 403},
-    ("POST", f"{ORDERS}/{{order_id}}/reports"): {R: 403, T: 403, B: 201, ADMIN: 403},
-    ("GET", f"{ORDERS}/{{order_id}}/reports"): {R: 200, T: 403, B: 200, ADMIN: 403},
-    ("GET", f"{ORDERS}/{{order_id}}/reports/{{version}}.pdf"): {R: 200, T: 403, B: 200, ADMIN: 403},
-    ("GET", f"{P}/{{patient_id}}/history"): {R: 403, T: 200, B: 200, ADMIN: 403},
-    ("GET", f"{P}/{{patient_id}}/history.pdf"): {R: 403, T: 200, B: 200, ADMIN: 403},
-    ("POST", f"{API_PREFIX}/break-glass"): {R: 201, T: 201, B: 409, ADMIN: 403},
-    ("POST", f"{API_PREFIX}/support-grants"): {R: 403, T: 403, B: 403, ADMIN: 201},
-    ("GET", f"{API_PREFIX}/support-grants"): {R: 403, T: 403, B: 403, ADMIN: 200},
-    ("DELETE", f"{API_PREFIX}/support-grants/{{grant_id}}"): {R: 403, T: 403, B: 403, ADMIN: 200},
-    ("GET", f"{P}/{{patient_id}}/access-log"): {R: 403, T: 403, B: 200, ADMIN: 200},
-    ("GET", f"{API_PREFIX}/alerts"): {R: 403, T: 403, B: 403, ADMIN: 200},
-    ("POST", f"{API_PREFIX}/alerts/{{alert_id}}/acknowledge"): {R: 403, T: 403, B: 403, ADMIN: 200},
+    ("GET", f"{API_PREFIX}/worklist"): {R: 403, T: 200, B: 200, ADMIN: 403, DR: 200},
+    ("POST", RESULTS): {R: 403, T: 201, B: 201, ADMIN: 403, DR: 403},
+    ("POST", f"{RESULTS}/validate/technical"): {R: 403, T: 200, B: 200, ADMIN: 403, DR: 403},
+    ("POST", f"{RESULTS}/validate/biological"): {R: 403, T: 403, B: 200, ADMIN: 403, DR: 403},
+    ("POST", f"{API_PREFIX}/items/{{item_id}}/critical-call"): {R: 403, T: 201, B: 201, ADMIN: 403, DR: 403},
+    ("GET", f"{API_PREFIX}/items/{{item_id}}/versions"): {R: 403, T: 200, B: 200, ADMIN: 403, DR: 200},
+    ("POST", f"{ORDERS}/{{order_id}}/reports"): {R: 403, T: 403, B: 201, ADMIN: 403, DR: 403},
+    ("GET", f"{ORDERS}/{{order_id}}/reports"): {R: 200, T: 403, B: 200, ADMIN: 403, DR: 200},
+    ("GET", f"{ORDERS}/{{order_id}}/reports/{{version}}.pdf"): {R: 200, T: 403, B: 200, ADMIN: 403, DR: 200},
+    ("GET", f"{P}/{{patient_id}}/history"): {R: 403, T: 200, B: 200, ADMIN: 403, DR: 200},
+    ("GET", f"{P}/{{patient_id}}/history.pdf"): {R: 403, T: 200, B: 200, ADMIN: 403, DR: 200},
+    ("POST", f"{API_PREFIX}/break-glass"): {R: 201, T: 201, B: 409, ADMIN: 403, DR: 403},
+    ("POST", f"{API_PREFIX}/support-grants"): {R: 403, T: 403, B: 403, ADMIN: 201, DR: 403},
+    ("GET", f"{API_PREFIX}/support-grants"): {R: 403, T: 403, B: 403, ADMIN: 200, DR: 403},
+    ("DELETE", f"{API_PREFIX}/support-grants/{{grant_id}}"): {R: 403, T: 403, B: 403, ADMIN: 200, DR: 403},
+    ("GET", f"{P}/{{patient_id}}/access-log"): {R: 403, T: 403, B: 200, ADMIN: 200, DR: 403},
+    ("GET", f"{API_PREFIX}/alerts"): {R: 403, T: 403, B: 403, ADMIN: 200, DR: 403},
+    ("POST", f"{API_PREFIX}/alerts/{{alert_id}}/acknowledge"): {R: 403, T: 403, B: 403, ADMIN: 200, DR: 403},
     **{
-        ("GET", f"{API_PREFIX}/audit/{path}"): {R: 403, T: 403, B: 403, ADMIN: 200}
+        ("GET", f"{API_PREFIX}/audit/{path}"): {R: 403, T: 403, B: 403, ADMIN: 200, DR: 403}
         for path in ("checkpoints", "proof/inclusion", "proof/consistency")
     },
 }
 
 
+def test_role_matrix_has_every_account_role_on_every_row() -> None:
+    assert all(set(statuses) == set(ACCOUNT_ROLES) for statuses in ROLE_MATRIX.values())
+
+
 ROLE_CASES = [
     pytest.param(key, role, id=f"{key[0]} {key[1]}-{role}")
     for key, statuses in ROLE_MATRIX.items()
-    for role in LAB_ROLES
+    for role in ACCOUNT_ROLES
 ]
 
 
@@ -1590,3 +1661,101 @@ def test_roles_within_the_owning_lab(world: World, key: tuple[str, str], role: R
     )
     assert response.status_code == ROLE_MATRIX[key][role], response.text[:300]
     route.verify(world, attempt, req, response)
+
+
+# --- the prescriber, held to their own orders -------------------------------------------------------
+
+OWN_ONLY = "a prescriber sees only the orders they prescribed"
+
+
+def prescriber_reads(world: World) -> dict[str, tuple[str, str]]:
+    """The prescriber column's reads: (the path on Dr D's order or patient, the same on W, Dr E's
+    order of the same patient, or on twin T, who has no order of D's)."""
+    flow = world.flow
+    own, foreign = flow.order, flow.waiting
+    patient, twin = world.target.id, world.twin.id
+    return {
+        "order": (f"{ORDERS}/{own.id}", f"{ORDERS}/{foreign.id}"),
+        "reports": (f"{ORDERS}/{own.id}/reports", f"{ORDERS}/{foreign.id}/reports"),
+        "report pdf": (f"{ORDERS}/{own.id}/reports/1.pdf", f"{ORDERS}/{foreign.id}/reports/1.pdf"),
+        "versions": (
+            f"{API_PREFIX}/items/{flow.order_items['K']}/versions",
+            f"{API_PREFIX}/items/{Bench.items(foreign)['K']}/versions",
+        ),
+        "patient": (f"{P}/{patient}", f"{P}/{twin}"),
+        "patient orders": (f"{P}/{patient}/orders", f"{P}/{twin}/orders"),
+        "history": (f"{P}/{patient}/history", f"{P}/{twin}/history"),
+        "history pdf": (f"{P}/{patient}/history.pdf", f"{P}/{twin}/history.pdf"),
+    }
+
+
+PRESCRIBER_READS = ("order", "reports", "report pdf", "versions", "patient", "patient orders", "history")
+
+
+@pytest.mark.parametrize("read", [*PRESCRIBER_READS, "history pdf"])
+def test_the_prescriber_is_held_to_their_own_orders(world: World, read: str) -> None:
+    """Right for D's own order (200), the policy's 403 for another physician's order of the same
+    patient or a patient without D's orders, 404 for lab B's prescriber; no refusal is audited
+    in lab A nor shows one of its patients."""
+    own_path, other_path = prescriber_reads(world)[read]
+    mine = bearer(world.tokens[world.owner(PRESCRIBER).id])
+    assert world.client.get(own_path, headers=mine).status_code == 200
+    audit_before = audit_count(world.platform, world.lab_a.id)
+    refused = world.client.get(other_path, headers=mine)
+    assert refused.status_code == 403, refused.text[:300]
+    assert OWN_ONLY in refused.json()["detail"]
+    stranger = bearer(world.tokens[world.other(PRESCRIBER).id])
+    for path in (own_path, other_path):
+        response = world.client.get(path, headers=stranger)
+        assert response.status_code == 404, response.text[:300]
+        assert not any(value.lower() in response.text.lower() for value in world.secrets())
+    assert audit_count(world.platform, world.lab_a.id) == audit_before
+
+
+def test_the_prescribers_searches_find_only_their_patients(world: World) -> None:
+    mine = bearer(world.tokens[world.owner(PRESCRIBER).id])
+    for person, expected in ((world.target, [str(world.target.id)]), (world.twin, [])):
+        body = {"name": person.data.birth_name, "birth_date": person.data.birth_date.isoformat()}
+        response = world.client.post(f"{P}/search/name", json=body, headers=mine)
+        assert response.status_code == 200 and patient_ids(response) == expected
+        if person.data.nir:
+            response = world.client.post(f"{P}/search/nir", json={"nir": person.data.nir}, headers=mine)
+            assert patient_ids(response) == expected
+    twin_name = world.twin.data.birth_name.lower()
+    lab_b = bearer(world.tokens[world.other(PRESCRIBER).id])
+    body = {"name": world.target.data.birth_name, "birth_date": world.target.data.birth_date.isoformat()}
+    response = world.client.post(f"{P}/search/name", json=body, headers=lab_b)
+    assert patient_ids(response) == [] and twin_name not in response.text.lower()
+
+
+def test_an_admin_creates_a_prescriber_account_through_the_api(world: World) -> None:
+    """``POST /labs/{A}/users`` with ``physician_id``: created for a physician of lab A (the
+    account then reads that physician's orders), 404 for one of lab B, 409 for a second account."""
+    admin = world.owner(Role.LAB_ADMIN)
+    mark_reauthenticated(world.platform, world.tokens[admin.id])
+    headers = bearer(world.tokens[admin.id])
+    physician = physician_in(world.platform, context_for(world.owner(Role.RECEPTION)))
+    elsewhere = physician_in(world.platform, context_for(world.other(Role.RECEPTION)))
+
+    def create(physician_id: uuid.UUID | None, role: str = "prescriber") -> httpx.Response:
+        body: dict[str, Any] = {
+            "username": f"dr{uuid.uuid4().hex[:12]}",
+            "password": TEST_PASSWORD,
+            "role": role,
+        }
+        if physician_id is not None:
+            body["physician_id"] = str(physician_id)
+        return world.client.post(f"{API_PREFIX}/labs/{world.lab_a.id}/users", json=body, headers=headers)
+
+    created = create(physician)
+    assert created.status_code == 201, created.text[:300]
+    assert (created.json()["role"], created.json()["physician_id"]) == ("prescriber", str(physician))
+    assert create(physician).status_code == 409
+    assert create(elsewhere).status_code == 404
+    assert create(None).status_code == 422
+    assert create(physician, role="technician").status_code == 422
+    prescriber = world.platform.accounts.by_username(created.json()["username"])
+    token = token_for(world.platform, prescriber)
+    order = prescribed(world.flow.bench, world.target.id, physician, "K")
+    assert world.client.get(f"{ORDERS}/{order.id}", headers=bearer(token)).status_code == 200
+    assert world.client.get(f"{ORDERS}/{world.flow.order.id}", headers=bearer(token)).status_code == 403

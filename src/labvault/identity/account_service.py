@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
@@ -27,10 +28,10 @@ from labvault.identity.credentials import (
     user_context,
 )
 from labvault.identity.mfa_service import MfaService
-from labvault.identity.models import ApiToken, Lab, User
+from labvault.identity.models import ApiToken, Lab, Physician, User
 from labvault.keys.store import KeyStore
 from labvault.security import audit
-from labvault.security.access import LAB_ROLES, AccessContext, Purpose, Role
+from labvault.security.access import LAB_ACCOUNT_ROLES, LAB_ROLES, AccessContext, Purpose, Role
 from labvault.security.audit import AuditRecord
 from labvault.security.passwords import check_password_policy, hash_password
 from labvault.security.permissions import Permission, require
@@ -48,6 +49,7 @@ OPERATOR_BOOTSTRAP_ONLY = (
 GENERIC_NAMES = frozenset(
     {"admin", "root", "user", "test", "guest", "labo", "accueil", "secretariat", "shared"}
 )
+PHYSICIAN_HAS_ACCOUNT = "this physician already has an active prescriber account"
 
 
 class TokenKind(StrEnum):
@@ -63,6 +65,7 @@ class Account:
     lab_id: uuid.UUID | None
     active: bool
     mfa_enabled: bool = False
+    physician_id: uuid.UUID | None = None  # a prescriber account's physician
     # Set when authenticated by a token:
     token_id: uuid.UUID | None = None
     token_kind: TokenKind | None = None
@@ -80,12 +83,43 @@ class IssuedToken:
 
 def _account(user: User) -> Account:
     return Account(
-        user.id, user.username, Role(user.role), user.lab_id, user.active, user.mfa_enabled_at is not None
+        user.id,
+        user.username,
+        Role(user.role),
+        user.lab_id,
+        user.active,
+        user.mfa_enabled_at is not None,
+        user.physician_id,
     )
 
 
 def context_for(account: Account, purpose: Purpose = Purpose.CARE, origin: str = "local") -> AccessContext:
-    return AccessContext(account.id, account.username, account.role, account.lab_id, purpose, origin)
+    """What ``account`` acts as: a prescriber's context names its physician, whose orders it reads."""
+    return AccessContext(
+        account.id,
+        account.username,
+        account.role,
+        account.lab_id,
+        purpose,
+        origin,
+        physician_id=account.physician_id,
+    )
+
+
+def _check_physician(role: Role, physician_id: uuid.UUID | None) -> None:
+    """A prescriber account is one physician's; no other account names one."""
+    if role is Role.PRESCRIBER and physician_id is None:
+        raise InvalidInput("physician_id", "a prescriber account is a physician's: name the physician")
+    if role is not Role.PRESCRIBER and physician_id is not None:
+        raise InvalidInput("physician_id", "only a prescriber account names a physician")
+
+
+def _physician_has_account(session: Session, physician_id: uuid.UUID, but: uuid.UUID | None = None) -> bool:
+    """Whether another active account already acts for this physician."""
+    query = select(User.id).where(User.physician_id == physician_id, User.active.is_(True))
+    if but is not None:
+        query = query.where(User.id != but)
+    return session.scalar(query.limit(1)) is not None
 
 
 class AccountService:
@@ -114,8 +148,12 @@ class AccountService:
         role: Role,
         lab_id: uuid.UUID | None,
         full_name: str | None = None,
+        physician_id: uuid.UUID | None = None,
     ) -> Account:
-        """An individual account. Generic/shared names are refused (the 2021 leak had them)."""
+        """An individual account. Generic/shared names are refused (the 2021 leak had them).
+
+        A prescriber account (``role`` prescriber) acts for ``physician_id``, a physician of the
+        same lab with no other active account; only that lab's admin creates one."""
         username = username.strip().lower()
         if not USERNAME.match(username):
             raise InvalidInput(
@@ -135,10 +173,13 @@ class AccountService:
                 raise NotFound(f"no laboratory {lab_id}")
             if ctx.role is Role.PLATFORM_OPERATOR and role is not Role.LAB_ADMIN:
                 raise Forbidden(OPERATOR_BOOTSTRAP_ONLY)
-        if role not in (*LAB_ROLES, Role.PLATFORM_OPERATOR):
+        if role not in (*LAB_ACCOUNT_ROLES, Role.PLATFORM_OPERATOR):
             raise InvalidInput("role", "unknown role")
+        _check_physician(role, physician_id)
         password_hash = hash_password(password)
-        with self.db.transaction(None) as session:
+        # A prescriber's physician is looked up in the lab's own scope (session filter and
+        # row-level security): one of another lab is as absent as one that does not exist.
+        with self.db.transaction(lab_id if physician_id is not None else None) as session:
             if lab_id is not None:
                 lab = session.get(Lab, lab_id)
                 if lab is None or lab.shredded_at is not None:
@@ -151,15 +192,32 @@ class AccountService:
                     raise Forbidden(OPERATOR_BOOTSTRAP_ONLY)
             if session.scalar(select(User.id).where(User.username == username)):
                 raise Conflict(f"username {username!r} is taken")
+            detail: dict[str, object] = {"role": role.value}
+            if physician_id is not None:
+                if session.get(Physician, physician_id) is None:
+                    raise NotFound(f"no physician {physician_id} in this laboratory")
+                if _physician_has_account(session, physician_id):
+                    raise Conflict(PHYSICIAN_HAS_ACCOUNT)
+                detail["physician"] = str(physician_id)
             user = User(
-                id=uuid.uuid4(), lab_id=lab_id, username=username, password_hash=password_hash, role=role
+                id=uuid.uuid4(),
+                lab_id=lab_id,
+                username=username,
+                password_hash=password_hash,
+                role=role,
+                physician_id=physician_id,
             )
             if lab_id is not None:
                 cipher = self.keys.keyset(session, lab_id).cipher
                 user.full_name_enc = cipher.encrypt("users", "full_name_enc", user.id, full_name or None)
             session.add(user)
-            session.flush()
-            audit.append(session, ctx, AuditRecord("user.create", "user", str(user.id), {"role": role.value}))
+            try:
+                session.flush()
+            except IntegrityError:
+                # Two admins creating an account for the same physician at once: the unique index
+                # of active accounts per physician lets one through.
+                raise Conflict(PHYSICIAN_HAS_ACCOUNT) from None
+            audit.append(session, ctx, AuditRecord("user.create", "user", str(user.id), detail))
             return _account(user)
 
     def update_user(
@@ -186,18 +244,33 @@ class AccountService:
                 )
             changes: dict[str, object] = {}
             if role is not None and role.value != user.role:
+                if Role.PRESCRIBER in (role, Role(user.role)):
+                    raise InvalidInput(
+                        "role",
+                        "a prescriber account stays a physician's and staff accounts never become one: "
+                        "create the other account instead",
+                    )
                 if role not in LAB_ROLES or Role(user.role) is Role.PLATFORM_OPERATOR:
                     raise InvalidInput("role", "a laboratory account keeps a laboratory role")
                 changes["role"] = role.value
             if active is not None and active != user.active:
+                if (
+                    active
+                    and user.physician_id is not None
+                    and _physician_has_account(session, user.physician_id, but=user.id)
+                ):
+                    raise Conflict(PHYSICIAN_HAS_ACCOUNT)
                 changes["active"] = active
             if changes:
-                session.execute(
-                    update(User)
-                    .where(User.id == user.id)
-                    .values(**changes)
-                    .execution_options(synchronize_session=False)
-                )
+                try:
+                    session.execute(
+                        update(User)
+                        .where(User.id == user.id)
+                        .values(**changes)
+                        .execution_options(synchronize_session=False)
+                    )
+                except IntegrityError:  # another account of the physician enabled meanwhile
+                    raise Conflict(PHYSICIAN_HAS_ACCOUNT) from None
                 revoked = self._revoke_all(session, user.id)
                 detail = {**changes, "tokens_revoked": revoked}
                 audit.append(session, ctx, AuditRecord("user.update", "user", str(user.id), detail))

@@ -78,7 +78,15 @@ def may_sign_in(session: Session, user: User) -> bool:
 
 def user_context(user: User, origin: str) -> AccessContext:
     """The user acting on their own account (audited on their lab's chain, or the platform's)."""
-    return AccessContext(user.id, user.username, Role(user.role), user.lab_id, Purpose.ADMINISTRATION, origin)
+    return AccessContext(
+        user.id,
+        user.username,
+        Role(user.role),
+        user.lab_id,
+        Purpose.ADMINISTRATION,
+        origin,
+        physician_id=user.physician_id,
+    )
 
 
 def is_locked(user: User, now: dt.datetime) -> bool:

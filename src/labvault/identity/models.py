@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from labvault.store.base import Base, TenantScoped, encrypted, utcnow
@@ -28,13 +28,35 @@ class Lab(Base):
     shredded_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
 
+# A prescriber account is a physician's, and only a prescriber account names one (0010).
+PRESCRIBER_HAS_PHYSICIAN = (
+    "(role = 'prescriber' AND physician_id IS NOT NULL) OR (role <> 'prescriber' AND physician_id IS NULL)"
+)
+
+
 class User(Base):
-    """An individual staff account (never shared). Platform operators belong to no lab."""
+    """An individual account (never shared): lab staff, a lab's prescriber (one physician of that
+    lab, ``physician_id``), or a platform operator (no lab)."""
 
     __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(PRESCRIBER_HAS_PHYSICIAN, name="prescriber_physician"),
+        # One active account per physician: a second one would be a shared identity by another name.
+        Index(
+            "uq_users_active_physician",
+            "physician_id",
+            unique=True,
+            sqlite_where=text("active AND physician_id IS NOT NULL"),
+            postgresql_where=text("active AND physician_id IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     lab_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("labs.id"), index=True)
+    # The physician (of the same lab: AccountService checks it) a prescriber account acts for.
+    physician_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("physicians.id"), index=True, default=None
+    )
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(256))
     role: Mapped[str] = mapped_column(String(32))

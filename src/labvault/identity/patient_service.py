@@ -1,4 +1,7 @@
-"""Patient registration, lookup and update: authorised, encrypted, and audited in one transaction."""
+"""Patient registration, lookup and update: authorised, encrypted, and audited in one transaction.
+
+A prescriber reads the identity of the patients they prescribed for (at least one order of
+theirs), finds only those by search, and writes nothing."""
 
 from __future__ import annotations
 
@@ -9,20 +12,21 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import ColumnElement, insert, select, update
+from sqlalchemy import ColumnElement, insert, select, true, update
 from sqlalchemy.orm import Session
 
 from labvault.crypto.keyset import LabKeySet
-from labvault.errors import Conflict, InvalidInput, NotFound
+from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound
 from labvault.identity import patient_codec as codec
 from labvault.identity.models import Patient
 from labvault.identity.patient_data import FIELD_NAMES, PatientData, PatientRecord, validate_patient
 from labvault.identity.validation import normalize_nir
 from labvault.keys.store import KeyStore
-from labvault.security import audit
-from labvault.security.access import AccessContext
+from labvault.security import audit, policy
+from labvault.security.access import AccessContext, Role
 from labvault.security.audit import AuditRecord
 from labvault.security.permissions import Permission, require_lab
+from labvault.security.policy import Relationship
 from labvault.store.base import utcnow
 from labvault.store.database import Database
 
@@ -38,6 +42,21 @@ class Duplicate:
     reason: str  # "nir" or "name_birth_date"
 
 
+def _prescribed_for(ctx: AccessContext) -> ColumnElement[bool]:
+    """A condition on :class:`Patient`: every patient of the lab for its staff; for a prescriber,
+    the patients with at least one order they prescribed (in the query, so that searches neither
+    show nor count the others)."""
+    if ctx.role is not Role.PRESCRIBER:
+        return true()
+    # Imported here: orders sit above identities (workflow builds on identity), this is the one
+    # place an identity read looks at them.
+    from labvault.workflow.models import Order
+
+    if ctx.physician_id is None:
+        raise Forbidden("a prescriber account acts for its physician: this context names none")
+    return Patient.id.in_(select(Order.patient_id).where(Order.prescriber_id == ctx.physician_id))
+
+
 def _hits(patient_ids: list[str]) -> list[AuditRecord]:
     """One event per patient a search or a refusal showed, so each patient's access log and the
     read budgets see it."""
@@ -50,8 +69,17 @@ class PatientService:
         self.keys = keys
 
     @contextmanager
-    def _lab(self, ctx: AccessContext, permission: Permission) -> Iterator[tuple[Session, LabKeySet]]:
-        require_lab(ctx, permission)
+    def _lab(
+        self, ctx: AccessContext, permission: Permission, *, per_patient: bool = False
+    ) -> Iterator[tuple[Session, LabKeySet]]:
+        """The lab's transaction, once the policy allows ``permission``. ``per_patient``: a read held
+        to :func:`_prescribed_for` (a prescriber passes this gate, then sees only their patients)."""
+        if per_patient:
+            policy.enforce_on_own_orders(ctx, permission)
+            if ctx.lab_id is None:
+                raise Forbidden(f"{permission.value} needs a laboratory scope")
+        else:
+            require_lab(ctx, permission)
         assert ctx.lab_id is not None
         with self.db.transaction(ctx.lab_id) as session:
             yield session, self.keys.keyset(session, ctx.lab_id)
@@ -239,8 +267,16 @@ class PatientService:
         return row
 
     def get(self, ctx: AccessContext, patient_id: uuid.UUID) -> PatientRecord:
-        with self._lab(ctx, Permission.PATIENT_READ) as (session, keys):
-            record = codec.decode(keys, self._row(session, patient_id))
+        """One identity; for a prescriber, of a patient they prescribed for (403 otherwise)."""
+        with self._lab(ctx, Permission.PATIENT_READ, per_patient=True) as (session, keys):
+            row = self._row(session, patient_id)
+            if ctx.role is Role.PRESCRIBER:
+                prescribed = session.scalar(
+                    select(Patient.id).where(Patient.id == row.id, _prescribed_for(ctx))
+                )
+                relationship = Relationship.NONE if prescribed is None else Relationship.PRESCRIBER
+                policy.enforce(ctx, Permission.PATIENT_READ, relationship=relationship)
+            record = codec.decode(keys, row)
             audit.append(
                 session, ctx, AuditRecord("patient.read", OBJECT, str(patient_id), patient_id=patient_id)
             )
@@ -253,9 +289,10 @@ class PatientService:
         conditions: Callable[[LabKeySet], list[ColumnElement[bool]]],
         confirm: Callable[[PatientData], bool],
     ) -> list[PatientRecord]:
-        """Blind-index candidates, confirmed on decrypted values; one transaction, one audit event."""
-        with self._lab(ctx, Permission.PATIENT_READ) as (session, keys):
-            rows = _union(session, conditions(keys), MAX_RESULTS + 1)
+        """Blind-index candidates, confirmed on decrypted values; one transaction, one audit event.
+        A prescriber finds only the patients they prescribed for."""
+        with self._lab(ctx, Permission.PATIENT_READ, per_patient=True) as (session, keys):
+            rows = _union(session, conditions(keys), MAX_RESULTS + 1, _prescribed_for(ctx))
             records = [r for r in (codec.decode(keys, row) for row in rows) if confirm(r.data)][:MAX_RESULTS]
             audit.append_many(
                 session,
@@ -292,12 +329,19 @@ class PatientService:
         return self._search(ctx, "name_birth_date", conditions, lambda d: _has_name_birth(d, target))
 
 
-def _union(session: Session, conditions: list[ColumnElement[bool]], limit: int | None) -> list[Patient]:
-    """Rows matching any condition, one indexed query each: an ``OR`` across two blind-index
-    columns makes SQLite scan the whole lab instead of using either index."""
+def _union(
+    session: Session,
+    conditions: list[ColumnElement[bool]],
+    limit: int | None,
+    scope: ColumnElement[bool] | None = None,
+) -> list[Patient]:
+    """Rows matching any condition (and ``scope``), one indexed query each: an ``OR`` across two
+    blind-index columns makes SQLite scan the whole lab instead of using either index."""
     found: dict[uuid.UUID, Patient] = {}
     for condition in conditions:
         query = select(Patient).where(condition)
+        if scope is not None:
+            query = query.where(scope)
         if limit is not None:
             query = query.limit(limit)
         for row in session.scalars(query):

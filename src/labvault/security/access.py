@@ -13,14 +13,19 @@ class Role(StrEnum):
     BIOLOGIST = "biologist"
     LAB_ADMIN = "lab_admin"
     PLATFORM_OPERATOR = "platform_operator"
-    # No account holds the two roles below. A prescriber account (a physician, users.physician_id)
-    # is planned: the policy already decides it. SUPPORT is the context a platform operator gets
-    # for one lab, only from a lab admin's active grant (security/support_grants.py).
+    # A physician of the lab (users.physician_id), created by a lab admin: reads only the orders
+    # they prescribed (security/policy.py; the services compute the relationship per order).
     PRESCRIBER = "prescriber"
+    # No account holds this one: the context a platform operator gets for one lab, only from a lab
+    # admin's active grant (security/support_grants.py).
     SUPPORT = "support"
 
 
+# The lab's staff: what a lab admin may give or change to (a staff account never becomes a
+# prescriber account, nor the reverse: one is a physician, the other is not).
 LAB_ROLES = (Role.RECEPTION, Role.TECHNICIAN, Role.BIOLOGIST, Role.LAB_ADMIN)
+# Every role an account of a laboratory may hold.
+LAB_ACCOUNT_ROLES = (*LAB_ROLES, Role.PRESCRIBER)
 
 
 class Purpose(StrEnum):
@@ -43,6 +48,7 @@ class AccessContext:
     purpose: Purpose = Purpose.CARE
     origin: str = "local"
     grant_id: uuid.UUID | None = None  # the support grant a SUPPORT context was built from
+    physician_id: uuid.UUID | None = None  # a PRESCRIBER's physician (users.physician_id)
 
     def __post_init__(self) -> None:
         if self.role is Role.PLATFORM_OPERATOR and self.lab_id is not None:
@@ -53,3 +59,7 @@ class AccessContext:
             raise ValueError("a support grant makes a SUPPORT context, and only that")
         if self.role is Role.SUPPORT and self.purpose is not Purpose.MAINTENANCE:
             raise ValueError("support access is for maintenance only")
+        if self.role is not Role.PRESCRIBER and self.physician_id is not None:
+            raise ValueError("only a prescriber context names a physician")
+        if self.role is Role.PRESCRIBER and self.physician_id is None:
+            raise ValueError("a prescriber context needs its physician")

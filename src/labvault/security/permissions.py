@@ -90,7 +90,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         {Permission.LAB_MANAGE, Permission.LAB_USERS_MANAGE, Permission.PLATFORM_USERS_MANAGE}
         | {Permission.KEYS_MANAGE, Permission.AUDIT_READ, Permission.CATALOG_MANAGE}
     ),
-    # The policy lets a prescriber use these only on the orders they prescribed.
+    # The policy lets a prescriber use these only on the orders they prescribed (the services
+    # decide each order; identities only of patients with at least one such order). Never a write.
     Role.PRESCRIBER: frozenset(
         {Permission.PATIENT_READ, Permission.ORDER_READ, Permission.RESULT_READ, Permission.REPORT_READ}
         | {Permission.RESTRICTED_READ}

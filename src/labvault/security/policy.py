@@ -20,6 +20,7 @@ an open break-the-glass override for that patient. It builds on the role table o
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -154,11 +155,39 @@ def request_for(
     return AccessRequest(ctx.role, permission, True, relationship, sensitivity, ctx.purpose, override)
 
 
-def enforce(ctx: AccessContext, permission: Permission) -> None:
+def enforce(
+    ctx: AccessContext,
+    permission: Permission,
+    *,
+    relationship: Relationship = Relationship.NONE,
+    sensitivity: Sensitivity = Sensitivity.NORMAL,
+) -> None:
     """Raise :class:`Forbidden` with the policy's reason unless ``ctx`` may do ``permission``."""
-    decision = decide(request_for(ctx, permission))
+    decision = decide(request_for(ctx, permission, sensitivity=sensitivity, relationship=relationship))
     if not decision.allowed:
         raise Forbidden(decision.reason)
+
+
+def relationship_to(ctx: AccessContext, prescriber_id: uuid.UUID | None) -> Relationship:
+    """The asker's tie to an order prescribed by ``prescriber_id``: PRESCRIBER only for the
+    account of that very physician (an order without a prescriber is nobody's)."""
+    if ctx.role is Role.PRESCRIBER and ctx.physician_id is not None and prescriber_id == ctx.physician_id:
+        return Relationship.PRESCRIBER
+    return Relationship.NONE
+
+
+def enforce_on_own_orders(ctx: AccessContext, permission: Permission) -> None:
+    """The gate of a read that is then decided order by order: whether ``ctx`` could do
+    ``permission`` on the orders it has a tie to. For a prescriber it assumes the tie, so every
+    service that opens with this gate must then decide each order it shows (or filter its query
+    to the prescriber's own orders, :func:`relationship_to`); for everyone else it is
+    :func:`enforce` itself."""
+    if ctx.role is not Role.PRESCRIBER:
+        enforce(ctx, permission)
+        return
+    if ctx.physician_id is None:
+        raise Forbidden("a prescriber account acts for its physician: this context names none")
+    enforce(ctx, permission, relationship=Relationship.PRESCRIBER)
 
 
 def with_override(request: AccessRequest) -> AccessRequest:

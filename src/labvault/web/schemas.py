@@ -126,6 +126,7 @@ class MeOut(BaseModel):
     username: str
     role: Role
     lab_id: uuid.UUID | None
+    physician_id: uuid.UUID | None = Field(default=None, description="a prescriber's physician")
 
 
 class PatientIn(Strict):
@@ -238,6 +239,11 @@ class UserIn(Strict):
     password: Annotated[Password, Field(min_length=12)]
     role: Role
     full_name: Annotated[str, Field(max_length=200)] | None = None
+    physician_id: uuid.UUID | None = Field(
+        default=None,
+        description="role prescriber only, and required then: the lab's physician the account acts for "
+        "(POST /api/v1/physicians); one active account per physician",
+    )
 
 
 class UserOut(BaseModel):
@@ -246,6 +252,7 @@ class UserOut(BaseModel):
     role: Role
     lab_id: uuid.UUID | None
     active: bool
+    physician_id: uuid.UUID | None = None
 
     @classmethod
     def of(cls, account: Account) -> UserOut:
@@ -255,6 +262,7 @@ class UserOut(BaseModel):
             role=account.role,
             lab_id=account.lab_id,
             active=account.active,
+            physician_id=account.physician_id,
         )
 
 

@@ -1,5 +1,6 @@
 """What every workflow service shares: a lab-scoped, authorised transaction with the lab's keys
-and active catalogue, and how restricted tests are shown (security/policy.py decides)."""
+and active catalogue, the asker's tie to each order (a prescriber reads only the orders they
+prescribed), and how restricted tests are shown (security/policy.py decides)."""
 
 from __future__ import annotations
 
@@ -8,22 +9,26 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, select, true
 from sqlalchemy.orm import Session
 
 from labvault.catalog.model import Catalog
 from labvault.catalog.service import CatalogService
 from labvault.crypto.keyset import LabKeySet
+from labvault.errors import Forbidden
 from labvault.keys.store import KeyStore
 from labvault.security import audit, policy
-from labvault.security.access import AccessContext
+from labvault.security.access import AccessContext, Role
 from labvault.security.audit import AuditRecord
 from labvault.security.permissions import Permission, require_lab
-from labvault.security.policy import Effect, Sensitivity
+from labvault.security.policy import Effect, Relationship, Sensitivity
 from labvault.store.base import utcnow
 from labvault.store.database import Database
-from labvault.workflow.models import AccessOverride
+from labvault.workflow.models import AccessOverride, Order
+
+SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
 
 
 @dataclass(frozen=True)
@@ -43,18 +48,80 @@ class WorkflowService:
         self.catalogs = catalogs
 
     @contextmanager
-    def _unit(self, ctx: AccessContext, permission: Permission) -> Iterator[Unit]:
-        require_lab(ctx, permission)
+    def _unit(self, ctx: AccessContext, permission: Permission, *, per_order: bool = False) -> Iterator[Unit]:
+        """The lab's transaction, once the policy allows ``permission``. ``per_order``: a read that
+        decides each order it shows (:func:`authorize_order`) or only selects the caller's own
+        (:func:`own_orders`): a prescriber passes this gate and is held to their orders there."""
+        if per_order:
+            require_own_orders(ctx, permission)
+        else:
+            require_lab(ctx, permission)
         assert ctx.lab_id is not None
         with self.db.transaction(ctx.lab_id) as session:
             keys = self.keys.keyset(session, ctx.lab_id)
             yield Unit(session, keys, self.catalogs.active_in(session, ctx.lab_id), ctx.lab_id)
 
 
-def sees_restricted(ctx: AccessContext, permission: Permission = Permission.RESULT_READ) -> bool:
-    """Whether ``ctx`` handles restricted tests without breaking the glass (biologists): for lists
-    across patients (worklists), entry and validation, where no override ever applies."""
-    return policy.decide(policy.request_for(ctx, permission, sensitivity=Sensitivity.RESTRICTED)).allowed
+def require_own_orders(ctx: AccessContext, permission: Permission) -> None:
+    """:func:`require_lab`, except that a prescriber is let through on the orders they prescribed
+    (decided order by order afterwards, or selected by :func:`own_orders`)."""
+    policy.enforce_on_own_orders(ctx, permission)
+    if ctx.lab_id is None:
+        raise Forbidden(f"{permission.value} needs a laboratory scope")
+
+
+def relationship_to_order(ctx: AccessContext, order: Order) -> Relationship:
+    """The caller's tie to ``order``: the prescriber's, only for the account of its physician."""
+    return policy.relationship_to(ctx, order.prescriber_id)
+
+
+def authorize_order(ctx: AccessContext, permission: Permission, order: Order) -> Relationship:
+    """Decide ``permission`` on this one order (a prescriber's own order, or 403 with the policy's
+    reason); the tie found, for the restricted tests of the same read."""
+    relationship = relationship_to_order(ctx, order)
+    policy.enforce(ctx, permission, relationship=relationship)
+    return relationship
+
+
+def own_orders(ctx: AccessContext) -> ColumnElement[bool]:
+    """A condition on :class:`Order` keeping what a list may show the caller: every order of the lab
+    for its staff, only the orders they prescribed for a prescriber (in the query: no count of the
+    others leaks)."""
+    if ctx.role is not Role.PRESCRIBER:
+        return true()
+    if ctx.physician_id is None:  # refused by the gate already; never every order
+        raise Forbidden("a prescriber account acts for its physician: this context names none")
+    return Order.prescriber_id == ctx.physician_id
+
+
+def own_orders_only(ctx: AccessContext, query: SelectT) -> SelectT:
+    """``query`` (which selects from or joins :class:`Order`) held to :func:`own_orders`."""
+    return query if ctx.role is not Role.PRESCRIBER else query.where(own_orders(ctx))
+
+
+def list_relationship(ctx: AccessContext) -> Relationship:
+    """The tie of a list held to :func:`own_orders`: every order it shows a prescriber is theirs."""
+    return Relationship.PRESCRIBER if ctx.role is Role.PRESCRIBER else Relationship.NONE
+
+
+def signed_results_only(ctx: AccessContext) -> bool:
+    """Whether ``ctx`` sees result values only once a biologist signed them (``validated``): a
+    prescriber, like the report they receive; the lab's staff see every stage of the bench."""
+    return ctx.role is Role.PRESCRIBER
+
+
+def sees_restricted(
+    ctx: AccessContext,
+    permission: Permission = Permission.RESULT_READ,
+    relationship: Relationship = Relationship.NONE,
+) -> bool:
+    """Whether ``ctx`` handles restricted tests without breaking the glass: biologists, and the
+    prescriber of the order(s) at hand (``relationship``). For lists across patients (worklists),
+    entry and validation, where no override ever applies."""
+    request = policy.request_for(
+        ctx, permission, sensitivity=Sensitivity.RESTRICTED, relationship=relationship
+    )
+    return policy.decide(request).allowed
 
 
 def active_override(
@@ -82,10 +149,14 @@ def unlock_restricted(
     patient_id: uuid.UUID,
     object_type: str,
     object_id: uuid.UUID,
+    relationship: Relationship = Relationship.NONE,
 ) -> bool:
-    """Whether this read may show the patient's restricted tests: by right (biologists), or through
-    the caller's open break-the-glass override (POST /api/v1/break-glass), each such use audited."""
-    request = policy.request_for(ctx, permission, sensitivity=Sensitivity.RESTRICTED)
+    """Whether this read may show the patient's restricted tests: by right (biologists, and the
+    prescriber of the order read: ``relationship``), or through the caller's open break-the-glass
+    override (POST /api/v1/break-glass), each such use audited."""
+    request = policy.request_for(
+        ctx, permission, sensitivity=Sensitivity.RESTRICTED, relationship=relationship
+    )
     decision = policy.decide(request)
     if decision.effect is not Effect.BREAK_GLASS:
         return decision.allowed

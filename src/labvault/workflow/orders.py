@@ -16,13 +16,22 @@ from labvault.identity import patient_codec
 from labvault.identity.models import Patient, Physician
 from labvault.identity.physician_service import physician_by_rpps
 from labvault.reports.view import LabelView
-from labvault.security import audit
+from labvault.security import audit, policy
 from labvault.security.access import AccessContext
 from labvault.security.audit import AuditRecord
 from labvault.security.permissions import Permission, allows
+from labvault.security.policy import Relationship
 from labvault.store.base import utcnow
 from labvault.workflow import codec
-from labvault.workflow.base import Unit, WorkflowService, unlock_restricted
+from labvault.workflow.base import (
+    Unit,
+    WorkflowService,
+    authorize_order,
+    list_relationship,
+    own_orders_only,
+    signed_results_only,
+    unlock_restricted,
+)
 from labvault.workflow.models import Order, OrderItem, Report, Specimen
 from labvault.workflow.order_data import (
     BillingAct,
@@ -140,10 +149,12 @@ class OrderService(WorkflowService):
     # --- reads ------------------------------------------------------------------------------------
 
     def get(self, ctx: AccessContext, order_id: uuid.UUID) -> OrderRecord:
-        """The order as this caller may see it: restricted items only for biologists, or through
-        the caller's open break-the-glass override; result values only for roles that read results."""
-        with self._unit(ctx, Permission.ORDER_READ) as unit:
+        """The order as this caller may see it: restricted items only for biologists and the
+        order's prescriber, or through the caller's open break-the-glass override; result values
+        only for roles that read results (a prescriber: their own orders' signed results)."""
+        with self._unit(ctx, Permission.ORDER_READ, per_order=True) as unit:
             order = load_order(unit, order_id)
+            relationship = authorize_order(ctx, Permission.ORDER_READ, order)
             hides = unit.session.scalar(
                 select(OrderItem.id)
                 .where(OrderItem.order_id == order.id, OrderItem.restricted.is_(True))
@@ -151,7 +162,7 @@ class OrderService(WorkflowService):
             )
             # An override is only used (and audited) when there is something behind the glass.
             show = hides is None or unlock_restricted(
-                unit, ctx, Permission.ORDER_READ, order.patient_id, OBJECT, order.id
+                unit, ctx, Permission.ORDER_READ, order.patient_id, OBJECT, order.id, relationship
             )
             record = self._record(unit, ctx, order, show_restricted=show)
             audit.append(
@@ -162,17 +173,25 @@ class OrderService(WorkflowService):
             return record
 
     def for_patient(self, ctx: AccessContext, patient_id: uuid.UUID) -> list[OrderRecord]:
-        """A patient's orders, newest first (restricted items hidden as in :meth:`get`)."""
-        with self._unit(ctx, Permission.ORDER_READ) as unit:
+        """A patient's orders, newest first (restricted items hidden as in :meth:`get`). A
+        prescriber gets only the orders they prescribed, and a 403 for a patient with none."""
+        with self._unit(ctx, Permission.ORDER_READ, per_order=True) as unit:
             if unit.session.get(Patient, patient_id) is None:
                 raise NotFound(f"no patient {patient_id} in this laboratory")
-            show = unlock_restricted(unit, ctx, Permission.ORDER_READ, patient_id, "patient", patient_id)
-            orders = unit.session.scalars(
-                select(Order)
-                .where(Order.patient_id == patient_id)
-                .order_by(Order.created_at.desc())
-                .limit(200)
-            ).all()
+            query = own_orders_only(ctx, select(Order).where(Order.patient_id == patient_id))
+            orders = unit.session.scalars(query.order_by(Order.created_at.desc()).limit(200)).all()
+            if not orders:
+                # Staff get an empty list; a prescriber with no order of this patient, the refusal.
+                policy.enforce(ctx, Permission.ORDER_READ, relationship=Relationship.NONE)
+            show = unlock_restricted(
+                unit,
+                ctx,
+                Permission.ORDER_READ,
+                patient_id,
+                "patient",
+                patient_id,
+                list_relationship(ctx),
+            )
             records = [self._record(unit, ctx, order, show_restricted=show) for order in orders]
             audit.append(
                 unit.session,
@@ -189,7 +208,8 @@ class OrderService(WorkflowService):
             select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.position)
         ).all()
         visible = [item for item in items if show_restricted or not item.restricted]
-        summaries = current_summaries(unit, visible) if allows(ctx.role, Permission.RESULT_READ) else {}
+        readable = [i for i in visible if i.status == "validated"] if signed_results_only(ctx) else visible
+        summaries = current_summaries(unit, readable) if allows(ctx.role, Permission.RESULT_READ) else {}
         item_records: list[ItemRecord] = []
         for item in visible:
             test = unit.catalog.get(item.test_code)

@@ -29,14 +29,22 @@ from labvault.reports.view import (
     ResultLine,
     TrendPoint,
 )
-from labvault.security import audit
+from labvault.security import audit, policy
 from labvault.security.access import AccessContext
 from labvault.security.audit import AuditRecord
 from labvault.security.permissions import Permission
+from labvault.security.policy import Relationship
 from labvault.store.base import utcnow
 from labvault.store.sealed_fields import open_fields
 from labvault.workflow import codec
-from labvault.workflow.base import Unit, WorkflowService, unlock_restricted
+from labvault.workflow.base import (
+    Unit,
+    WorkflowService,
+    authorize_order,
+    list_relationship,
+    own_orders_only,
+    unlock_restricted,
+)
 from labvault.workflow.loading import patients_of_orders
 from labvault.workflow.models import Order, OrderItem, Report, Result, Specimen
 from labvault.workflow.orders import load_order
@@ -138,8 +146,10 @@ class ReportService(WorkflowService):
         return row
 
     def list(self, ctx: AccessContext, order_id: uuid.UUID) -> list[ReportInfo]:
-        with self._unit(ctx, Permission.REPORT_READ) as unit:
+        """The released versions of an order's report (a prescriber: of their own orders)."""
+        with self._unit(ctx, Permission.REPORT_READ, per_order=True) as unit:
             order = load_order(unit, order_id)
+            authorize_order(ctx, Permission.REPORT_READ, order)
             rows = unit.session.scalars(
                 select(Report).where(Report.order_id == order.id).order_by(Report.version)
             ).all()
@@ -151,13 +161,15 @@ class ReportService(WorkflowService):
             return [_info(r) for r in rows]
 
     def pdf(self, ctx: AccessContext, order_id: uuid.UUID, version: int | None = None) -> bytes:
-        """The stored PDF as released. One holding a restricted result is for biologists, or for
-        someone with an open break-the-glass override for the patient."""
-        with self._unit(ctx, Permission.REPORT_READ) as unit:
+        """The stored PDF as released. One holding a restricted result is for biologists and the
+        order's prescriber, or for someone with an open break-the-glass override for the patient."""
+        with self._unit(ctx, Permission.REPORT_READ, per_order=True) as unit:
+            order = load_order(unit, order_id)
+            relationship = authorize_order(ctx, Permission.REPORT_READ, order)
             row = self._report(unit, order_id, version)
-            patient_id = patients_of_orders(unit, [row.order_id])[row.order_id]
+            patient_id = order.patient_id
             if row.restricted and not unlock_restricted(
-                unit, ctx, Permission.REPORT_READ, patient_id, OBJECT, row.id
+                unit, ctx, Permission.REPORT_READ, patient_id, OBJECT, row.id, relationship
             ):
                 raise Forbidden(
                     "this report holds a restricted result: biologists only, or break the glass "
@@ -310,8 +322,10 @@ class ReportService(WorkflowService):
 
     def history(self, ctx: AccessContext, patient_id: uuid.UUID) -> HistoryView:
         """A patient's validated numeric results over time, one series per test (restricted tests
-        only for biologists, or through the caller's open break-the-glass override)."""
-        with self._unit(ctx, Permission.RESULT_READ) as unit:
+        only for biologists, or through the caller's open break-the-glass override). A prescriber
+        gets the results of their own orders only (theirs restricted included), and a 403 for a
+        patient with none."""
+        with self._unit(ctx, Permission.RESULT_READ, per_order=True) as unit:
             view = self._history(unit, ctx, patient_id)
             audit.append(
                 unit.session,
@@ -328,14 +342,25 @@ class ReportService(WorkflowService):
         patient_row = session.get(Patient, patient_id)
         if patient_row is None:
             raise NotFound(f"no patient {patient_id} in this laboratory")
-        query = (
+        if (
+            session.scalar(
+                own_orders_only(ctx, select(Order.id).where(Order.patient_id == patient_id)).limit(1)
+            )
+            is None
+        ):
+            # Staff get an empty history; a prescriber with no order of this patient, the refusal.
+            policy.enforce(ctx, Permission.RESULT_READ, relationship=Relationship.NONE)
+        query = own_orders_only(
+            ctx,
             select(Result, OrderItem.test_code, Order.created_at)
             .join(OrderItem, OrderItem.id == Result.order_item_id)
             .join(Order, Order.id == OrderItem.order_id)
             .where(Order.patient_id == patient_id, Result.status == "validated")
-            .order_by(Order.created_at)
+            .order_by(Order.created_at),
         )
-        if not unlock_restricted(unit, ctx, Permission.RESULT_READ, patient_id, "patient", patient_id):
+        if not unlock_restricted(
+            unit, ctx, Permission.RESULT_READ, patient_id, "patient", patient_id, list_relationship(ctx)
+        ):
             query = query.where(OrderItem.restricted.is_(False))
         points: dict[str, list[TrendPoint]] = {}
         for result, code, created_at in session.execute(query.limit(5000)):

@@ -26,7 +26,15 @@ from labvault.security.audit import AuditRecord
 from labvault.security.permissions import Permission
 from labvault.store.base import utcnow
 from labvault.workflow import codec
-from labvault.workflow.base import Unit, WorkflowService, sees_restricted
+from labvault.workflow.base import (
+    Unit,
+    WorkflowService,
+    authorize_order,
+    list_relationship,
+    own_orders_only,
+    sees_restricted,
+    signed_results_only,
+)
 from labvault.workflow.loading import chunks, load_by_id, patients_of_items, patients_of_orders
 from labvault.workflow.models import CriticalCall, Order, OrderItem, Result, Specimen
 from labvault.workflow.order_data import ResultSummary
@@ -131,29 +139,34 @@ class ResultService(WorkflowService):
         self, ctx: AccessContext, section: str, stage: str = "entry", *, limit: int = MAX_WORKLIST
     ) -> list[WorklistLine]:
         """Items of one bench section at one stage, urgent first then oldest first. Entry lists only
-        hold tubes already received. Restricted tests appear only for biologists."""
+        hold tubes already received. Restricted tests appear only for biologists. A prescriber sees
+        only the items of their own orders (theirs restricted included), result values once signed."""
         if stage not in STAGES:
             raise InvalidInput("stage", f"must be one of {', '.join(STAGES)}")
         if not 1 <= limit <= MAX_WORKLIST:
             raise InvalidInput("limit", f"must be 1 to {MAX_WORKLIST}")
         permission = Permission.RESULT_BIO_VALIDATE if stage == "biological" else Permission.RESULT_READ
-        with self._unit(ctx, permission) as unit:
+        with self._unit(ctx, permission, per_order=True) as unit:
             if section not in {t.section for t in unit.catalog.tests}:
                 raise InvalidInput("section", "unknown section in this laboratory's catalogue")
-            query = (
+            query = own_orders_only(
+                ctx,
                 select(OrderItem, Order)
                 .join(Order, Order.id == OrderItem.order_id)
-                .where(OrderItem.section == section, OrderItem.status.in_(STAGE_STATUSES[stage]))
+                .where(OrderItem.section == section, OrderItem.status.in_(STAGE_STATUSES[stage])),
             )
             if stage == "entry":  # calculated tests are never typed in: they follow their inputs
                 query = query.join(Specimen, Specimen.id == OrderItem.specimen_id).where(
                     Specimen.status == "received", OrderItem.calculated.is_(False)
                 )
-            if not sees_restricted(ctx):
+            if not sees_restricted(ctx, relationship=list_relationship(ctx)):
                 query = query.where(OrderItem.restricted.is_(False))
             query = query.order_by(Order.urgent.desc(), Order.created_at, Order.accession, OrderItem.position)
             rows = unit.session.execute(query.limit(limit)).all()
-            summaries = current_summaries(unit, [item for item, _ in rows])
+            shown_items = [item for item, _ in rows]
+            if signed_results_only(ctx):
+                shown_items = [item for item in shown_items if item.status == "validated"]
+            summaries = current_summaries(unit, shown_items)
             lines = []
             for item, order in rows:
                 test = unit.catalog.get(item.test_code)
@@ -602,14 +615,21 @@ class ResultService(WorkflowService):
             return call.id
 
     def versions(self, ctx: AccessContext, item_id: uuid.UUID) -> list[tuple[ResultSummary, str | None]]:
-        """Every version of an item's result, oldest first, each with its correction reason."""
-        with self._unit(ctx, Permission.RESULT_READ) as unit:
+        """Every version of an item's result, oldest first, each with its correction reason. A
+        prescriber: the items of their own orders, and only the versions a biologist signed."""
+        with self._unit(ctx, Permission.RESULT_READ, per_order=True) as unit:
             item = unit.session.get(OrderItem, item_id)
-            if item is None or (item.restricted and not sees_restricted(ctx)):
+            if item is None:
                 raise NotFound(f"no order item {item_id} in this laboratory")
-            rows = unit.session.scalars(
-                select(Result).where(Result.order_item_id == item.id).order_by(Result.version)
-            ).all()
+            relationship = authorize_order(
+                ctx, Permission.RESULT_READ, unit.session.get_one(Order, item.order_id)
+            )
+            if item.restricted and not sees_restricted(ctx, relationship=relationship):
+                raise NotFound(f"no order item {item_id} in this laboratory")
+            query = select(Result).where(Result.order_item_id == item.id)
+            if signed_results_only(ctx):
+                query = query.where(Result.bio_validated_at.is_not(None))
+            rows = unit.session.scalars(query.order_by(Result.version)).all()
             called = called_results(unit, [r.id for r in rows])
             test = unit.catalog.get(item.test_code)
             history = [

@@ -98,7 +98,13 @@ def change_password(
 
 @router.get("/me", response_model=MeOut)
 def me(account: CurrentAccount) -> MeOut:
-    return MeOut(id=account.id, username=account.username, role=account.role, lab_id=account.lab_id)
+    return MeOut(
+        id=account.id,
+        username=account.username,
+        role=account.role,
+        lab_id=account.lab_id,
+        physician_id=account.physician_id,
+    )
 
 
 @router.post("/tokens", response_model=TokenOut, status_code=status.HTTP_201_CREATED)

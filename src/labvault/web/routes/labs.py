@@ -39,8 +39,11 @@ def read_lab(lab_id: uuid.UUID, ctx: Ctx, platform: PlatformDep) -> LabOut:
     dependencies=[RequireRecentAuth],  # re-authentication: a token alone does not create accounts
 )
 def create_user(lab_id: uuid.UUID, body: UserIn, ctx: Ctx, platform: PlatformDep) -> UserOut:
+    """An individual account of the lab (its admin; an operator: only the first admin). A
+    ``prescriber`` account names the physician it acts for (``physician_id``): 404 for one not of
+    this lab, 409 when the physician already has an active account."""
     account = platform.accounts.create_user(
-        ctx, body.username, body.password, body.role, lab_id, body.full_name
+        ctx, body.username, body.password, body.role, lab_id, body.full_name, body.physician_id
     )
     return UserOut.of(account)
 
