@@ -187,13 +187,21 @@ def test_cookie_and_bearer_do_not_cross(env: Env) -> None:
     browser = env.signed_in()
     cookie = browser.session_token
     assert cookie is not None
-    # The API never reads the cookie...
+    # The API never reads the cookie, nor takes the browser's token as a bearer token...
     assert browser.get("/api/v1/me").status_code == 401
-    # ...and the UI never reads a bearer token, nor accepts a script token as its cookie.
+    assert env.browser().get("/api/v1/me", headers=bearer(cookie)).status_code == 401
+    assert signed_in_ok(browser)
+    # ...and the UI never reads a bearer token, nor accepts an API session or a script token as
+    # its cookie.
     script = token_for(env.platform, env.reception)
     other = env.browser()
     assert other.get("/ui/", headers=bearer(script)).status_code == 303
     other.plant(script)
+    assert not signed_in_ok(other)
+    code = pool_for(env.platform).fresh_code(env.reception)
+    api_session = env.platform.accounts.login(env.reception.username, TEST_PASSWORD, code).token
+    assert env.browser().get("/api/v1/me", headers=bearer(api_session)).status_code == 200
+    other.plant(api_session)
     assert not signed_in_ok(other)
 
 

@@ -53,8 +53,14 @@ PHYSICIAN_HAS_ACCOUNT = "this physician already has an active prescriber account
 
 
 class TokenKind(StrEnum):
-    SESSION = "session"  # from a login: absolute lifetime and idle timeout
+    SESSION = "session"  # from an API login: absolute lifetime and idle timeout
+    BROWSER = "browser"  # from the UI's login, kept in a cookie: the same, accepted from the cookie only
     SCRIPT = "script"  # POST /tokens, `labvault token create`: absolute lifetime only
+
+    @property
+    def signed_in(self) -> bool:
+        """A login session (both factors just proven): idle timeout, counts as a re-authentication."""
+        return self is not TokenKind.SCRIPT
 
 
 @dataclass(frozen=True)
@@ -342,10 +348,14 @@ class AccountService:
         totp_code: str,
         origin: str = "local",
         second_factor: SecondFactor | None = None,
+        kind: TokenKind = TokenKind.SESSION,
     ) -> IssuedToken:
         """Both factors for a session token: absolute lifetime, idle timeout, and counted as a
         fresh authentication for the first minutes (no re-authentication needed right away).
-        ``second_factor`` (a security key's assertion) replaces the code."""
+        ``second_factor`` (a security key's assertion) replaces the code; ``kind``: BROWSER for the
+        UI's cookie."""
+        if not kind.signed_in:
+            raise ValueError("a login gives a login session, not a script token")
         with self.db.transaction(None) as session:
             verified = self._sign_in(session, username, password, totp_code, origin, second_factor)
             issued = None
@@ -355,7 +365,7 @@ class AccountService:
                     _account(verified.user),
                     "login",
                     verified.at + self.policy.session_lifetime,
-                    TokenKind.SESSION,
+                    kind,
                     origin,
                     now=verified.at,
                 )
@@ -480,7 +490,7 @@ class AccountService:
         now: dt.datetime,
     ) -> IssuedToken:
         token = new_token()
-        session_kind = kind is TokenKind.SESSION
+        session_kind = kind.signed_in
         row = ApiToken(
             id=uuid.uuid4(),
             user_id=account.id,
@@ -522,7 +532,7 @@ class AccountService:
                 raise Unauthenticated("token expired or revoked")
             kind = TokenKind(api_token.kind)
             last_used = api_token.last_used_at or api_token.created_at
-            if kind is TokenKind.SESSION and now - last_used > self.policy.session_idle:
+            if kind.signed_in and now - last_used > self.policy.session_idle:
                 raise Unauthenticated("session expired after a period without use: log in again")
             if api_token.last_used_at is None or now - api_token.last_used_at >= self.policy.touch_interval:
                 session.execute(update(ApiToken).where(ApiToken.id == api_token.id).values(last_used_at=now))

@@ -13,7 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from labvault.config import Settings
 from labvault.errors import InvalidInput, Unauthenticated
-from labvault.identity.account_service import Account, context_for
+from labvault.identity.account_service import Account, TokenKind, context_for
 from labvault.identity.reauth import require_recent_auth
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose
@@ -42,7 +42,11 @@ def current_account(
 ) -> Account:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("a bearer token is required")
-    return platform.accounts.resolve_token(credentials.credentials)
+    account = platform.accounts.resolve_token(credentials.credentials)
+    if account.token_kind is TokenKind.BROWSER:
+        # A browser's session lives in its HttpOnly cookie; out of it, it was taken from there.
+        raise Unauthenticated("a browser session is valid in the browser UI only")
+    return account
 
 
 CurrentAccount = Annotated[Account, Depends(current_account)]

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from labvault.errors import Forbidden, Unauthenticated
+from labvault.identity.account_service import TokenKind
 from labvault.web.deps import AuthRateLimit, PlatformDep, origin_of
 from labvault.web.ui import UI_PREFIX, cookies, csrf, pages
 from labvault.web.ui.form_fields import no_nul
@@ -62,7 +63,9 @@ def login(
     csrf.check_token(csrf_token, csrf.login_token(nonce))
     no_nul(username=username, password=password, totp_code=totp_code)
     try:
-        issued = platform.accounts.login(username, password, totp_code, origin_of(request))
+        issued = platform.accounts.login(
+            username, password, totp_code, origin_of(request), kind=TokenKind.BROWSER
+        )
     except Unauthenticated:
         return _login_page(request, 401, SIGN_IN_REFUSED, username=username[:64])
     response = RedirectResponse(f"{UI_PREFIX}/", status_code=303)

@@ -1,5 +1,6 @@
 """Who is signed in to the browser UI: the session cookie, resolved like any token (expiry, idle
-timeout, revocation), but only a login session is accepted from a cookie, never a script token."""
+timeout, revocation), but only a browser session (from the UI's sign-in page) is accepted from the
+cookie: never an API session or a script token, and the API refuses the browser's token in turn."""
 
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ def ui_session(request: Request, platform: PlatformDep) -> UiSession:
     if token is None:
         raise Unauthenticated("sign in first")
     account = platform.accounts.resolve_token(token)
-    if account.token_kind is not TokenKind.SESSION:
-        raise Unauthenticated("only a login session signs in to the browser UI")
+    if account.token_kind is not TokenKind.BROWSER:
+        raise Unauthenticated("only a session opened on the sign-in page signs in to the browser UI")
     return UiSession(account, context_for(account, origin=origin_of(request)), csrf.session_token(token))
 
 
