@@ -24,7 +24,7 @@ def customised(version: str) -> dict[str, object]:
 
 
 def revisions(factory: Factory, lab_id: object) -> int:
-    with factory.platform.db.engine.connect() as conn:
+    with factory.platform.db.owner_engine.connect() as conn:
         return int(
             conn.execute(
                 select(func.count())

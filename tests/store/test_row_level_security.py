@@ -30,11 +30,14 @@ from labvault.security.models import AuditEvent, AuditHead
 from labvault.store.base import Base
 from labvault.store.engine import libpq_conninfo
 from labvault.store.pg_rls import (
+    ACCOUNT_LAB_FUNCTION,
     APP_ROLE,
+    BEYOND_LAB_POLICY,
     CHAIN_POLICY,
     EVENTS_APPEND_POLICY,
     EVENTS_READ_POLICY,
     MAINTENANCE_POLICY,
+    PLATFORM_MANAGED,
     TENANT_POLICY,
     apply_row_level_security,
     ensure_app_role,
@@ -48,10 +51,12 @@ from tests.workflow.helpers import Bench
 # The session-wide platform, on its PostgreSQL side only.
 on_pg = pytest.mark.parametrize("platform", ["postgresql"], indirect=True)
 
-# Lab-owned tables the platform (not a lab's transaction) manages: keys are loaded and created in
-# platform transactions, catalogues are imported by the operator. Any other table with a non-null
-# lab_id must be a TenantScoped model, hence under RLS.
-PLATFORM_MANAGED = {"lab_keys", "lab_catalogs"}
+# What platform transactions may do on the lab-owned tables they manage, beyond a lab's own rows.
+BEYOND_LAB = {
+    "users": {"select", "insert", "update"},  # never delete an account
+    "lab_keys": set(),  # the key store declares the lab
+    "lab_catalogs": set(),  # the catalogue service declares the lab
+}
 CROSS_LAB_TABLES = (Patient, Order, Result)
 WAITING_ON_A_LOCK = (
     "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name AND wait_event_type = 'Lock'"
@@ -112,9 +117,12 @@ def refused_by_policy(error: DBAPIError) -> bool:
 
 
 @on_pg
-def test_every_tenant_table_has_rls_enabled_forced_and_a_lab_policy(platform: Platform) -> None:
+def test_every_lab_owned_table_has_rls_enabled_forced_and_a_lab_policy(platform: Platform) -> None:
     tenant = {t.name for t in tenant_tables()}
     assert {"patients", "orders", "results", "specimens", "order_items", "physicians"} <= tenant
+    managed = set(PLATFORM_MANAGED)
+    assert managed == {"users", "lab_keys", "lab_catalogs"}
+    lab_owned = tenant | managed
     with platform.db.owner_engine.connect() as conn:
         flags = {
             row.relname: (row.relrowsecurity, row.relforcerowsecurity)
@@ -129,33 +137,50 @@ def test_every_tenant_table_has_rls_enabled_forced_and_a_lab_policy(platform: Pl
             (row.tablename, row.policyname): (row.roles, row.qual, row.with_check)
             for row in conn.execute(text("SELECT * FROM pg_policies WHERE schemaname = current_schema()"))
         }
-        not_null_lab = set(
+        with_lab = set(
             conn.execute(
                 text(
                     "SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema() "
-                    "AND column_name = 'lab_id' AND is_nullable = 'NO'"
+                    "AND column_name = 'lab_id'"
                 )
             ).scalars()
         )
-    assert not_null_lab - PLATFORM_MANAGED == tenant, (
-        "a lab-owned table is neither under RLS nor platform-managed"
-    )
-    for name in sorted(tenant | {"audit_events", "audit_heads"}):
+    # Any table with a lab (nullable or not) is under RLS: the audit log with its chain policies,
+    # the others as TenantScoped models or platform-managed on purpose.
+    assert with_lab - {"audit_events"} == lab_owned, "a table with a lab_id escapes row-level security"
+    for name in sorted(lab_owned | {"audit_events", "audit_heads"}):
         assert flags[name] == (True, True), f"{name}: RLS not enabled and forced"
-    for name in sorted(tenant):
+    for name in sorted(lab_owned):
         roles, qual, check = policies[(name, TENANT_POLICY)]
         assert roles == ["public"] and "lab_id" in qual and "labvault.lab_id" in qual and check == qual, name
+        assert "IS NULL" not in qual, f"{name}: a lab's transaction is held to its own rows"
         maintenance_roles = policies[(name, MAINTENANCE_POLICY)][0]
         assert APP_ROLE not in maintenance_roles and "public" not in maintenance_roles, name
+    # Beyond its own rows: exactly the exceptions declared, per command, each for "no lab" only
+    # (and, for accounts, labs reading the platform operators').
+    beyond = {
+        name: {p.removeprefix(BEYOND_LAB_POLICY.format(command="")) for t, p in policies if t == name}
+        - {TENANT_POLICY, MAINTENANCE_POLICY}
+        for name in managed
+    }
+    assert beyond == BEYOND_LAB
+    for (name, policy), (roles, qual, check) in policies.items():
+        if name in managed and policy.startswith(BEYOND_LAB_POLICY.format(command="")):
+            assert (
+                roles == ["public"] and "labvault.lab_id" in (qual or check) and "IS NULL" in (qual or check)
+            )
+    assert "lab_id IS NULL" in policies[("users", BEYOND_LAB_POLICY.format(command="select"))][1]
     assert "labvault.lab_id" in policies[("audit_heads", CHAIN_POLICY)][1]
-    # The log: read only one's own lab chain (no lab: the platform chain), append to any chain.
+    # The log: read only one's own lab chain (no lab: the platform chain); append to one's own
+    # chain (no lab: the platform's, or a lab's for an account of that lab), each event on its lab's.
     read_roles, read_qual, _ = policies[("audit_events", EVENTS_READ_POLICY)]
     assert read_roles == ["public"] and "labvault.lab_id" in read_qual and "lab_id IS NULL" in read_qual
     _, append_qual, append_check = policies[("audit_events", EVENTS_APPEND_POLICY)]
     assert append_qual is None and "labvault.lab_id" in append_check
+    assert ACCOUNT_LAB_FUNCTION in append_check and "chain" in append_check
     assert APP_ROLE not in policies[("audit_events", MAINTENANCE_POLICY)][0]
     assert ("audit_events", CHAIN_POLICY) not in policies
-    assert not {name for name, _ in policies} - tenant - {"audit_events", "audit_heads"}
+    assert not {name for name, _ in policies} - lab_owned - {"audit_events", "audit_heads"}
 
 
 @on_pg
@@ -198,7 +223,7 @@ def test_the_app_role_owns_nothing_and_cannot_bypass_rls(platform: Platform, lab
 def test_the_step_is_idempotent(platform: Platform) -> None:
     before = apply_row_level_security(platform.db.owner_engine)
     assert apply_row_level_security(platform.db.owner_engine) == before
-    assert set(before) == {t.name for t in tenant_tables()}
+    assert set(before) == {t.name for t in tenant_tables()} | set(PLATFORM_MANAGED)
 
 
 @on_pg

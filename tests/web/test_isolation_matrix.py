@@ -794,7 +794,7 @@ def verify_create_user(world: World, _attempt: Attempt, req: Req, response: http
 
 def key_versions(platform: Platform, lab_id: uuid.UUID) -> int:
     table = LabKey.__table__
-    with platform.db.engine.connect() as conn:
+    with platform.db.owner_engine.connect() as conn:
         query = select(func.count()).select_from(table).where(table.c.lab_id == lab_id)
         return int(conn.execute(query).scalar_one())
 

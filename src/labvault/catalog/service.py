@@ -22,7 +22,7 @@ from labvault.security import audit
 from labvault.security.access import AccessContext, Role
 from labvault.security.audit import AuditRecord
 from labvault.security.permissions import Permission, require
-from labvault.store.database import Database
+from labvault.store.database import Database, declared_lab
 
 
 class CatalogService:
@@ -43,15 +43,20 @@ class CatalogService:
     def active_in(self, session: Session, lab_id: uuid.UUID) -> Catalog:
         """Same, inside the caller's transaction. A parsed catalogue is kept per (lab, revision):
         revisions are immutable, so only the cheap revision number is read each time."""
-        revision = session.scalar(select(func.max(LabCatalog.revision)).where(LabCatalog.lab_id == lab_id))
-        if revision is None:
-            return default_catalog()
-        cached = self._parsed.get((lab_id, revision))
-        if cached is not None:
-            return cached
-        document = session.scalar(
-            select(LabCatalog.document).where(LabCatalog.lab_id == lab_id, LabCatalog.revision == revision)
-        )
+        with declared_lab(session, lab_id):
+            revision = session.scalar(
+                select(func.max(LabCatalog.revision)).where(LabCatalog.lab_id == lab_id)
+            )
+            if revision is None:
+                return default_catalog()
+            cached = self._parsed.get((lab_id, revision))
+            if cached is not None:
+                return cached
+            document = session.scalar(
+                select(LabCatalog.document).where(
+                    LabCatalog.lab_id == lab_id, LabCatalog.revision == revision
+                )
+            )
         catalog = load_catalog_dict(document or {})
         with self._lock:
             self._parsed[(lab_id, revision)] = catalog
@@ -71,17 +76,20 @@ class CatalogService:
         with self.db.transaction(None) as session:
             if session.get(Lab, lab_id) is None:
                 raise NotFound(f"no laboratory {lab_id}")
-            latest = session.scalar(select(func.max(LabCatalog.revision)).where(LabCatalog.lab_id == lab_id))
-            revision = (latest or 0) + 1
-            session.add(
-                LabCatalog(
-                    lab_id=lab_id,
-                    revision=revision,
-                    version=catalog.version,
-                    document=dump_catalog(catalog),
-                    imported_by=ctx.actor_label,
+            with declared_lab(session, lab_id):
+                latest = session.scalar(
+                    select(func.max(LabCatalog.revision)).where(LabCatalog.lab_id == lab_id)
                 )
-            )
+                revision = (latest or 0) + 1
+                session.add(
+                    LabCatalog(
+                        lab_id=lab_id,
+                        revision=revision,
+                        version=catalog.version,
+                        document=dump_catalog(catalog),
+                        imported_by=ctx.actor_label,
+                    )
+                )
             audit.append(
                 session,
                 ctx,

@@ -3,6 +3,10 @@
 Data keys are versioned: the highest non-retired version encrypts new writes, every version still
 present decrypts. The blind-index key is separate and never rotates (rotating it would mean
 recomputing every index; it is bound to the lab by HKDF and never used to encrypt).
+
+Every statement on ``lab_keys`` runs with the lab it is about declared (``declared_lab``): platform
+transactions (lab creation and shredding, rotation, an account's encrypted name) reach one lab's
+keys that way, and on PostgreSQL row-level security shows no lab's keys to anything else.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from labvault.crypto.field_cipher import FieldCipher
 from labvault.crypto.key_provider import KeyProvider
 from labvault.crypto.keyset import PURPOSE_DATA, PURPOSE_INDEX, LabKeySet, unwrap_key, wrap_key
 from labvault.keys.models import LabKey
+from labvault.store.database import declared_lab
 
 
 class KeyStore:
@@ -34,29 +39,31 @@ class KeyStore:
         """New lab: a KEK in the provider, data key v1 and the index key wrapped in the database."""
         self.provider.create_lab_kek(lab_id)
         kek = self.provider.lab_kek(lab_id)
-        for purpose in (PURPOSE_DATA, PURPOSE_INDEX):
-            wrapped = wrap_key(kek, lab_id, purpose, 1, random_key())
-            session.add(LabKey(lab_id=lab_id, purpose=purpose, version=1, wrapped=wrapped))
+        with declared_lab(session, lab_id):
+            for purpose in (PURPOSE_DATA, PURPOSE_INDEX):
+                wrapped = wrap_key(kek, lab_id, purpose, 1, random_key())
+                session.add(LabKey(lab_id=lab_id, purpose=purpose, version=1, wrapped=wrapped))
 
     def keyset(self, session: Session, lab_id: uuid.UUID) -> LabKeySet:
         """The lab's keys as of the caller's transaction. A cheap marker (number of key rows, highest
         id) is read each time, so a rotation, retirement or shredding done by another process (the
         CLI, another worker) is seen by the next transaction, not whenever this cache expires."""
-        count, highest = session.execute(
-            select(func.count(LabKey.id), func.max(LabKey.id)).where(LabKey.lab_id == lab_id)
-        ).one()
-        marker: tuple[int, int] = (int(count), int(highest or 0))
-        if count == 0:
-            raise KeyUnavailable(f"laboratory {lab_id} has no key set (destroyed?)")
-        cached = self._cache.get(lab_id)
-        if cached is not None and cached[0] == marker:
-            return cached[1]
-        with self._lock:
-            current = self._cache.get(lab_id)
-            if current is None or current[0] != marker:
-                current = (marker, self._load(session, lab_id))
-                self._cache[lab_id] = current
-            return current[1]
+        with declared_lab(session, lab_id):
+            count, highest = session.execute(
+                select(func.count(LabKey.id), func.max(LabKey.id)).where(LabKey.lab_id == lab_id)
+            ).one()
+            marker: tuple[int, int] = (int(count), int(highest or 0))
+            if count == 0:
+                raise KeyUnavailable(f"laboratory {lab_id} has no key set (destroyed?)")
+            cached = self._cache.get(lab_id)
+            if cached is not None and cached[0] == marker:
+                return cached[1]
+            with self._lock:
+                current = self._cache.get(lab_id)
+                if current is None or current[0] != marker:
+                    current = (marker, self._load(session, lab_id))
+                    self._cache[lab_id] = current
+                return current[1]
 
     def _load(self, session: Session, lab_id: uuid.UUID) -> LabKeySet:
         rows = session.scalars(select(LabKey).where(LabKey.lab_id == lab_id)).all()
@@ -88,38 +95,43 @@ class KeyStore:
 
     def rotate(self, session: Session, lab_id: uuid.UUID) -> int:
         """Add a new data key version that becomes the one new writes use; returns it."""
-        current = session.scalar(
-            select(func.max(LabKey.version)).where(LabKey.lab_id == lab_id, LabKey.purpose == PURPOSE_DATA)
-        )
-        if current is None:
-            raise KeyUnavailable(f"laboratory {lab_id} has no key set (destroyed?)")
-        version = current + 1
-        kek = self.provider.lab_kek(lab_id)
-        session.add(
-            LabKey(
-                lab_id=lab_id,
-                purpose=PURPOSE_DATA,
-                version=version,
-                wrapped=wrap_key(kek, lab_id, PURPOSE_DATA, version, random_key()),
+        with declared_lab(session, lab_id):
+            current = session.scalar(
+                select(func.max(LabKey.version)).where(
+                    LabKey.lab_id == lab_id, LabKey.purpose == PURPOSE_DATA
+                )
             )
-        )
-        session.flush()
+            if current is None:
+                raise KeyUnavailable(f"laboratory {lab_id} has no key set (destroyed?)")
+            version = current + 1
+            kek = self.provider.lab_kek(lab_id)
+            session.add(
+                LabKey(
+                    lab_id=lab_id,
+                    purpose=PURPOSE_DATA,
+                    version=version,
+                    wrapped=wrap_key(kek, lab_id, PURPOSE_DATA, version, random_key()),
+                )
+            )
+            session.flush()
         self.forget(lab_id)
         return version
 
     def retire_versions_below(self, session: Session, lab_id: uuid.UUID, version: int) -> int:
         """After re-encryption: delete the older data keys so their ciphertexts are gone for good."""
-        result = session.execute(
-            delete(LabKey).where(
-                LabKey.lab_id == lab_id, LabKey.purpose == PURPOSE_DATA, LabKey.version < version
+        with declared_lab(session, lab_id):
+            result = session.execute(
+                delete(LabKey).where(
+                    LabKey.lab_id == lab_id, LabKey.purpose == PURPOSE_DATA, LabKey.version < version
+                )
             )
-        )
         self.forget(lab_id)
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     def destroy(self, session: Session, lab_id: uuid.UUID) -> None:
         """Crypto-shred, step 1 (in the caller's transaction): delete the wrapped keys."""
-        session.execute(delete(LabKey).where(LabKey.lab_id == lab_id))
+        with declared_lab(session, lab_id):
+            session.execute(delete(LabKey).where(LabKey.lab_id == lab_id))
         self.forget(lab_id)
 
     def destroy_kek(self, lab_id: uuid.UUID) -> None:

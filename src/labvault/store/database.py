@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.exc import DBAPIError, InvalidRequestError
 from sqlalchemy.orm import Session, sessionmaker
 
 from labvault.store.engine import make_engine
 from labvault.store.pg_rls import app_role_url, bind_transaction
-from labvault.store.tenancy import LAB_KEY, UNSCOPED_KEY, scope_session
+from labvault.store.tenancy import LAB_KEY, UNSCOPED_KEY, TenantScopeError, scope_session
 
 
 class Database:
@@ -74,3 +75,52 @@ def _declare_lab(session: Session, transaction: Any, connection: Connection) -> 
         return
     if LAB_KEY in session.info:
         bind_transaction(connection, session.info[LAB_KEY], maintenance=bool(session.info.get(UNSCOPED_KEY)))
+
+
+@contextmanager
+def declared_lab(session: Session, lab_id: uuid.UUID) -> Iterator[None]:
+    """Statements of a platform transaction (no lab) that work on one lab's rows of a
+    platform-managed table (its wrapped keys): that lab is declared for the block only, then no lab
+    again. Row-level security shows and accepts that lab's rows and no other; outside the block the
+    transaction sees none of them. Pending writes are flushed on entry and on exit, so each is
+    checked under the declaration it was made under.
+
+    In a transaction of that very lab, or in maintenance (which sees every lab), nothing changes.
+    A transaction of another lab is a bug, refused (:class:`TenantScopeError`): it would otherwise
+    declare its way out of its own lab."""
+    if session.info.get(UNSCOPED_KEY):
+        yield
+        return
+    current = session.info.get(LAB_KEY)
+    if current is not None:
+        if current != lab_id:
+            raise TenantScopeError("a laboratory's transaction cannot work on another laboratory's rows")
+        yield
+        return
+    _declare(session, lab_id)
+    try:
+        yield
+        session.flush()
+    except BaseException:
+        # No flush: what the block left pending was meant for the lab, and would now be written
+        # (or refused) as the platform's. An aborted transaction can only roll back, which ends
+        # the declaration as well.
+        session.info[LAB_KEY] = None
+        with suppress(DBAPIError, InvalidRequestError):
+            _bind(session, None)
+        raise
+    _declare(session, None)
+
+
+def _declare(session: Session, lab_id: uuid.UUID | None) -> None:
+    """Change the lab of the session's transaction, once what is pending is written under the
+    previous one."""
+    session.flush()
+    session.info[LAB_KEY] = lab_id
+    _bind(session, lab_id)
+
+
+def _bind(session: Session, lab_id: uuid.UUID | None) -> None:
+    connection = session.connection()  # begins the transaction if needed (declaring the lab)
+    if connection.dialect.name == "postgresql":
+        bind_transaction(connection, lab_id, maintenance=False)

@@ -3,8 +3,10 @@
 store/tenancy.py filters every ORM query by the session's lab; a bug there (a Core statement, a
 forgotten scope) would still cross labs. Here PostgreSQL itself refuses to: every tenant table has
 RLS enabled and forced, with a policy that shows and accepts only rows of the lab the transaction
-declared (``labvault.lab_id``, set transaction-locally by :func:`bind_transaction`). The
-application connects as a role that owns no table and cannot bypass RLS, so it cannot lift the wall.
+declared (``labvault.lab_id``, set transaction-locally by :func:`bind_transaction`). So do the
+lab-owned tables the platform also manages (accounts, wrapped keys, catalogues), with only what a
+platform transaction needs beyond that (:data:`PLATFORM_MANAGED`). The application connects as a
+role that owns no table and cannot bypass RLS, so it cannot lift the wall.
 
 :func:`apply_row_level_security` runs after every ``alembic upgrade`` (store/migrate.py) and is
 idempotent: it rebuilds the policies and grants from the models, so a table added by a later
@@ -21,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from labvault.errors import ConfigurationError
+from labvault.security.models import PLATFORM_CHAIN
 from labvault.store.base import Base
 from labvault.store.tenancy import tenant_tables as scoped_tables
 
@@ -35,18 +38,47 @@ CHAIN_POLICY = "labvault_lab_chain"
 # The transaction's lab, or NULL when none is set: '' (unset, or set to "no lab") must not reach
 # the uuid cast. NULL matches no row, so "no lab" sees nothing and can write nothing.
 CURRENT_LAB = f"NULLIF(current_setting('{LAB_SETTING}', true), '')::uuid"
+NO_LAB = f"{CURRENT_LAB} IS NULL"
+OWN_LAB = f"lab_id = {CURRENT_LAB}"
 IN_MAINTENANCE = f"current_setting('{MAINTENANCE_SETTING}', true) = 'on'"
 
+# Lab-owned tables that platform transactions (no lab) reach too, hence not TenantScoped models
+# (whose ORM filter refuses a session without a lab). A lab's transaction is held to its own rows
+# by the same policy as on the tenant tables; beyond that, per command, only what a platform
+# transaction needs (policy ``labvault_beyond_lab_<command>``; a command not listed: nothing).
+PLATFORM_MANAGED: dict[str, dict[str, str]] = {
+    # Sign-in finds an account by name, a token its account, an administrator an account by id,
+    # before any lab is known: platform transactions read, create and update every account (never
+    # delete one). A lab reads the platform operators' accounts, not change them: support grants
+    # and the patient access log name them.
+    "users": {"SELECT": f"{NO_LAB} OR lab_id IS NULL", "INSERT": NO_LAB, "UPDATE": NO_LAB},
+    # Wrapped keys: the key store declares the lab around its own statements in a platform
+    # transaction (store/database.py ``declared_lab``), so a platform transaction alone sees none.
+    "lab_keys": {},
+    # Catalogues: catalog/service.py declares the lab around its statements, as the key store does.
+    "lab_catalogs": {},
+}
+BEYOND_LAB_POLICY = "labvault_beyond_lab_{command}"
+
 # The audit log: a lab's transaction reads and extends only its own chain. A platform transaction
-# (no lab) may append to any chain (a lab admin's account changes, a user's failed logins go to
-# their lab's chain) but READS only the platform chain: a forgotten filter in a login or account
-# path shows no lab's events (which name patients). The verifier and the proofs read every chain as
+# (no lab) READS only the platform chain: a forgotten filter in a login or account path shows no
+# lab's events (which name patients). It appends to the platform chain, and to a lab's chain only
+# an event whose actor is an account of that lab (the user's own sign-in, failures, tokens and
+# factors; a lab admin's changes to their staff's accounts and to the lab's keys). Every event is on
+# the chain of its lab (no lab: the platform's). The verifier and the proofs read every chain as
 # the owner, in maintenance (unscoped) transactions. Chain heads hold counts and hashes only.
 CHAIN_TABLES = {
-    "audit_heads": f"{CURRENT_LAB} IS NULL OR chain = {CURRENT_LAB}::text",
+    "audit_heads": f"{NO_LAB} OR chain = {CURRENT_LAB}::text",
 }
-EVENTS_READ = f"lab_id = {CURRENT_LAB} OR ({CURRENT_LAB} IS NULL AND lab_id IS NULL)"
-EVENTS_APPEND = f"{CURRENT_LAB} IS NULL OR lab_id = {CURRENT_LAB}"
+EVENTS_READ = f"{OWN_LAB} OR ({NO_LAB} AND lab_id IS NULL)"
+# The actor's lab, through a function: a policy naming ``users`` (or a column added by a later
+# migration) would stop the migrations' downgrades from dropping them. It runs as the caller, under
+# the caller's own policies on ``users`` (a platform transaction sees every account).
+ACCOUNT_LAB_FUNCTION = "labvault_account_lab"
+EVENTS_APPEND = (
+    f"chain = COALESCE(lab_id::text, '{PLATFORM_CHAIN}') AND ({OWN_LAB} OR ({NO_LAB} AND "
+    f"(lab_id IS NULL OR lab_id = {ACCOUNT_LAB_FUNCTION}(actor_id))))"
+)
 EVENTS_READ_POLICY = "labvault_chain_read"
 EVENTS_APPEND_POLICY = "labvault_chain_append"
 # What the application may do beyond reading: the audit log is append-only (its trigger refuses
@@ -178,24 +210,65 @@ def _policy(connection: Connection, table: str, name: str, clause: str, to: str 
     )
 
 
+_CONDITIONS = {
+    "SELECT": "USING ({0})",
+    "INSERT": "WITH CHECK ({0})",
+    "UPDATE": "USING ({0}) WITH CHECK ({0})",  # which rows it reaches, and what they may become
+    "DELETE": "USING ({0})",
+}
+
+
 def _command_policy(connection: Connection, table: str, name: str, command: str, clause: str) -> None:
-    """A policy for one command: SELECT (USING) or INSERT (WITH CHECK)."""
+    """A policy for one command: the rows it reaches (USING), the rows it may write (WITH CHECK)."""
     policy, target = _quote(connection, name), _quote(connection, table)
     connection.execute(text(f"DROP POLICY IF EXISTS {policy} ON {target}"))
-    condition = f"USING ({clause})" if command == "SELECT" else f"WITH CHECK ({clause})"
+    condition = _CONDITIONS[command].format(clause)
     connection.execute(text(f"CREATE POLICY {policy} ON {target} FOR {command} TO PUBLIC {condition}"))
 
 
 def _protect(connection: Connection, table: str) -> None:
+    """RLS enabled and forced, and no policy left from an earlier version of this module: the
+    caller creates every policy the table has (a policy dropped from the code goes away)."""
     q = _quote(connection, table)
     connection.execute(text(f"ALTER TABLE {q} ENABLE ROW LEVEL SECURITY"))
     # FORCE: the owner is held by the policies too, unless it declares maintenance (below).
     connection.execute(text(f"ALTER TABLE {q} FORCE ROW LEVEL SECURITY"))
+    stale = connection.execute(
+        text("SELECT policyname FROM pg_policies WHERE schemaname = current_schema() AND tablename = :t"),
+        {"t": table},
+    ).scalars()
+    for name in list(stale):
+        connection.execute(text(f"DROP POLICY {_quote(connection, name)} ON {q}"))
+
+
+def _lab_owned(connection: Connection, name: str, owner: str, beyond_lab: dict[str, str]) -> None:
+    """A lab's transaction: its own rows only; the owner in maintenance: every row; platform
+    transactions: what ``beyond_lab`` grants, per command."""
+    _protect(connection, name)
+    _policy(connection, name, TENANT_POLICY, OWN_LAB)
+    # Platform maintenance (re-encryption across a lab's tables) runs as the owner and says so per
+    # transaction; the application role is not among the roles this policy covers.
+    _policy(connection, name, MAINTENANCE_POLICY, IN_MAINTENANCE, to=_quote(connection, owner))
+    for command, clause in beyond_lab.items():
+        _command_policy(connection, name, BEYOND_LAB_POLICY.format(command=command.lower()), command, clause)
+
+
+def _account_lab_function(connection: Connection, schema: str) -> None:
+    """The lab of an account (NULL: a platform account, or none), for the append policy."""
+    q = _quote(connection, schema)
+    body = f"SELECT lab_id FROM {q}.users WHERE id = account"  # noqa: S608 - a quoted identifier only
+    connection.execute(
+        text(
+            f"CREATE OR REPLACE FUNCTION {q}.{ACCOUNT_LAB_FUNCTION}(account uuid) RETURNS uuid "
+            f"LANGUAGE sql STABLE PARALLEL SAFE AS $$ {body} $$"
+        )
+    )
 
 
 def apply_row_level_security(engine: Engine, app_role: str = APP_ROLE) -> list[str]:
-    """Create or refresh the app role's grants and the policies; returns the tenant tables
-    protected. Run as the owner of the tables, after every upgrade; safe to run again."""
+    """Create or refresh the app role's grants and the policies; returns the lab-owned tables
+    protected (tenant and platform-managed). Run as the owner of the tables, after every upgrade;
+    safe to run again."""
     if engine.dialect.name != "postgresql":
         return []
     tenant = [t.name for t in tenant_tables()]
@@ -208,21 +281,17 @@ def apply_row_level_security(engine: Engine, app_role: str = APP_ROLE) -> list[s
             raise ConfigurationError(f"the application role {app_role!r} owns tables: {', '.join(owned)}")
         mapped = [t.name for t in Base.metadata.sorted_tables if t.name in existing]
         _grant(connection, schema, mapped, app_role)
-        protected = [name for name in tenant if name in existing]
+        lab_owned: dict[str, dict[str, str]] = {name: {} for name in tenant} | PLATFORM_MANAGED
+        protected = sorted(name for name in lab_owned if name in existing)
         for name in protected:
-            _protect(connection, name)
-            _policy(connection, name, TENANT_POLICY, f"lab_id = {CURRENT_LAB}")
-            # Platform maintenance (re-encryption across a lab's tables) runs as the owner and says
-            # so per transaction; the application role is not among the roles this policy covers.
-            owner = _quote(connection, existing[name])
-            _policy(connection, name, MAINTENANCE_POLICY, IN_MAINTENANCE, to=owner)
+            _lab_owned(connection, name, existing[name], lab_owned[name])
         for name, clause in CHAIN_TABLES.items():
             if name in existing:
                 _protect(connection, name)
                 _policy(connection, name, CHAIN_POLICY, clause)
         if "audit_events" in existing:
             _protect(connection, "audit_events")
-            connection.execute(text(f"DROP POLICY IF EXISTS {CHAIN_POLICY} ON audit_events"))
+            _account_lab_function(connection, schema)
             _command_policy(connection, "audit_events", EVENTS_READ_POLICY, "SELECT", EVENTS_READ)
             _command_policy(connection, "audit_events", EVENTS_APPEND_POLICY, "INSERT", EVENTS_APPEND)
             owner = _quote(connection, existing["audit_events"])
