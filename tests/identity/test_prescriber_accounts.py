@@ -247,3 +247,15 @@ def test_cli_user_add_creates_a_prescriber_account(labs: tuple[Lab, Lab]) -> Non
     assert lab.platform.accounts.by_username(username).physician_id == physician
     code, output = add(f"dr.cli{uuid.uuid4().hex[:8]}", other.physician())
     assert code == 2 and "no physician" in output
+
+
+def test_a_username_taken_in_another_lab_is_taken_for_a_prescriber_too(labs: tuple[Lab, Lab]) -> None:
+    """The prescriber's account is created in its lab's transaction, which (under row-level
+    security) sees no other lab's accounts: the name is checked across the platform first, and a
+    clash is named as such, never as the physician's."""
+    lab, neighbour = labs
+    taken = neighbour.factory.user(neighbour.info, Role.TECHNICIAN).username
+    with pytest.raises(Conflict, match="is taken"):
+        lab.platform.accounts.create_user(
+            lab.admin_ctx, taken, TEST_PASSWORD, Role.PRESCRIBER, lab.info.id, physician_id=lab.physician()
+        )

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from labvault.identity.account_service import Account
+from labvault.identity.account_service import Account, context_for
 from labvault.identity.auth_policy import AuthPolicy
 from labvault.identity.lab_service import LabInfo
 from labvault.platform import Platform
@@ -17,7 +17,7 @@ from labvault.security.access import Role
 from labvault.web.ui.cookies import LOGIN_COOKIE, SESSION_COOKIE
 from tests.auth_helpers import FakeClock, pool_for, with_clock
 from tests.conftest import TEST_PASSWORD, Factory
-from tests.web.support import bearer, token_for
+from tests.web.support import audit_count, bearer, token_for
 from tests.web.ui_support import ORIGIN, SAME_ORIGIN, UiBrowser, csrf_of
 
 
@@ -273,3 +273,17 @@ def test_tokens_are_bound_to_their_session(env: Env, many_sessions: list[UiBrows
     first, second = many_sessions
     assert first.page_token() != second.page_token()
     assert first.page_token() == first.page_token("/ui/patients/search")  # stable within a session
+
+
+@pytest.mark.parametrize("fetch_site", ["same-site", "cross-site"])
+def test_pages_are_not_read_for_another_origin(env: Env, fetch_site: str) -> None:
+    """An <img src> on another port or subdomain of the same site would send the cookie: the page
+    is refused, so nothing is read, audited or counted in the user's name."""
+    browser = env.signed_in()
+    patient = env.platform.patients.register(context_for(env.reception), env.factory.patient_data())
+    before = audit_count(env.platform, env.lab.id)
+    response = browser.get(f"/ui/patients/{patient.id}", headers={"Sec-Fetch-Site": fetch_site})
+    assert response.status_code == 403 and patient.data.birth_name not in response.text
+    assert audit_count(env.platform, env.lab.id) == before
+    typed = browser.get(f"/ui/patients/{patient.id}", headers={"Sec-Fetch-Site": "none"})
+    assert typed.status_code == 200  # typed or bookmarked by the person

@@ -38,6 +38,7 @@ from labvault.security.permissions import Permission, require
 from labvault.security.tokens import display_prefix, new_token, token_digest
 from labvault.store.base import utcnow
 from labvault.store.database import Database
+from labvault.workflow.overrides import end_overrides_of
 
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{2,63}$")
 # Operators hold no standing access to patient data: they may only give a new lab its first
@@ -183,6 +184,12 @@ class AccountService:
             raise InvalidInput("role", "unknown role")
         _check_physician(role, physician_id)
         password_hash = hash_password(password)
+        if physician_id is not None:
+            # Usernames are unique across the platform: checked where every account is visible,
+            # since the lab's transaction below (row-level security) sees only its own lab's.
+            with self.db.transaction(None) as session:
+                if session.scalar(select(User.id).where(User.username == username)):
+                    raise Conflict(f"username {username!r} is taken")
         # A prescriber's physician is looked up in the lab's own scope (session filter and
         # row-level security): one of another lab is as absent as one that does not exist.
         with self.db.transaction(lab_id if physician_id is not None else None) as session:
@@ -219,9 +226,12 @@ class AccountService:
             session.add(user)
             try:
                 session.flush()
-            except IntegrityError:
-                # Two admins creating an account for the same physician at once: the unique index
-                # of active accounts per physician lets one through.
+            except IntegrityError as exc:
+                # A race the checks above lost: the same username created meanwhile (or, from a
+                # prescriber's lab-scoped transaction, taken in a lab it cannot see), or another
+                # account for the same physician (the unique index of active ones lets one through).
+                if "username" in str(exc.orig):
+                    raise Conflict(f"username {username!r} is taken") from None
                 raise Conflict(PHYSICIAN_HAS_ACCOUNT) from None
             audit.append(session, ctx, AuditRecord("user.create", "user", str(user.id), detail))
             return _account(user)
@@ -229,8 +239,9 @@ class AccountService:
     def update_user(
         self, ctx: AccessContext, user_id: uuid.UUID, *, role: Role | None = None, active: bool | None = None
     ) -> Account:
-        """Change a user's role or (de)activate them. Any change revokes every token of theirs:
-        a demoted or disabled person keeps no session that was opened with the old rights."""
+        """Change a user's role or (de)activate them. Any change revokes every token of theirs and
+        ends their open break-the-glass overrides: a demoted or disabled person keeps no session
+        nor emergency access opened with the old rights."""
         if role is None and active is None:
             raise InvalidInput("body", "nothing to change: give a role, or active")
         with self.db.transaction(None) as session:
@@ -279,6 +290,10 @@ class AccountService:
                     raise Conflict(PHYSICIAN_HAS_ACCOUNT) from None
                 revoked = self._revoke_all(session, user.id)
                 detail = {**changes, "tokens_revoked": revoked}
+                if user.lab_id is not None:
+                    # Emergency accesses opened under the old rights end with them.
+                    ended = end_overrides_of(session, user.id, user.lab_id, self.clock())
+                    detail |= {"overrides_ended": ended} if ended else {}
                 audit.append(session, ctx, AuditRecord("user.update", "user", str(user.id), detail))
                 session.refresh(user)
             return _account(user)

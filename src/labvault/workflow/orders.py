@@ -22,7 +22,7 @@ from labvault.security.audit import AuditRecord
 from labvault.security.permissions import Permission, allows
 from labvault.security.policy import Relationship
 from labvault.store.base import utcnow
-from labvault.workflow import codec
+from labvault.workflow import codec, previous_values
 from labvault.workflow.base import (
     Unit,
     WorkflowService,
@@ -209,7 +209,11 @@ class OrderService(WorkflowService):
         ).all()
         visible = [item for item in items if show_restricted or not item.restricted]
         readable = [i for i in visible if i.status == "validated"] if signed_results_only(ctx) else visible
-        summaries = current_summaries(unit, readable) if allows(ctx.role, Permission.RESULT_READ) else {}
+        summaries = (
+            previous_values.for_caller(unit, ctx, current_summaries(unit, readable))
+            if allows(ctx.role, Permission.RESULT_READ)
+            else {}
+        )
         item_records: list[ItemRecord] = []
         for item in visible:
             test = unit.catalog.get(item.test_code)

@@ -36,7 +36,7 @@ from labvault.security.permissions import Permission
 from labvault.security.policy import Relationship
 from labvault.store.base import utcnow
 from labvault.store.sealed_fields import open_fields
-from labvault.workflow import codec
+from labvault.workflow import codec, previous_values
 from labvault.workflow.base import (
     Unit,
     WorkflowService,
@@ -279,6 +279,8 @@ class ReportService(WorkflowService):
             if signed_by is not None:
                 validators.setdefault(str(row.bio_validated_by), signed_by)
             previous = summary.previous
+            if item.restricted and not previous_values.same_prescriber(unit, previous, order.prescriber_id):
+                previous = None  # a restricted result is its own prescriber's: not on another's report
             interpretation = {"range": list(summary.reference) if summary.reference else None}
             lines.append(
                 ResultLine(

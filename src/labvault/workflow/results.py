@@ -25,7 +25,7 @@ from labvault.security.access import AccessContext
 from labvault.security.audit import AuditRecord
 from labvault.security.permissions import Permission
 from labvault.store.base import utcnow
-from labvault.workflow import codec
+from labvault.workflow import codec, previous_values
 from labvault.workflow.base import (
     Unit,
     WorkflowService,
@@ -166,7 +166,7 @@ class ResultService(WorkflowService):
             shown_items = [item for item, _ in rows]
             if signed_results_only(ctx):
                 shown_items = [item for item in shown_items if item.status == "validated"]
-            summaries = current_summaries(unit, shown_items)
+            summaries = previous_values.for_caller(unit, ctx, current_summaries(unit, shown_items))
             lines = []
             for item, order in rows:
                 test = unit.catalog.get(item.test_code)
@@ -632,9 +632,11 @@ class ResultService(WorkflowService):
             rows = unit.session.scalars(query.order_by(Result.version)).all()
             called = called_results(unit, [r.id for r in rows])
             test = unit.catalog.get(item.test_code)
+            read = {row.id: summarise(unit, row, test, critical_called=row.id in called) for row in rows}
+            summaries = previous_values.for_caller(unit, ctx, read)
             history = [
                 (
-                    summarise(unit, row, test, critical_called=row.id in called),
+                    summaries[row.id],
                     codec.open_text(
                         unit.keys, TABLE, "correction_reason_enc", row.id, row.correction_reason_enc
                     ),

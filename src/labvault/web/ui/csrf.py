@@ -3,7 +3,8 @@
 1. the cookies are SameSite=Strict (ui.cookies): another *site* never sends them;
 2. every POST must come from this origin: ``Sec-Fetch-Site`` (sent by every current browser) must
    be ``same-origin`` and ``Origin``, when present, must be this server's. Another port or
-   subdomain of the same site passes layer 1, not this one;
+   subdomain of the same site passes layer 1, not this one. Reads of a session's pages (GET) must
+   not come from another origin either (a same-site image would read a record in the user's name);
 3. every POST form carries a token bound to the session (OWASP's HMAC "synchronizer" pattern):
    HMAC-SHA256 keyed by the session token, which only this browser holds (HttpOnly cookie), so a
    page of another origin can neither read nor compute it. Before sign-in the token is bound to
@@ -54,6 +55,16 @@ def check_same_origin(request: Request) -> None:
     origin = request.headers.get("origin")
     if origin is not None and _netloc(origin) != request.headers.get("host", ""):
         raise Forbidden("cross-origin request refused (Origin is not this server)")
+
+
+def check_own_navigation(request: Request) -> None:
+    """Every page of a session, GETs included: started by this origin or by the person (typed,
+    bookmarked: ``none``), never by another origin, not even of the same site (its cookie would be
+    sent): an image or link there would read a record in the user's name, fill the access log and
+    spend their read budget."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        raise Forbidden(f"cross-origin request refused (Sec-Fetch-Site: {fetch_site[:20]})")
 
 
 def check_token(sent: str | None, expected: str) -> None:

@@ -24,6 +24,7 @@ class UiSession:
 
 
 def ui_session(request: Request, platform: PlatformDep) -> UiSession:
+    csrf.check_own_navigation(request)
     token = cookies.read(request, cookies.SESSION_COOKIE)
     if token is None:
         raise Unauthenticated("sign in first")
