@@ -64,9 +64,9 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 class LiveServer:
     """An ASGI application served by uvicorn on 127.0.0.1 in a thread, for as long as a test needs."""
 
-    def __init__(self, app: object) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+    def __init__(self, app: object, port: int | None = None, host_name: str = "127.0.0.1") -> None:
+        self.port = port or free_port()
+        self.url = f"http://{host_name}:{self.port}"  # the server binds 127.0.0.1 whatever the name
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")  # type: ignore[arg-type]
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -4,6 +4,7 @@ table must name every UI route the application serves: a new page without a row 
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,8 +17,10 @@ from labvault.identity.lab_service import LabInfo
 from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.security.alerts import AlertSpec, Severity, raise_alert
+from labvault.store.base import utcnow
 from labvault.web.app import create_app
 from tests.conftest import Factory
+from tests.soft_authenticator import SoftAuthenticator
 from tests.web.test_isolation_matrix import enumerate_routes, fastapi_app
 from tests.web.ui_support import UiBrowser
 
@@ -30,6 +33,7 @@ class Lab:
     patient_id: uuid.UUID
     patient_name: str
     alert_id: uuid.UUID
+    key_id: uuid.UUID
 
 
 def lab_with_data(platform: Platform, factory: Factory) -> Lab:
@@ -39,7 +43,23 @@ def lab_with_data(platform: Platform, factory: Factory) -> Lab:
     with platform.db.transaction(info.id) as session:
         alert = raise_alert(session, context_for(reception), AlertSpec("off_hours", Severity.LOW))
     biologist, admin = factory.user(info, Role.BIOLOGIST), factory.user(info, Role.LAB_ADMIN)
-    return Lab(info, biologist, admin, patient.id, patient.data.birth_name, alert)
+    return Lab(
+        info,
+        biologist,
+        admin,
+        patient.id,
+        patient.data.birth_name,
+        alert,
+        registered_key(platform, biologist),
+    )
+
+
+def registered_key(platform: Platform, account: Account) -> uuid.UUID:
+    """A security key of ``account``, registered through the service (as if just re-authenticated)."""
+    recent = dataclasses.replace(account, reauthenticated_at=utcnow())
+    ceremony = platform.security_keys.begin_registration(recent)
+    credential = SoftAuthenticator(platform.settings.webauthn_origin).create(ceremony.options_json)
+    return platform.security_keys.finish_registration(recent, ceremony.challenge_id, credential, "clé").id
 
 
 @dataclass(frozen=True)
@@ -54,6 +74,7 @@ class Page:
 
 
 LOGIN_FIELDS = {"username": "someone", "password": "a password", "totp_code": "123456"}
+KEY_FIELDS = {**LOGIN_FIELDS, "challenge_id": str(uuid.uuid4()), "credential": "{}"}
 PAGES = [
     Page("GET", "/ui/login", lambda _: "/ui/login", 200, 303, 303),  # signed in: sent home
     Page(
@@ -61,6 +82,40 @@ PAGES = [
     ),  # no login cookie
     Page("POST", "/ui/logout", lambda _: "/ui/logout", 303, 303, 303),
     Page("GET", "/ui/static/ui.css", lambda _: "/ui/static/ui.css", 200, 200, 200),
+    Page("GET", "/ui/static/webauthn.js", lambda _: "/ui/static/webauthn.js", 200, 200, 200),
+    Page(
+        "POST", "/ui/login/key/begin", lambda _: "/ui/login/key/begin", 403, 403, 403, lambda _: LOGIN_FIELDS
+    ),
+    Page("POST", "/ui/login/key", lambda _: "/ui/login/key", 403, 403, 403, lambda _: KEY_FIELDS),
+    Page("GET", "/ui/security-keys", lambda _: "/ui/security-keys", 303, 200, 200),
+    Page(
+        "POST",
+        "/ui/security-keys/register/begin",
+        lambda _: "/ui/security-keys/register/begin",
+        303,
+        200,
+        200,
+    ),
+    # A challenge id of nobody's: 422 (the answer is checked against the stored challenge).
+    Page(
+        "POST",
+        "/ui/security-keys/register",
+        lambda _: "/ui/security-keys/register",
+        303,
+        422,
+        422,
+        lambda _: KEY_FIELDS,
+    ),
+    Page(
+        "POST",
+        "/ui/security-keys/{key_id}/remove",
+        lambda lab: f"/ui/security-keys/{lab.key_id}/remove",
+        303,
+        404,
+        303,
+    ),
+    Page("GET", "/ui/reauth", lambda _: "/ui/reauth", 303, 200, 200),
+    Page("POST", "/ui/reauth", lambda _: "/ui/reauth", 303, 401, 401, lambda _: LOGIN_FIELDS),
     Page("GET", "/ui/", lambda _: "/ui/", 303, 200, 200),
     Page("GET", "/ui/patients/search", lambda _: "/ui/patients/search", 303, 200, 200),
     Page(

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from labvault.errors import InvalidInput, NotFound, Unauthenticated
-from labvault.identity.account_service import Account, AccountService, IssuedToken
+from labvault.identity.account_service import Account, AccountService, IssuedToken, TokenKind
 from labvault.identity.credentials import AUTH_FAILED, user_context
 from labvault.identity.models import User
 from labvault.identity.reauth import require_recent_auth
@@ -167,13 +167,15 @@ class SecurityKeyService:
         challenge_id: uuid.UUID,
         credential: dict[str, Any],
         origin: str = "local",
+        kind: TokenKind = TokenKind.SESSION,
     ) -> IssuedToken:
-        """Password + key assertion for a session token; every refusal is the login's 401."""
+        """Password + key assertion for a session token (``kind``: BROWSER from the UI's sign-in
+        page); every refusal is the login's 401."""
         typed = username.strip().lower()[:64]
         with self.db.transaction(None) as session:
             challenge = self._consume(session, challenge_id, LOGIN, username_hmac=self._pseudonym(typed))
         return self.accounts.login(
-            username, password, "", origin, second_factor=self._assertion(challenge, credential)
+            username, password, "", origin, second_factor=self._assertion(challenge, credential), kind=kind
         )
 
     def begin_reauth(self, account: Account) -> Ceremony:

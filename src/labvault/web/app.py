@@ -28,7 +28,7 @@ from labvault.web.routes import (
     specimens,
     support,
 )
-from labvault.web.ui import UI_PREFIX, routes_auth, routes_pages
+from labvault.web.ui import UI_PREFIX, routes_auth, routes_keys, routes_pages
 
 API_PREFIX = "/api/v1"
 OPENAPI_URL = f"{API_PREFIX}/openapi.json"
@@ -112,6 +112,7 @@ def create_app(platform: Platform) -> ASGIApp:
     # The browser UI: cookie sessions, HTML pages, not part of the API's document.
     app.include_router(routes_auth.router, prefix=UI_PREFIX)
     app.include_router(routes_pages.router, prefix=UI_PREFIX)
+    app.include_router(routes_keys.router, prefix=UI_PREFIX)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -2,8 +2,7 @@
 
 The API serves JSON (and PDF downloads): nothing it sends is meant to be rendered as a page,
 framed, embedded by another origin, or kept in any cache. The browser UI's pages (under /ui) are
-pages, but run no script at all: they may load their own stylesheet and post forms to this origin,
-nothing else.
+pages: they load their own stylesheet and script file, and post forms to this origin, nothing else.
 """
 
 from __future__ import annotations
@@ -15,10 +14,11 @@ from labvault.web.ui import UI_PREFIX
 # No script, style, frame, form or base URL is ever allowed: an API answer is never a page, so a
 # reflected value in it can never run, and nobody can frame it (clickjacking).
 CONTENT_SECURITY_POLICY = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-# The UI's pages: their own stylesheet, forms posted to this origin; still no script of any kind.
+# The UI's pages: their own stylesheet and one script file of this origin (security keys: WebAuthn
+# needs one), forms and fetches to this origin; no inline script, no eval, nothing from elsewhere.
 UI_CONTENT_SECURITY_POLICY = (
-    b"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-    b"frame-ancestors 'none'; base-uri 'none'"
+    b"default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; "
+    b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 # Powerful browser features the laboratory never needs.
 PERMISSIONS_POLICY = (

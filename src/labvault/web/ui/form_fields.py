@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from labvault.errors import InvalidInput
 
 
@@ -19,3 +22,14 @@ def optional(value: str | None) -> str | None:
         return None
     stripped = value.strip()
     return stripped or None
+
+
+def parse_credential(text: str) -> dict[str, Any]:
+    """The browser's WebAuthn answer, posted as JSON text by the page's script."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise InvalidInput("credential", "is not the JSON of a WebAuthn credential") from None
+    if not isinstance(value, dict):
+        raise InvalidInput("credential", "is not the JSON of a WebAuthn credential")
+    return value

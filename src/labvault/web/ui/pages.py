@@ -33,10 +33,14 @@ def error_page(status: int, message: str) -> HTMLResponse:
     return render("error.html", status, status=status, message=message)
 
 
+STATIC = {"ui.css": "text/css", "webauthn.js": "text/javascript"}
+
+
 @cache
-def stylesheet() -> bytes:
-    return resources.files("labvault.web.ui").joinpath("static/ui.css").read_bytes()
+def _static(name: str) -> bytes:
+    return resources.files("labvault.web.ui").joinpath(f"static/{name}").read_bytes()
 
 
-def css_response() -> Response:
-    return Response(stylesheet(), media_type="text/css")
+def static_response(name: str) -> Response:
+    """One of the UI's own files (:data:`STATIC` only: no path from the request reaches the disk)."""
+    return Response(_static(name), media_type=STATIC[name])

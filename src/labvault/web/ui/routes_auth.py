@@ -7,16 +7,18 @@ at each sign-in, so no value planted before sign-in survives it (session fixatio
 
 from __future__ import annotations
 
+import json
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from labvault.errors import Forbidden, Unauthenticated
 from labvault.identity.account_service import TokenKind
 from labvault.web.deps import AuthRateLimit, PlatformDep, origin_of
 from labvault.web.ui import UI_PREFIX, cookies, csrf, pages
-from labvault.web.ui.form_fields import no_nul
+from labvault.web.ui.form_fields import no_nul, parse_credential
 from labvault.web.ui.session import CheckedPost
 
 router = APIRouter(include_in_schema=False)
@@ -56,11 +58,7 @@ def login(
     totp_code: Annotated[str, Form(max_length=10)],
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    csrf.check_same_origin(request)
-    nonce = cookies.read(request, cookies.LOGIN_COOKIE)
-    if nonce is None:
-        raise Forbidden("the sign-in page has expired or cookies are off: reload it and try again")
-    csrf.check_token(csrf_token, csrf.login_token(nonce))
+    check_login_form(request, csrf_token)
     no_nul(username=username, password=password, totp_code=totp_code)
     try:
         issued = platform.accounts.login(
@@ -68,9 +66,61 @@ def login(
         )
     except Unauthenticated:
         return _login_page(request, 401, SIGN_IN_REFUSED, username=username[:64])
+    return signed_in(issued.token)
+
+
+def check_login_form(request: Request, csrf_token: str) -> None:
+    """A sign-in form post: from this origin, with the token bound to this browser's login cookie."""
+    csrf.check_same_origin(request)
+    nonce = cookies.read(request, cookies.LOGIN_COOKIE)
+    if nonce is None:
+        raise Forbidden("the sign-in page has expired or cookies are off: reload it and try again")
+    csrf.check_token(csrf_token, csrf.login_token(nonce))
+
+
+def signed_in(token: str) -> Response:
     response = RedirectResponse(f"{UI_PREFIX}/", status_code=303)
-    cookies.set_session(response, issued.token)
+    cookies.set_session(response, token)
     return response
+
+
+@router.post("/login/key/begin", dependencies=[AuthRateLimit])
+def key_login_begin(
+    request: Request,
+    platform: PlatformDep,
+    username: Annotated[str, Form(max_length=64)],
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> JSONResponse:
+    """The challenge for a security key (the same kind of answer whether or not the user exists)."""
+    check_login_form(request, csrf_token)
+    no_nul(username=username)
+    ceremony = platform.security_keys.begin_login(username)
+    return JSONResponse(
+        {"challenge_id": str(ceremony.challenge_id), "options": json.loads(ceremony.options_json)}
+    )
+
+
+@router.post("/login/key", dependencies=[AuthRateLimit])
+def key_login(
+    request: Request,
+    platform: PlatformDep,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=1024)],
+    challenge_id: Annotated[uuid.UUID, Form()],
+    credential: Annotated[str, Form(max_length=8192)],
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """Password and the key's answer (the page's script fills ``credential``): a browser session."""
+    check_login_form(request, csrf_token)
+    no_nul(username=username, password=password, credential=credential)
+    try:
+        answer = parse_credential(credential)
+        issued = platform.security_keys.finish_login(
+            username, password, challenge_id, answer, origin_of(request), kind=TokenKind.BROWSER
+        )
+    except Unauthenticated:
+        return _login_page(request, 401, SIGN_IN_REFUSED, username=username[:64])
+    return signed_in(issued.token)
 
 
 @router.post("/logout")

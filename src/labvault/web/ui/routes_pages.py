@@ -32,7 +32,7 @@ def _menu(session: UiSession) -> dict[str, bool]:
     }
 
 
-def _page(template: str, session: UiSession, status: int = 200, **values: object) -> Response:
+def page(template: str, session: UiSession, status: int = 200, **values: object) -> Response:
     return pages.render(
         template, status, me=session.account, csrf_token=session.csrf_token, menu=_menu(session), **values
     )
@@ -40,17 +40,22 @@ def _page(template: str, session: UiSession, status: int = 200, **values: object
 
 @router.get("/static/ui.css")
 def stylesheet() -> Response:
-    return pages.css_response()
+    return pages.static_response("ui.css")
+
+
+@router.get("/static/webauthn.js")
+def script() -> Response:
+    return pages.static_response("webauthn.js")
 
 
 @router.get("/")
 def home(session: UiSessionDep) -> Response:
-    return _page("home.html", session)
+    return page("home.html", session)
 
 
 @router.get("/patients/search")
 def search_form(session: UiSessionDep) -> Response:
-    return _page("patient_search.html", session, results=None)
+    return page("patient_search.html", session, results=None)
 
 
 @router.post("/patients/search")
@@ -75,28 +80,28 @@ def search(
         results = platform.patients.find_by_name_birth(session.ctx, name, born)
     else:
         raise InvalidInput("nir", "give a NIR, or a name and a birth date")
-    return _page("patient_search.html", session, results=results)
+    return page("patient_search.html", session, results=results)
 
 
 @router.get("/patients/{patient_id}")
 def patient(patient_id: uuid.UUID, session: UiSessionDep, platform: PlatformDep) -> Response:
     record = platform.patients.get(session.ctx, patient_id)
     may_see_log = allows(session.account.role, Permission.ACCESS_LOG_READ)
-    return _page("patient.html", session, patient=record, may_see_log=may_see_log)
+    return page("patient.html", session, patient=record, may_see_log=may_see_log)
 
 
 @router.get("/patients/{patient_id}/access-log")
 def access_log(patient_id: uuid.UUID, session: UiSessionDep, platform: PlatformDep) -> Response:
-    page = platform.access_log.for_patient(session.ctx, patient_id, limit=100)
-    return _page("access_log.html", session, log=page, patient_id=patient_id)
+    log = platform.access_log.for_patient(session.ctx, patient_id, limit=100)
+    return page("access_log.html", session, log=log, patient_id=patient_id)
 
 
 @router.get("/alerts")
 def alerts(
     session: UiSessionDep, platform: PlatformDep, show_all: Annotated[bool, Query(alias="all")] = False
 ) -> Response:
-    page = AlertService(platform.db).list(session.ctx, open_only=not show_all, limit=100)
-    return _page("alerts.html", session, alerts=page.alerts, showing_all=show_all)
+    listed = AlertService(platform.db).list(session.ctx, open_only=not show_all, limit=100)
+    return page("alerts.html", session, alerts=listed.alerts, showing_all=show_all)
 
 
 @router.post("/alerts/{alert_id}/acknowledge")

@@ -1,0 +1,92 @@
+"""Security keys in the browser UI: list, register (WebAuthn, through the page's script), remove;
+and confirming one's identity (password + code) before those sensitive actions, as the API's
+``/auth/reauth`` does. Registration and removal need a recent confirmation (5 minutes): a
+session left open on a desk cannot enrol the wrong person's key."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from labvault.errors import Unauthenticated
+from labvault.identity.reauth import ReauthenticationRequired, require_recent_auth
+from labvault.web.deps import AuthRateLimit, PlatformDep, origin_of
+from labvault.web.ui import UI_PREFIX
+from labvault.web.ui.form_fields import no_nul, parse_credential
+from labvault.web.ui.routes_pages import page
+from labvault.web.ui.session import CheckedPost, UiSession, UiSessionDep
+
+router = APIRouter(include_in_schema=False)
+KEYS = f"{UI_PREFIX}/security-keys"
+CONFIRM_REFUSED = "Confirmation refused: check your password and the current code of your app."
+
+
+def _recent(session: UiSession, platform: PlatformDep) -> bool:
+    accounts = platform.accounts
+    try:
+        require_recent_auth(session.account, accounts.policy.reauth_max_age, accounts.clock())
+    except ReauthenticationRequired:
+        return False
+    return True
+
+
+@router.get("/security-keys")
+def security_keys(session: UiSessionDep, platform: PlatformDep) -> Response:
+    keys = platform.security_keys.keys(session.account)
+    return page("security_keys.html", session, keys=keys, recent=_recent(session, platform))
+
+
+@router.post("/security-keys/register/begin")
+def register_begin(session: CheckedPost, platform: PlatformDep) -> JSONResponse:
+    ceremony = platform.security_keys.begin_registration(session.account)
+    return JSONResponse(
+        {"challenge_id": str(ceremony.challenge_id), "options": json.loads(ceremony.options_json)}
+    )
+
+
+@router.post("/security-keys/register")
+def register(
+    request: Request,
+    session: CheckedPost,
+    platform: PlatformDep,
+    challenge_id: Annotated[uuid.UUID, Form()],
+    credential: Annotated[str, Form(max_length=8192)],
+    label: Annotated[str, Form(max_length=100)] = "security key",
+) -> Response:
+    no_nul(credential=credential, label=label)
+    platform.security_keys.finish_registration(
+        session.account, challenge_id, parse_credential(credential), label, origin_of(request)
+    )
+    return RedirectResponse(KEYS, status_code=303)
+
+
+@router.post("/security-keys/{key_id}/remove")
+def remove(key_id: uuid.UUID, request: Request, session: CheckedPost, platform: PlatformDep) -> Response:
+    platform.security_keys.remove(session.account, key_id, origin_of(request))
+    return RedirectResponse(KEYS, status_code=303)
+
+
+@router.get("/reauth")
+def reauth_form(session: UiSessionDep) -> Response:
+    return page("reauth.html", session, message=None)
+
+
+@router.post("/reauth", dependencies=[AuthRateLimit])
+def reauth(
+    request: Request,
+    session: CheckedPost,
+    platform: PlatformDep,
+    password: Annotated[str, Form(max_length=1024)],
+    totp_code: Annotated[str, Form(max_length=10)],
+) -> Response:
+    """Both factors again; back to the security keys (the only sensitive page so far)."""
+    no_nul(password=password, totp_code=totp_code)
+    try:
+        platform.accounts.reauthenticate(session.account, password, totp_code, origin_of(request))
+    except Unauthenticated:
+        return page("reauth.html", session, 401, message=CONFIRM_REFUSED)
+    return RedirectResponse(KEYS, status_code=303)
