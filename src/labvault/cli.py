@@ -32,6 +32,7 @@ from labvault.cli_options import (
     out,
 )
 from labvault.cli_security import app as security_app
+from labvault.cli_witness import app as witness_app
 from labvault.config import Settings
 from labvault.demo.seed import (
     ORDERS_PER_LAB,
@@ -66,6 +67,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+audit_app.add_typer(witness_app)  # audit witness (cli_witness.py)
 app.add_typer(lab_app, name="lab")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(results_app, name="results")

@@ -20,6 +20,7 @@ from labvault.security.signed_checkpoint import (
     NoteSigner,
     NoteVerifier,
     open_checkpoint,
+    open_manifest,
     origin_of,
 )
 from labvault.web.app import create_app
@@ -141,3 +142,24 @@ def test_cli_pubkey_proof_and_pinned_verify(tmp_path: Path) -> None:
         assert code == 1 and "no signature" in output, output
     finally:
         platform.close()
+
+
+def test_the_manifest_is_served_to_the_operator_only(factory: Factory) -> None:
+    """It names every lab's chain: the operator's witness verifies it, a lab admin's does without."""
+    platform = factory.platform
+    lab = factory.lab()
+    platform.patients.register(factory.ctx(lab, Role.RECEPTION), factory.patient_data())
+    platform.audit.checkpoint_heads()
+    operator = token_for(platform, factory.user(None, Role.PLATFORM_OPERATOR))
+    admin = token_for(platform, factory.user(lab, Role.LAB_ADMIN))
+    verifier = NoteVerifier.parse(platform.audit.public_key())
+    with TestClient(create_app(platform)) as client:
+        served = client.get(f"{API}/audit/checkpoints", headers=bearer(operator)).json()
+        manifest = open_manifest(verifier, served["manifest"])
+        notes = {head["chain"]: head["note"] for head in served["checkpoints"]}
+        assert set(manifest.heads) == set(notes) and str(lab.id) in manifest.heads
+        for chain, note in notes.items():
+            checkpoint = open_checkpoint(verifier, note, origin_of(chain))
+            assert manifest.heads[chain] == (checkpoint.size, checkpoint.root)
+        own = client.get(f"{API}/audit/checkpoints", headers=bearer(admin)).json()
+        assert own["manifest"] is None and [h["chain"] for h in own["checkpoints"]] == [str(lab.id)]

@@ -33,6 +33,7 @@ from labvault.security.checkpoint import (
     SignedState,
     StoredCheckpoint,
     read_signed_state,
+    signing_lock,
     write_checkpoints,
 )
 from labvault.security.merkle import Frontier, ProofError
@@ -183,6 +184,10 @@ class AuditVerifier:
         return self._sign(trees, taken_at)
 
     def _sign(self, trees: dict[str, Frontier], taken_at: dt.datetime) -> Path:
+        with signing_lock(self.checkpoint_dir):
+            return self._sign_locked(trees, taken_at)
+
+    def _sign_locked(self, trees: dict[str, Frontier], taken_at: dt.datetime) -> Path:
         state = self.signed_state()
         previous = state.chains if state is not None else {}
         notes: dict[str, tuple[str, Frontier]] = {}
@@ -247,12 +252,19 @@ class AuditVerifier:
 
     def signed_heads(self, ctx: AccessContext) -> list[audit_proofs.SignedHead]:
         """The latest signed checkpoints of the chains the caller may watch."""
-        audit_proofs.visible_chains(ctx)
+        return self.witness_view(ctx)[0]
+
+    def witness_view(self, ctx: AccessContext) -> tuple[list[audit_proofs.SignedHead], str | None]:
+        """The latest signed checkpoints of the chains the caller may watch and, for the platform
+        operator only (it names every chain), the signed manifest, from one read of the file: two
+        reads could straddle a checkpoint and serve a manifest that does not match the notes."""
+        visible = audit_proofs.visible_chains(ctx)
         try:
-            stored = self.signed_checkpoints()
+            state = self.signed_state()
         except CheckpointError as exc:
             raise AuditUnavailable(f"the signed checkpoints cannot be served: {exc}") from None
-        return audit_proofs.signed_heads(ctx, stored)
+        heads = audit_proofs.signed_heads(ctx, state.chains if state is not None else None)
+        return heads, state.manifest_note if state is not None and visible is None else None
 
     def inclusion_proof(
         self, ctx: AccessContext, chain: str, seq: int, size: int

@@ -16,10 +16,13 @@ to an older, genuine state: witnesses that poll ``/api/v1/audit/checkpoints`` ke
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +48,7 @@ __all__ = [
 ]
 
 CHECKPOINT_FILE = "audit-checkpoint.json"
+LOCK_FILE = ".audit-checkpoint.lock"
 FORMAT = "labvault-audit-checkpoints/3"
 _CHAIN = re.compile(r"[A-Za-z0-9-]{1,36}")
 
@@ -64,10 +68,27 @@ class SignedState:
 
     manifest: Manifest
     chains: dict[str, StoredCheckpoint]
+    manifest_note: str  # the signed note itself, byte for byte: what a witness verifies
 
     @property
     def written_at(self) -> dt.datetime:
         return self.manifest.written_at
+
+
+@contextmanager
+def signing_lock(directory: Path) -> Iterator[None]:
+    """One signer at a time (the server's periodic checkpoint, its shutdown checkpoint, `labvault
+    audit checkpoint`): each reads the last signed state, checks its trees extend it and writes.
+    Interleaved, a signer holding older (smaller) trees could replace a newer file: a signed
+    rollback that witnesses would rightly report. Under the lock the later signer sees the newer
+    state and refuses its smaller trees."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(directory / LOCK_FILE, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def write_checkpoints(
@@ -126,7 +147,8 @@ def read_signed_state(directory: Path, verifier: NoteVerifier) -> SignedState | 
         document = json.loads(path.read_text())
         if document.get("format") != FORMAT:
             raise CheckpointError(f"not in the {FORMAT} format (a signed manifest is required)")
-        manifest = open_manifest(verifier, str(document["manifest"]))
+        manifest_note = str(document["manifest"])
+        manifest = open_manifest(verifier, manifest_note)
         entries = document["chains"]
         out: dict[str, StoredCheckpoint] = {}
         for chain, entry in entries.items():
@@ -145,4 +167,4 @@ def read_signed_state(directory: Path, verifier: NoteVerifier) -> SignedState | 
         raise CheckpointError(f"checkpoint {path} refused: {exc}") from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"checkpoint {path} is unreadable: {exc.__class__.__name__}") from None
-    return SignedState(manifest, out)
+    return SignedState(manifest, out, manifest_note)

@@ -4,7 +4,8 @@ Callers: holders of ``audit.read`` with a bearer token, i.e. the platform operat
 and a lab admin (their lab's chain; another lab's chain is 404). The answers carry sizes and
 hashes only. Verify them with the key ``labvault audit pubkey`` prints, pinned out of band:
 
-- ``checkpoints``: each chain's latest signed note (``c2sp.org/tlog-checkpoint``, Ed25519);
+- ``checkpoints``: each chain's latest signed note (``c2sp.org/tlog-checkpoint``, Ed25519) and, for
+  the platform operator, the signed manifest listing every chain (``labvault audit witness``);
 - ``proof/inclusion``: entry ``seq`` (1-based ``chain_seq``) is leaf ``seq - 1`` of the tree of ``size``;
 - ``proof/consistency``: the tree of ``second`` entries extends the tree of ``first`` (RFC 9162).
 
@@ -44,6 +45,10 @@ class SignedCheckpointOut(BaseModel):
 class CheckpointsOut(BaseModel):
     public_key: str = Field(description="The signer's key as served; pin the one you got out of band")
     checkpoints: list[SignedCheckpointOut]
+    manifest: str | None = Field(
+        default=None,
+        description="The signed manifest note (every chain's size and root; platform operator only)",
+    )
 
 
 class InclusionOut(BaseModel):
@@ -66,13 +71,14 @@ class ConsistencyOut(BaseModel):
 @router.get("/checkpoints", response_model=CheckpointsOut)
 def checkpoints(ctx: Ctx, platform: PlatformDep) -> CheckpointsOut:
     """The latest signed checkpoint of every chain the caller may watch."""
-    heads = platform.audit.signed_heads(ctx)
+    heads, manifest = platform.audit.witness_view(ctx)
     return CheckpointsOut(
         public_key=platform.audit.public_key(),
         checkpoints=[
             SignedCheckpointOut(chain=h.chain, origin=h.origin, size=h.size, root=b64(h.root), note=h.note)
             for h in heads
         ],
+        manifest=manifest,
     )
 
 
