@@ -19,7 +19,6 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,7 +49,7 @@ from tests.security.test_audit_tamper import (
     touch,
 )
 from tests.web.support import TestClient, bearer, token_for
-from tests.web.test_live_server import free_port
+from tests.web.test_live_server import free_port, wait_for
 
 Edit = Callable[[str, dict[str, Any]], dict[str, Any]]
 STRANGER = NoteSigner.from_seed(KEY_NAME, bytes(range(32)))  # the platform's key name, not its key
@@ -387,19 +386,6 @@ def test_cli_usage_and_network_errors_exit_2(tmp_path: Path) -> None:
     code, output = run("--url", "ftp://127.0.0.1")
     assert code == 2 and "invalid URL" in output, output
     assert not state.exists()
-
-
-def wait_for(base: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "server did not start"
-        assert server.poll() is None, "server exited"
-        time.sleep(0.2)
 
 
 def test_cli_witness_against_a_live_server(tmp_path: Path) -> None:

@@ -19,6 +19,20 @@ from labvault.security.checkpoint import CHECKPOINT_FILE
 from tests.conftest import BACKENDS, PgDatabase, require_pg
 
 
+def wait_for(base: str, server: subprocess.Popen[bytes]) -> None:
+    """Until ``labvault serve`` answers its health check (30 s at most, and it must not exit)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "server did not start"
+        assert server.poll() is None, "server exited"
+        time.sleep(0.2)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -61,16 +75,7 @@ def test_demo_then_serve_over_http(tmp_path: Path, database_env: dict[str, str])
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            assert server.poll() is None, "server exited"
-            time.sleep(0.2)
+        wait_for(base, server)
         me = httpx.get(f"{base}/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=5)
         assert me.status_code == 200 and me.json()["username"] == "demo1.reception"
         body = {"birth_name": "Serveur", "first_names": "Réel", "sex": "F", "birth_date": "1990-04-12"}

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from labvault.errors import Forbidden, Unauthenticated
-from labvault.identity.account_service import TokenKind
+from labvault.identity.account_service import IssuedToken, TokenKind
 from labvault.web.deps import AuthRateLimit, PlatformDep, origin_of
 from labvault.web.ui import UI_PREFIX, cookies, csrf, pages
 from labvault.web.ui.form_fields import no_nul, parse_credential
@@ -60,13 +61,13 @@ def login(
 ) -> Response:
     check_login_form(request, csrf_token)
     no_nul(username=username, password=password, totp_code=totp_code)
-    try:
-        issued = platform.accounts.login(
+    return _sign_in(
+        request,
+        username,
+        lambda: platform.accounts.login(
             username, password, totp_code, origin_of(request), kind=TokenKind.BROWSER
-        )
-    except Unauthenticated:
-        return _login_page(request, 401, SIGN_IN_REFUSED, username=username[:64])
-    return signed_in(issued.token)
+        ),
+    )
 
 
 def check_login_form(request: Request, csrf_token: str) -> None:
@@ -78,9 +79,15 @@ def check_login_form(request: Request, csrf_token: str) -> None:
     csrf.check_token(csrf_token, csrf.login_token(nonce))
 
 
-def signed_in(token: str) -> Response:
+def _sign_in(request: Request, username: str, attempt: Callable[[], IssuedToken]) -> Response:
+    """The session cookie and the home page, or the sign-in page again with the one refusal
+    every failure gets."""
+    try:
+        issued = attempt()
+    except Unauthenticated:
+        return _login_page(request, 401, SIGN_IN_REFUSED, username=username[:64])
     response = RedirectResponse(f"{UI_PREFIX}/", status_code=303)
-    cookies.set_session(response, token)
+    cookies.set_session(response, issued.token)
     return response
 
 
@@ -113,14 +120,14 @@ def key_login(
     """Password and the key's answer (the page's script fills ``credential``): a browser session."""
     check_login_form(request, csrf_token)
     no_nul(username=username, password=password, credential=credential)
-    try:
-        answer = parse_credential(credential)
-        issued = platform.security_keys.finish_login(
+    answer = parse_credential(credential)
+    return _sign_in(
+        request,
+        username,
+        lambda: platform.security_keys.finish_login(
             username, password, challenge_id, answer, origin_of(request), kind=TokenKind.BROWSER
-        )
-    except Unauthenticated:
-        return _login_page(request, 401, SIGN_IN_REFUSED, username=username[:64])
-    return signed_in(issued.token)
+        ),
+    )
 
 
 @router.post("/logout")
