@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     read_budget_window_minutes: int = Field(default=10, ge=1, le=24 * 60)
     read_budget_soft: dict[str, int] = Field(default_factory=dict)
     read_budget_hard: dict[str, int] = Field(default_factory=dict)
+    # Lab-wide budget: the distinct patients all accounts of one lab touched together in the same
+    # window (several accounts each under their own budget). Past soft one high alert per lab per
+    # window; past hard the request is refused like the per-user hard budget. Hard is off unless
+    # set: a lab in an epidemic peak must keep working. Sizing in docs/SECURITY.md.
+    lab_read_budget_soft: int = Field(default=1000, ge=1)
+    lab_read_budget_hard: int | None = Field(default=None, ge=1)
     mass_export_patients: int = Field(default=500, ge=1)  # one request touching more: an alert
     off_hours_alerts: bool = True
     work_hours: str = Field(default="07:00-20:00", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")  # lab-local

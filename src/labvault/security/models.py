@@ -22,6 +22,8 @@ class AuditEvent(Base):
         # The patient-visible access log and the read budgets look events up by patient and by actor.
         Index("ix_audit_events_patient", "patient_id", "seq"),
         Index("ix_audit_events_actor_at", "actor_id", "at"),
+        # The lab-wide read budget counts a lab's window by its chain (migration 0011).
+        Index("ix_audit_events_chain_at", "chain", "at"),
         # No INSERT ... RETURNING: a platform transaction appends to a lab's chain (account changes,
         # failed logins) without the right to read it back (row-level security on PostgreSQL).
         {"implicit_returning": False},

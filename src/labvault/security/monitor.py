@@ -47,6 +47,7 @@ DEFAULT_HARD: Mapping[str, int] = {
 }
 OTHER_ROLES_SOFT, OTHER_ROLES_HARD = 30, 100  # any other role (prescriber, support, later ones)
 FLAGGED_MAX = 10_000
+LAB_COUNTS_MAX = 10_000  # labs whose last count a process remembers (then it forgets them all)
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -56,6 +57,39 @@ class Budget:
     hard: int
 
 
+@dataclass(frozen=True)
+class LabBudget:
+    """Distinct patients of one lab (all its accounts together) per window: past ``soft`` one alert,
+    past ``hard`` refused; ``hard`` None (the default) never refuses."""
+
+    soft: int
+    hard: int | None
+
+
+@dataclass(frozen=True)
+class LabCount:
+    """A lab's exact count, as a committed transaction saw it: ``patients`` distinct counted
+    patients in the window ending at ``at`` (monitor clock), the lab's audit chain ending at
+    ``seq``. Each later event names at most one patient, so ``patients + (chain end - seq)`` bounds
+    the count from above in any process (security/read_budget.py). ``quiet_until``: the lab's
+    soft alert of the window is known to exist until then."""
+
+    patients: int
+    seq: int
+    at: dt.datetime
+    quiet_until: dt.datetime | None = None
+
+    def bound(self, seq: int, now: dt.datetime) -> int | None:
+        """The most the count can be now, or None if this count cannot say (the chain was rolled
+        back below it, or the clock went back and the window with it)."""
+        if seq < self.seq or now < self.at:
+            return None
+        return self.patients + (seq - self.seq)
+
+    def quiet(self, now: dt.datetime) -> bool:
+        return self.quiet_until is not None and now < self.quiet_until
+
+
 @dataclass
 class Monitor:
     """What the checks need: thresholds, working hours, the clock, where alerts are pushed."""
@@ -63,6 +97,7 @@ class Monitor:
     window: dt.timedelta
     read_budgets: bool
     budgets: dict[str, Budget]
+    lab_budget: LabBudget | None  # None only where a measurement turns the lab-wide check off
     mass_export_patients: int
     off_hours_alerts: bool
     work_start: dt.time
@@ -73,6 +108,7 @@ class Monitor:
     clock: Clock = utcnow
     webhook: WebhookNotifier | None = field(default=None, repr=False)
     _flagged: set[tuple[uuid.UUID | None, dt.date]] = field(default_factory=set, repr=False)
+    _lab_counts: dict[uuid.UUID, LabCount] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock = utcnow) -> Monitor:
@@ -84,6 +120,9 @@ class Monitor:
             if not 0 < soft < hard:
                 raise ConfigurationError(f"read budget of {role}: need 0 < soft ({soft}) < hard ({hard})")
             budgets[str(role)] = Budget(soft, hard)
+        lab_soft, lab_hard = settings.lab_read_budget_soft, settings.lab_read_budget_hard
+        if lab_hard is not None and not lab_soft < lab_hard:
+            raise ConfigurationError(f"lab read budget: need soft ({lab_soft}) < hard ({lab_hard})")
         start, end = _hours(settings.work_hours)
         webhook = None
         if settings.alert_webhook_url:
@@ -92,6 +131,7 @@ class Monitor:
             window=dt.timedelta(minutes=settings.read_budget_window_minutes),
             read_budgets=settings.read_budgets,
             budgets=budgets,
+            lab_budget=LabBudget(lab_soft, lab_hard),
             mass_export_patients=settings.mass_export_patients,
             off_hours_alerts=settings.off_hours_alerts,
             work_start=start,
@@ -105,6 +145,16 @@ class Monitor:
 
     def budget(self, role: str) -> Budget:
         return self.budgets.get(role, Budget(OTHER_ROLES_SOFT, OTHER_ROLES_HARD))
+
+    def lab_count(self, lab_id: uuid.UUID) -> LabCount | None:
+        return self._lab_counts.get(lab_id)
+
+    def remember_lab_count(self, lab_id: uuid.UUID, count: LabCount) -> None:
+        """Keep a committed count of a lab (bounded memory; any count kept is a valid bound, so
+        threads replacing each other's entries only make the next check count sooner)."""
+        if len(self._lab_counts) >= LAB_COUNTS_MAX and lab_id not in self._lab_counts:
+            self._lab_counts.clear()
+        self._lab_counts[lab_id] = count
 
     def off_hours(self, at: dt.datetime) -> bool:
         local = at.astimezone(self.timezone)

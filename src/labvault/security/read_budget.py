@@ -1,11 +1,20 @@
-"""Read budgets: how many distinct patients one user touched in a sliding window.
+"""Read budgets: how many distinct patients one user, and one whole lab, touched in a sliding window.
 
-Counted from the audit log itself (index ``(actor_id, at)``), the events being appended included,
-so every service is covered without keeping a counter anywhere. Past the role's soft threshold one
-alert per user per window; past the hard threshold the request is refused with
-:class:`ReadBudgetExceeded`. Its transaction rolls back (nothing was read), so the alert saying it
-was refused is written right after the rollback, in a transaction of its own
+Counted from the audit log itself (indexes ``(actor_id, at)`` and ``(chain, at)``), the events
+being appended included, so every service is covered without keeping a counter anywhere. Past the
+role's soft threshold one alert per user per window; past the hard threshold the request is refused
+with :class:`ReadBudgetExceeded`. Its transaction rolls back (nothing was read), so the alert saying
+it was refused is written right after the rollback, in a transaction of its own
 (:func:`_record_refusal`): one place, whoever called the service (web, CLI, a listener).
+
+The lab-wide budget (several accounts, each under its own budget, reading together) counts every
+account of the lab, so its count costs more: it is not paid on every read. A committed exact count
+remembers where the lab's audit chain ended; every event since names at most one patient, so the
+count plus the events appended since bounds it from above, across processes (every event of the
+lab, whichever process wrote it, is on that chain). The count is taken again only when that bound
+could pass a threshold that matters: the hard one at once (never passed: a burst cannot slip past
+it), the soft one at most every :data:`SOFT_RECHECK` per lab per process (an alert, not a block: it
+may come that much later) and not again once the lab's soft alert of the window is raised.
 """
 
 from __future__ import annotations
@@ -16,15 +25,16 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, Select, event, func, select
 from sqlalchemy.orm import Session
 
 from labvault.errors import LabvaultError
 from labvault.security.access import AccessContext
+from labvault.security.alert_models import Alert
 from labvault.security.alerts import AlertSpec, Severity, raise_alert, recent_alert
-from labvault.security.audit import AuditRecord
-from labvault.security.models import AuditEvent
-from labvault.security.monitor import Monitor, monitor_for
+from labvault.security.audit import AuditRecord, chain_of
+from labvault.security.models import AuditEvent, AuditHead
+from labvault.security.monitor import LabCount, Monitor, monitor_for
 from labvault.store.tenancy import scope_session
 
 log = logging.getLogger(__name__)
@@ -32,7 +42,16 @@ log = logging.getLogger(__name__)
 SOFT = "read_budget"
 BLOCKED = "read_budget_blocked"
 MASS_EXPORT = "mass_export"
+LAB_SOFT = "read_budget_lab"
+LAB_BLOCKED = "read_budget_lab_blocked"
+REFUSALS = (BLOCKED, LAB_BLOCKED)
 PENDING_REFUSAL = "labvault.pending_refusal"
+PENDING_LAB_COUNTS = "labvault.lab_counts"  # counts taken in the session's transaction
+# How late the lab's soft alert may come: while the bound says the lab may be past soft, a process
+# counts again at most this often (a lab hovering just under soft would otherwise pay a count for
+# nearly every read).
+SOFT_RECHECK = dt.timedelta(seconds=5)
+TOP_READERS = 5
 
 # Work on samples and records the lab holds, done in bulk by design (a morning's tubes, an
 # analyser's results, a validation run) and disclosing nothing the work itself does not: not
@@ -59,10 +78,11 @@ NOT_COUNTED = frozenset(
     }
 )
 _EVENTS = AuditEvent.__table__
+_HEADS = AuditHead.__table__
 
 
 class ReadBudgetExceeded(LabvaultError):
-    """Too many distinct patients in the window for this role: refused (HTTP 429)."""
+    """Too many distinct patients in the window for this role, or for the whole lab: refused (HTTP 429)."""
 
     def __init__(
         self, message: str, ctx: AccessContext, alerts: Sequence[AlertSpec], retry_after: int
@@ -80,7 +100,13 @@ def counted_patients(records: Sequence[AuditRecord]) -> set[uuid.UUID]:
 def distinct_patients(session: Session, ctx: AccessContext, since: dt.datetime, stop_after: int) -> int:
     """Distinct patients in the user's counted events since ``since``; stops counting at
     ``stop_after`` (all a threshold needs to know), so a user far past it costs no more."""
-    distinct = (
+    distinct = distinct_query(ctx, since, stop_after)
+    return int(session.scalar(select(func.count()).select_from(distinct.subquery())) or 0)
+
+
+def distinct_query(ctx: AccessContext, since: dt.datetime, stop_after: int) -> Select[Any]:
+    """The user's counted patients since ``since`` (index ``(actor_id, at)``)."""
+    return (
         select(_EVENTS.c.patient_id)
         .where(
             _EVENTS.c.actor_id == ctx.actor_id,
@@ -92,7 +118,6 @@ def distinct_patients(session: Session, ctx: AccessContext, since: dt.datetime, 
         .distinct()
         .limit(stop_after)
     )
-    return int(session.scalar(select(func.count()).select_from(distinct.subquery())) or 0)
 
 
 def check_budget(
@@ -131,16 +156,155 @@ def check_budget(
         return alerts, blocked
     if count > budget.soft and not recent_alert(session, ctx.actor_id, [SOFT, BLOCKED], since):
         alerts.append(AlertSpec(SOFT, Severity.MEDIUM, {**detail, "threshold": budget.soft}))
+    lab_alerts, lab_blocked = check_lab_budget(session, ctx, batch, monitor, now)
+    return alerts + lab_alerts, lab_blocked
+
+
+# --- the lab-wide budget -------------------------------------------------------------------------
+
+
+def check_lab_budget(
+    session: Session, ctx: AccessContext, batch: set[uuid.UUID], monitor: Monitor, now: dt.datetime
+) -> tuple[list[AlertSpec], AlertSpec | None]:
+    """The lab's soft alert, or past its hard threshold the refusal's alert; counts only when the
+    bound of the last count (module docstring) says a threshold that matters may be passed."""
+    budget, lab_id = monitor.lab_budget, ctx.lab_id
+    if budget is None or lab_id is None or not batch:
+        return [], None
+    seq = chain_end(session, ctx)
+    known = _pending(session).get(lab_id) or monitor.lab_count(lab_id)
+    bound = known.bound(seq, now) if known is not None else None
+    if known is None or bound is None:
+        hard_due = soft_due = True
+    else:
+        hard_due = budget.hard is not None and bound > budget.hard
+        soft_due = not known.quiet(now) and bound > budget.soft and now - known.at >= SOFT_RECHECK
+    if not (hard_due or soft_due):
+        return [], None
+    since = now - monitor.window
+    count = lab_patients(session, lab_id, since, None if budget.hard is None else budget.hard + 1)
+    if budget.hard is not None and count > budget.hard:
+        return [], _lab_refusal(session, ctx, lab_id, (count, budget.hard), since, monitor)
+    quiet = known is not None and known.quiet(now)
+    quiet_until = known.quiet_until if known is not None and quiet else None
+    alerts: list[AlertSpec] = []
+    if count > budget.soft and not quiet:
+        last = last_lab_alert(session, since)
+        if last is None:
+            detail = _lab_detail(count, budget.soft, monitor)
+            alerts.append(
+                AlertSpec(LAB_SOFT, Severity.HIGH, {**detail, **top_readers(session, lab_id, since)})
+            )
+            last = now
+        quiet_until = last + monitor.window
+    _pending(session)[lab_id] = LabCount(count, seq, now, quiet_until)
     return alerts, None
+
+
+def _lab_refusal(
+    session: Session,
+    ctx: AccessContext,
+    lab_id: uuid.UUID,
+    count_and_hard: tuple[int, int],
+    since: dt.datetime,
+    monitor: Monitor,
+) -> AlertSpec:
+    detail = _lab_detail(*count_and_hard, monitor)
+    if not recent_alert(session, ctx.actor_id, [LAB_BLOCKED], since):  # else not recorded: spare the query
+        detail.update(top_readers(session, lab_id, since))
+    return AlertSpec(LAB_BLOCKED, Severity.HIGH, detail, blocked=True)
+
+
+def _lab_detail(count: int, threshold: int, monitor: Monitor) -> dict[str, Any]:
+    minutes = int(monitor.window.total_seconds() // 60)
+    return {"distinct_patients": count, "threshold": threshold, "window_minutes": minutes}
+
+
+def chain_end(session: Session, ctx: AccessContext) -> int:
+    """The last sequence number of the context's audit chain (its head: locked by this
+    transaction's append, so no other transaction of the lab moves it until this one ends)."""
+    return int(session.scalar(select(_HEADS.c.last_seq).where(_HEADS.c.chain == chain_of(ctx))) or 0)
+
+
+def counted_in_lab(lab_id: uuid.UUID, since: dt.datetime) -> list[Any]:
+    """A lab's counted events since ``since``, by its chain: a lab's events are exactly its chain's
+    (audit.chain_of; on PostgreSQL the append policy checks it). Not by ``lab_id``: an index on
+    ``(lab_id, at)`` drew the per-user count (which filters on ``lab_id``) away from its own."""
+    return [
+        _EVENTS.c.chain == str(lab_id),
+        _EVENTS.c.at >= since,
+        _EVENTS.c.patient_id.is_not(None),
+        _EVENTS.c.action.not_in(NOT_COUNTED),
+    ]
+
+
+def lab_patients(session: Session, lab_id: uuid.UUID, since: dt.datetime, stop_after: int | None) -> int:
+    """Distinct patients in the lab's counted events since ``since`` (index ``(chain, at)``),
+    every account's, the console's included; stops at ``stop_after`` when given."""
+    distinct = select(_EVENTS.c.patient_id).where(*counted_in_lab(lab_id, since)).distinct()
+    if stop_after is not None:
+        distinct = distinct.limit(stop_after)
+    return int(session.scalar(select(func.count()).select_from(distinct.subquery())) or 0)
+
+
+def top_readers(session: Session, lab_id: uuid.UUID, since: dt.datetime) -> dict[str, Any]:
+    """Who read the most distinct patients of the lab in the window: account ids and counts only
+    (``None``: the console), and how many accounts read at all."""
+    patients = func.count(_EVENTS.c.patient_id.distinct()).label("patients")
+    rows = session.execute(
+        select(_EVENTS.c.actor_id, patients)
+        .where(*counted_in_lab(lab_id, since))
+        .group_by(_EVENTS.c.actor_id)
+        .order_by(patients.desc())
+    ).all()
+    top = [
+        {"actor_id": None if row.actor_id is None else str(row.actor_id), "patients": int(row.patients)}
+        for row in rows[:TOP_READERS]
+    ]
+    return {"accounts": len(rows), "top_readers": top}
+
+
+def last_lab_alert(session: Session, since: dt.datetime) -> dt.datetime | None:
+    """When the lab's latest lab-wide alert since ``since`` was raised, if any (the session is the
+    lab's: its alerts only). Deduplication: one soft alert per lab per window."""
+    query = select(func.max(Alert.at)).where(Alert.kind.in_([LAB_SOFT, LAB_BLOCKED]), Alert.at >= since)
+    return session.scalar(query)
+
+
+def _pending(session: Session) -> dict[uuid.UUID, LabCount]:
+    pending: dict[uuid.UUID, LabCount] = session.info.setdefault(PENDING_LAB_COUNTS, {})
+    return pending
+
+
+@event.listens_for(Session, "after_commit")
+def _keep_lab_counts(session: Session) -> None:
+    """Counts taken in a committed transaction become the process's bounds (a count taken in a
+    transaction that rolled back could include events that no longer exist)."""
+    if session.in_nested_transaction():
+        return
+    counts = session.info.pop(PENDING_LAB_COUNTS, None)
+    if counts:
+        monitor = monitor_for(session)
+        for lab_id, count in counts.items():
+            monitor.remember_lab_count(lab_id, count)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_lab_counts(session: Session, _previous: Any) -> None:
+    session.info.pop(PENDING_LAB_COUNTS, None)  # a savepoint too: its events are gone
+
+
+# --- refusals ------------------------------------------------------------------------------------
 
 
 def refuse(session: Session, ctx: AccessContext, monitor: Monitor, alerts: Sequence[AlertSpec]) -> None:
     """Raise :class:`ReadBudgetExceeded`; its alerts are recorded once the transaction is rolled back."""
-    blocked = next(a for a in alerts if a.kind == BLOCKED)
+    blocked = next(a for a in alerts if a.kind in REFUSALS)
     seconds = int(monitor.window.total_seconds())
+    whose = "this laboratory" if blocked.kind == LAB_BLOCKED else f"role {ctx.role.value}"
     refusal = ReadBudgetExceeded(
         f"read budget exceeded: more than {blocked.detail['threshold']} distinct patients in "
-        f"{blocked.detail['window_minutes']} minutes for role {ctx.role.value}; the lab's security "
+        f"{blocked.detail['window_minutes']} minutes for {whose}; the lab's security "
         "officer has been alerted",
         ctx,
         alerts,
@@ -172,7 +336,8 @@ def _record_refusal(session: Session, _previous: Any) -> None:
 
 
 def record_refusal(engine: Engine, refusal: ReadBudgetExceeded) -> None:
-    """The refusal's alerts, in a transaction of their own (one blocked alert per user per window)."""
+    """The refusal's alerts, in a transaction of their own (one blocked alert of each kind per user
+    per window)."""
     ctx = refusal.ctx
     session = scope_session(Session(engine, expire_on_commit=False, autoflush=False), ctx.lab_id)
     try:
@@ -180,8 +345,8 @@ def record_refusal(engine: Engine, refusal: ReadBudgetExceeded) -> None:
             monitor = monitor_for(session)
             now = monitor.clock()
             for spec in refusal.alerts:
-                if spec.kind == BLOCKED and recent_alert(
-                    session, ctx.actor_id, [BLOCKED], now - monitor.window
+                if spec.kind in REFUSALS and recent_alert(
+                    session, ctx.actor_id, [spec.kind], now - monitor.window
                 ):
                     continue
                 raise_alert(session, ctx, spec, at=now)

@@ -19,7 +19,10 @@ router = APIRouter(prefix="/alerts", tags=["alerts"])
 class AlertOut(BaseModel):
     id: uuid.UUID
     at: dt.datetime
-    kind: str = Field(description="canary, read_budget(_blocked), mass_export, off_hours, new_origin...")
+    kind: str = Field(
+        description="canary, read_budget(_blocked), read_budget_lab(_blocked), mass_export, off_hours, "
+        "new_origin..."
+    )
     severity: Severity
     actor_id: uuid.UUID | None
     actor_label: str
