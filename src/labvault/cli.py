@@ -209,7 +209,8 @@ def demo(
         )
     _print_activity(creds.workflow)
     out.print(
-        f"In a browser: http://{host}:{port}/ui/ (username, password above, and the code below).",
+        f"In a browser: http://{'localhost' if host == '127.0.0.1' else host}:{port}/ui/ "
+        "(username, password above, and the code below; security keys need the name localhost).",
         soft_wrap=True,
         highlight=False,
     )
