@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from labvault.errors import Forbidden
 from labvault.identity.account_service import Account, context_for
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose, Role
@@ -84,3 +85,19 @@ def test_overrides_already_expired_are_not_counted(bench: Bench) -> None:
     bench.platform.accounts.update_user(admin_ctx(bench), person.id, role=Role.RECEPTION)
     (event,) = updates_of(bench, person)
     assert "overrides_ended" not in event.detail
+
+
+@pytest.mark.parametrize(("role", "active"), [(Role.RECEPTION, None), (None, False)])
+def test_a_request_under_way_during_the_change_opens_nothing(
+    bench: Bench, role: Role | None, active: bool | None
+) -> None:
+    """The request resolved its token (as a technician) before the admin's change committed: the
+    override is refused, since the account is read again, locked, in the override's transaction
+    (found by review: it used to open, and a reception account then read the HIV test)."""
+    order = bench.order(tests=["HIV"])
+    person = breaker(bench)
+    ctx = context_for(person)  # built from the token before the change
+    bench.platform.accounts.update_user(admin_ctx(bench), person.id, role=role, active=active)
+    with pytest.raises(Forbidden, match="changed since this request began"):
+        bench.platform.break_glass.open(person, ctx, order.patient_id, REASON)
+    assert not sees_restricted(bench, dataclasses.replace(person, role=Role.RECEPTION), order.id)

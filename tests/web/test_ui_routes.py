@@ -115,6 +115,8 @@ PAGES = [
         303,
     ),
     Page("GET", "/ui/reauth", lambda _: "/ui/reauth", 303, 200, 200),
+    Page("POST", "/ui/reauth/key/begin", lambda _: "/ui/reauth/key/begin", 303, 200, 200),
+    Page("POST", "/ui/reauth/key", lambda _: "/ui/reauth/key", 303, 401, 401, lambda _: KEY_FIELDS),
     Page("POST", "/ui/reauth", lambda _: "/ui/reauth", 303, 401, 401, lambda _: LOGIN_FIELDS),
     Page("GET", "/ui/", lambda _: "/ui/", 303, 200, 200),
     Page("GET", "/ui/patients/search", lambda _: "/ui/patients/search", 303, 200, 200),

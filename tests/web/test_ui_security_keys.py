@@ -174,3 +174,43 @@ def test_a_malformed_answer_is_refused_cleanly(platform: Platform, factory: Fact
     )
     assert response.status_code in (401, 422) and "text/html" in response.headers["content-type"]
     assert browser.session_token is None
+
+
+def key_reauth(browser: UiBrowser, key: SoftAuthenticator, password: str = TEST_PASSWORD) -> httpx.Response:
+    token = browser.page_token("/ui/reauth")
+    begun = browser.post("/ui/reauth/key/begin", {"csrf_token": token})
+    assert begun.status_code == 200, begun.text
+    credential = key.get(json.dumps(begun.json()["options"]))
+    return browser.post(
+        "/ui/reauth/key",
+        {
+            "csrf_token": token,
+            "password": password,
+            "challenge_id": begun.json()["challenge_id"],
+            "credential": json.dumps(credential),
+        },
+    )
+
+
+def test_a_key_only_role_confirms_its_identity_with_its_key(platform: Platform, factory: Factory) -> None:
+    """Its code is refused once it has a key: the confirmation page offers the key only, and the
+    key confirms (found by review: five refused codes locked such an account out)."""
+    clock = FakeClock()
+    policy = dataclasses.replace(platform.accounts.policy, security_key_roles=frozenset({"lab_admin"}))
+    accounts = AccountService(platform.db, platform.keys, policy, clock)
+    strict = dataclasses.replace(
+        platform,
+        accounts=accounts,
+        security_keys=SecurityKeyService(platform.db, accounts, platform.security_keys.rp, clock),
+    )
+    admin = factory.user(factory.lab(), Role.LAB_ADMIN)
+    key = register_key(signed_in_browser(strict, admin), strict)
+    browser = UiBrowser(strict)
+    assert key_sign_in(browser, admin, key).status_code == 303
+    clock.advance(minutes=6)
+    page = browser.get("/ui/reauth").text
+    assert "reauth-key" in page and 'id="reauth-code"' not in page
+    assert key_reauth(browser, key, password="not the password 1").status_code == 401
+    confirmed = key_reauth(browser, key)
+    assert confirmed.status_code == 303 and confirmed.headers["location"] == "/ui/security-keys"
+    assert "register-key" in browser.get("/ui/security-keys").text

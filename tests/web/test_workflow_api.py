@@ -90,7 +90,9 @@ class Env:
         adult = self.factory.patient_data(
             birth_date=dt.date(1968, 3, 14), nir=None, ins=None, ins_oid=None, ins_status=None
         )
-        response = self.call("POST", f"{API_PREFIX}/patients", Role.RECEPTION, patient_json(adult))
+        # All born the same day in one lab: a homonym (same synthetic name) is another person here.
+        body = patient_json(adult, accept_homonym=True)
+        response = self.call("POST", f"{API_PREFIX}/patients", Role.RECEPTION, body)
         assert response.status_code == 201, response.text
         ctx = self.bench().ctx(self.account(Role.RECEPTION))
         return self.platform.patients.get(ctx, uuid.UUID(response.json()["id"]))

@@ -128,6 +128,10 @@ def check_text(text: str) -> None:
         raise CheckpointError("note text is non-empty lines, each ending in a newline")
     if any(ch < " " and ch != "\n" for ch in text):
         raise CheckpointError("note text holds no control characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: nothing a signer could have signed
+        raise CheckpointError("note text is not valid UTF-8") from None
 
 
 def split_note(note: str) -> tuple[str, list[tuple[str, bytes]]]:
@@ -145,7 +149,7 @@ def split_note(note: str) -> tuple[str, list[tuple[str, bytes]]]:
             raise CheckpointError("malformed signature line")
         try:
             blob = base64.b64decode(encoded, validate=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or a non-ASCII string
             raise CheckpointError("signature is not base64") from None
         if len(blob) < 5:
             raise CheckpointError("signature too short")

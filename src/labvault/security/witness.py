@@ -33,7 +33,7 @@ from labvault.security.signed_checkpoint import (
 )
 from labvault.security.witness_fetch import FetchFailed, Served, fetch_checkpoints, fetch_consistency
 from labvault.security.witness_result import ChainOutcome, Kind, Problem, RoundResult
-from labvault.security.witness_state import AcceptedHead, WitnessState, load_state, save_state
+from labvault.security.witness_state import AcceptedHead, WitnessState, load_state, save_state, state_lock
 
 __all__ = ["Witness", "check_chain", "check_manifest", "open_notes"]
 
@@ -115,7 +115,13 @@ class Witness:
         return load_state(self.state_path, self.verifier)
 
     def run_once(self) -> RoundResult:
-        """Fetch, verify, compare; write the new state only if nothing is wrong."""
+        """Fetch, verify, compare; write the new state only if nothing is wrong. One round at a
+        time per state file (an exclusive lock from reading the state to writing it): a cron run
+        overlapping a ``--rounds`` loop could otherwise replace a newer state with an older view."""
+        with state_lock(self.state_path):
+            return self._round()
+
+    def _round(self) -> RoundResult:
         previous = self.state()
         result = RoundResult()
         try:

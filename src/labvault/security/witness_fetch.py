@@ -8,7 +8,6 @@ proof are checked by the caller with the pinned key and ``merkle.py``, never by 
 from __future__ import annotations
 
 import base64
-import binascii
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -22,6 +21,8 @@ CHECKPOINTS = "/api/v1/audit/checkpoints"
 CONSISTENCY = "/api/v1/audit/proof/consistency"
 CHAIN = re.compile(r"[A-Za-z0-9-]{1,36}")
 DETAIL_CHARS = 200
+# Checkpoints of thousands of labs, or a 64-hash proof, are well under this: more is not an answer.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
 
 
 class FetchFailed(Exception):
@@ -98,10 +99,16 @@ def get_json(client: httpx.Client, path: str, params: dict[str, str | int] | Non
         raise FetchFailed(Kind.CREDENTIALS, f"GET {path}: {_detail(response)}")
     if response.status_code != 200:
         raise FetchFailed(Kind.SERVER_ERROR, f"GET {path}: {_detail(response)}")
+    if len(response.content) > MAX_ANSWER_BYTES:
+        raise FetchFailed(
+            Kind.SERVER_ERROR, f"GET {path}: the answer is larger than {MAX_ANSWER_BYTES} bytes"
+        )
     try:
         return response.json()
-    except ValueError:
-        raise FetchFailed(Kind.SERVER_ERROR, f"GET {path}: the answer is not JSON") from None
+    except (ValueError, RecursionError):  # not JSON, or nested deep enough to exhaust the parser
+        raise FetchFailed(
+            Kind.SERVER_ERROR, f"GET {path}: the answer is not JSON the witness reads"
+        ) from None
 
 
 def fetch_checkpoints(client: httpx.Client) -> Served:
@@ -138,5 +145,5 @@ def fetch_consistency(client: httpx.Client, chain: str, first: int, second: int)
         raise FetchFailed(Kind.BAD_PROOF, "the proof is not a list of hashes")
     try:
         return [base64.b64decode(h, validate=True) for h in hashes]
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a non-ASCII string
         raise FetchFailed(Kind.BAD_PROOF, "a proof hash is not base64") from None

@@ -8,7 +8,10 @@ beside them, the signed manifest if the server served one, and the verifier key 
 accepted under: a state is never checked against another key than the one it was built with.
 
 On load every note is opened again with the pinned key and must carry the recorded size and root:
-a state edited by hand, or written for another server, is refused rather than trusted.
+a note, size or root edited by hand, or a state written for another server, is refused rather than
+trusted. Whoever can write the file can still delete a chain's entry (the chain then looks new) or
+put an older genuine state back: the state is evidence only as long as its machine is the
+witness's own, which is the point of running it elsewhere.
 """
 
 from __future__ import annotations
@@ -16,9 +19,12 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import fcntl
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,6 +137,18 @@ def load_state(path: Path, verifier: NoteVerifier) -> WitnessState | None:
         return from_document(document, verifier)
     except WitnessStateError as exc:
         raise WitnessStateError(f"witness state {path} refused: {exc}") from None
+
+
+@contextmanager
+def state_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``<state>.lock`` for one round (load, checks, save)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(path.with_name(path.name + ".lock"), "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def save_state(path: Path, state: WitnessState) -> None:

@@ -15,9 +15,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound
 from labvault.identity.account_service import Account
-from labvault.identity.models import Patient
+from labvault.identity.models import Patient, User
 from labvault.identity.reauth import DEFAULT_MAX_AGE, require_recent_auth
 from labvault.keys.store import KeyStore
 from labvault.security import audit, policy
@@ -61,6 +64,17 @@ def check_may_break(ctx: AccessContext) -> None:
     raise Forbidden(decisions[0].reason)
 
 
+def still_holds_rights(session: Session, ctx: AccessContext) -> None:
+    """The account, read and locked now, is still active in the role ``ctx`` was built with. A role
+    change or deactivation (which ends the person's overrides) that commits while this request is
+    under way either waits for it (and then ends the new override too) or is seen here."""
+    role = session.scalar(
+        select(User.role).where(User.id == ctx.actor_id, User.active.is_(True)).with_for_update()
+    )
+    if role != ctx.role.value:
+        raise Forbidden("your account changed since this request began: sign in again")
+
+
 class BreakGlassService:
     def __init__(
         self,
@@ -94,6 +108,7 @@ class BreakGlassService:
         require_recent_auth(account, self.reauth_max_age, now)
         expires_at = now + dt.timedelta(minutes=minutes)
         with self.db.transaction(ctx.lab_id) as session:
+            still_holds_rights(session, ctx)
             if session.get(Patient, patient_id) is None:
                 raise NotFound(f"no patient {patient_id} in this laboratory")
             row = AccessOverride(

@@ -22,7 +22,7 @@ from labvault.web.ui.session import CheckedPost, UiSession, UiSessionDep
 
 router = APIRouter(include_in_schema=False)
 KEYS = f"{UI_PREFIX}/security-keys"
-CONFIRM_REFUSED = "Confirmation refused: check your password and the current code of your app."
+CONFIRM_REFUSED = "Confirmation refused: check your password and your code or security key."
 
 
 def _recent(session: UiSession, platform: PlatformDep) -> bool:
@@ -70,9 +70,48 @@ def remove(key_id: uuid.UUID, request: Request, session: CheckedPost, platform: 
     return RedirectResponse(KEYS, status_code=303)
 
 
+def _reauth_page(
+    session: UiSession, platform: PlatformDep, status: int = 200, message: str | None = None
+) -> Response:
+    """The confirmation form: password + code, and password + key for those who have one (only
+    the key for roles that must use it once they have one: their code is refused)."""
+    has_key = bool(platform.security_keys.keys(session.account))
+    key_only = has_key and session.account.role.value in platform.accounts.policy.security_key_roles
+    return page("reauth.html", session, status, message=message, has_key=has_key, key_only=key_only)
+
+
 @router.get("/reauth")
-def reauth_form(session: UiSessionDep) -> Response:
-    return page("reauth.html", session, message=None)
+def reauth_form(session: UiSessionDep, platform: PlatformDep) -> Response:
+    return _reauth_page(session, platform)
+
+
+@router.post("/reauth/key/begin")
+def reauth_key_begin(session: CheckedPost, platform: PlatformDep) -> JSONResponse:
+    ceremony = platform.security_keys.begin_reauth(session.account)
+    return JSONResponse(
+        {"challenge_id": str(ceremony.challenge_id), "options": json.loads(ceremony.options_json)}
+    )
+
+
+@router.post("/reauth/key", dependencies=[AuthRateLimit])
+def reauth_key(
+    request: Request,
+    session: CheckedPost,
+    platform: PlatformDep,
+    password: Annotated[str, Form(max_length=1024)],
+    challenge_id: Annotated[uuid.UUID, Form()],
+    credential: Annotated[str, Form(max_length=8192)],
+) -> Response:
+    """Password and a key's answer (the page's script fills ``credential``)."""
+    no_nul(password=password, credential=credential)
+    answer = parse_credential(credential)
+    try:
+        platform.security_keys.finish_reauth(
+            session.account, password, challenge_id, answer, origin_of(request)
+        )
+    except Unauthenticated:
+        return _reauth_page(session, platform, 401, CONFIRM_REFUSED)
+    return RedirectResponse(KEYS, status_code=303)
 
 
 @router.post("/reauth", dependencies=[AuthRateLimit])
@@ -88,5 +127,5 @@ def reauth(
     try:
         platform.accounts.reauthenticate(session.account, password, totp_code, origin_of(request))
     except Unauthenticated:
-        return page("reauth.html", session, 401, message=CONFIRM_REFUSED)
+        return _reauth_page(session, platform, 401, CONFIRM_REFUSED)
     return RedirectResponse(KEYS, status_code=303)
