@@ -7,7 +7,6 @@ at each sign-in, so no value planted before sign-in survives it (session fixatio
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from typing import Annotated
@@ -19,6 +18,7 @@ from labvault.errors import Forbidden, Unauthenticated
 from labvault.identity.account_service import IssuedToken, TokenKind
 from labvault.web.deps import AuthRateLimit, PlatformDep, origin_of
 from labvault.web.ui import UI_PREFIX, cookies, csrf, pages
+from labvault.web.ui.ceremonies import ceremony_response
 from labvault.web.ui.form_fields import no_nul, parse_credential
 from labvault.web.ui.session import CheckedPost
 
@@ -101,10 +101,7 @@ def key_login_begin(
     """The challenge for a security key (the same kind of answer whether or not the user exists)."""
     check_login_form(request, csrf_token)
     no_nul(username=username)
-    ceremony = platform.security_keys.begin_login(username)
-    return JSONResponse(
-        {"challenge_id": str(ceremony.challenge_id), "options": json.loads(ceremony.options_json)}
-    )
+    return ceremony_response(platform.security_keys.begin_login(username))
 
 
 @router.post("/login/key", dependencies=[AuthRateLimit])

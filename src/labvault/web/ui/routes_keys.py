@@ -5,7 +5,6 @@ session left open on a desk cannot enrol the wrong person's key."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Annotated
 
@@ -16,6 +15,7 @@ from labvault.errors import Unauthenticated
 from labvault.identity.reauth import ReauthenticationRequired, require_recent_auth
 from labvault.web.deps import AuthRateLimit, PlatformDep, origin_of
 from labvault.web.ui import UI_PREFIX
+from labvault.web.ui.ceremonies import ceremony_response
 from labvault.web.ui.form_fields import no_nul, parse_credential
 from labvault.web.ui.routes_pages import page
 from labvault.web.ui.session import CheckedPost, UiSession, UiSessionDep
@@ -42,10 +42,7 @@ def security_keys(session: UiSessionDep, platform: PlatformDep) -> Response:
 
 @router.post("/security-keys/register/begin")
 def register_begin(session: CheckedPost, platform: PlatformDep) -> JSONResponse:
-    ceremony = platform.security_keys.begin_registration(session.account)
-    return JSONResponse(
-        {"challenge_id": str(ceremony.challenge_id), "options": json.loads(ceremony.options_json)}
-    )
+    return ceremony_response(platform.security_keys.begin_registration(session.account))
 
 
 @router.post("/security-keys/register")
@@ -87,10 +84,7 @@ def reauth_form(session: UiSessionDep, platform: PlatformDep) -> Response:
 
 @router.post("/reauth/key/begin")
 def reauth_key_begin(session: CheckedPost, platform: PlatformDep) -> JSONResponse:
-    ceremony = platform.security_keys.begin_reauth(session.account)
-    return JSONResponse(
-        {"challenge_id": str(ceremony.challenge_id), "options": json.loads(ceremony.options_json)}
-    )
+    return ceremony_response(platform.security_keys.begin_reauth(session.account))
 
 
 @router.post("/reauth/key", dependencies=[AuthRateLimit])
