@@ -32,7 +32,11 @@ NOT_ACCESS = frozenset({"patient.create", "alert.raise", "alert.acknowledge"})
 
 
 def watch(
-    session: Session, ctx: AccessContext, records: Sequence[AuditRecord], batch_at: dt.datetime
+    session: Session,
+    ctx: AccessContext,
+    records: Sequence[AuditRecord],
+    batch_at: dt.datetime,
+    chain_end: int,
 ) -> None:
     if ctx.lab_id is None or all(r.action.startswith("alert.") for r in records):
         return
@@ -49,7 +53,7 @@ def watch(
         ):
             if found is not None:
                 alerts.append(found)
-        budget_alerts, blocked = check_budget(session, ctx, records, monitor, now)
+        budget_alerts, blocked = check_budget(session, ctx, records, monitor, now, chain_end)
         alerts += budget_alerts
     if blocked is not None:
         refused = [dataclasses.replace(a, blocked=True) if a.kind == CANARY else a for a in alerts]

@@ -126,7 +126,7 @@ def _append(session: Session, ctx: AccessContext, chain: str, records: Sequence[
     )
     from labvault.security.access_watch import watch  # here: the watch raises alerts, which audit
 
-    watch(session, ctx, records, at)  # canaries, read budgets, unusual access (may refuse: 429)
+    watch(session, ctx, records, at, seq)  # canaries, read budgets, unusual access (may refuse: 429)
 
 
 def stored_entry(row: Any) -> StoredEntry:

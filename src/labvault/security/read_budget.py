@@ -32,8 +32,8 @@ from labvault.errors import LabvaultError
 from labvault.security.access import AccessContext
 from labvault.security.alert_models import Alert
 from labvault.security.alerts import AlertSpec, Severity, raise_alert, recent_alert
-from labvault.security.audit import AuditRecord, chain_of
-from labvault.security.models import AuditEvent, AuditHead
+from labvault.security.audit import AuditRecord
+from labvault.security.models import AuditEvent
 from labvault.security.monitor import LabCount, Monitor, monitor_for
 from labvault.store.tenancy import scope_session
 
@@ -78,7 +78,6 @@ NOT_COUNTED = frozenset(
     }
 )
 _EVENTS = AuditEvent.__table__
-_HEADS = AuditHead.__table__
 
 
 class ReadBudgetExceeded(LabvaultError):
@@ -126,9 +125,12 @@ def check_budget(
     records: Sequence[AuditRecord],
     monitor: Monitor,
     now: dt.datetime,
+    chain_end: int,
 ) -> tuple[list[AlertSpec], AlertSpec | None]:
     """Alerts this batch raises (mass export, soft threshold) and, past the hard threshold, the
-    alert of the refusal (the caller raises :class:`ReadBudgetExceeded`)."""
+    alert of the refusal (the caller raises :class:`ReadBudgetExceeded`). ``chain_end``: the last
+    sequence number of the context's chain once this batch is appended (the append returned it,
+    and holds the chain head's lock: no other transaction of the lab moves it meanwhile)."""
     batch = counted_patients(records)
     if not batch or ctx.actor_id is None:
         return [], None
@@ -156,7 +158,7 @@ def check_budget(
         return alerts, blocked
     if count > budget.soft and not recent_alert(session, ctx.actor_id, [SOFT, BLOCKED], since):
         alerts.append(AlertSpec(SOFT, Severity.MEDIUM, {**detail, "threshold": budget.soft}))
-    lab_alerts, lab_blocked = check_lab_budget(session, ctx, batch, monitor, now)
+    lab_alerts, lab_blocked = check_lab_budget(session, ctx, batch, monitor, now, chain_end)
     return alerts + lab_alerts, lab_blocked
 
 
@@ -164,14 +166,18 @@ def check_budget(
 
 
 def check_lab_budget(
-    session: Session, ctx: AccessContext, batch: set[uuid.UUID], monitor: Monitor, now: dt.datetime
+    session: Session,
+    ctx: AccessContext,
+    batch: set[uuid.UUID],
+    monitor: Monitor,
+    now: dt.datetime,
+    seq: int,
 ) -> tuple[list[AlertSpec], AlertSpec | None]:
     """The lab's soft alert, or past its hard threshold the refusal's alert; counts only when the
     bound of the last count (module docstring) says a threshold that matters may be passed."""
     budget, lab_id = monitor.lab_budget, ctx.lab_id
     if budget is None or lab_id is None or not batch:
         return [], None
-    seq = chain_end(session, ctx)
     known = _pending(session).get(lab_id) or monitor.lab_count(lab_id)
     bound = known.bound(seq, now) if known is not None else None
     if known is None or bound is None:
@@ -218,12 +224,6 @@ def _lab_refusal(
 def _lab_detail(count: int, threshold: int, monitor: Monitor) -> dict[str, Any]:
     minutes = int(monitor.window.total_seconds() // 60)
     return {"distinct_patients": count, "threshold": threshold, "window_minutes": minutes}
-
-
-def chain_end(session: Session, ctx: AccessContext) -> int:
-    """The last sequence number of the context's audit chain (its head: locked by this
-    transaction's append, so no other transaction of the lab moves it until this one ends)."""
-    return int(session.scalar(select(_HEADS.c.last_seq).where(_HEADS.c.chain == chain_of(ctx))) or 0)
 
 
 def counted_in_lab(lab_id: uuid.UUID, since: dt.datetime) -> list[Any]:
