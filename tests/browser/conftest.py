@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from playwright.sync_api import Browser, Playwright, sync_playwright
 from labvault.platform import Platform
 from labvault.web.app import create_app
 from tests.conftest import IN_CI
+from tests.web.test_live_server import free_port
 
 CHROMIUM = os.environ.get("LABVAULT_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 # Headless, as root, on a machine without a network: no sandbox (root), no GPU, and none of the
@@ -33,12 +33,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

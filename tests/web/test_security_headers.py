@@ -5,7 +5,6 @@ cookie; and `labvault serve` binds loopback and sends no `server` header either.
 from __future__ import annotations
 
 import inspect
-import socket
 import threading
 import time
 import uuid
@@ -27,6 +26,7 @@ from labvault.web.app import API_PREFIX, OPENAPI_URL, create_app
 from labvault.web.headers import SECURITY_HEADERS, SecurityHeaders
 from tests.conftest import Factory, build_platform
 from tests.web.support import TestClient, bearer, patient_json, token_for
+from tests.web.test_live_server import free_port
 
 EXPECTED = {
     "content-security-policy": (
@@ -171,12 +171,6 @@ def test_the_application_cannot_weaken_or_add_banners() -> None:
 
 
 # --- labvault serve -------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_serve_binds_loopback_and_names_no_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -89,10 +89,6 @@ class AuditVerifier:
     def signed_state(self, verifier: NoteVerifier | None = None) -> SignedState | None:
         return read_signed_state(self.checkpoint_dir, verifier or self.verifier)
 
-    def signed_checkpoints(self, verifier: NoteVerifier | None = None) -> dict[str, StoredCheckpoint] | None:
-        state = self.signed_state(verifier)
-        return None if state is None else state.chains
-
     @staticmethod
     def _left_out(session: Session, chain: str, state: SignedState) -> str | None:
         """Why a chain absent from the signed manifest cannot be new since, if it cannot."""
