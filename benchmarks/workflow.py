@@ -204,7 +204,8 @@ def _value(test: TestDefinition, person: Person, rng: random.Random) -> str:
     else:
         number = (low or 1.0) * rng.uniform(1.05, 1.6)
     decimals = test.decimals if test.decimals is not None else 2
-    return f"{number:.{decimals}f}"
+    limits = test.plausible_limits  # a draw's far tail would be refused at entry: keep it plausible
+    return f"{min(max(number, limits.low), limits.high):.{decimals}f}"
 
 
 # --- plaintext baseline ----------------------------------------------------------------------------

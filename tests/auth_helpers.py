@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import update
 
+from labvault.identity.account_actions import AccountActionService
 from labvault.identity.account_service import Account, AccountService
 from labvault.identity.auth_policy import AuthPolicy
 from labvault.identity.models import ApiToken, User
@@ -79,7 +80,9 @@ def with_clock(
 ) -> Platform:
     """The same platform (database, keys) whose account service reads ``clock`` (and ``policy``)."""
     accounts = AccountService(platform.db, platform.keys, policy or platform.accounts.policy, clock)
-    return dataclasses.replace(platform, accounts=accounts)
+    return dataclasses.replace(
+        platform, accounts=accounts, account_actions=AccountActionService(platform.db, clock)
+    )
 
 
 def login_body(account: Account | str, app: Authenticator, password: str = TEST_PASSWORD) -> dict[str, str]:

@@ -33,6 +33,8 @@ PG_ADMIN_URL = os.environ.get("LABVAULT_TEST_PG_URL", "postgresql://postgres@127
 IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKENDS = ("sqlite", "postgresql")
 TEST_PASSWORD = "correct horse battery staple"
+# What an administrator gives a new account: it works once, for the owner to set their own.
+GIVEN_PASSWORD = "given by the administrator"
 # Off-hours alerts depend on the wall clock: off for the suite, so that no test's audit chain
 # changes with the hour it runs at (tests/security/test_alerts_patterns.py tests them, clock injected).
 os.environ.setdefault("LABVAULT_OFF_HOURS_ALERTS", "false")
@@ -109,6 +111,26 @@ def fresh_platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[P
 _counter = itertools.count(1)
 
 
+def own(platform: Platform, account: Account, password: str = TEST_PASSWORD) -> Account:
+    """The account's owner replaces the password their creator gave (:data:`GIVEN_PASSWORD`), its
+    only use, by ``password``."""
+    platform.accounts.set_own_password(account.username, GIVEN_PASSWORD, password, None, "test")
+    return account
+
+
+def forget_account_alerts(platform: Platform, lab_id: uuid.UUID) -> None:
+    """Delete the lab's alerts about its own accounts (``account_*``: every account a test creates
+    raises one, see tests/security/test_account_takeover.py), for tests about other alerts that
+    read the lab's whole list."""
+    from sqlalchemy import delete
+
+    from labvault.security.alert_models import Alert
+
+    table = Alert.__table__
+    with platform.db.owner_engine.begin() as conn:
+        conn.execute(delete(table).where(table.c.lab_id == lab_id, table.c.kind.like("account%")))
+
+
 def cli_ctx() -> AccessContext:
     return AccessContext(None, "cli:test", Role.PLATFORM_OPERATOR, None, Purpose.MAINTENANCE)
 
@@ -128,20 +150,27 @@ class Factory:
 
     def user(self, lab: LabInfo | None, role: Role) -> Account:
         """Operators and a lab's first admin are created by the platform operator; staff accounts
-        (and further admins) by that lab's admin, as the account rules require."""
+        (and further admins) by that lab's admin, as the account rules require. Each owner then
+        replaces the password they were given by :data:`TEST_PASSWORD`."""
         username = f"u{uuid.uuid4().hex[:12]}"
         if lab is None:
-            return self.platform.accounts.create_user(cli_ctx(), username, TEST_PASSWORD, role, None)
+            return own(
+                self.platform,
+                self.platform.accounts.create_user(cli_ctx(), username, GIVEN_PASSWORD, role, None),
+            )
         admin = self._admins.get(lab.id)
         if admin is None:
             admin = self.platform.accounts.create_user(
-                cli_ctx(), f"a{uuid.uuid4().hex[:12]}", TEST_PASSWORD, Role.LAB_ADMIN, lab.id
+                cli_ctx(), f"a{uuid.uuid4().hex[:12]}", GIVEN_PASSWORD, Role.LAB_ADMIN, lab.id
             )
+            own(self.platform, admin)
             self._admins[lab.id] = admin
             if role is Role.LAB_ADMIN:
                 return admin
         creator = context_for(admin, Purpose.ADMINISTRATION, "127.0.0.1")
-        return self.platform.accounts.create_user(creator, username, TEST_PASSWORD, role, lab.id)
+        return own(
+            self.platform, self.platform.accounts.create_user(creator, username, GIVEN_PASSWORD, role, lab.id)
+        )
 
     def ctx(self, lab: LabInfo, role: Role = Role.RECEPTION) -> AccessContext:
         return context_for(self.user(lab, role), Purpose.CARE, "127.0.0.1")

@@ -57,7 +57,7 @@ def test_full_cli_tour(dirs: list[str], tmp_path: Path) -> None:
     assert "Synthetic activity: 8 orders from 10 prescribers" in flat(output)
     assert "only the demoN.biologist accounts see them" in flat(output)
     assert "labvault demo-code <username>" in flat(output)
-    creds = json.loads((tmp_path / "data" / "demo-credentials.json").read_text())
+    creds = json.loads((tmp_path / "demo-credentials.json").read_text())
     assert len(creds["users"]) == 1 + 2 * 4
     assert all(len(user["totp_secret"]) == 32 for user in creds["users"])
     code, output = run("demo-code", "demo1.reception", "--data-dir", dirs[1])
@@ -65,7 +65,7 @@ def test_full_cli_tour(dirs: list[str], tmp_path: Path) -> None:
     code, output = run("demo-code", "nobody", "--data-dir", dirs[1])
     assert code == 2 and "no demo account" in output
     assert creds["workflow"]["orders"] == 8 and creds["workflow"]["reports"] > 0
-    assert oct((tmp_path / "data" / "demo-credentials.json").stat().st_mode & 0o777) == "0o600"
+    assert oct((tmp_path / "demo-credentials.json").stat().st_mode & 0o777) == "0o600"
 
     code, output = run("demo", *dirs, "--no-serve")
     assert code == 0 and "reusing" in output and "8 orders" in flat(output)
@@ -75,7 +75,8 @@ def test_full_cli_tour(dirs: list[str], tmp_path: Path) -> None:
     code, output = run("lab", "add", *dirs, "--code", "CLI2", "--name", "Labo CLI", "--finess", "123456789")
     assert code == 2 and "finess" in output.lower()
 
-    password = "un mot de passe assez long"
+    password = "un mot de passe assez long"  # what the creator gives each new account
+    own = OWN_PASSWORD  # what each owner sets for themselves (cli_enrol), before enrolling
     code, output = run(
         "user", "add", *dirs, "--username", "alice.bio", "--role", "biologist", "--lab", "CLI1",
         "--password-stdin", input=password + "\n",
@@ -94,13 +95,13 @@ def test_full_cli_tour(dirs: list[str], tmp_path: Path) -> None:
     chloe = cli_enrol(dirs, "chloe.admin", password)
     code, output = run(
         "user", "add", *dirs, "--username", "alice.bio", "--role", "biologist", "--lab", "CLI1",
-        "--admin", "chloe.admin", "--password-stdin", input=f"{password}\n{password}\n{chloe.code()}\n",
+        "--admin", "chloe.admin", "--password-stdin", input=f"{password}\n{own}\n{chloe.code()}\n",
     )  # fmt: skip
     assert code == 0, output
     code, output = run(
         "user", "add", *dirs, "--username", "accueil", "--role", "reception", "--lab", "CLI1",
         "--admin", "chloe.admin", "--password-stdin", "--totp-code", again(dirs, "chloe.admin", chloe),
-        input=f"{password}\n{password}\n",
+        input=f"{password}\n{own}\n",
     )  # fmt: skip
     assert code == 2 and "generic or shared" in output
     code, output = run(
@@ -116,7 +117,7 @@ def test_full_cli_tour(dirs: list[str], tmp_path: Path) -> None:
     alice = cli_enrol(dirs, "alice.bio", password)
     code, output = run(
         "token", "create", *dirs, "--username", "alice.bio", "--password-stdin",
-        input=f"{password}\n{alice.code()}\n",
+        input=f"{own}\n{alice.code()}\n",
     )  # fmt: skip
     assert code == 0 and output.strip().splitlines()[0].startswith("lvt_"), output
     code, output = run(
@@ -135,7 +136,7 @@ def test_full_cli_tour(dirs: list[str], tmp_path: Path) -> None:
     code, output = run("user", "update", *dirs, "--username", "alice.bio", "--disabled")
     assert code == 0 and "disabled" in output
     code, output = run("user", "mfa-reset", *dirs, "--username", "chloe.admin")
-    assert code == 0 and "enrol again" in output
+    assert code == 0 and "Requested" in output and "may cancel it" in flat(output), "chloe is established"
 
     code, output = run("keys", "rotate", *dirs, "--lab", "DEMO1")
     assert code == 0, output
@@ -215,8 +216,23 @@ def again(dirs: list[str], username: str, app: Authenticator) -> str:
     return app.code()
 
 
-def cli_enrol(dirs: list[str], username: str, password: str) -> Authenticator:
-    """Enrol through ``user mfa-enroll`` and ``user mfa-confirm``; returns the user's app."""
+OWN_PASSWORD = "mon propre mot de passe"
+
+
+def cli_enrol(dirs: list[str], username: str, given: str) -> Authenticator:
+    """Replace the password ``given`` by :data:`OWN_PASSWORD` (``user set-password``: a given
+    password's only use), then enrol through ``user mfa-enroll`` and ``user mfa-confirm``; returns
+    the user's app."""
+    code, output = run(
+        "user", "mfa-enroll", *dirs, "--username", username, "--password-stdin", input=given + "\n"
+    )
+    assert code == 2 and "authentication failed" in output, "a given password enrols nothing"
+    code, output = run(
+        "user", "set-password", *dirs, "--username", username, "--password-stdin",
+        input=f"{given}\n{OWN_PASSWORD}\n",
+    )  # fmt: skip
+    assert code == 0 and "Password of" in output, output
+    password = OWN_PASSWORD
     code, output = run(
         "user", "mfa-enroll", *dirs, "--username", username, "--password-stdin", input=password + "\n"
     )
@@ -336,11 +352,16 @@ def test_results_import_enters_and_summarises_flags(bench: Bench, tmp_path: Path
     ("text", "message"),
     [
         (GOOD_CSV.replace("5,6", "abc"), "line 3, value: is not a number"),
+        (
+            GOOD_CSV.replace("5,6", "56"),
+            "line 3, value: is above the plausible limit of K (Potassium): 15 mmol/L",
+        ),
+        (GOOD_CSV.replace("27,5", "2.75e1"), "line 9, value: must not use an exponent"),
         (GOOD_CSV.replace("{heparin};CL", "9999999999;CL"), "line 4, barcode: no tube with this barcode"),
         (GOOD_CSV.replace("{grey};GLU", "{heparin};GLU"), "line 9, test_code: this test is not ordered on"),
-        (
+        (  # a restricted test reads as one not ordered on this tube (issue 10, finding 8)
             GOOD_CSV + "{SST};HIV;negative;\n",
-            "line 10, test_code: restricted test HIV: entered by a biologist",
+            "line 10, test_code: this test is not ordered on this tube",
         ),
         (
             GOOD_CSV.replace("{heparin};UREA", "{heparin};EGFR"),
@@ -376,6 +397,22 @@ def test_results_import_dry_run_checks_and_writes_nothing(bench: Bench, tmp_path
     assert bench.statuses()["HIV"] == "entered"
 
 
+def test_a_technicians_dry_run_tells_no_restricted_test_from_an_absent_one(
+    bench: Bench, tmp_path: Path
+) -> None:
+    """Issue 10, finding 8: the dry run said "restricted test HIV: entered by a biologist" for the
+    HIV tube and "not ordered on this tube" for another; both lines now read the same."""
+    answers = []
+    for tube in ("SST", "heparin"):  # HIV is ordered on the SST tube, not on the heparin one
+        path = bench.csv(tmp_path, GOOD_CSV + "{" + tube + "};HIV;negative;\n")
+        answers.append(bench.run_import(path, None, "--dry-run"))
+    assert answers[0] == answers[1]
+    code, output = answers[0]
+    assert code == 1 and "line 10, test_code: this test is not ordered on this tube" in output
+    assert "restricted" not in output and "biologist" not in output
+    assert set(bench.statuses().values()) == {"pending"}
+
+
 def test_results_import_refuses_another_labs_account_and_non_bench_roles(
     bench: Bench, tmp_path: Path
 ) -> None:
@@ -400,3 +437,11 @@ def test_results_import_refuses_another_labs_account_and_non_bench_roles(
     code, output = bench.run_import(str(tmp_path / "missing.csv"))
     assert code == 2 and "cannot read" in output
     assert set(bench.statuses().values()) == {"pending"}
+
+
+@pytest.mark.parametrize("option", ["--seq", "--first", "--size"])
+@pytest.mark.parametrize("value", [str(2**63), "0", "-1"])
+def test_audit_proof_integers_are_bounded_before_the_database(option: str, value: str) -> None:
+    """2^63 reached the database driver (an OverflowError); now a usage error naming the option."""
+    code, output = run("audit", "proof", "platform", option, value)
+    assert code == 2 and f"Invalid value for '{option}'" in output, output

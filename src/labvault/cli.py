@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
@@ -36,7 +37,9 @@ from labvault.cli_witness import app as witness_app
 from labvault.config import Settings
 from labvault.demo.seed import (
     ORDERS_PER_LAB,
+    DemoCredentials,
     cli_context,
+    credentials_path,
     demo_code,
     read_credentials,
     seed,
@@ -75,7 +78,11 @@ app.add_typer(security_app)  # alerts, canary plant|list, breach check (cli_secu
 
 
 def _settings(data_dir: Path, key_dir: Path, database_url: str | None, **extra: object) -> Settings:
-    return Settings(data_dir=data_dir, key_dir=key_dir, database_url=database_url, **extra)  # type: ignore[arg-type]
+    try:
+        return Settings(data_dir=data_dir, key_dir=key_dir, database_url=database_url, **extra)  # type: ignore[arg-type]
+    except ValidationError as exc:  # a bad LABVAULT_* variable: say which and why, no traceback
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise fail(f"invalid setting: {problems}") from None
 
 
 def _open(data_dir: Path, key_dir: Path, database_url: str | None) -> Platform:
@@ -110,39 +117,31 @@ def init(
 
 
 def _serve(platform: Platform, host: str, port: int) -> None:
-    import threading
-
+    """Run the server. The app's lifespan signs the audit heads on schedule and at every graceful
+    stop (SIGTERM included: uvicorn re-raises it after the shutdown, so nothing after
+    ``uvicorn.run`` can be relied on for that)."""
     import uvicorn
 
     from labvault.web.app import create_app
 
-    stop = threading.Event()
-
-    def checkpoint_loop() -> None:
-        while not stop.wait(60):
-            try:
-                platform.audit.checkpoint_heads()
-            except LabvaultError as exc:  # a broken log must be seen, and must not stop the loop
-                err.print(f"[red]audit checkpoint refused:[/red] {exc}")
-
-    thread = threading.Thread(target=checkpoint_loop, name="audit-checkpoint", daemon=True)
-    thread.start()
+    proxies = platform.settings.trusted_proxies
     try:
-        # No `server: uvicorn` header: the version a scanner would match is nobody's business.
         uvicorn.run(
             create_app(platform),
             host=host,
             port=port,
             log_level="info",
             access_log=False,
+            # No `server: uvicorn` header: the version a scanner would match is nobody's business.
             server_header=False,
+            # A lifespan that fails to start is fatal: never serve without the audit checkpoints.
+            lifespan="on",
+            # X-Forwarded-For decides the audit origin and the login rate limit's key: believed
+            # only from the configured proxies (uvicorn would trust loopback by default).
+            proxy_headers=bool(proxies),
+            forwarded_allow_ips=proxies or None,
         )
     finally:
-        stop.set()
-        try:
-            platform.audit.checkpoint_heads()
-        except LabvaultError as exc:
-            err.print(f"[red]audit checkpoint refused:[/red] {exc}")
         platform.close()
 
 
@@ -185,6 +184,9 @@ def demo(
     except LabvaultError as exc:
         raise fail(str(exc)) from None
     creds = read_credentials(data_dir)
+    if creds is not None and not _seeded_here(platform, creds):
+        out.print(f"Ignoring {credentials_path(data_dir)}: left by an earlier demo whose data is gone.")
+        creds = None
     if creds is None:
         out.print(f"Seeding {labs} synthetic laboratories with {patients} patients each...")
         creds = seed(
@@ -197,7 +199,7 @@ def demo(
         )
         path = write_credentials(data_dir, creds)
     else:
-        path = data_dir / "demo-credentials.json"
+        path = credentials_path(data_dir)
         out.print("Demo data already present; reusing it.")
     out.print(f"Demo accounts (synthetic; also in {path}):")
     for user in creds.users:
@@ -227,6 +229,15 @@ def demo(
         platform.close()
         return
     _serve(platform, host, port)
+
+
+def _seeded_here(platform: Platform, creds: DemoCredentials) -> bool:
+    """The credentials file (kept beside the data directory) belongs to this database's demo."""
+    first = creds.labs[0] if creds.labs else None
+    try:
+        return first is not None and str(platform.labs.by_code(first["code"]).id) == first["id"]
+    except LabvaultError:
+        return False
 
 
 @app.command("demo-code")
@@ -396,6 +407,25 @@ PasswordStdin = Annotated[
 ]
 
 
+@user_app.command("set-password")
+def user_set_password(
+    username: Annotated[str, typer.Option("--username")],
+    password_stdin: PasswordStdin = False,
+    totp_code: TotpCode = None,
+    data_dir: DataDir = DEFAULT_DATA,
+    key_dir: KeyDir = DEFAULT_KEYS,
+    database_url: DbUrl = None,
+) -> None:
+    """The account's owner replaces the password their administrator gave them (its only use:
+    it neither signs in nor enrols a factor). With ``--password-stdin``: the given password, then
+    the new one, one per line. ``--totp-code`` only for an account that already has MFA."""
+    with _platform(data_dir, key_dir, database_url) as platform:
+        given = _read_password(password_stdin, confirm=False, prompt="Password you were given")
+        new = _read_password(password_stdin, confirm=True, prompt="Your own new password")
+        platform.accounts.set_own_password(username, given, new, totp_code, "cli")
+    out.print(f"Password of {username} set; next: labvault user mfa-enroll (a new account) or sign in.")
+
+
 @user_app.command("mfa-enroll")
 def user_mfa_enroll(
     username: Annotated[str, typer.Option("--username")],
@@ -460,7 +490,13 @@ def user_mfa_reset(
     admin (``--admin``) resets their staff; the console, operators and lab admins."""
     with _platform(data_dir, key_dir, database_url) as platform:
         actor = _acting_admin(platform, admin, password_stdin, totp_code)
-        platform.accounts.reset_mfa(actor, platform.accounts.by_username(username).id)
+        pending = platform.accounts.reset_mfa(actor, platform.accounts.by_username(username).id)
+    if pending is not None:
+        out.print(
+            f"Requested (action {pending.id}): the laboratory's admins are alerted and may cancel it; "
+            f"run this again after {pending.effective_at:%Y-%m-%d %H:%M} UTC to apply it."
+        )
+        return
     out.print(f"MFA of {username} reset: they enrol again with labvault user mfa-enroll.")
 
 
@@ -597,10 +633,14 @@ def audit_pubkey(
 @audit_app.command("proof")
 def audit_proof(
     chain: Annotated[str, typer.Argument(help="A lab id, or 'platform'.")],
-    seq: Annotated[int | None, typer.Option(help="Prove this entry (chain_seq) is in the log.")] = None,
-    first: Annotated[int | None, typer.Option(help="Prove the log of this size is a prefix...")] = None,
+    seq: Annotated[
+        int | None, typer.Option(min=1, max=2**53, help="Prove this entry (chain_seq) is in the log.")
+    ] = None,
+    first: Annotated[
+        int | None, typer.Option(min=1, max=2**53, help="Prove the log of this size is a prefix...")
+    ] = None,
     size: Annotated[
-        int | None, typer.Option(help="...of the log of this size (default: last signed).")
+        int | None, typer.Option(min=1, max=2**53, help="...of the log of this size (default: last signed).")
     ] = None,
     data_dir: DataDir = DEFAULT_DATA,
     key_dir: KeyDir = DEFAULT_KEYS,

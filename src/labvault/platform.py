@@ -8,6 +8,7 @@ from labvault.catalog.service import CatalogService
 from labvault.config import Settings
 from labvault.crypto.key_provider import FileKeyProvider, paths_overlap
 from labvault.errors import ConfigurationError
+from labvault.identity.account_actions import AccountActionService
 from labvault.identity.account_service import AccountService
 from labvault.identity.auth_policy import AuthPolicy
 from labvault.identity.lab_service import LabService
@@ -18,11 +19,13 @@ from labvault.keys.reencrypt import ReEncryptor
 from labvault.keys.store import KeyStore
 from labvault.security.access_log import AccessLogService
 from labvault.security.audit_verifier import AuditVerifier
+from labvault.security.canaries import use_key_store
 from labvault.security.monitor import install as install_monitor
 from labvault.security.signed_checkpoint import KEY_NAME, NoteSigner
 from labvault.security.support_grants import SupportGrantService
 from labvault.security.webauthn_factor import RelyingParty
 from labvault.store.database import Database
+from labvault.store.engine import sqlite_file
 from labvault.store.migrate import upgrade
 from labvault.store.pg_rls import app_role_of
 from labvault.workflow.break_glass import BreakGlassService
@@ -57,6 +60,7 @@ class Platform:
     break_glass: BreakGlassService
     support: SupportGrantService
     access_log: AccessLogService
+    account_actions: AccountActionService
 
     def close(self) -> None:
         self.keys.forget()
@@ -64,11 +68,27 @@ class Platform:
 
 
 def check_layout(settings: Settings) -> None:
-    """The key and checkpoint directories must never sit inside the data directory."""
-    if paths_overlap(settings.key_dir, settings.data_dir):
+    """Keys and signed checkpoints never travel with the data: the key and checkpoint directories
+    must not overlap the data directory, nor the directory holding an SQLite database file (a copy
+    of that directory would carry the database and the key that opens it)."""
+    key_dir, checkpoints = settings.key_dir, settings.resolved_checkpoint_dir()
+    if paths_overlap(key_dir, settings.data_dir):
         raise ConfigurationError("the key directory must not be inside the data directory (or contain it)")
-    if paths_overlap(settings.resolved_checkpoint_dir(), settings.data_dir):
+    if paths_overlap(checkpoints, settings.data_dir):
         raise ConfigurationError("the audit checkpoint directory must not be inside the data directory")
+    database = sqlite_file(settings.resolved_database_url())
+    if database is None:
+        return
+    for name, directory in (("key directory", key_dir), ("audit checkpoint directory", checkpoints)):
+        if directory.resolve() in database.resolve().parents:
+            raise ConfigurationError(
+                f"the SQLite database file {database} must not be inside the {name} {directory}"
+            )
+        if paths_overlap(directory, database.parent):
+            raise ConfigurationError(
+                f"the {name} {directory} must not be inside the directory holding the SQLite "
+                f"database file {database}: a copy of that directory would carry both"
+            )
 
 
 def initialise(settings: Settings) -> bool:
@@ -87,6 +107,7 @@ def open_platform(settings: Settings) -> Platform:
     db = Database(settings.resolved_database_url(), app_url=settings.database_app_url)
     install_monitor(db, settings)  # read budgets, off-hours and origin alerts, alert webhook
     keys = KeyStore(provider)
+    use_key_store(db, keys)  # the canary check's keys when a transaction has not loaded them
     catalogs = CatalogService(db)
     signer = NoteSigner.from_seed(KEY_NAME, provider.derive(CHECKPOINT_SIGNING_PURPOSE))
     verifier = AuditVerifier(db, settings.resolved_checkpoint_dir(), signer)
@@ -113,4 +134,5 @@ def open_platform(settings: Settings) -> Platform:
         break_glass=BreakGlassService(db, keys, auth_policy.reauth_max_age),
         support=SupportGrantService(db, keys, auth_policy.reauth_max_age),
         access_log=AccessLogService(db, keys),
+        account_actions=AccountActionService(db, accounts.clock),
     )

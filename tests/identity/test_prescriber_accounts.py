@@ -31,7 +31,7 @@ from labvault.security.access import AccessContext, Purpose, Role
 from labvault.security.models import AuditEvent
 from labvault.store.base import utcnow
 from tests.auth_helpers import pool_for
-from tests.conftest import TEST_PASSWORD, Factory, cli_ctx
+from tests.conftest import GIVEN_PASSWORD, TEST_PASSWORD, Factory, cli_ctx, own
 
 
 @dataclass
@@ -54,15 +54,16 @@ class Lab:
         return self.platform.physicians.register(self.factory.ctx(self.info), data).id
 
     def prescriber(self, physician_id: uuid.UUID, creator: AccessContext | None = None) -> Account:
-        return self.platform.accounts.create_user(
+        account = self.platform.accounts.create_user(
             creator or self.admin_ctx,
             f"dr{uuid.uuid4().hex[:12]}",
-            TEST_PASSWORD,
+            GIVEN_PASSWORD,
             Role.PRESCRIBER,
             self.info.id,
             "Hortense Lenoir",
             physician_id=physician_id,
         )
+        return own(self.platform, account)
 
 
 def new_lab(platform: Platform, name: str) -> Lab:
@@ -96,7 +97,8 @@ def test_a_lab_admin_creates_a_prescriber_account_for_a_physician_of_the_lab(lab
     ctx = context_for(account)
     assert (ctx.role, ctx.physician_id, ctx.lab_id) == (Role.PRESCRIBER, physician, lab.info.id)
     assert audit_detail(lab.platform, lab.info.id, account.id) == [
-        ("user.create", {"role": "prescriber", "physician": str(physician)})
+        ("user.create", {"role": "prescriber", "physician": str(physician)}),
+        ("user.password_set", {"tokens_revoked": 0}),  # the owner replaced the password given
     ]
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import xml.etree.ElementTree as ET
+
+import pytest
 
 from labvault.reports.trend_chart import trend_chart_svg
 from labvault.reports.view import HistorySeries, TrendPoint
@@ -103,3 +106,58 @@ def test_chart_is_deterministic_and_escapes_text() -> None:
     assert "<b>" not in svg and "<unit>" not in svg
     assert "Test &lt;b&gt; (&lt;unit&gt;)" in svg
     parse(svg)
+
+
+# --- extreme values: never a non-finite number in the output --------------------------------------
+
+GEOMETRY = ("x", "y", "width", "height", "cx", "cy", "r")
+
+
+def drawn_numbers(root: ET.Element) -> list[float]:
+    """Every number the chart draws with: coordinates, sizes and the polyline's points."""
+    numbers: list[float] = []
+    for element in root.iter():
+        numbers.extend(float(element.attrib[name]) for name in GEOMETRY if name in element.attrib)
+        if "points" in element.attrib:
+            numbers.extend(float(v) for pair in element.attrib["points"].split() for v in pair.split(","))
+    return numbers
+
+
+@pytest.mark.parametrize(
+    ("values", "low", "high"),
+    [
+        ([999999999999999.0, 0.0], 3.5, 5.0),  # the largest value entry accepts, and zero
+        ([1e308, 1.7e308], 3.5, 5.0),  # the probe's values, stored before the grammar: inf, then nan
+        ([1e308, 0.0], 3.5, 5.0),
+        ([-1.7e308, 1.7e308], None, None),
+        ([1.0000000000000000476e26, 4.0], 3.5, 5.0),  # the probe's mangled 10^26
+        ([5e-324, 0.0], None, None),  # a span too small to pad
+        ([4.0, 4.0 + 1e-15], 4.0, 4.0 + 1e-15),
+        ([4.0, float("nan"), float("inf"), -float("inf")], 3.5, 5.0),  # left out, never drawn
+        ([4.0, 6.0], float("nan"), float("inf")),  # a non-finite bound is no bound
+    ],
+)
+def test_extreme_values_give_finite_coordinates_inside_the_frame(
+    values: list[float], low: float | None, high: float | None
+) -> None:
+    start = dt.date(2025, 1, 1)
+    chart = series([(start + dt.timedelta(days=i), v) for i, v in enumerate(values)], low=low, high=high)
+    svg = trend_chart_svg(chart)
+    root = parse(svg)
+    numbers = drawn_numbers(root)
+    assert numbers and all(math.isfinite(n) for n in numbers)
+    lowered = svg.lower()
+    assert "nan" not in lowered and "inf" not in lowered
+    frame = root.find(f"{SVG}rect")
+    assert frame is not None
+    top, bottom = float(frame.attrib["y"]), float(frame.attrib["y"]) + float(frame.attrib["height"])
+    cys = [float(c.attrib["cy"]) for c in root.iter(f"{SVG}circle")]
+    assert len(cys) == sum(1 for v in values if math.isfinite(v))
+    assert all(top <= cy <= bottom for cy in cys), cys
+
+
+def test_extreme_values_keep_their_order_on_the_axis() -> None:
+    start = dt.date(2025, 1, 1)
+    chart = series([(start, 1e308), (start + dt.timedelta(days=1), 4.0), (start + dt.timedelta(days=2), 0.0)])
+    ys = [y for _, y in polyline(parse(trend_chart_svg(chart)))]
+    assert ys[0] < ys[1] <= ys[2]  # the largest drawn highest

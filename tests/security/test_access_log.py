@@ -18,7 +18,7 @@ from labvault.security.access import AccessContext, Purpose, Role
 from labvault.security.access_log import AccessEntry
 from labvault.store.base import utcnow
 from labvault.workflow.order_data import OrderRequest
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import GIVEN_PASSWORD, own
 from tests.workflow.helpers import Bench, audit_events
 
 REASON = "Patient transféré en réanimation, résultats VIH nécessaires"
@@ -49,12 +49,12 @@ def named(bench: Bench, role: Role, fake: Faker) -> Staff:
     account = bench.platform.accounts.create_user(
         context_for(admin, Purpose.ADMINISTRATION),
         f"s{uuid.uuid4().hex[:12]}",
-        TEST_PASSWORD,
+        GIVEN_PASSWORD,
         role,
         bench.lab.id,
         full_name=name,
     )
-    return Staff(account, name)
+    return Staff(own(bench.platform, account), name)
 
 
 @pytest.fixture(scope="module")

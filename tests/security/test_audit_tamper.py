@@ -137,11 +137,17 @@ class Lab:
     staff: AccessContext  # a biologist: reads and writes patients
 
 
+# Each account's creation (its event and its alert's) and its owner setting their own password.
+ACCOUNT_EVENTS = 3
+POPULATED_SIZE = 2 * ACCOUNT_EVENTS + 2 * 3  # populated() with its default 3 patients
+
+
 def populated(factory: Factory, patients: int = 3) -> Lab:
-    """A lab whose chain holds 1 + 2 * patients events, all under a signed checkpoint."""
+    """A lab whose chain holds 2 * ACCOUNT_EVENTS + 2 * patients events, all under a signed
+    checkpoint."""
     lab = factory.lab()
-    admin = factory.ctx(lab, Role.LAB_ADMIN)  # the lab's first admin: no event in its chain
-    staff = factory.ctx(lab, Role.BIOLOGIST)  # the admin creating the biologist: 1 event
+    admin = factory.ctx(lab, Role.LAB_ADMIN)  # the lab's first admin, by the operator: on its chain
+    staff = factory.ctx(lab, Role.BIOLOGIST)  # the admin creating the biologist
     touch(factory, staff, patients)
     factory.platform.audit.checkpoint()
     return Lab(factory.platform, str(lab.id), admin, staff)

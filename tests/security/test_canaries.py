@@ -23,7 +23,7 @@ from labvault.security.canaries import CanaryInfo, CanaryService
 from labvault.security.monitor import install
 from labvault.security.read_budget import BLOCKED, ReadBudgetExceeded
 from labvault.workflow.order_data import OrderRequest
-from tests.conftest import Factory
+from tests.conftest import Factory, forget_account_alerts
 from tests.web.support import API, app_client, bearer, token_for
 
 
@@ -53,6 +53,7 @@ def garden(platform: Platform) -> Garden:
     admin = factory.user(lab, Role.LAB_ADMIN)
     planted = CanaryService(platform.db, platform.patients).plant(context_for(admin), 2, "test planting")
     decoy = platform.patients.register(factory.ctx(lab, Role.RECEPTION), factory.patient_data())
+    forget_account_alerts(platform, lab.id)
     return Garden(factory, lab, admin, planted, decoy)
 
 

@@ -28,6 +28,7 @@ from labvault.security.merkle import Frontier
 from labvault.security.signed_checkpoint import KEY_NAME, Checkpoint, Manifest, NoteSigner, origin_of
 from tests.conftest import Factory
 from tests.security.test_audit_tamper import (
+    POPULATED_SIZE,
     Lab,
     as_entry,
     chain_rows,
@@ -58,7 +59,7 @@ def test_the_file_holds_a_manifest_matching_every_chain_note(fresh_factory: Fact
     assert set(state.manifest.heads) == set(state.chains) == {"platform", lab.chain}
     for chain, stored in state.chains.items():
         assert state.manifest.heads[chain] == (stored.checkpoint.size, stored.checkpoint.root)
-    assert state.manifest.heads[lab.chain][0] == 7  # 1 + 2 * 3 events
+    assert state.manifest.heads[lab.chain][0] == POPULATED_SIZE
 
 
 def test_dropping_one_chains_note_is_detected_and_refused(fresh_factory: Factory) -> None:
@@ -143,9 +144,9 @@ def test_a_lab_created_after_a_checkpoint_is_signed_normally(fresh_factory: Fact
         first.platform.settings.resolved_checkpoint_dir(), first.platform.audit.verifier
     )
     assert state is not None and {first.chain, second.chain} <= set(state.manifest.heads)
-    assert state.chains[second.chain].checkpoint.size == 7
+    assert state.chains[second.chain].checkpoint.size == POPULATED_SIZE
     result = first.platform.audit.verify()
-    assert result.ok and result.signed[second.chain].size == 7
+    assert result.ok and result.signed[second.chain].size == POPULATED_SIZE
 
 
 def test_a_chain_older_than_the_manifest_but_missing_from_it_is_refused(fresh_factory: Factory) -> None:

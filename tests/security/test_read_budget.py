@@ -21,13 +21,31 @@ from labvault.security.access import Role
 from labvault.security.alert_models import Alert
 from labvault.security.models import AuditEvent
 from labvault.security.monitor import install
-from labvault.security.read_budget import BLOCKED, MASS_EXPORT, SOFT, ReadBudgetExceeded
+from labvault.security.read_budget import (
+    BLOCKED,
+    LAB_BLOCKED,
+    LAB_SOFT,
+    MASS_EXPORT,
+    SOFT,
+    ReadBudgetExceeded,
+)
+from labvault.security.read_windows import RATE
 from labvault.store.base import utcnow
 from labvault.workflow.order_data import OrderRequest
 from tests.conftest import Factory
 from tests.web.support import API, app_client, bearer, token_for
 
 SOFT_LIMIT, HARD_LIMIT = 5, 12
+BUDGET_ALERTS = (
+    SOFT,
+    BLOCKED,
+    MASS_EXPORT,
+    LAB_SOFT,
+    LAB_BLOCKED,
+    RATE,
+    "read_budget_hour",
+    "read_budget_day",
+)
 BUDGETS: dict[str, Any] = {
     "read_budget_soft": {"reception": SOFT_LIMIT},
     "read_budget_hard": {"reception": HARD_LIMIT},
@@ -65,8 +83,11 @@ def world(budgeted: Platform) -> World:
 
 
 def alerts(platform: Platform, actor: uuid.UUID | None) -> list[Any]:
+    """The user's read-budget alerts (not those of accounts they created)."""
     table = Alert.__table__
-    query = select(table).where(table.c.actor_id == actor).order_by(table.c.at)
+    query = (
+        select(table).where(table.c.actor_id == actor, table.c.kind.in_(BUDGET_ALERTS)).order_by(table.c.at)
+    )
     with platform.db.owner_engine.connect() as conn:
         return list(conn.execute(query).all())
 
@@ -167,7 +188,7 @@ def test_bulk_work_on_samples_is_not_counted(world: World) -> None:
 
 def test_budgets_are_per_user_and_per_role(world: World) -> None:
     platform, factory = world.platform, world.factory
-    technician = factory.ctx(world.lab, Role.TECHNICIAN)  # default budget: soft 2000, hard 6000
+    technician = factory.ctx(world.lab, Role.TECHNICIAN)  # default budget: soft 300, hard 600
     for patient_id in world.patients:
         platform.patients.get(technician, patient_id)
     assert alerts(platform, technician.actor_id) == []

@@ -28,12 +28,16 @@ from labvault.security.alert_models import Alert
 from labvault.security.models import AuditEvent
 from labvault.security.monitor import LabBudget, Monitor, install
 from labvault.security.read_budget import (
+    BLOCKED,
     LAB_BLOCKED,
     LAB_SOFT,
+    MASS_EXPORT,
     NOT_COUNTED,
+    SOFT,
     SOFT_RECHECK,
     ReadBudgetExceeded,
 )
+from labvault.security.read_windows import RATE
 from labvault.store.base import utcnow
 from labvault.workflow.order_data import OrderRequest
 from tests.auth_helpers import FakeClock
@@ -46,6 +50,16 @@ LAB_SOFT_LIMIT, LAB_HARD_LIMIT = 20, 30
 # recount whenever the next batch could cross, in whichever process it runs.
 HARD_SLIP_BOUND = 0
 STEP = SOFT_RECHECK.total_seconds() + 1  # seconds between reads: every soft check is due
+BUDGET_ALERTS = (
+    LAB_SOFT,
+    LAB_BLOCKED,
+    SOFT,
+    BLOCKED,
+    MASS_EXPORT,
+    RATE,
+    "read_budget_hour",
+    "read_budget_day",
+)
 
 
 @dataclass
@@ -88,10 +102,10 @@ def world(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> Iterator[World
 
 
 def lab_alerts(platform: Platform, lab_id: uuid.UUID, *kinds: str) -> list[Any]:
+    """The lab's read-budget alerts (of ``kinds`` if given): not the alerts of its new accounts."""
     table = Alert.__table__
     query = select(table).where(table.c.lab_id == lab_id).order_by(table.c.at, table.c.kind)
-    if kinds:
-        query = query.where(table.c.kind.in_(kinds))
+    query = query.where(table.c.kind.in_(kinds or BUDGET_ALERTS))
     with platform.db.owner_engine.connect() as conn:
         return list(conn.execute(query).all())
 
@@ -304,7 +318,7 @@ def test_the_soft_alert_may_come_one_recheck_interval_late(world: World) -> None
 
 def test_lab_budget_settings() -> None:
     monitor = Monitor.from_settings(Settings())
-    assert monitor.lab_budget == LabBudget(1000, None)  # hard off by default
+    assert monitor.lab_budget == LabBudget(1000, 3000)  # hard on by default (issue 10, finding 3)
     configured = Monitor.from_settings(Settings(lab_read_budget_soft=800, lab_read_budget_hard=3000))
     assert configured.lab_budget == LabBudget(800, 3000)
     with pytest.raises(ConfigurationError, match=re.escape("soft (3000) < hard (3000)")):

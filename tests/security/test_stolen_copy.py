@@ -111,7 +111,9 @@ def run_workflow(platform: Platform, factory: Factory, lab: LabInfo, patient_id:
         fasting=True,
     )
     order = platform.orders.create(reception, request)
-    assert platform.orders.get(reception, order.id).clinical_info == MARKER_CLINICAL
+    # The order holds HIV: its clinical context is the biologist's to read (finding 8 of issue 10).
+    assert platform.orders.get(biologist, order.id).clinical_info == MARKER_CLINICAL
+    assert platform.orders.get(reception, order.id).clinical_info is None
     for specimen in order.specimens:
         platform.specimens.receive(reception, specimen.barcode)
     items = {item.test_code: item.id for item in order.items}

@@ -40,6 +40,7 @@ from labvault.security.witness_state import WitnessStateError
 from labvault.web.app import create_app
 from tests.conftest import Factory
 from tests.security.test_audit_tamper import (
+    POPULATED_SIZE,
     as_entry,
     chain_rows,
     drop_append_only_guards,
@@ -126,7 +127,10 @@ def test_first_round_records_then_a_grown_log_is_proven(fresh_factory: Factory, 
         assert stat.S_IMODE(state.stat().st_mode) == 0o600
         recorded = json.loads(state.read_text())
         served = json.loads(checkpoint_file(platform).read_text())["chains"][lab.chain]["note"]
-        assert recorded["chains"][lab.chain]["size"] == 7 and recorded["chains"][lab.chain]["note"] == served
+        assert (
+            recorded["chains"][lab.chain]["size"] == POPULATED_SIZE
+            and recorded["chains"][lab.chain]["note"] == served
+        )
         assert recorded["public_key"] == platform.audit.public_key()
 
         touch(fresh_factory, lab.staff, 2)
@@ -270,7 +274,7 @@ def test_a_dropped_chain_is_refused(fresh_factory: Factory, tmp_path: Path) -> N
         client.edit = drop  # on the way
         result = refused(witness, before)
         assert problems(result) == {(Kind.MISSING_CHAIN, lab.chain)}
-        assert any("accepted at size 7" in problem.detail for problem in result.problems)
+        assert any(f"accepted at size {POPULATED_SIZE}" in problem.detail for problem in result.problems)
 
         client.edit = None  # in the file: its signed manifest still lists the chain, the server refuses
         document = json.loads(checkpoint_file(platform).read_text())
@@ -401,7 +405,7 @@ def test_cli_witness_against_a_live_server(tmp_path: Path) -> None:
 
     seeded = run("demo", "--labs", "1", "--patients", "5", "--orders", "1", "--no-serve")
     assert seeded.returncode == 0, seeded.stderr
-    users = json.loads((data / "demo-credentials.json").read_text())["users"]
+    users = json.loads((data.parent / "demo-credentials.json").read_text())["users"]
     token = tmp_path / "operator.token"
     token.write_text(next(u["token"] for u in users if u["role"] == "platform_operator"))
     token.chmod(0o600)

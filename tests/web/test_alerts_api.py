@@ -16,7 +16,7 @@ from labvault.identity.lab_service import LabInfo
 from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.security.alerts import AlertSpec, Severity, raise_alert
-from tests.conftest import Factory
+from tests.conftest import Factory, forget_account_alerts
 from tests.web.support import API, TestClient, app_client, audit_actions, bearer, token_for
 
 ALERTS = f"{API}/alerts"
@@ -51,6 +51,8 @@ def env(platform: Platform) -> Iterator[Env]:
         for role in (Role.RECEPTION, Role.TECHNICIAN, Role.BIOLOGIST, Role.LAB_ADMIN)
     }
     operator = factory.user(None, Role.PLATFORM_OPERATOR)
+    for lab in (lab_a, lab_b):
+        forget_account_alerts(platform, lab.id)
     raised: dict[str, uuid.UUID] = {}
     start = dt.datetime(2030, 3, 1, 12, tzinfo=dt.UTC)
     specs = [

@@ -21,7 +21,7 @@ from labvault.security.access import Purpose, Role
 from labvault.store.base import utcnow
 from labvault.web.app import API_PREFIX, OPENAPI_URL, create_app
 from tests.auth_helpers import Authenticator, FakeClock, enroll, mark_reauthenticated, with_clock
-from tests.conftest import TEST_PASSWORD, Factory
+from tests.conftest import GIVEN_PASSWORD, TEST_PASSWORD, Factory
 from tests.web.support import TestClient, assert_no_store, bearer, patient_json, token_for
 
 LOGIN = f"{API_PREFIX}/auth/login"
@@ -30,6 +30,7 @@ PUBLIC_ROUTES = {
     ("post", LOGIN),
     ("post", f"{API_PREFIX}/auth/mfa/enroll"),
     ("post", f"{API_PREFIX}/auth/mfa/confirm"),
+    ("post", f"{API_PREFIX}/auth/password/initial"),
     ("post", f"{API_PREFIX}/auth/security-keys/login/begin"),
     ("post", f"{API_PREFIX}/auth/security-keys/login/finish"),
     ("get", "/healthz"),
@@ -316,7 +317,8 @@ def test_login_password_is_not_stripped(platform: Platform) -> None:
     admin = factory.user(lab, Role.LAB_ADMIN)
     username = f"sp{uuid.uuid4().hex[:10]}"
     creator = context_for(admin, Purpose.ADMINISTRATION)
-    platform.accounts.create_user(creator, username, "  spaces around it  ", Role.TECHNICIAN, lab.id)
+    platform.accounts.create_user(creator, username, GIVEN_PASSWORD, Role.TECHNICIAN, lab.id)
+    platform.accounts.set_own_password(username, GIVEN_PASSWORD, "  spaces around it  ")
     app = enroll(platform.accounts, username, "  spaces around it  ")
     with TestClient(create_app(platform)) as client:
         ok = client.post(

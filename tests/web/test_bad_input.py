@@ -96,10 +96,14 @@ def env(platform: Platform) -> Iterator[Env]:
 
 
 @contextmanager
-def nothing_written(env: Env, *, platform_chain: bool = False, refusals: int = 0) -> Iterator[None]:
+def nothing_written(
+    env: Env, *, platform_chain: bool = False, refusals: int = 0, platform_refusals: int = 0
+) -> Iterator[None]:
     """The lab's patient rows and audit chain (and the platform chain if asked) are unchanged,
     except for ``refusals`` audit events: a refused duplicate names existing patients, so the
-    refusal itself is audited like a lookup (the refusal, and one hit per patient it names)."""
+    refusal itself is audited like a lookup (the refusal, and one hit per patient it names); a
+    403 or 404 is audited as ``access.refused`` on the caller's chain (security/refusals.py: the
+    lab's, ``platform_refusals`` on the platform chain for an operator)."""
 
     def state() -> tuple[int, int, int | None]:
         return (
@@ -111,7 +115,7 @@ def nothing_written(env: Env, *, platform_chain: bool = False, refusals: int = 0
     before = state()
     yield
     after = state()
-    before = (before[0], before[1] + refusals, before[2])
+    before = (before[0], before[1] + refusals, None if before[2] is None else before[2] + platform_refusals)
     assert after == before, (
         f"a refused request wrote: (patients, lab audit, platform audit) {before} -> {after}"
     )
@@ -358,7 +362,9 @@ def test_user_creation_in_an_unknown_lab_is_404(env: Env, who: str) -> None:
     role = "lab_admin" if who == "operator" else "technician"  # what each may create
     body = {"username": username, "password": TEST_PASSWORD, "role": role}
     mark_reauthenticated(env.platform, env.tokens[account.id])  # creating accounts needs it
-    with nothing_written(env, platform_chain=True):
+    operator = who == "operator"  # the 404 is audited on the caller's chain
+    refused = {"refusals": int(not operator), "platform_refusals": int(operator)}
+    with nothing_written(env, platform_chain=True, **refused):
         response = env.post(f"{API_PREFIX}/labs/{uuid.uuid4()}/users", body, account)
     assert response.status_code == 404, response.text
     assert user_count(env.platform, username) == 0
@@ -514,6 +520,6 @@ def test_invalid_patch_is_refused_naming_the_field(env: Env, change: dict[str, A
 
 
 def test_patch_of_an_unknown_patient_is_404(env: Env) -> None:
-    with nothing_written(env):
+    with nothing_written(env, refusals=1):  # the 404 itself, audited (access.refused)
         response = env.client.patch(f"{PATIENTS}/{uuid.uuid4()}", json={"note": "x"}, headers=env.headers)
     assert response.status_code == 404, response.text

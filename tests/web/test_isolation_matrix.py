@@ -35,7 +35,7 @@ that an id exists.
     DELETE /api/v1/auth/security-keys/{A's key} reception 204     404, key kept        404        401
     POST   .../security-keys/reauth/begin|finish   reception 200 self (b), (c) self      401
     POST   /api/v1/tokens                 reception   201 self   201 self             201 self   401
-    DELETE /api/v1/tokens/{a's token}     reception   204        404, token kept      204 [1]    401
+    DELETE /api/v1/tokens/{a's token}     reception   204        404, token kept      204 [1][13] 401
     POST   /api/v1/patients               reception   201        201 in B [2]         403        401
     GET    /api/v1/patients/{P}           reception   200        404                  403        401
     PATCH  /api/v1/patients/{P}           reception   200        404, P unchanged     403        401
@@ -52,10 +52,13 @@ that an id exists.
     GET    /api/v1/audit/checkpoints      lab_admin   200 [A]    200 [B]              200 all    401
     GET    /api/v1/audit/proof/inclusion  lab_admin   200        404                  200        401
     GET    /api/v1/audit/proof/consistency lab_admin  200        404                  200        401
+    POST   /api/v1/auth/password/initial  public      204        204                  204        204 [12]
     PATCH  /api/v1/users/{A's user}       lab_admin   200        404, unchanged       403 [4]    401
     POST   /api/v1/users/{A's user}/mfa/reset lab_admin 204      404, kept            403 [4]    401
     GET    /api/v1/alerts                 lab_admin   200 [A's]  200 [B's]            403        401
     POST   /api/v1/alerts/{A's}/acknowledge lab_admin 200        404, still open      403        401
+    GET    /api/v1/account-actions        lab_admin   200 [A's]  200 [B's]            403        401
+    POST   /api/v1/account-actions/{A's}/cancel lab_admin 200    404, still pending   403        401
 
 Workflow routes. O is an order of P in lab A (K, NA and GLU validated and released as report v1; HIV,
 a restricted test, entered but not validated), W another order of P whose K tube awaits entry. A
@@ -104,6 +107,10 @@ route that changes state gets a fresh order of P, brought to the stage it needs,
     [11] with the caller's token freshly re-authenticated. The glass is broken for twin T, who has
         no order: the override changes no other row's answer. The operator can act in lab A under
         a grant only with ``X-Support-Lab`` (tests/security/test_support_grants_api.py).
+    [12] a new account of lab A, whose owner replaces the password its admin gave (public: no
+        token matters); a given password works once only (tests/security/test_account_takeover.py).
+    [13] on lab A's chain, with a high alert to its admins: the only request of a caller other than
+        (a) that writes to lab A's audit log (a platform action on the lab's accounts).
 
 Routes behind re-authentication (creating tokens and users, changing accounts) are called with the
 caller's token freshly re-authenticated (``mark_reauthenticated``); test_sessions_api covers the
@@ -181,6 +188,7 @@ from fastapi import routing as fastapi_routing
 from sqlalchemy import func, select
 
 from labvault.demo.synthetic import generate_finess, generate_rpps
+from labvault.identity.account_action_models import PendingAccountAction
 from labvault.identity.account_service import Account, context_for
 from labvault.identity.lab_service import LabInfo
 from labvault.identity.patient_data import PatientData, PatientRecord
@@ -191,13 +199,14 @@ from labvault.security.access import AccessContext, Purpose, Role
 from labvault.security.alert_models import Alert
 from labvault.security.alerts import AlertSpec, Severity, raise_alert
 from labvault.security.grant_models import SupportGrant
+from labvault.security.models import AuditEvent
 from labvault.security.signed_checkpoint import NoteVerifier
 from labvault.store.base import utcnow
 from labvault.web.app import API_PREFIX, create_app
 from labvault.workflow.models import AccessOverride, CriticalCall, Order, OrderItem, Report, Result, Specimen
 from labvault.workflow.order_data import OrderRecord, OrderRequest
 from tests.auth_helpers import Authenticator, forget_code_use, mark_reauthenticated, pool_for
-from tests.conftest import TEST_PASSWORD, Factory
+from tests.conftest import GIVEN_PASSWORD, TEST_PASSWORD, Factory, own
 from tests.web import matrix_security_keys
 from tests.web.support import (
     Bench,
@@ -396,14 +405,15 @@ def physician_in(platform: Platform, ctx: AccessContext) -> uuid.UUID:
 
 def prescriber_account(platform: Platform, admin: Account, lab: LabInfo, physician_id: uuid.UUID) -> Account:
     """The prescriber account of ``physician_id``, created by the lab's admin."""
-    return platform.accounts.create_user(
+    account = platform.accounts.create_user(
         context_for(admin, Purpose.ADMINISTRATION),
         f"dr{uuid.uuid4().hex[:12]}",
-        TEST_PASSWORD,
+        GIVEN_PASSWORD,
         PRESCRIBER,
         lab.id,
         physician_id=physician_id,
     )
+    return own(platform, account)
 
 
 def prescribed(bench: Bench, patient_id: uuid.UUID, prescriber_id: uuid.UUID, *tests: str) -> OrderRecord:
@@ -449,6 +459,9 @@ class Route:
     build: Build
     verify: Verify = _no_check
     echoes_input: bool = False  # (b) gets back what it sent itself
+    single_use: bool = False  # the request uses up what it sends (a given password): built per send
+    # A platform action on lab A's accounts: the operator's success is on lab A's chain (and alerted).
+    tells_lab: bool = False
 
     @property
     def key(self) -> tuple[str, str]:
@@ -512,9 +525,10 @@ def lab_a_user(world: World) -> Account:
     """A new technician of lab A, created by its admin."""
     creator = context_for(world.owner(Role.LAB_ADMIN))
     username = f"t{uuid.uuid4().hex[:12]}"
-    return world.platform.accounts.create_user(
-        creator, username, TEST_PASSWORD, Role.TECHNICIAN, world.lab_a.id
+    account = world.platform.accounts.create_user(
+        creator, username, GIVEN_PASSWORD, Role.TECHNICIAN, world.lab_a.id
     )
+    return own(world.platform, account)
 
 
 def build_mfa_enroll(world: World, _attempt: Attempt) -> Req:
@@ -590,6 +604,54 @@ def build_mfa_reset(world: World, attempt: Attempt) -> Req:
 def verify_mfa_reset(world: World, _attempt: Attempt, req: Req, response: httpx.Response) -> None:
     enabled = world.platform.accounts.by_username(req.context["username"]).mfa_enabled
     assert enabled is (response.status_code != 204)
+
+
+def build_initial_password(world: World, _attempt: Attempt) -> Req:
+    """A new account of lab A whose owner replaces the password they were given (public route)."""
+    creator = context_for(world.owner(Role.LAB_ADMIN))
+    username = f"n{uuid.uuid4().hex[:12]}"
+    world.platform.accounts.create_user(creator, username, GIVEN_PASSWORD, Role.TECHNICIAN, world.lab_a.id)
+    body = {"username": username, "password": GIVEN_PASSWORD, "new_password": TEST_PASSWORD}
+    return Req(f"{API_PREFIX}/auth/password/initial", body, context={"username": username})
+
+
+def verify_initial_password(world: World, _attempt: Attempt, req: Req, response: httpx.Response) -> None:
+    if response.status_code == 204:  # the owner's password now: it starts an enrolment
+        world.platform.accounts.mfa.begin_enrollment(req.context["username"], TEST_PASSWORD)
+
+
+def pending_admin_reset(world: World) -> uuid.UUID:
+    """The operator's pending request to reset lab A's admin's factor (lab A's admin enrolled)."""
+    admin = world.owner(Role.LAB_ADMIN)
+    fresh_code(world, admin)
+    action = world.platform.accounts.reset_mfa(context_for(world.operator, Purpose.ADMINISTRATION), admin.id)
+    assert action is not None, "lab A has an established admin: the operator's reset waits"
+    return action.id
+
+
+def build_list_account_actions(world: World, _attempt: Attempt) -> Req:
+    return Req(f"{API_PREFIX}/account-actions", context={"action": str(pending_admin_reset(world))})
+
+
+def verify_list_account_actions(world: World, attempt: Attempt, req: Req, response: httpx.Response) -> None:
+    if response.status_code == 200:
+        listed = [action["id"] for action in response.json()]
+        assert (req.context["action"] in listed) is (attempt.caller is Caller.OWNER)
+
+
+def build_cancel_account_action(world: World, attempt: Attempt) -> Req:
+    action_id = pending_admin_reset(world)
+    return Req(f"{API_PREFIX}/account-actions/{action_id}/cancel", context={"action": str(action_id)})
+
+
+def verify_cancel_account_action(world: World, _attempt: Attempt, req: Req, response: httpx.Response) -> None:
+    with world.platform.db.owner_engine.connect() as conn:
+        status = conn.execute(
+            select(PendingAccountAction.__table__.c.status).where(
+                PendingAccountAction.__table__.c.id == uuid.UUID(req.context["action"])
+            )
+        ).scalar_one()
+    assert (status == "cancelled") is (response.status_code == 200)
 
 
 def build_create_token(world: World, attempt: Attempt) -> Req:
@@ -1278,6 +1340,31 @@ ROUTES: tuple[Route, ...] = (
         build_mfa_reset,
         verify_mfa_reset,
     ),
+    Route(
+        "POST",
+        f"{API_PREFIX}/auth/password/initial",
+        None,
+        everyone(204),
+        build_initial_password,
+        verify_initial_password,
+        single_use=True,
+    ),
+    Route(
+        "GET",
+        f"{API_PREFIX}/account-actions",
+        ADMIN,
+        lab_side(200, 200, 403),
+        build_list_account_actions,
+        verify_list_account_actions,
+    ),
+    Route(
+        "POST",
+        f"{API_PREFIX}/account-actions/{{action_id}}/cancel",
+        ADMIN,
+        lab_side(200, 404, 403),
+        build_cancel_account_action,
+        verify_cancel_account_action,
+    ),
     Route("GET", "/healthz", None, everyone(200), build_healthz),
     Route(
         "GET",
@@ -1296,7 +1383,13 @@ ROUTES: tuple[Route, ...] = (
         verify_new_token,
     ),
     Route(
-        "DELETE", f"{API_PREFIX}/tokens/{{token_id}}", R, lab_side(204, 404, 204), build_revoke, verify_revoke
+        "DELETE",
+        f"{API_PREFIX}/tokens/{{token_id}}",
+        R,
+        lab_side(204, 404, 204),
+        build_revoke,
+        verify_revoke,
+        tells_lab=True,
     ),
     Route(
         "POST", P, R, lab_side(201, 201, 403), build_create_patient, verify_create_patient, echoes_input=True
@@ -1567,7 +1660,9 @@ def test_isolation_matrix(world: World, route: Route, caller: Caller) -> None:
     attempt = Attempt(caller, world.account_of(caller, role))
     req = route.build(world, attempt)
     expected = route.expected(caller)
-    for headers in world.headers(caller, role):
+    for sent, headers in enumerate(world.headers(caller, role)):
+        if sent and route.single_use:
+            req = route.build(world, attempt)
         patients_before = patient_count(world.platform, world.lab_a.id)
         audit_before = audit_count(world.platform, world.lab_a.id)
         response = world.client.request(route.method, req.path, json=req.json, headers=headers)
@@ -1584,7 +1679,8 @@ def test_isolation_matrix(world: World, route: Route, caller: Caller) -> None:
                 assert value.lower() not in text, f"{caller} got a value of lab A's patient"
             if route.role is not None:
                 assert patient_count(world.platform, world.lab_a.id) == patients_before
-                assert audit_count(world.platform, world.lab_a.id) == audit_before
+                told = caller is Caller.OPERATOR and route.tells_lab and response.status_code < 400
+                assert (audit_count(world.platform, world.lab_a.id) > audit_before) is told
         route.verify(world, attempt, req, response)
 
 
@@ -1695,8 +1791,8 @@ PRESCRIBER_READS = ("order", "reports", "report pdf", "versions", "patient", "pa
 @pytest.mark.parametrize("read", [*PRESCRIBER_READS, "history pdf"])
 def test_the_prescriber_is_held_to_their_own_orders(world: World, read: str) -> None:
     """Right for D's own order (200), the policy's 403 for another physician's order of the same
-    patient or a patient without D's orders, 404 for lab B's prescriber; no refusal is audited
-    in lab A nor shows one of its patients."""
+    patient or a patient without D's orders, 404 for lab B's prescriber; no refusal shows one of
+    lab A's patients, and lab A's chain records only D's own refusal (issue 10, finding 9)."""
     own_path, other_path = prescriber_reads(world)[read]
     mine = bearer(world.tokens[world.owner(PRESCRIBER).id])
     assert world.client.get(own_path, headers=mine).status_code == 200
@@ -1709,7 +1805,14 @@ def test_the_prescriber_is_held_to_their_own_orders(world: World, read: str) -> 
         response = world.client.get(path, headers=stranger)
         assert response.status_code == 404, response.text[:300]
         assert not any(value.lower() in response.text.lower() for value in world.secrets())
-    assert audit_count(world.platform, world.lab_a.id) == audit_before
+    events = AuditEvent.__table__
+    with world.platform.db.owner_engine.connect() as conn:
+        added = conn.execute(
+            select(events).where(events.c.chain == str(world.lab_a.id), events.c.chain_seq > audit_before)
+        ).all()
+    for event in added:  # D's refusal (route and id, no patient; coalesced if repeated), its probing alert
+        assert (event.actor_id, event.patient_id) == (world.owner(PRESCRIBER).id, None)
+        assert event.action in ("access.refused", "alert.raise"), event.action
 
 
 def test_the_prescribers_searches_find_only_their_patients(world: World) -> None:

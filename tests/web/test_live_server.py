@@ -62,7 +62,7 @@ def test_demo_then_serve_over_http(tmp_path: Path, database_env: dict[str, str])
         timeout=120,
     )
     assert seeded.returncode == 0, seeded.stderr.decode()
-    creds = json.loads((data / "demo-credentials.json").read_text())
+    creds = json.loads((data.parent / "demo-credentials.json").read_text())
     token = next(u["token"] for u in creds["users"] if u["username"] == "demo1.reception")
     other = next(u["token"] for u in creds["users"] if u["username"] == "demo2.reception")
 

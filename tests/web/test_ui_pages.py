@@ -17,7 +17,7 @@ from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.security.alert_models import Alert
 from labvault.security.alerts import AlertSpec, Severity, raise_alert
-from tests.conftest import Factory
+from tests.conftest import Factory, forget_account_alerts
 from tests.web.support import audit_actions
 from tests.web.ui_support import UiBrowser
 
@@ -43,7 +43,7 @@ def world(platform: Platform, factory: Factory) -> World:
     lab = factory.lab()
     reception = factory.user(lab, Role.RECEPTION)
     patient = platform.patients.register(context_for(reception), factory.patient_data())
-    return World(
+    built = World(
         platform,
         factory,
         lab,
@@ -52,6 +52,8 @@ def world(platform: Platform, factory: Factory) -> World:
         factory.user(lab, Role.LAB_ADMIN),
         patient,
     )
+    forget_account_alerts(platform, lab.id)
+    return built
 
 
 def search(browser: UiBrowser, **fields: str) -> str:

@@ -136,6 +136,7 @@ def test_login_form_is_csrf_protected(env: Env, change: str) -> None:
         "null_origin",
         "same_site_fetch",
         "cross_site_fetch",
+        "no_origin_no_fetch_site",
     ],
 )
 def test_posts_of_a_session_need_its_token_and_this_origin(env: Env, change: str) -> None:
@@ -153,6 +154,8 @@ def test_posts_of_a_session_need_its_token_and_this_origin(env: Env, change: str
         headers["Origin"] = "null"
     elif change == "same_site_fetch":
         headers["Sec-Fetch-Site"] = "same-site"
+    elif change == "no_origin_no_fetch_site":  # a valid token, but a script that says nothing of its origin
+        headers = {}
     else:
         headers["Sec-Fetch-Site"] = "cross-site"
     response = browser.post("/ui/logout", body, headers)
@@ -251,7 +254,8 @@ def test_pages_allow_only_their_own_script_and_are_not_cached(env: Env) -> None:
 
 
 def test_login_origin_check_accepts_this_origin_only(env: Env) -> None:
-    """Without Sec-Fetch-Site (older clients), Origin alone decides; with neither, the token does."""
+    """Without Sec-Fetch-Site (older clients), Origin alone decides; with neither, refused even
+    with the right token (issue 10, finding 11)."""
     browser = env.browser()
     token = csrf_of(browser.get("/ui/login"))
     code = pool_for(env.platform).fresh_code(env.reception)
@@ -261,6 +265,8 @@ def test_login_origin_check_accepts_this_origin_only(env: Env) -> None:
         "totp_code": code,
         "csrf_token": token,
     }
+    silent = browser.post("/ui/login", body, {})
+    assert silent.status_code == 403 and browser.session_token is None
     assert browser.post("/ui/login", body, {"Origin": ORIGIN}).status_code == 303
 
 

@@ -29,7 +29,7 @@ from labvault.store.base import utcnow
 from labvault.workflow.base import sees_restricted
 from labvault.workflow.order_data import OrderRecord, OrderRequest
 from labvault.workflow.results import ResultEntry
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import GIVEN_PASSWORD, own
 from tests.workflow.helpers import Bench, audit_events, pdf_text
 
 OWN_ONLY = "a prescriber sees only the orders they prescribed"
@@ -56,14 +56,15 @@ class World:
 
 def prescriber_account(bench: Bench, physician_id: uuid.UUID) -> Account:
     admin = bench.factory.user(bench.lab, Role.LAB_ADMIN)
-    return bench.platform.accounts.create_user(
+    account = bench.platform.accounts.create_user(
         context_for(admin, Purpose.ADMINISTRATION),
         f"dr{uuid.uuid4().hex[:12]}",
-        TEST_PASSWORD,
+        GIVEN_PASSWORD,
         Role.PRESCRIBER,
         bench.lab.id,
         physician_id=physician_id,
     )
+    return own(bench.platform, account)
 
 
 def registered(bench: Bench) -> PatientRecord:

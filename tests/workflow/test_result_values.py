@@ -43,7 +43,7 @@ def test_numeric_value_is_parsed_rounded_and_flagged() -> None:
     assert result.interpretation == {"unit": "g/dL", "range": [12.0, 16.0], "previous": None, "delta": None}
     assert interpret("v", definition("GLU"), "5", None, ADULT, None, ON).value == "5.00"
     assert interpret("v", definition("PLT"), "149.6", None, ADULT, None, ON).value == "150"
-    assert interpret("v", definition("K"), "1e0", None, ADULT, None, ON).value == "1.0"
+    assert interpret("v", definition("K"), "+1", None, ADULT, None, ON).value == "1.0"
 
 
 def test_flags_are_computed_on_the_rounded_value() -> None:

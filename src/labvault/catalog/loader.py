@@ -21,11 +21,13 @@ from labvault.catalog.model import (
     DeltaRule,
     NabmAct,
     Panel,
+    PlausibleLimits,
     ReferenceRange,
     TestDefinition,
 )
 from labvault.catalog.parsing import (
     as_object,
+    finite,
     object_list,
     opt_int,
     opt_num,
@@ -43,8 +45,8 @@ PACKAGED_CATALOG = "catalog-v1.json"
 _CATALOG_KEYS = ("version", "notes", "sources", "tests", "panels")
 _TEST_KEYS = (
     "code", "name_fr", "name_en", "loinc", "nabm", "nabm_b", "unit", "specimen", "tube", "section",
-    "result_type", "decimals", "coded_values", "abnormal_codes", "reference_ranges", "critical", "delta",
-    "sensitivity", "calculated", "source_checked", "note",
+    "result_type", "decimals", "coded_values", "abnormal_codes", "reference_ranges", "critical",
+    "plausible", "delta", "sensitivity", "calculated", "source_checked", "note",
 )  # fmt: skip
 _RANGE_KEYS = ("sex", "age_min_days", "age_max_days", "low", "high")
 _PANEL_KEYS = ("code", "name_fr", "tests", "nabm", "note")
@@ -133,7 +135,23 @@ def _test(item: object, index: int) -> TestDefinition:
         calculated=_calculation(raw.get("calculated"), f"{where}.calculated"),
         source_checked=req_bool(raw, "source_checked", where),
         note=opt_str(raw, "note", where),
+        plausible=_plausible(raw.get("plausible"), f"{where}.plausible"),
     )
+
+
+def _plausible(item: object, where: str) -> PlausibleLimits | None:
+    """``[low, high]``: two finite numbers, low below high."""
+    if item is None:
+        return None
+    shape = "must be a list of two numbers [low, high]"
+    if not isinstance(item, list) or len(item) != 2:
+        raise InvalidInput(where, shape)
+    if any(isinstance(value, bool) or not isinstance(value, int | float) for value in item):
+        raise InvalidInput(where, shape)
+    low, high = finite(item[0], f"{where}[0]"), finite(item[1], f"{where}[1]")
+    if not low < high:
+        raise InvalidInput(where, "low must be below high")
+    return PlausibleLimits(low, high)
 
 
 def _range(item: object, where: str) -> ReferenceRange:
@@ -241,6 +259,7 @@ def _dump_test(test: TestDefinition) -> dict[str, object]:
             for r in test.reference_ranges
         ],
         "critical": None if critical is None else {"low": critical.low, "high": critical.high},
+        "plausible": None if test.plausible is None else [test.plausible.low, test.plausible.high],
         "delta": None
         if delta is None
         else {"absolute": delta.absolute, "percent": delta.percent, "window_days": delta.window_days},

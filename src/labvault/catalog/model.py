@@ -66,6 +66,23 @@ class CriticalLimits:
 
 
 @dataclass(frozen=True)
+class PlausibleLimits:
+    """The widest values a result of the test can take, inclusive: beyond them it is a typing or unit
+    error, not a pathology, and entry is refused. Wide on purpose, and never a flag."""
+
+    low: float
+    high: float
+
+    def contains(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+
+# For a numeric test whose catalogue sets no ``plausible`` limits (a lab's own catalogue imported
+# before they existed): no negative value (the former rule) and nothing beyond a billion.
+DEFAULT_PLAUSIBLE = PlausibleLimits(0.0, 1e9)
+
+
+@dataclass(frozen=True)
 class DeltaRule:
     """A change from the previous result worth a second look, when both fall within ``window_days``."""
 
@@ -117,6 +134,12 @@ class TestDefinition:
     calculated: Calculation | None
     source_checked: bool
     note: str | None = None
+    plausible: PlausibleLimits | None = None
+
+    @property
+    def plausible_limits(self) -> PlausibleLimits:
+        """The limits a typed-in value must fall within: the catalogue's, else ``DEFAULT_PLAUSIBLE``."""
+        return self.plausible if self.plausible is not None else DEFAULT_PLAUSIBLE
 
     @property
     def restricted(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping
 
 from labvault.errors import InvalidInput
@@ -51,7 +52,18 @@ def opt_num(data: Mapping[str, object], key: str, where: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidInput(f"{where}.{key}", "must be a number")
-    return float(value)
+    return finite(value, f"{where}.{key}")
+
+
+def finite(value: int | float, field: str) -> float:
+    """A float that is a number (Python's json reads NaN, Infinity and integers of any size)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        raise InvalidInput(field, "must be a finite number") from None
+    if not math.isfinite(number):
+        raise InvalidInput(field, "must be a finite number")
+    return number
 
 
 def req_bool(data: Mapping[str, object], key: str, where: str) -> bool:

@@ -77,6 +77,7 @@ def _validate_numeric(test: TestDefinition, where: str) -> None:
             raise InvalidInput(f"{where}.critical", "needs a low or a high limit")
         if critical.low is not None and critical.high is not None and critical.low >= critical.high:
             raise InvalidInput(f"{where}.critical", "low must be below high")
+    _validate_plausible(test, where)
     delta = test.delta
     if delta is not None:
         if delta.absolute is None and delta.percent is None:
@@ -87,9 +88,26 @@ def _validate_numeric(test: TestDefinition, where: str) -> None:
             raise InvalidInput(f"{where}.delta.window_days", "must not be negative")
 
 
+def _validate_plausible(test: TestDefinition, where: str) -> None:
+    """Every reference and critical limit lies within the plausible limits: a value on any of them
+    must be enterable, and a limit outside them is a typing error in the catalogue."""
+    limits = test.plausible_limits
+    named = [(f"reference_ranges[{i}]", r.low, r.high) for i, r in enumerate(test.reference_ranges)]
+    if test.critical is not None:
+        named.append(("critical", test.critical.low, test.critical.high))
+    for name, low, high in named:
+        for bound in (low, high):
+            if bound is not None and not limits.contains(bound):
+                raise InvalidInput(
+                    f"{where}.{name}",
+                    f"{bound:g} lies outside the plausible limits [{limits.low:g}, {limits.high:g}]",
+                )
+
+
 def _validate_non_numeric(test: TestDefinition, where: str) -> None:
     for name, present in (
         ("decimals", test.decimals is not None),
+        ("plausible", test.plausible is not None),
         ("reference_ranges", bool(test.reference_ranges)),
         ("critical", test.critical is not None),
         ("delta", test.delta is not None),

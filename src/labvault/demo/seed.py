@@ -30,7 +30,7 @@ from labvault.platform import Platform
 from labvault.security.access import LAB_ROLES, AccessContext, Purpose, Role
 from labvault.security.totp import STEP_SECONDS, code_at, code_at_step, step_of
 
-CREDENTIALS_FILE = "demo-credentials.json"
+CREDENTIALS_FILE = "demo-credentials.json"  # beside the data directory, never inside it
 LAB_NAMES = (
     "Laboratoire des Tilleuls",
     "Biologie du Port",
@@ -141,8 +141,12 @@ def seed(
 
 
 def _remember(
-    platform: Platform, creds: DemoCredentials, account: Account, password: str, lab: str | None
+    platform: Platform, creds: DemoCredentials, account: Account, given_password: str, lab: str | None
 ) -> None:
+    # The demo plays each account's owner: the password its creator gave works once, to set the
+    # owner's own (identity/credentials.py), which then enrols the authenticator.
+    password = secrets.token_urlsafe(12)
+    platform.accounts.set_own_password(account.username, given_password, password, None, "demo-seed")
     secret = enroll_demo_mfa(platform, account.username, password)
     token = platform.accounts.issue_token(account, "demo", dt.timedelta(days=30), "demo-seed")
     creds.users.append(
@@ -177,7 +181,7 @@ def demo_code(data_dir: Path, username: str, at: dt.datetime) -> tuple[str, int]
     """The current one-time code of a demo account and the seconds it stays current."""
     creds = read_credentials(data_dir)
     if creds is None:
-        raise NotFound(f"no demo credentials in {data_dir}: run labvault demo first")
+        raise NotFound(f"no demo credentials at {credentials_path(data_dir)}: run labvault demo first")
     for user in creds.users:
         if user["username"] == username.strip().lower():
             secret = user.get("totp_secret")
@@ -187,17 +191,27 @@ def demo_code(data_dir: Path, username: str, at: dt.datetime) -> tuple[str, int]
     raise NotFound(f"no demo account {username!r}")
 
 
+def credentials_path(data_dir: Path) -> Path:
+    """Where the demo keeps its logins, tokens and TOTP secrets: next to the data directory
+    (``var/demo-credentials.json`` for ``var/data``), so a copy of the data carries none of them."""
+    return data_dir.resolve().parent / CREDENTIALS_FILE
+
+
 def write_credentials(data_dir: Path, creds: DemoCredentials) -> Path:
     """Demo logins and tokens, readable by the owner only."""
-    path = data_dir / CREDENTIALS_FILE
+    path = credentials_path(data_dir)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a file left by an older run keeps its mode otherwise
     with os.fdopen(fd, "w") as handle:
         json.dump({"labs": creds.labs, "users": creds.users, "workflow": creds.workflow}, handle, indent=2)
     return path
 
 
 def read_credentials(data_dir: Path) -> DemoCredentials | None:
-    path = data_dir / CREDENTIALS_FILE
+    path = credentials_path(data_dir)
+    legacy = data_dir / CREDENTIALS_FILE
+    if legacy.exists():  # an older demo kept it inside the data directory: move it out
+        os.replace(legacy, path)
     if not path.exists():
         return None
     document = json.loads(path.read_text())

@@ -610,4 +610,5 @@ def _coherent_lipids(numbers: dict[str, float], rng: random.Random) -> None:
 def _format(test: TestDefinition, value: float) -> str:
     decimals = test.decimals if test.decimals is not None else 2
     smallest = 10.0**-decimals
-    return f"{max(value, smallest):.{decimals}f}"
+    limits = test.plausible_limits  # a draw's far tail would be refused at entry: keep it plausible
+    return f"{min(max(value, smallest, limits.low), limits.high):.{decimals}f}"

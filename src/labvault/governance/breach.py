@@ -139,7 +139,7 @@ class BreachChecker:
         for match in report.matches.values():
             match.lines.sort()
         with self.db.transaction(ctx.lab_id) as session:
-            for patient_id in canaries_among(session, report.matches):
+            for patient_id in canaries_among(session, report.matches, keys):
                 report.matches[patient_id].canary = True
             detail = {
                 "sha256": report.sha256,

@@ -16,6 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from labvault.identity import account_events
+from labvault.identity.account_action_models import ActionKind
+from labvault.identity.account_actions import AccountAction, lab_has_established_admin, take_due
+from labvault.identity.account_events import AccountAlert
 from labvault.identity.auth_policy import AuthPolicy
 from labvault.identity.credentials import (
     AUTH_FAILED,
@@ -184,15 +188,16 @@ class AccountService:
             raise InvalidInput("role", "unknown role")
         _check_physician(role, physician_id)
         password_hash = hash_password(password)
-        if physician_id is not None:
+        if lab_id is not None:
             # Usernames are unique across the platform: checked where every account is visible,
             # since the lab's transaction below (row-level security) sees only its own lab's.
             with self.db.transaction(None) as session:
                 if session.scalar(select(User.id).where(User.username == username)):
                     raise Conflict(f"username {username!r} is taken")
-        # A prescriber's physician is looked up in the lab's own scope (session filter and
-        # row-level security): one of another lab is as absent as one that does not exist.
-        with self.db.transaction(lab_id if physician_id is not None else None) as session:
+        # A lab's account is made in the lab's own transaction: its physician is looked up in the
+        # lab's scope (one of another lab is as absent as one that does not exist), and the event
+        # and its alert land on the lab's chain, where its admins see them.
+        with self.db.transaction(lab_id) as session:
             if lab_id is not None:
                 lab = session.get(Lab, lab_id)
                 if lab is None or lab.shredded_at is not None:
@@ -217,6 +222,8 @@ class AccountService:
                 lab_id=lab_id,
                 username=username,
                 password_hash=password_hash,
+                # Chosen by the creator: it works once, for the owner to set their own.
+                password_temporary=True,
                 role=role,
                 physician_id=physician_id,
             )
@@ -228,12 +235,16 @@ class AccountService:
                 session.flush()
             except IntegrityError as exc:
                 # A race the checks above lost: the same username created meanwhile (or, from a
-                # prescriber's lab-scoped transaction, taken in a lab it cannot see), or another
-                # account for the same physician (the unique index of active ones lets one through).
+                # lab's transaction, taken in a lab it cannot see), or another account for the same
+                # physician (the unique index of active ones lets one through).
                 if "username" in str(exc.orig):
                     raise Conflict(f"username {username!r} is taken") from None
                 raise Conflict(PHYSICIAN_HAS_ACCOUNT) from None
-            audit.append(session, ctx, AuditRecord("user.create", "user", str(user.id), detail))
+            event = AuditRecord("user.create", "user", str(user.id), detail)
+            if lab_id is None:
+                audit.append(session, ctx, event)
+            else:
+                account_events.record(session, ctx, lab_id, event, AccountAlert.CREATED, {"role": role.value})
             return _account(user)
 
     def update_user(
@@ -244,8 +255,9 @@ class AccountService:
         nor emergency access opened with the old rights."""
         if role is None and active is None:
             raise InvalidInput("body", "nothing to change: give a role, or active")
-        with self.db.transaction(None) as session:
-            user = session.get(User, user_id)
+        lab_id = self._lab_of_account(ctx, user_id)
+        with self.db.transaction(lab_id) as session:
+            user = session.get(User, user_id, with_for_update=True)
             self._authorize_management(ctx, user, user_id, changes_role=role is not None)
             assert user is not None
             if (
@@ -290,21 +302,45 @@ class AccountService:
                     raise Conflict(PHYSICIAN_HAS_ACCOUNT) from None
                 revoked = self._revoke_all(session, user.id)
                 detail = {**changes, "tokens_revoked": revoked}
-                if user.lab_id is not None:
+                event = AuditRecord("user.update", "user", str(user.id), detail)
+                if user.lab_id is None:
+                    audit.append(session, ctx, event)
+                else:
                     # Emergency accesses opened under the old rights end with them.
                     ended = end_overrides_of(session, user.id, user.lab_id, self.clock())
                     detail |= {"overrides_ended": ended} if ended else {}
-                audit.append(session, ctx, AuditRecord("user.update", "user", str(user.id), detail))
+                    alert = (
+                        AccountAlert.REENABLED
+                        if changes.get("active") is True
+                        else AccountAlert.ROLE_CHANGED
+                        if "role" in changes
+                        else None
+                    )
+                    account_events.record(session, ctx, user.lab_id, event, alert, changes)
                 session.refresh(user)
             return _account(user)
 
-    def reset_mfa(self, ctx: AccessContext, user_id: uuid.UUID) -> None:
+    def reset_mfa(self, ctx: AccessContext, user_id: uuid.UUID) -> AccountAction | None:
         """Forget a user's TOTP secret (lost phone) and revoke their tokens: they enrol again with
-        their password. Lab admins reset their staff; operators only operators and lab admins."""
-        with self.db.transaction(None) as session:
-            user = session.get(User, user_id)
+        their own password (never one someone else set: the resetter cannot enrol in their place).
+        Lab admins reset their staff; operators only operators and lab admins, and a lab admin's
+        only after a delay the lab can use to cancel it, once the lab has an established admin:
+        then the pending request is returned and nothing is reset yet (None: done)."""
+        lab_id = self._lab_of_account(ctx, user_id)
+        with self.db.transaction(lab_id) as session:
+            user = session.get(User, user_id, with_for_update=True)
             self._authorize_management(ctx, user, user_id, changes_role=False, resets_mfa=True)
             assert user is not None
+            if (
+                user.lab_id is not None
+                and ctx.role is Role.PLATFORM_OPERATOR
+                and lab_has_established_admin(session, user.lab_id)
+            ):
+                pending = take_due(
+                    session, ctx, user, ActionKind.MFA_RESET, self.clock(), self.policy.platform_action_delay
+                )
+                if pending is not None:
+                    return pending
             session.execute(
                 update(User)
                 .where(User.id == user.id)
@@ -312,9 +348,24 @@ class AccountService:
                 .execution_options(synchronize_session=False)
             )
             revoked = self._revoke_all(session, user.id)
-            audit.append(
-                session, ctx, AuditRecord("auth.mfa_reset", "user", str(user.id), {"tokens_revoked": revoked})
-            )
+            event = AuditRecord("auth.mfa_reset", "user", str(user.id), {"tokens_revoked": revoked})
+            if user.lab_id is None:
+                audit.append(session, ctx, event)
+            else:
+                account_events.record(session, ctx, user.lab_id, event, AccountAlert.FACTOR_RESET)
+            return None
+
+    def _lab_of_account(self, ctx: AccessContext, user_id: uuid.UUID) -> uuid.UUID | None:
+        """The lab whose transaction manages this account (None: an operator's account). Another
+        lab's account is as absent as one that does not exist."""
+        with self.db.transaction(None) as session:
+            found = session.execute(select(User.lab_id).where(User.id == user_id)).first()
+        if found is None:
+            raise NotFound(f"no user {user_id}")
+        lab_id: uuid.UUID | None = found.lab_id
+        if ctx.role is not Role.PLATFORM_OPERATOR and ctx.lab_id != lab_id:
+            raise NotFound(f"no user {user_id}")
+        return lab_id
 
     @staticmethod
     def _authorize_management(
@@ -438,6 +489,48 @@ class AccountService:
             raise Unauthenticated(AUTH_FAILED)
         return verified.at
 
+    def set_own_password(
+        self,
+        username: str,
+        given_password: str,
+        new_password: str,
+        totp_code: str | None = None,
+        origin: str = "local",
+    ) -> None:
+        """The one use of a password someone else set (the account's creator): its owner replaces
+        it with their own. No code for a new account (its factor is enrolled next, with the new
+        password); the current code for an account that has one. Refused like any sign-in
+        (:data:`AUTH_FAILED`) otherwise, e.g. once the password is the owner's already."""
+        try:
+            check_password_policy(new_password)
+        except InvalidInput as exc:
+            raise InvalidInput("new_password", exc.reason) from None
+        if new_password == given_password:
+            raise InvalidInput("new_password", "choose your own password, not the one you were given")
+        new_hash = hash_password(new_password)
+        with self.db.transaction(None) as session:
+            user = find_user(session, username)
+            verified = self.checker.check(
+                session, user, username, given_password, totp_code, Check.INITIAL_PASSWORD, origin
+            )
+            if verified is not None:
+                session.execute(
+                    update(User)
+                    .where(User.id == verified.user.id)
+                    .values(password_hash=new_hash, password_changed_at=verified.at, password_temporary=False)
+                    .execution_options(synchronize_session=False)
+                )
+                revoked = self._revoke_all(session, verified.user.id)
+                audit.append(
+                    session,
+                    user_context(verified.user, origin),
+                    AuditRecord(
+                        "user.password_set", "user", str(verified.user.id), {"tokens_revoked": revoked}
+                    ),
+                )
+        if verified is None:
+            raise Unauthenticated(AUTH_FAILED)
+
     def change_password(
         self,
         account: Account,
@@ -463,7 +556,11 @@ class AccountService:
                 session.execute(
                     update(User)
                     .where(User.id == account.id)
-                    .values(password_hash=hash_password(new_password), password_changed_at=verified.at)
+                    .values(
+                        password_hash=hash_password(new_password),
+                        password_changed_at=verified.at,
+                        password_temporary=False,
+                    )
                     .execution_options(synchronize_session=False)
                 )
                 revoked = self._revoke_all(session, account.id)
@@ -560,20 +657,28 @@ class AccountService:
             )
 
     def revoke_token(self, ctx: AccessContext, token_id: uuid.UUID) -> None:
-        """A user revokes their own tokens; admins those of their lab's users."""
+        """A user revokes their own tokens; admins those of their lab's users; an operator any
+        (incident response), which the owner's lab sees on its chain and as a high alert."""
         with self.db.transaction(None) as session:
             row = session.execute(
-                select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.id == token_id)
+                select(User.id, User.lab_id)
+                .join(ApiToken, User.id == ApiToken.user_id)
+                .where(ApiToken.id == token_id)
             ).first()
-            if row is None:
-                raise NotFound(f"no token {token_id}")
-            _token, owner = row
-            own = owner.id == ctx.actor_id
-            admin = ctx.role is Role.LAB_ADMIN and owner.lab_id == ctx.lab_id
-            if not (own or admin or ctx.role is Role.PLATFORM_OPERATOR):
-                raise NotFound(f"no token {token_id}")
+        if row is None:
+            raise NotFound(f"no token {token_id}")
+        owner_id, owner_lab = row.id, row.lab_id
+        own = owner_id == ctx.actor_id
+        admin = ctx.role is Role.LAB_ADMIN and owner_lab == ctx.lab_id
+        if not (own or admin or ctx.role is Role.PLATFORM_OPERATOR):
+            raise NotFound(f"no token {token_id}")
+        with self.db.transaction(owner_lab) as session:
             session.execute(update(ApiToken).where(ApiToken.id == token_id).values(revoked_at=self.clock()))
-            audit.append(session, ctx, AuditRecord("token.revoke", "token", str(token_id)))
+            event = AuditRecord("token.revoke", "token", str(token_id), {"user_id": str(owner_id)})
+            if owner_lab is None or own:
+                audit.append(session, ctx, event)
+            else:
+                account_events.record(session, ctx, owner_lab, event, None)
 
     def _revoke_all(self, session: Session, user_id: uuid.UUID) -> int:
         result = session.execute(

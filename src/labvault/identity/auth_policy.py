@@ -20,6 +20,8 @@ class AuthPolicy:
     mfa_issuer: str = "labvault"
     # Roles that must sign in with a security key once they have one (WebAuthn); none by default.
     security_key_roles: frozenset[str] = frozenset()
+    # How long a lab's admins have to cancel an operator's reset of a lab admin's factor.
+    platform_action_delay: dt.timedelta = dt.timedelta(hours=72)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AuthPolicy:
@@ -31,4 +33,5 @@ class AuthPolicy:
             reauth_max_age=dt.timedelta(minutes=settings.reauth_max_age_minutes),
             mfa_issuer=settings.mfa_issuer,
             security_key_roles=frozenset(settings.security_key_roles),
+            platform_action_delay=dt.timedelta(hours=settings.platform_action_delay_hours),
         )

@@ -34,7 +34,8 @@ from labvault.security.totp_secrets import KEY_PURPOSE, TotpSecretBox
 
 AUTH_FAILED = (
     "authentication failed: wrong username, password or one-time code, "
-    "or the account is locked, disabled or not enrolled in MFA"
+    "or the account is locked, disabled or not enrolled in MFA, "
+    "or its password was set by someone else and must first be replaced (POST /auth/password/initial)"
 )
 PSEUDONYM_PURPOSE = "auth-username-pseudonym-v1"
 
@@ -47,6 +48,8 @@ class Check(StrEnum):
     PASSWORD_CHANGE = "password_change"  # noqa: S105 - a check name, not a password
     MFA_ENROLL = "mfa_enroll"
     MFA_CONFIRM = "mfa_confirm"
+    # The owner replaces a password someone else set (the only use such a password has).
+    INITIAL_PASSWORD = "initial_password"  # noqa: S105 - a check name, not a password
 
 
 class Refusal(StrEnum):
@@ -61,6 +64,9 @@ class Refusal(StrEnum):
     CODE_REPLAYED = "code_replayed"
     SECURITY_KEY = "security_key"
     SECURITY_KEY_REQUIRED = "security_key_required"
+    # The password is right but was set by someone else: it serves only to set the owner's own.
+    PASSWORD_TEMPORARY = "password_temporary"  # noqa: S105 - a refusal reason, not a password
+    PASSWORD_ALREADY_OWN = "password_already_own"  # noqa: S105 - a refusal reason, not a password
 
 
 _NEEDS_ACTIVE_MFA = frozenset({Check.LOGIN, Check.REAUTH, Check.PASSWORD_CHANGE})
@@ -179,7 +185,13 @@ class CredentialChecker:
             return Refusal.PASSWORD
         if not may_sign_in(session, user):
             return Refusal.DISABLED
+        if user.password_temporary and check is not Check.INITIAL_PASSWORD:
+            return Refusal.PASSWORD_TEMPORARY
+        if check is Check.INITIAL_PASSWORD and not user.password_temporary:
+            return Refusal.PASSWORD_ALREADY_OWN
         enabled = user.mfa_enabled_at is not None
+        if check is Check.INITIAL_PASSWORD and not enabled:
+            return None  # a new account: no factor yet, enrolled next with the owner's password
         if check in _NEEDS_ACTIVE_MFA and not enabled:
             return Refusal.MFA_NOT_ENROLLED
         if check is Check.MFA_ENROLL:
@@ -227,7 +239,9 @@ class CredentialChecker:
         ctx = user_context(user, origin)
         detail: dict[str, object] = {"check": check.value, "reason": refusal.value}
         locked_until: dt.datetime | None = None
-        if refusal is not Refusal.LOCKED:  # attempts on a locked account do not extend the lock
+        # Attempts on a locked account do not extend the lock; the right (temporary) password is
+        # no failure to count.
+        if refusal not in (Refusal.LOCKED, Refusal.PASSWORD_TEMPORARY):
             session.execute(
                 update(User)
                 .where(User.id == user.id)

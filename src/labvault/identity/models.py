@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from labvault.store.base import Base, TenantScoped, encrypted, utcnow
@@ -64,6 +64,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     password_changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Set by anyone but the owner (an administrator creating the account): it works once, only for
+    # its owner to replace it (AccountService.set_own_password), never to sign in or enrol a factor.
+    password_temporary: Mapped[bool] = mapped_column(Boolean, default=True, server_default=false())
     # TOTP: the secret sealed under a platform key bound to this row (security.totp_secrets); set
     # at enrolment, active once confirmed (mfa_enabled_at). totp_last_step makes codes single-use.
     totp_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)

@@ -28,6 +28,7 @@ from labvault.security.audit import AuditRecord
 from labvault.security.permissions import Permission, require_lab
 from labvault.security.policy import Relationship
 from labvault.store.base import utcnow
+from labvault.store.bound_links import bind_session
 from labvault.store.database import Database
 
 OBJECT = "patient"
@@ -55,6 +56,22 @@ def _prescribed_for(ctx: AccessContext) -> ColumnElement[bool]:
     if ctx.physician_id is None:
         raise Forbidden("a prescriber account acts for its physician: this context names none")
     return Patient.id.in_(select(Order.patient_id).where(Order.prescriber_id == ctx.physician_id))
+
+
+def _check_prescribed(
+    session: Session, keys: LabKeySet, ctx: AccessContext, patient_ids: list[uuid.UUID]
+) -> None:
+    """For a prescriber, load whole the orders that tied them to ``patient_ids`` (the filter above
+    only joined through their clear links), so that their sealed links are checked: a prescriber
+    or patient link moved in the database raises IntegrityError instead of opening an identity."""
+    if ctx.role is not Role.PRESCRIBER or not patient_ids:
+        return
+    from labvault.workflow.models import Order  # see _prescribed_for
+
+    bind_session(session, keys)
+    session.scalars(
+        select(Order).where(Order.patient_id.in_(patient_ids), Order.prescriber_id == ctx.physician_id)
+    ).all()
 
 
 def _hits(patient_ids: list[str]) -> list[AuditRecord]:
@@ -276,6 +293,7 @@ class PatientService:
                 )
                 relationship = Relationship.NONE if prescribed is None else Relationship.PRESCRIBER
                 policy.enforce(ctx, Permission.PATIENT_READ, relationship=relationship)
+                _check_prescribed(session, keys, ctx, [row.id])
             record = codec.decode(keys, row)
             audit.append(
                 session, ctx, AuditRecord("patient.read", OBJECT, str(patient_id), patient_id=patient_id)
@@ -294,6 +312,7 @@ class PatientService:
         with self._lab(ctx, Permission.PATIENT_READ, per_patient=True) as (session, keys):
             rows = _union(session, conditions(keys), MAX_RESULTS + 1, _prescribed_for(ctx))
             records = [r for r in (codec.decode(keys, row) for row in rows) if confirm(r.data)][:MAX_RESULTS]
+            _check_prescribed(session, keys, ctx, [r.id for r in records])
             audit.append_many(
                 session,
                 ctx,

@@ -3,6 +3,10 @@
 Each batch is its own short transaction, so the lab keeps working during the re-encryption:
 reads use whichever version a value carries, writes use the new one. Resumable: values already
 under the active version are skipped.
+
+It also seals the row links of rows written before links were bound (migration 0013), then has the
+lab's data keys attest it: from then on a row without a seal is an integrity error (see
+store/bound_links.py). The link key does not rotate, so seals already there stay valid.
 """
 
 from __future__ import annotations
@@ -11,11 +15,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, func, select, update
 
 from labvault.crypto.field_cipher import header_of
 from labvault.keys.store import KeyStore
 from labvault.store.base import Base
+from labvault.store.bound_links import MAC_COLUMN, bound_columns, bound_tables, seal_values
 from labvault.store.database import Database
 
 
@@ -32,6 +37,8 @@ class ReEncryptionReport:
     rows_examined: int = 0
     values_rewritten: int = 0
     skipped_rows: int = 0  # changed concurrently: written under the new key by that change, or next run
+    links_sealed: int = 0  # rows from before 0013 whose links were sealed now
+    links_bound: bool = False  # the lab's keys attest that every row carries a link seal
 
 
 class ReEncryptor:
@@ -73,4 +80,46 @@ class ReEncryptor:
                 if len(rows) < self.batch_size:
                     break
                 last = rows[-1].id
+        report.links_sealed, report.links_bound = self.bind_links(lab_id)
         return report
+
+    def bind_links(self, lab_id: uuid.UUID) -> tuple[int, bool]:
+        """Seal the links of every row of ``lab_id`` that has no seal yet (written before 0013: what
+        they link now is what gets sealed), then, once none is left, have the lab's data keys attest
+        it. Returns (rows sealed, whether the lab is bound). Idempotent and resumable."""
+        sealed = 0
+        for table in bound_tables():
+            names = bound_columns(table)
+            while True:
+                with self.db.transaction(None, unscoped=True) as session:
+                    keys = self.keys.keyset(session, lab_id)
+                    rows = session.execute(
+                        select(table.c.id, *(table.c[name] for name in names))
+                        .where(table.c.lab_id == lab_id, table.c[MAC_COLUMN].is_(None))
+                        .order_by(table.c.id)
+                        .limit(self.batch_size)
+                    ).all()
+                    for row in rows:
+                        mac = seal_values(keys, table, row.id, dict(row._mapping))
+                        # Only if still unsealed: the services seal every row they write themselves.
+                        session.execute(
+                            update(table)
+                            .where(table.c.id == row.id, table.c[MAC_COLUMN].is_(None))
+                            .values({MAC_COLUMN: mac})
+                        )
+                        sealed += 1
+                if len(rows) < self.batch_size:
+                    break
+        with self.db.transaction(None, unscoped=True) as session:
+            if self.keys.keyset(session, lab_id).links_bound:
+                return sealed, True
+            for table in bound_tables():
+                left = session.scalar(
+                    select(func.count())
+                    .select_from(table)
+                    .where(table.c.lab_id == lab_id, table.c[MAC_COLUMN].is_(None))
+                )
+                if left:
+                    return sealed, False
+            self.keys.attest_links_bound(session, lab_id)
+        return sealed, True

@@ -22,9 +22,25 @@ from labvault.crypto.blind_index import BlindIndexer
 from labvault.crypto.errors import KeyUnavailable
 from labvault.crypto.field_cipher import FieldCipher
 from labvault.crypto.key_provider import KeyProvider
-from labvault.crypto.keyset import PURPOSE_DATA, PURPOSE_INDEX, LabKeySet, unwrap_key, wrap_key
+from labvault.crypto.keyset import (
+    PURPOSE_DATA,
+    PURPOSE_INDEX,
+    LabKeySet,
+    unwrap_key_bound,
+    wrap_key,
+)
+from labvault.crypto.row_links import LinkSealer
 from labvault.keys.models import LabKey
 from labvault.store.database import declared_lab
+
+SESSION_KEYSETS = "labvault.keysets"  # the key sets a transaction loaded, by lab
+
+
+def _used_in(session: Session, keys: LabKeySet) -> LabKeySet:
+    """Remember the keys in the transaction's session: the checks run from the audit choke point
+    (the canary lookup, security/canaries.py) reuse them without reading the marker again."""
+    session.info.setdefault(SESSION_KEYSETS, {})[keys.lab_id] = keys
+    return keys
 
 
 class KeyStore:
@@ -41,7 +57,8 @@ class KeyStore:
         kek = self.provider.lab_kek(lab_id)
         with declared_lab(session, lab_id):
             for purpose in (PURPOSE_DATA, PURPOSE_INDEX):
-                wrapped = wrap_key(kek, lab_id, purpose, 1, random_key())
+                # A new lab has no row without a link seal: its first data key says so at once.
+                wrapped = wrap_key(kek, lab_id, purpose, 1, random_key(), bound=purpose == PURPOSE_DATA)
                 session.add(LabKey(lab_id=lab_id, purpose=purpose, version=1, wrapped=wrapped))
 
     def keyset(self, session: Session, lab_id: uuid.UUID) -> LabKeySet:
@@ -57,13 +74,13 @@ class KeyStore:
                 raise KeyUnavailable(f"laboratory {lab_id} has no key set (destroyed?)")
             cached = self._cache.get(lab_id)
             if cached is not None and cached[0] == marker:
-                return cached[1]
+                return _used_in(session, cached[1])
             with self._lock:
                 current = self._cache.get(lab_id)
                 if current is None or current[0] != marker:
                     current = (marker, self._load(session, lab_id))
                     self._cache[lab_id] = current
-                return current[1]
+                return _used_in(session, current[1])
 
     def _load(self, session: Session, lab_id: uuid.UUID) -> LabKeySet:
         rows = session.scalars(select(LabKey).where(LabKey.lab_id == lab_id)).all()
@@ -73,17 +90,25 @@ class KeyStore:
         data_keys: dict[int, bytes] = {}
         active = 0
         index_key: bytes | None = None
+        links_bound = False
         for row in rows:
-            key = unwrap_key(kek, lab_id, row.purpose, row.version, row.wrapped)
+            key, bound = unwrap_key_bound(kek, lab_id, row.purpose, row.version, row.wrapped)
             if row.purpose == PURPOSE_INDEX:
                 index_key = key
             elif row.purpose == PURPOSE_DATA:
                 data_keys[row.version] = key
+                links_bound = links_bound or bound
                 if row.retired_at is None:
                     active = max(active, row.version)
         if index_key is None or not active:
             raise KeyUnavailable(f"laboratory {lab_id} key set is incomplete")
-        return LabKeySet(lab_id, FieldCipher(lab_id, data_keys, active), BlindIndexer(index_key))
+        return LabKeySet(
+            lab_id,
+            FieldCipher(lab_id, data_keys, active),
+            BlindIndexer(index_key),
+            LinkSealer(lab_id, index_key),
+            links_bound,
+        )
 
     def forget(self, lab_id: uuid.UUID | None = None) -> None:
         """Drop cached keys (all labs when None): after rotation or destruction, or on shutdown."""
@@ -105,17 +130,50 @@ class KeyStore:
                 raise KeyUnavailable(f"laboratory {lab_id} has no key set (destroyed?)")
             version = current + 1
             kek = self.provider.lab_kek(lab_id)
+            bound = self.keyset(session, lab_id).links_bound  # a rotation keeps the attestation
             session.add(
                 LabKey(
                     lab_id=lab_id,
                     purpose=PURPOSE_DATA,
                     version=version,
-                    wrapped=wrap_key(kek, lab_id, PURPOSE_DATA, version, random_key()),
+                    wrapped=wrap_key(kek, lab_id, PURPOSE_DATA, version, random_key(), bound=bound),
                 )
             )
             session.flush()
         self.forget(lab_id)
         return version
+
+    def attest_links_bound(self, session: Session, lab_id: uuid.UUID) -> None:
+        """Re-wrap every data key of the lab as attesting that all its rows carry link seals (the
+        caller has just checked there is none left without one): from now on a missing seal is an
+        integrity error. Idempotent."""
+        with declared_lab(session, lab_id):
+            rows = session.scalars(
+                select(LabKey).where(LabKey.lab_id == lab_id, LabKey.purpose == PURPOSE_DATA)
+            ).all()
+            if not rows:
+                raise KeyUnavailable(f"laboratory {lab_id} has no key set (destroyed?)")
+            kek = self.provider.lab_kek(lab_id)
+            for row in rows:
+                key, bound = unwrap_key_bound(kek, lab_id, PURPOSE_DATA, row.version, row.wrapped)
+                if bound:
+                    continue
+                # A new row rather than an update: its id moves the key-set marker, so every
+                # worker's cache (KeyStore.keyset) sees the attestation at its next transaction.
+                session.delete(row)
+                session.flush()
+                session.add(
+                    LabKey(
+                        lab_id=lab_id,
+                        purpose=PURPOSE_DATA,
+                        version=row.version,
+                        wrapped=wrap_key(kek, lab_id, PURPOSE_DATA, row.version, key, bound=True),
+                        created_at=row.created_at,
+                        retired_at=row.retired_at,
+                    )
+                )
+            session.flush()
+        self.forget(lab_id)
 
     def retire_versions_below(self, session: Session, lab_id: uuid.UUID, version: int) -> int:
         """After re-encryption: delete the older data keys so their ciphertexts are gone for good."""

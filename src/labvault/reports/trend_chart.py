@@ -6,6 +6,7 @@ DejaVu Sans, so the same series always gives the same bytes, in the PDF and in a
 
 from __future__ import annotations
 
+import math
 from html import escape
 from typing import Final
 
@@ -21,11 +22,25 @@ _BOTTOM: Final = 22.0  # room for the first and last dates
 _FONT: Final = 'font-family="DejaVu Sans" font-size="9"'
 _BLUE: Final = "#1f4e79"
 _RED: Final = "#c0392b"  # out-of-range points
+# Values are placed on the axis clamped to this magnitude: the scale's arithmetic then never
+# overflows to inf or nan, whatever a stored value is (entry refuses more than 15 digits anyway).
+_CLAMP: Final = 1e15
 
 
 def _n(value: float) -> str:
     """Coordinates with two decimals: enough for print, and no float repr noise in the output."""
+    if not math.isfinite(value):  # the clamping below makes this unreachable: fail loudly, never draw it
+        raise ValueError("a chart coordinate is not a finite number")
     return f"{value:.2f}"
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _clamp(value: float) -> float:
+    """Where a finite value sits on the axis."""
+    return max(-_CLAMP, min(_CLAMP, value))
 
 
 def trend_chart_svg(series: HistorySeries, *, width: int = 560, height: int = 170) -> str:
@@ -45,7 +60,9 @@ def trend_chart_svg(series: HistorySeries, *, width: int = 560, height: int = 17
         f'<rect class="frame" x="{_n(_LEFT)}" y="{_n(_TOP)}" width="{_n(plot_w)}" height="{_n(plot_h)}" '
         'fill="#ffffff" stroke="#888888" stroke-width="0.8"/>',
     ]
-    points = sorted(series.points, key=lambda point: point.date)  # stable: same-day results keep order
+    # Stable sort: same-day results keep their order. A non-finite value has no place on an axis.
+    points = sorted((p for p in series.points if math.isfinite(p.value)), key=lambda point: point.date)
+    low, high = _finite(series.low), _finite(series.high)
     if not points:
         parts.append(
             f'<text x="{_n(_LEFT + plot_w / 2)}" y="{_n(_TOP + plot_h / 2)}" text-anchor="middle" '
@@ -54,14 +71,16 @@ def trend_chart_svg(series: HistorySeries, *, width: int = 560, height: int = 17
         parts.append("</svg>")
         return "".join(parts)
 
-    bounds = [b for b in (series.low, series.high) if b is not None]
-    lowest = min([p.value for p in points] + bounds)
-    highest = max([p.value for p in points] + bounds)
+    bounds = [b for b in (low, high) if b is not None]
+    placed = [_clamp(value) for value in [p.value for p in points] + bounds]
+    lowest, highest = min(placed), max(placed)
     pad = (highest - lowest) * 0.08 if highest > lowest else max(abs(lowest) * 0.1, 1.0)
     y_min, y_max = lowest - pad, highest + pad
+    if not y_max > y_min:  # a span too small for floats to pad
+        y_min, y_max = lowest - 1.0, highest + 1.0
 
     def y(value: float) -> float:
-        return _TOP + plot_h * (y_max - value) / (y_max - y_min)
+        return _TOP + plot_h * (y_max - _clamp(value)) / (y_max - y_min)
 
     first, last = points[0].date.toordinal(), points[-1].date.toordinal()
 
@@ -71,8 +90,8 @@ def trend_chart_svg(series: HistorySeries, *, width: int = 560, height: int = 17
         return _LEFT + plot_w * (point.date.toordinal() - first) / (last - first)
 
     if bounds:
-        band_top = y(series.high) if series.high is not None else _TOP
-        band_bottom = y(series.low) if series.low is not None else _TOP + plot_h
+        band_top = y(high) if high is not None else _TOP
+        band_bottom = y(low) if low is not None else _TOP + plot_h
         parts.append(
             f'<rect class="band" x="{_n(_LEFT)}" y="{_n(band_top)}" width="{_n(plot_w)}" '
             f'height="{_n(band_bottom - band_top)}" fill="#d9ecd9"/>'
@@ -97,9 +116,7 @@ def trend_chart_svg(series: HistorySeries, *, width: int = 560, height: int = 17
             f'<polyline class="line" points="{coords}" fill="none" stroke="{_BLUE}" stroke-width="1.5"/>'
         )
     for point in points:
-        out = (series.low is not None and point.value < series.low) or (
-            series.high is not None and point.value > series.high
-        )
+        out = (low is not None and point.value < low) or (high is not None and point.value > high)
         kind, colour = ("point out", _RED) if out else ("point", _BLUE)
         unit = f" {escape(unit_display(series.unit))}" if unit_display(series.unit) else ""
         tooltip = f"{date_fr(point.date)} : {escape(format_value(point.value))}{unit}"

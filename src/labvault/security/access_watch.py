@@ -57,7 +57,7 @@ def watch(
         alerts += budget_alerts
     if blocked is not None:
         refused = [dataclasses.replace(a, blocked=True) if a.kind == CANARY else a for a in alerts]
-        refuse(session, ctx, monitor, [blocked, *refused])
+        refuse(session, ctx, monitor, [blocked, *refused], records)
     for spec in alerts:
         raise_alert(session, ctx, spec, at=now)
 

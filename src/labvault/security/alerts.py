@@ -49,15 +49,22 @@ class AlertSpec:
 
 
 def raise_alert(
-    session: Session, ctx: AccessContext, spec: AlertSpec, *, at: dt.datetime | None = None
+    session: Session,
+    ctx: AccessContext,
+    spec: AlertSpec,
+    *,
+    at: dt.datetime | None = None,
+    on_lab: uuid.UUID | None = None,
 ) -> uuid.UUID:
-    """Record an alert of the context's lab, and its audit event, in ``session``'s transaction."""
-    if ctx.lab_id is None:
+    """Record an alert of the context's lab, and its audit event, in ``session``'s transaction.
+    ``on_lab``: the lab a platform context (an operator) acted on, whose admins must see it."""
+    lab_id = ctx.lab_id or on_lab
+    if lab_id is None:
         raise ValueError("alerts belong to a laboratory")
     monitor = monitor_for(session)
     row = Alert(
         id=uuid.uuid4(),
-        lab_id=ctx.lab_id,
+        lab_id=lab_id,
         at=at or monitor.clock(),
         kind=spec.kind,
         severity=spec.severity.value,
@@ -82,13 +89,14 @@ def raise_alert(
             {"kind": spec.kind, "severity": spec.severity.value, "blocked": spec.blocked},
             patient_id=spec.patient_id,
         ),
+        on_lab=on_lab,
     )
     if monitor.webhook is not None:
-        lab = session.get(Lab, ctx.lab_id)
+        lab = session.get(Lab, lab_id)
         session.info.setdefault(PENDING_PUSH, []).append(
             {
                 "alert_id": str(row.id),
-                "lab_id": str(ctx.lab_id),
+                "lab_id": str(lab_id),
                 "lab_code": lab.code if lab else None,
                 "kind": spec.kind,
                 "severity": spec.severity.value,

@@ -62,23 +62,43 @@ def lock_chain(session: Session, ctx: AccessContext) -> None:
     session.execute(update(_HEADS).where(_HEADS.c.chain == chain_of(ctx)).values(last_seq=_HEADS.c.last_seq))
 
 
-def append(session: Session, ctx: AccessContext, record: AuditRecord) -> None:
-    append_many(session, ctx, [record])
+def append(
+    session: Session, ctx: AccessContext, record: AuditRecord, *, on_lab: uuid.UUID | None = None
+) -> None:
+    append_many(session, ctx, [record], on_lab=on_lab)
 
 
-def append_many(session: Session, ctx: AccessContext, records: Sequence[AuditRecord]) -> None:
+def append_many(
+    session: Session,
+    ctx: AccessContext,
+    records: Sequence[AuditRecord],
+    *,
+    on_lab: uuid.UUID | None = None,
+) -> None:
     """Append events to the context's chain; locks the chain head until the transaction ends.
-    Any failure to write them is :class:`AuditUnavailable`: the caller's access fails with it."""
+    Any failure to write them is :class:`AuditUnavailable`: the caller's access fails with it.
+
+    ``on_lab``: a platform context (an operator) acting on one lab's accounts records it on that
+    lab's chain, where the lab's own auditors see it (in a transaction of that lab)."""
     if not records:
         return
-    chain = chain_of(ctx)
+    if on_lab is not None and ctx.lab_id not in (None, on_lab):
+        raise ValueError("a laboratory's context records on its own chain only")
+    lab_id = ctx.lab_id or on_lab
+    chain = str(lab_id) if lab_id else PLATFORM_CHAIN
     try:
-        _append(session, ctx, chain, records)
+        _append(session, ctx, chain, lab_id, records)
     except DBAPIError as exc:
         raise AuditUnavailable(f"audit chain {chain} cannot be written ({exc.__class__.__name__})") from None
 
 
-def _append(session: Session, ctx: AccessContext, chain: str, records: Sequence[AuditRecord]) -> None:
+def _append(
+    session: Session,
+    ctx: AccessContext,
+    chain: str,
+    lab_id: uuid.UUID | None,
+    records: Sequence[AuditRecord],
+) -> None:
     head = session.execute(
         update(_HEADS)
         .where(_HEADS.c.chain == chain)
@@ -101,7 +121,7 @@ def _append(session: Session, ctx: AccessContext, chain: str, records: Sequence[
             chain=chain,
             chain_seq=seq,
             at=at,
-            lab_id=ctx.lab_id,
+            lab_id=lab_id,
             actor_id=ctx.actor_id,
             actor_label=ctx.actor_label,
             role=ctx.role.value,

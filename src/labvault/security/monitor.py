@@ -27,27 +27,43 @@ from labvault.store.database import Database
 
 Clock = Callable[[], dt.datetime]
 
-# Distinct patients per user per window (10 minutes by default), soft (one alert) / hard (refused).
-# Reception serves one patient every few minutes at a desk: 60 in 10 minutes is already a queue
-# moving at 6 a minute. A technician's or biologist's worklist legitimately shows hundreds of
-# patients (a 1,000-line worklist, several tests each), and they move between sections and
-# stages: 2,000 is beyond a large lab's day in 10 minutes, 6,000 only bulk extraction reaches.
-# Lab admins and prescribers have no bulk work on patients; support works on a few records.
+# Distinct patients per user, soft (one alert) / hard (refused), in three windows: the short one
+# (10 minutes by default), an hour and a day. Sized for the lab the lab-wide budget is sized for
+# (about 300 patients a morning, ~600 of open work with every list open; docs/SECURITY.md):
+# * Reception serves one patient every few minutes at a desk (a search shows a few homonyms): 100
+#   to 200 patients a day. 60 in 10 minutes is already a queue moving at 6 a minute; the day's
+#   soft 300 is 1.5x a busy desk, its hard 600 three times.
+# * A technician's or biologist's worklists show the lab's open work (a 1,000-line list, several
+#   tests a patient): a few hundred patients a day, the same ones list after list. 300 in 10
+#   minutes is one large section's list; 600 is every list of the lab open at once. A day of work
+#   stays under 800; 1,500 is twice the lab's open work. An hour sits between.
+# * Lab admins, prescribers and support have no bulk work on patients: a ward physician sees
+#   30-50 of their patients a day, support a few records.
 DEFAULT_SOFT: Mapping[str, int] = {
     Role.RECEPTION: 60,
-    Role.TECHNICIAN: 2000,
-    Role.BIOLOGIST: 2000,
+    Role.TECHNICIAN: 300,
+    Role.BIOLOGIST: 300,
     Role.LAB_ADMIN: 30,
 }
 DEFAULT_HARD: Mapping[str, int] = {
     Role.RECEPTION: 150,
-    Role.TECHNICIAN: 6000,
-    Role.BIOLOGIST: 6000,
+    Role.TECHNICIAN: 600,
+    Role.BIOLOGIST: 600,
     Role.LAB_ADMIN: 100,
 }
 OTHER_ROLES_SOFT, OTHER_ROLES_HARD = 30, 100  # any other role (prescriber, support, later ones)
+HOUR_SOFT: Mapping[str, int] = {Role.RECEPTION: 100, Role.TECHNICIAN: 500, Role.BIOLOGIST: 500}
+HOUR_HARD: Mapping[str, int] = {Role.RECEPTION: 200, Role.TECHNICIAN: 900, Role.BIOLOGIST: 900}
+DAY_SOFT: Mapping[str, int] = {Role.RECEPTION: 300, Role.TECHNICIAN: 800, Role.BIOLOGIST: 800}
+DAY_HARD: Mapping[str, int] = {Role.RECEPTION: 600, Role.TECHNICIAN: 1500, Role.BIOLOGIST: 1500}
+OTHER_HOUR, OTHER_DAY = (50, 150), (100, 300)  # lab admin and any other role
+HOUR, DAY = dt.timedelta(hours=1), dt.timedelta(days=1)
+# A remembered count of a longer window is trusted for the short window less this: an event another
+# host stamps with a clock this far behind still falls in the short window counted later.
+CLOCK_MARGIN = dt.timedelta(minutes=1)
 FLAGGED_MAX = 10_000
 LAB_COUNTS_MAX = 10_000  # labs whose last count a process remembers (then it forgets them all)
+WINDOW_COUNTS_MAX = 50_000  # (user, window) counts a process remembers (then it forgets them all)
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -55,6 +71,43 @@ DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 class Budget:
     soft: int
     hard: int
+
+
+@dataclass(frozen=True)
+class Window:
+    """A longer window of the per-user budget (an hour, a day): its name (in its alert's kind),
+    span and thresholds per role (``other``: any role not listed)."""
+
+    name: str
+    span: dt.timedelta
+    budgets: Mapping[str, Budget]
+    other: Budget
+
+    def budget(self, role: str) -> Budget:
+        return self.budgets.get(role, self.other)
+
+
+@dataclass(frozen=True)
+class WindowCount:
+    """A user's exact count over a longer window, as a committed transaction saw it at ``at``
+    (monitor clock). While ``at`` lies within the short window, every patient the user touched
+    since is in the short window's count (exact, taken on every counted read), so ``patients +
+    short count`` bounds the longer count from above, in any process (security/read_windows.py).
+    ``quiet_until``: the window's soft alert for this user is known to exist until then."""
+
+    patients: int
+    at: dt.datetime
+    quiet_until: dt.datetime | None = None
+
+    def bound(self, recent: int, now: dt.datetime, short: dt.timedelta) -> int | None:
+        """The most the count can be now given the short window's ``recent``, or None if this
+        count cannot say (too old, or the clock went back)."""
+        if now < self.at or now - self.at >= short - min(short / 2, CLOCK_MARGIN):
+            return None
+        return self.patients + recent
+
+    def quiet(self, now: dt.datetime) -> bool:
+        return self.quiet_until is not None and now < self.quiet_until
 
 
 @dataclass(frozen=True)
@@ -97,6 +150,8 @@ class Monitor:
     window: dt.timedelta
     read_budgets: bool
     budgets: dict[str, Budget]
+    windows: tuple[Window, ...]  # the longer windows (hour, day); empty only in a measurement
+    rate_per_minute: int | None  # the rate signal; None only where a measurement turns it off
     lab_budget: LabBudget | None  # None only where a measurement turns the lab-wide check off
     mass_export_patients: int
     off_hours_alerts: bool
@@ -109,17 +164,21 @@ class Monitor:
     webhook: WebhookNotifier | None = field(default=None, repr=False)
     _flagged: set[tuple[uuid.UUID | None, dt.date]] = field(default_factory=set, repr=False)
     _lab_counts: dict[uuid.UUID, LabCount] = field(default_factory=dict, repr=False)
+    _window_counts: dict[tuple[uuid.UUID, str], WindowCount] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock = utcnow) -> Monitor:
-        roles = set(DEFAULT_SOFT) | set(settings.read_budget_soft) | set(settings.read_budget_hard)
-        budgets: dict[str, Budget] = {}
-        for role in roles:
-            soft = settings.read_budget_soft.get(role, DEFAULT_SOFT.get(role, OTHER_ROLES_SOFT))
-            hard = settings.read_budget_hard.get(role, DEFAULT_HARD.get(role, OTHER_ROLES_HARD))
-            if not 0 < soft < hard:
-                raise ConfigurationError(f"read budget of {role}: need 0 < soft ({soft}) < hard ({hard})")
-            budgets[str(role)] = Budget(soft, hard)
+        other = Budget(OTHER_ROLES_SOFT, OTHER_ROLES_HARD)
+        budgets = _budgets(
+            "", (DEFAULT_SOFT, DEFAULT_HARD), (settings.read_budget_soft, settings.read_budget_hard), other
+        )
+        hour = (settings.read_budget_hour_soft, settings.read_budget_hour_hard)
+        day = (settings.read_budget_day_soft, settings.read_budget_day_hard)
+        hour_other, day_other = Budget(*OTHER_HOUR), Budget(*OTHER_DAY)
+        windows = (
+            Window("hour", HOUR, _budgets("hour ", (HOUR_SOFT, HOUR_HARD), hour, hour_other), hour_other),
+            Window("day", DAY, _budgets("day ", (DAY_SOFT, DAY_HARD), day, day_other), day_other),
+        )
         lab_soft, lab_hard = settings.lab_read_budget_soft, settings.lab_read_budget_hard
         if lab_hard is not None and not lab_soft < lab_hard:
             raise ConfigurationError(f"lab read budget: need soft ({lab_soft}) < hard ({lab_hard})")
@@ -131,6 +190,8 @@ class Monitor:
             window=dt.timedelta(minutes=settings.read_budget_window_minutes),
             read_budgets=settings.read_budgets,
             budgets=budgets,
+            windows=windows,
+            rate_per_minute=settings.read_rate_per_minute,
             lab_budget=LabBudget(lab_soft, lab_hard),
             mass_export_patients=settings.mass_export_patients,
             off_hours_alerts=settings.off_hours_alerts,
@@ -156,6 +217,16 @@ class Monitor:
             self._lab_counts.clear()
         self._lab_counts[lab_id] = count
 
+    def window_count(self, actor_id: uuid.UUID, window: str) -> WindowCount | None:
+        return self._window_counts.get((actor_id, window))
+
+    def remember_window_count(self, actor_id: uuid.UUID, window: str, count: WindowCount) -> None:
+        """Keep a committed count of a user's window (bounded memory, as the lab counts)."""
+        key = (actor_id, window)
+        if len(self._window_counts) >= WINDOW_COUNTS_MAX and key not in self._window_counts:
+            self._window_counts.clear()
+        self._window_counts[key] = count
+
     def off_hours(self, at: dt.datetime) -> bool:
         local = at.astimezone(self.timezone)
         return local.weekday() not in self.work_days or not self.work_start <= local.time() < self.work_end
@@ -173,6 +244,23 @@ class Monitor:
         """The start of ``at``'s lab-local day, as a UTC instant (off-hours alerts: once a day)."""
         local = at.astimezone(self.timezone)
         return dt.datetime.combine(local.date(), dt.time(), self.timezone).astimezone(dt.UTC)
+
+
+def _budgets(
+    which: str,
+    defaults: tuple[Mapping[str, int], Mapping[str, int]],
+    configured: tuple[Mapping[str, int], Mapping[str, int]],
+    other: Budget,
+) -> dict[str, Budget]:
+    """One window's thresholds per role: configured, else the role's default, else ``other``'s."""
+    budgets: dict[str, Budget] = {}
+    for role in set(defaults[0]) | set(configured[0]) | set(configured[1]):
+        soft = configured[0].get(role, defaults[0].get(role, other.soft))
+        hard = configured[1].get(role, defaults[1].get(role, other.hard))
+        if not 0 < soft < hard:
+            raise ConfigurationError(f"{which}read budget of {role}: need 0 < soft ({soft}) < hard ({hard})")
+        budgets[str(role)] = Budget(soft, hard)
+    return budgets
 
 
 def _hours(text: str) -> tuple[dt.time, dt.time]:

@@ -1,11 +1,13 @@
-"""Read budgets: how many distinct patients one user, and one whole lab, touched in a sliding window.
+"""Read budgets: how many distinct patients one user, and one whole lab, touched in sliding windows.
 
 Counted from the audit log itself (indexes ``(actor_id, at)`` and ``(chain, at)``), the events
-being appended included, so every service is covered without keeping a counter anywhere. Past the
-role's soft threshold one alert per user per window; past the hard threshold the request is refused
-with :class:`ReadBudgetExceeded`. Its transaction rolls back (nothing was read), so the alert saying
-it was refused is written right after the rollback, in a transaction of its own
-(:func:`_record_refusal`): one place, whoever called the service (web, CLI, a listener).
+being appended included, so every service is covered without keeping a counter anywhere. A user
+has three windows (the short one here, an hour and a day in security/read_windows.py, with the
+rate signal). Past a window's soft threshold one alert per user per window; past a hard threshold
+the request is refused with :class:`ReadBudgetExceeded` (HTTP 429). Its transaction rolls back
+(nothing was read), so the alert saying it was refused, and the audit event of the refusal, are
+written right after the rollback, in a transaction of their own (:func:`_record_refusal`): one
+place, whoever called the service (web, CLI, a listener).
 
 The lab-wide budget (several accounts, each under its own budget, reading together) counts every
 account of the lab, so its count costs more: it is not paid on every read. A committed exact count
@@ -25,16 +27,24 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, Select, event, func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 
 from labvault.errors import LabvaultError
+from labvault.security import audit
 from labvault.security.access import AccessContext
 from labvault.security.alert_models import Alert
 from labvault.security.alerts import AlertSpec, Severity, raise_alert, recent_alert
 from labvault.security.audit import AuditRecord
-from labvault.security.models import AuditEvent
 from labvault.security.monitor import LabCount, Monitor, monitor_for
+from labvault.security.read_counts import (  # re-exported: tests and benchmarks use them from here
+    _EVENTS,
+    NOT_COUNTED,
+    counted_patients,
+    distinct_patients,
+    distinct_query,  # noqa: F401
+)
+from labvault.security.read_windows import check_rate, check_windows, window_detail
 from labvault.store.tenancy import scope_session
 
 log = logging.getLogger(__name__)
@@ -45,6 +55,7 @@ MASS_EXPORT = "mass_export"
 LAB_SOFT = "read_budget_lab"
 LAB_BLOCKED = "read_budget_lab_blocked"
 REFUSALS = (BLOCKED, LAB_BLOCKED)
+REFUSED = "read_budget.refuse"  # the audit event of every refusal (its alert is once per window)
 PENDING_REFUSAL = "labvault.pending_refusal"
 PENDING_LAB_COUNTS = "labvault.lab_counts"  # counts taken in the session's transaction
 # How late the lab's soft alert may come: while the bound says the lab may be past soft, a process
@@ -52,71 +63,25 @@ PENDING_LAB_COUNTS = "labvault.lab_counts"  # counts taken in the session's tran
 # nearly every read).
 SOFT_RECHECK = dt.timedelta(seconds=5)
 TOP_READERS = 5
-
-# Work on samples and records the lab holds, done in bulk by design (a morning's tubes, an
-# analyser's results, a validation run) and disclosing nothing the work itself does not: not
-# counted. Everything else that names a patient is (reads, searches and their hits, lists,
-# worklists, histories, reports, labels, exports, and any action added later).
-NOT_COUNTED = frozenset(
-    {
-        "patient.create",
-        "order.create",
-        "specimen.collect",
-        "specimen.receive",
-        "specimen.reject",
-        "specimen.resolve",
-        "result.enter",
-        "result.correct",
-        "result.withdraw",
-        "result.rehearse",
-        "result.validate_technical",
-        "result.validate_biological",
-        "result.critical_call",
-        "report.release",
-        "alert.raise",
-        "alert.acknowledge",
-    }
-)
-_EVENTS = AuditEvent.__table__
+SHORT = "minutes"  # the short window's name in alerts (the longer ones: "hour", "day")
 
 
 class ReadBudgetExceeded(LabvaultError):
     """Too many distinct patients in the window for this role, or for the whole lab: refused (HTTP 429)."""
 
     def __init__(
-        self, message: str, ctx: AccessContext, alerts: Sequence[AlertSpec], retry_after: int
+        self,
+        message: str,
+        ctx: AccessContext,
+        alerts: Sequence[AlertSpec],
+        retry_after: int,
+        refused: Sequence[AuditRecord] = (),
     ) -> None:
         super().__init__(message)
         self.ctx = ctx
         self.alerts = tuple(alerts)
         self.retry_after = retry_after
-
-
-def counted_patients(records: Sequence[AuditRecord]) -> set[uuid.UUID]:
-    return {r.patient_id for r in records if r.patient_id is not None and r.action not in NOT_COUNTED}
-
-
-def distinct_patients(session: Session, ctx: AccessContext, since: dt.datetime, stop_after: int) -> int:
-    """Distinct patients in the user's counted events since ``since``; stops counting at
-    ``stop_after`` (all a threshold needs to know), so a user far past it costs no more."""
-    distinct = distinct_query(ctx, since, stop_after)
-    return int(session.scalar(select(func.count()).select_from(distinct.subquery())) or 0)
-
-
-def distinct_query(ctx: AccessContext, since: dt.datetime, stop_after: int) -> Select[Any]:
-    """The user's counted patients since ``since`` (index ``(actor_id, at)``)."""
-    return (
-        select(_EVENTS.c.patient_id)
-        .where(
-            _EVENTS.c.actor_id == ctx.actor_id,
-            _EVENTS.c.at >= since,
-            _EVENTS.c.lab_id == ctx.lab_id,
-            _EVENTS.c.patient_id.is_not(None),
-            _EVENTS.c.action.not_in(NOT_COUNTED),
-        )
-        .distinct()
-        .limit(stop_after)
-    )
+        self.refused = tuple(refused)  # what was asked (its events rolled back): for the audit
 
 
 def check_budget(
@@ -136,7 +101,6 @@ def check_budget(
         return [], None
     budget = monitor.budget(ctx.role.value)
     since = now - monitor.window
-    minutes = int(monitor.window.total_seconds() // 60)
     alerts: list[AlertSpec] = []
     if len(batch) > monitor.mass_export_patients and not recent_alert(
         session, ctx.actor_id, [MASS_EXPORT], since
@@ -152,12 +116,20 @@ def check_budget(
     count = (
         len(batch) if len(batch) > budget.hard else distinct_patients(session, ctx, since, budget.hard + 1)
     )
-    detail: dict[str, Any] = {"distinct_patients": count, "window_minutes": minutes, "role": ctx.role.value}
+    role = ctx.role.value
     if count > budget.hard:
-        blocked = AlertSpec(BLOCKED, Severity.HIGH, {**detail, "threshold": budget.hard}, blocked=True)
-        return alerts, blocked
+        detail = window_detail(count, budget.hard, monitor.window, SHORT, role)
+        return alerts, AlertSpec(BLOCKED, Severity.HIGH, detail, blocked=True)
+    window_alerts, refusal = check_windows(session, ctx, monitor, now, count)
+    if refusal is not None:
+        return alerts, AlertSpec(BLOCKED, Severity.HIGH, refusal, blocked=True)
+    rate = check_rate(session, ctx, records, monitor, now, count)
+    if rate is not None:
+        alerts.append(rate)
     if count > budget.soft and not recent_alert(session, ctx.actor_id, [SOFT, BLOCKED], since):
-        alerts.append(AlertSpec(SOFT, Severity.MEDIUM, {**detail, "threshold": budget.soft}))
+        detail = window_detail(count, budget.soft, monitor.window, SHORT, role)
+        alerts.append(AlertSpec(SOFT, Severity.MEDIUM, detail))
+    alerts += window_alerts
     lab_alerts, lab_blocked = check_lab_budget(session, ctx, batch, monitor, now, chain_end)
     return alerts + lab_alerts, lab_blocked
 
@@ -297,21 +269,35 @@ def _forget_lab_counts(session: Session, _previous: Any) -> None:
 # --- refusals ------------------------------------------------------------------------------------
 
 
-def refuse(session: Session, ctx: AccessContext, monitor: Monitor, alerts: Sequence[AlertSpec]) -> None:
-    """Raise :class:`ReadBudgetExceeded`; its alerts are recorded once the transaction is rolled back."""
+def refuse(
+    session: Session,
+    ctx: AccessContext,
+    monitor: Monitor,
+    alerts: Sequence[AlertSpec],
+    records: Sequence[AuditRecord] = (),
+) -> None:
+    """Raise :class:`ReadBudgetExceeded`; its alerts and the audit event of the refusal are
+    recorded once the transaction is rolled back. ``Retry-After``: the refusing window (new
+    patients become readable again as older reads leave it)."""
     blocked = next(a for a in alerts if a.kind in REFUSALS)
-    seconds = int(monitor.window.total_seconds())
+    minutes = int(blocked.detail["window_minutes"])
     whose = "this laboratory" if blocked.kind == LAB_BLOCKED else f"role {ctx.role.value}"
     refusal = ReadBudgetExceeded(
         f"read budget exceeded: more than {blocked.detail['threshold']} distinct patients in "
-        f"{blocked.detail['window_minutes']} minutes for {whose}; the lab's security "
-        "officer has been alerted",
+        f"{_span(minutes)} for {whose}; the lab's security officer has been alerted",
         ctx,
         alerts,
-        seconds,
+        minutes * 60,
+        records,
     )
     session.info[PENDING_REFUSAL] = refusal
     raise refusal
+
+
+def _span(minutes: int) -> str:
+    if minutes % 60:
+        return f"{minutes} minutes"
+    return "1 hour" if minutes == 60 else f"{minutes // 60} hours"
 
 
 def _action(records: Sequence[AuditRecord]) -> str:
@@ -336,8 +322,9 @@ def _record_refusal(session: Session, _previous: Any) -> None:
 
 
 def record_refusal(engine: Engine, refusal: ReadBudgetExceeded) -> None:
-    """The refusal's alerts, in a transaction of their own (one blocked alert of each kind per user
-    per window)."""
+    """The refusal's alerts (one blocked alert of each kind per user per short window) and, every
+    time, its audit event, in a transaction of their own. The event names no patient (a refused
+    read is not counted): what was asked, and its first object's id."""
     ctx = refusal.ctx
     session = scope_session(Session(engine, expire_on_commit=False, autoflush=False), ctx.lab_id)
     try:
@@ -350,5 +337,26 @@ def record_refusal(engine: Engine, refusal: ReadBudgetExceeded) -> None:
                 ):
                     continue
                 raise_alert(session, ctx, spec, at=now)
+            audit.append(session, ctx, refusal_record(refusal))
     finally:
         session.close()
+
+
+def refusal_record(refusal: ReadBudgetExceeded) -> AuditRecord:
+    blocked = next(a for a in refusal.alerts if a.kind in REFUSALS)
+    asked = [r for r in refusal.refused if r.patient_id is not None and r.action not in NOT_COUNTED]
+    first = asked[0] if asked else None
+    detail = {
+        "kind": blocked.kind,
+        "window": blocked.detail.get("window", SHORT),
+        "window_minutes": blocked.detail["window_minutes"],
+        "threshold": blocked.detail["threshold"],
+        "action": _action(refusal.refused),
+        "patients": len(counted_patients(refusal.refused)),
+    }
+    return AuditRecord(
+        REFUSED,
+        first.object_type if first else "lab",
+        first.object_id if first else str(refusal.ctx.lab_id),
+        detail,
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -30,9 +32,47 @@ def libpq_conninfo(url: str) -> str:
     return " ".join(parts)
 
 
+# The files SQLite keeps beside a database: each holds pages of it (the WAL, until checkpointed).
+SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of an SQLite URL; None for another database or an in-memory one."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite"):
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def secure_sqlite_file(path: Path) -> None:
+    """Create the database file owner-only (0600) before SQLite does (it would use 0644 under the
+    usual umask); SQLite gives its -wal and -shm files the database file's mode. Files an older
+    version left readable by others are tightened."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        return  # no such directory: SQLite's own error says so when it connects
+    for suffix in SQLITE_COMPANIONS:
+        companion = path.with_name(path.name + suffix)
+        try:
+            if companion.stat().st_mode & 0o077:
+                companion.chmod(0o600)
+        except FileNotFoundError:
+            continue
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine tuned for labvault: SQLite in WAL mode with immediate transactions."""
+    """An engine tuned for labvault: SQLite in WAL mode with immediate transactions, its files
+    owner-only."""
     url = normalise_url(url)
+    database = sqlite_file(url)
+    if database is not None:
+        secure_sqlite_file(database)
     if url.startswith("sqlite"):
         # A pool of open connections: closing the last SQLite connection checkpoints and removes
         # the WAL (an fsync each time), which made every short transaction cost tens of ms.

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+from anyio import to_thread
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.types import ASGIApp
 
 from labvault.platform import Platform
+from labvault.security.checkpoint_schedule import CheckpointSchedule
 from labvault.web.deps import CurrentAccount, bearer
 from labvault.web.errors import install_error_handlers
 from labvault.web.headers import SecurityHeaders
@@ -72,8 +77,33 @@ def openapi_document(request: Request, _: CurrentAccount) -> JSONResponse:
     return JSONResponse(app.openapi())
 
 
+def checkpoint_lifespan(platform: Platform) -> Any:
+    """While the app runs, its audit heads are signed on schedule; when it stops gracefully
+    (uvicorn runs the lifespan shutdown on SIGTERM and SIGINT alike, before it re-raises the
+    signal) they are signed once more, after the last request: no unsigned tail on a normal stop."""
+    log = logging.getLogger("labvault.audit")
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        schedule = CheckpointSchedule(
+            platform.db,
+            platform.audit,
+            interval=platform.settings.checkpoint_interval_seconds,
+            events=platform.settings.checkpoint_events,
+            report=log.error,
+        )
+        schedule.start()
+        try:
+            yield
+        finally:
+            await to_thread.run_sync(schedule.stop)
+
+    return lifespan
+
+
 def create_app(platform: Platform) -> ASGIApp:
     app = LabvaultAPI(
+        lifespan=checkpoint_lifespan(platform),
         title="labvault",
         version="0.1.0",
         description="Laboratory information system: every identifying field encrypted, every access audited.",

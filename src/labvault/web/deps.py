@@ -37,6 +37,7 @@ def origin_of(request: Request) -> str:
 
 
 def current_account(
+    request: Request,
     platform: PlatformDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Account:
@@ -46,6 +47,7 @@ def current_account(
     if account.token_kind is TokenKind.BROWSER:
         # A browser's session lives in its HttpOnly cookie; out of it, it was taken from there.
         raise Unauthenticated("a browser session is valid in the browser UI only")
+    request.state.account = account  # who a refusal is audited for (web/errors.py)
     return account
 
 
@@ -112,7 +114,11 @@ def access_context(
             "X-Purpose", f"unknown purpose; one of {', '.join(p.value for p in Purpose)}"
         ) from None
     ctx = context_for(account, purpose, origin_of(request))
-    return platform.support.enter(ctx, x_support_lab) if x_support_lab else ctx
+    request.state.access_context = ctx  # a refused support entry is the operator's own refusal
+    if x_support_lab:
+        ctx = platform.support.enter(ctx, x_support_lab)
+        request.state.access_context = ctx
+    return ctx
 
 
 Ctx = Annotated[AccessContext, Depends(access_context)]

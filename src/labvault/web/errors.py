@@ -3,20 +3,31 @@ for the browser UI (a sign-in page when the session is missing or over)."""
 
 from __future__ import annotations
 
+import logging
+import threading
+
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
 from labvault.crypto.errors import IntegrityError, KeyUnavailable
 from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from labvault.identity.account_service import context_for
+from labvault.security.access import AccessContext
 from labvault.security.audit import AuditUnavailable
 from labvault.security.read_budget import ReadBudgetExceeded
+from labvault.security.refusals import Refusal, RefusalService, target_of
 from labvault.store.tenancy import TenantScopeError
-from labvault.web.ui import UI_PREFIX, cookies, pages
+from labvault.web.deps import origin_of
+from labvault.web.ui import UI_PREFIX, cookies, csrf, pages
+
+_refusals_lock = threading.Lock()
+_log = logging.getLogger(__name__)
 
 
 def _is_ui(request: Request) -> bool:
@@ -51,6 +62,58 @@ def _sign_in_again(request: Request) -> Response:
     return response
 
 
+def _refusals(request: Request) -> RefusalService:
+    state = request.app.state
+    service: RefusalService | None = getattr(state, "refusals", None)
+    if service is None:
+        with _refusals_lock:
+            service = getattr(state, "refusals", None)
+            if service is None:
+                platform = state.platform
+                service = RefusalService(platform.db, platform.settings)
+                state.refusals = service
+    return service
+
+
+def _caller(request: Request) -> AccessContext | None:
+    """The context the refused request ran as, if it got as far as being authenticated."""
+    ctx: AccessContext | None = getattr(request.state, "access_context", None)
+    account = getattr(request.state, "account", None)
+    if ctx is None and account is not None:
+        ctx = context_for(account, origin=origin_of(request))
+    return ctx
+
+
+def _route_template(request: Request) -> str | None:
+    """The matched route's template with the prefixes it was included under
+    (``/api/v1/patients/{patient_id}``): the route knows its own path only, the request's path
+    gives the prefix (as many leading segments as the route has fewer), never an id."""
+    path = getattr(request.scope.get("route"), "path", None)
+    if not isinstance(path, str):
+        return None
+    own, sent = path.split("/")[1:], request.url.path.split("/")[1:]
+    if len(sent) < len(own):
+        return path
+    prefix = sent[: len(sent) - len(own)]
+    return "/" + "/".join([*prefix, *own]) if prefix else path
+
+
+async def _audit_refusal(request: Request, status: int, ctx: AccessContext | None = None) -> None:
+    """Hand the refusal to the refusal service (security/refusals.py), off the event loop; it
+    never raises: the answer stays the refusal."""
+    try:
+        ctx = ctx or _caller(request)
+        template = _route_template(request)
+        if ctx is None or template is None:
+            return
+        refusal = Refusal(request.method, template, status, target_of(request.path_params))
+        service = _refusals(request)
+    except Exception:
+        _log.exception("could not describe a refused request for the audit")
+        return
+    await run_in_threadpool(service.record, ctx, refusal)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def request_invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -72,10 +135,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, exc: Forbidden) -> Response:
+        if not isinstance(exc, csrf.CrossOriginRefused):  # maybe forged by another page: not theirs
+            await _audit_refusal(request, 403)
         return _answer(request, 403, str(exc))
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:
+        await _audit_refusal(request, 404)
         return _answer(request, 404, str(exc))
 
     @app.exception_handler(Conflict)
@@ -94,7 +160,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ReadBudgetExceeded)
     async def over_budget(request: Request, exc: ReadBudgetExceeded) -> Response:
-        # The alert of the refusal was recorded as the refused transaction rolled back.
+        # The alert of the refusal was recorded as the refused transaction rolled back; the
+        # route asked is recorded here.
+        await _audit_refusal(request, 429, exc.ctx)
         return _answer(request, 429, str(exc), {"Retry-After": str(exc.retry_after)})
 
     @app.exception_handler(AuditUnavailable)

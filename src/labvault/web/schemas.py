@@ -13,6 +13,7 @@ from labvault.identity.account_service import Account
 from labvault.identity.patient_data import PatientData, PatientRecord
 from labvault.identity.physician_service import PhysicianData, PhysicianRecord
 from labvault.security.access import Role
+from labvault.web.bounds import Version
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Short = Annotated[str, Field(min_length=1, max_length=40)]
@@ -109,6 +110,32 @@ class PasswordChangeIn(Strict):
     new_password: Annotated[Password, Field(min_length=12)]
 
 
+class InitialPasswordIn(Strict):
+    """The owner replaces the password their administrator gave them (its only use)."""
+
+    username: Username
+    password: Password = Field(description="the password you were given")
+    new_password: Annotated[Password, Field(min_length=12)]
+    totp_code: TotpCode | None = Field(
+        default=None, description="only if the account already has an authenticator (not a new account)"
+    )
+
+
+class AccountActionOut(BaseModel):
+    """A platform operator's request on an account of the lab, which its admins may cancel until
+    ``effective_at``."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    kind: str
+    requested_by: uuid.UUID | None = Field(description="the operator; null: the server's console")
+    requested_at: dt.datetime
+    effective_at: dt.datetime
+    status: str = Field(description="pending, cancelled or applied")
+    decided_by: uuid.UUID | None
+    decided_at: dt.datetime | None
+
+
 class UserPatch(Strict):
     """Give one or both; any change revokes every token of the user."""
 
@@ -167,7 +194,7 @@ class PatientPatch(Strict):
     phone: Short | None = None
     email: Annotated[str, Field(max_length=254)] | None = None
     note: Annotated[str, Field(max_length=2000)] | None = None
-    expected_revision: int | None = None
+    expected_revision: Version | None = None
 
 
 class PatientOut(BaseModel):

@@ -169,6 +169,10 @@ class OrderOut(BaseModel):
     billing: list[BillingActOut]
     total_b: int
     hidden_items: int = Field(description="restricted items this caller may not see")
+    clinical_context_withheld: bool = Field(
+        description="clinical_info and drugs held back (empty here) with the restricted items this "
+        "caller may not see: they may tell of those tests"
+    )
     reports: list[int] = Field(description="versions of the released reports")
 
     @classmethod
@@ -191,6 +195,7 @@ class OrderOut(BaseModel):
             billing=[BillingActOut.of(a) for a in record.billing],
             total_b=record.total_b,
             hidden_items=record.hidden_items,
+            clinical_context_withheld=record.clinical_context_withheld,
             reports=list(record.reports),
         )
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from labvault.catalog.model import Catalog
 from labvault.catalog.service import CatalogService
 from labvault.crypto.keyset import LabKeySet
-from labvault.errors import Forbidden
+from labvault.errors import Forbidden, LabvaultError
 from labvault.keys.store import KeyStore
 from labvault.security import audit, policy
 from labvault.security.access import AccessContext, Role
@@ -25,10 +25,15 @@ from labvault.security.audit import AuditRecord
 from labvault.security.permissions import Permission, require_lab
 from labvault.security.policy import Effect, Relationship, Sensitivity
 from labvault.store.base import utcnow
+from labvault.store.bound_links import bind_session
 from labvault.store.database import Database
-from labvault.workflow.models import AccessOverride, Order
+from labvault.workflow.models import AccessOverride, Order, OrderItem
 
 SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
+
+# The refusal of an item id that names nothing the caller may handle: absent, of another lab, or a
+# restricted test the caller cannot see (:func:`refuse_unseen_item`): one text for all of them.
+NO_ITEM = "no such order item in this laboratory"
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ class WorkflowService:
         assert ctx.lab_id is not None
         with self.db.transaction(ctx.lab_id) as session:
             keys = self.keys.keyset(session, ctx.lab_id)
+            bind_session(session, keys)  # every row with links is sealed and checked in this unit
             yield Unit(session, keys, self.catalogs.active_in(session, ctx.lab_id), ctx.lab_id)
 
 
@@ -175,3 +181,20 @@ def unlock_restricted(
         ),
     )
     return True
+
+
+def refuse_unseen_item(
+    unit: Unit, ctx: AccessContext, item: OrderItem, absent: LabvaultError, where: str, work: str
+) -> LabvaultError:
+    """The refusal of ``work`` (entry, validation, a critical call: the glass never opens those)
+    on a restricted ``item`` the caller may not handle. To a caller who cannot see the item either,
+    ``absent``: the very answer the same route gives for an item that does not exist or is not on
+    that tube, so that no refusal tells a restricted test from an absent one. To a caller who sees
+    it through an open break-the-glass override for its patient, the truth (their order view shows
+    the test). Called on the refusal path only: the override is looked up then."""
+    request = policy.request_for(ctx, Permission.ORDER_READ, sensitivity=Sensitivity.RESTRICTED)
+    if policy.decide(policy.with_override(request)).allowed:
+        order = unit.session.get(Order, item.order_id)
+        if order is not None and active_override(unit.session, ctx.actor_id, order.patient_id, utcnow()):
+            return Forbidden(f"{where}: restricted test {item.test_code}: {work} by a biologist")
+    return absent

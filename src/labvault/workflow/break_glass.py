@@ -31,6 +31,7 @@ from labvault.security.permissions import allows
 from labvault.security.policy import GLASS_READS, Effect, Sensitivity
 from labvault.security.reasons import clean_reason
 from labvault.store.base import utcnow
+from labvault.store.bound_links import bind_session
 from labvault.store.database import Database
 from labvault.workflow.models import AccessOverride
 
@@ -121,7 +122,9 @@ class BreakGlassService:
                 at=now,
                 expires_at=expires_at,
             )
-            cipher = self.keys.keyset(session, ctx.lab_id).cipher
+            keys = self.keys.keyset(session, ctx.lab_id)
+            bind_session(session, keys)  # the override names a patient: its links are sealed
+            cipher = keys.cipher
             row.reason_enc = cipher.encrypt(AccessOverride.__tablename__, "reason_enc", row.id, cleaned)
             session.add(row)
             session.flush()

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from labvault.errors import Forbidden, InvalidInput
+from labvault.errors import InvalidInput
 from labvault.security import audit
 from labvault.security.access import AccessContext
 from labvault.security.audit import AuditRecord
@@ -22,7 +22,7 @@ from labvault.security.permissions import Permission
 from labvault.store.database import Database
 from labvault.store.tenancy import scope_session
 from labvault.workflow import codec
-from labvault.workflow.base import WorkflowService, sees_restricted
+from labvault.workflow.base import WorkflowService, refuse_unseen_item, sees_restricted
 from labvault.workflow.loading import chunks, patients_of_items, patients_of_orders
 from labvault.workflow.models import OrderItem, Specimen
 from labvault.workflow.order_data import ResultSummary
@@ -31,6 +31,7 @@ from labvault.workflow.results import ResultEntry, ResultService
 from labvault.workflow.specimens import clean_barcode
 
 MAX_PAIRS = 5000
+NOT_ON_TUBE = "this test is not ordered on this tube"
 
 
 class _Rehearsal(Database):
@@ -61,8 +62,9 @@ class ItemLookup(WorkflowService):
         """The order item of each (specimen barcode, test code), in order, for result entry.
 
         Refused, naming the first bad pair: an unknown barcode, a rejected tube (its tests wait for
-        the replacement tube), a tube not yet received, a test not ordered on that tube, a
-        calculated test, or a restricted test for a caller who is not a biologist."""
+        the replacement tube), a tube not yet received, a test not ordered on that tube, or a
+        calculated test. A restricted test the caller may not enter is refused in the very words
+        of a test not ordered on that tube: the answer never tells that the tube holds one."""
         if not pairs:
             raise InvalidInput("pairs", "at least one (barcode, test code) pair is needed")
         if len(pairs) > MAX_PAIRS:
@@ -114,9 +116,10 @@ class ItemLookup(WorkflowService):
                         raise InvalidInput(
                             f"{where}.test_code", f"unknown test code in catalogue {unit.catalog.version}"
                         )
-                    raise InvalidInput(f"{where}.test_code", "this test is not ordered on this tube")
-                if item.restricted and not sees_restricted(ctx):
-                    raise Forbidden(f"{where}: restricted test {item.test_code}: entered by a biologist")
+                    raise InvalidInput(f"{where}.test_code", NOT_ON_TUBE)
+                if item.restricted and not sees_restricted(ctx):  # answered as a test not ordered
+                    absent = InvalidInput(f"{where}.test_code", NOT_ON_TUBE)
+                    raise refuse_unseen_item(unit, ctx, item, absent, where, "entered")
                 if item.calculated:
                     raise InvalidInput(f"{where}.test_code", "is calculated by labvault, not entered")
                 found.append(item.id)

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import select
 
+from labvault.store.bound_links import check_columns, sealed_columns
 from labvault.workflow.base import Unit
 from labvault.workflow.models import Order, OrderItem
 
@@ -39,8 +40,11 @@ def patients_of_items(unit: Unit, item_ids: Sequence[uuid.UUID]) -> dict[uuid.UU
     for chunk in chunks(list(dict.fromkeys(item_ids))):
         rows = unit.session.execute(
             select(OrderItem.id, Order.patient_id)
+            .add_columns(*sealed_columns(OrderItem), *sealed_columns(Order))
             .join(Order, Order.id == OrderItem.order_id)
             .where(OrderItem.id.in_(chunk))
-        )
-        found.update((item_id, patient_id) for item_id, patient_id in rows)
+        ).all()
+        for model in (OrderItem, Order):  # the audit names the patient the links really lead to
+            check_columns(unit.keys, model, rows)
+        found.update((item_id, patient_id) for item_id, patient_id, *_ in rows)
     return found

@@ -4,6 +4,9 @@ Every health value (results, flags, comments, deltas), every clinical detail of 
 (clinical information, prescribed drugs, fasting) and every stored PDF is an encrypted column bound to
 its lab, table, column and row. What stays clear is what the lab must sort and count without keys:
 test codes, sections, tube types, statuses, timestamps, and the ids that link the rows together.
+
+Those links decide whose data a row is and shows, so each is tagged :func:`bound` and sealed with
+its row's id in ``links_mac`` (store/bound_links.py): moving one reads as an integrity error.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, S
 from sqlalchemy.orm import Mapped, mapped_column
 
 from labvault.store.base import Base, TenantScoped, encrypted, utcnow
+from labvault.store.bound_links import ACCESS, bound, links_seal
 
 
 class Order(TenantScoped, Base):
@@ -27,8 +31,10 @@ class Order(TenantScoped, Base):
     )
 
     accession: Mapped[str] = mapped_column(String(20))
-    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
-    prescriber_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("physicians.id"), default=None)
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"), info=bound())
+    prescriber_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("physicians.id"), default=None, info=bound()
+    )
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     catalog_version: Mapped[str] = mapped_column(String(40))
     prescribed_on_enc: Mapped[bytes | None] = encrypted()
@@ -37,6 +43,7 @@ class Order(TenantScoped, Base):
     drugs_enc: Mapped[bytes | None] = encrypted()
     created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid(), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    links_mac: Mapped[bytes | None] = links_seal()
 
 
 class OrderItem(TenantScoped, Base):
@@ -48,19 +55,22 @@ class OrderItem(TenantScoped, Base):
         Index("ix_order_items_worklist", "lab_id", "section", "status"),
     )
 
-    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"))
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"), info=bound())
     test_code: Mapped[str] = mapped_column(String(16))
     panel_code: Mapped[str | None] = mapped_column(String(16), default=None)
     section: Mapped[str] = mapped_column(String(40))
     tube: Mapped[str] = mapped_column(String(60))
     nabm: Mapped[str | None] = mapped_column(String(8), default=None)
     nabm_b: Mapped[int | None] = mapped_column(Integer, default=None)
-    restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False, info=bound(ACCESS))
     calculated: Mapped[bool] = mapped_column(Boolean, default=False)
     position: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    specimen_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("specimens.id"), default=None)
-    current_result_id: Mapped[uuid.UUID | None] = mapped_column(Uuid(), default=None)
+    specimen_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("specimens.id"), default=None, info=bound()
+    )
+    current_result_id: Mapped[uuid.UUID | None] = mapped_column(Uuid(), default=None, info=bound())
+    links_mac: Mapped[bytes | None] = links_seal()
 
 
 class Specimen(TenantScoped, Base):
@@ -73,7 +83,7 @@ class Specimen(TenantScoped, Base):
         Index("ix_specimens_order", "lab_id", "order_id"),
     )
 
-    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"))
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"), info=bound())
     barcode_enc: Mapped[bytes | None] = encrypted()
     barcode_bidx: Mapped[bytes] = mapped_column(LargeBinary(16))
     tube: Mapped[str] = mapped_column(String(60))
@@ -88,6 +98,7 @@ class Specimen(TenantScoped, Base):
     rejection_reason: Mapped[str | None] = mapped_column(String(24), default=None)
     rejection_comment_enc: Mapped[bytes | None] = encrypted()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    links_mac: Mapped[bytes | None] = links_seal()
 
 
 class Result(TenantScoped, Base):
@@ -97,9 +108,11 @@ class Result(TenantScoped, Base):
     __tablename__ = "results"
     __table_args__ = (Index("ix_results_item_version", "lab_id", "order_item_id", "version", unique=True),)
 
-    order_item_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("order_items.id"))
+    order_item_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("order_items.id"), info=bound())
     version: Mapped[int] = mapped_column(Integer)
-    supersedes_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("results.id"), default=None)
+    supersedes_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("results.id"), default=None, info=bound()
+    )
     status: Mapped[str] = mapped_column(String(16), default="entered")
     value_enc: Mapped[bytes | None] = encrypted()
     flag_enc: Mapped[bytes | None] = encrypted()
@@ -112,6 +125,7 @@ class Result(TenantScoped, Base):
     tech_validated_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     bio_validated_by: Mapped[uuid.UUID | None] = mapped_column(Uuid(), default=None)
     bio_validated_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    links_mac: Mapped[bytes | None] = links_seal()
 
 
 class CriticalCall(TenantScoped, Base):
@@ -120,12 +134,13 @@ class CriticalCall(TenantScoped, Base):
     __tablename__ = "critical_calls"
     __table_args__ = (Index("ix_critical_calls_result", "lab_id", "result_id", unique=True),)
 
-    result_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("results.id"))
+    result_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("results.id"), info=bound())
     called_by: Mapped[uuid.UUID | None] = mapped_column(Uuid(), default=None)
     called_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     method_enc: Mapped[bytes | None] = encrypted()
     called_party_enc: Mapped[bytes | None] = encrypted()
     note_enc: Mapped[bytes | None] = encrypted()
+    links_mac: Mapped[bytes | None] = links_seal()
 
 
 class Report(TenantScoped, Base):
@@ -135,15 +150,16 @@ class Report(TenantScoped, Base):
     __tablename__ = "reports"
     __table_args__ = (Index("ix_reports_order_version", "lab_id", "order_id", "version", unique=True),)
 
-    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"))
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"), info=bound())
     version: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(8))
-    restricted: Mapped[bool] = mapped_column(Boolean, default=False)
-    result_ids: Mapped[list[str]] = mapped_column(JSON)
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False, info=bound(ACCESS))
+    result_ids: Mapped[list[str]] = mapped_column(JSON, info=bound())  # the result versions it shows
     pdf_enc: Mapped[bytes | None] = encrypted()
     context_enc: Mapped[bytes | None] = encrypted()  # lab, patient, prescriber, signatories as released
     released_by: Mapped[uuid.UUID | None] = mapped_column(Uuid(), default=None)
     released_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    links_mac: Mapped[bytes | None] = links_seal()
 
 
 class AccessOverride(TenantScoped, Base):
@@ -154,11 +170,12 @@ class AccessOverride(TenantScoped, Base):
     __tablename__ = "access_overrides"
     __table_args__ = (Index("ix_access_overrides_actor_patient", "lab_id", "actor_id", "patient_id"),)
 
-    actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid(), default=None)
-    object_type: Mapped[str] = mapped_column(String(32))
-    object_id: Mapped[uuid.UUID] = mapped_column(Uuid())
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid(), default=None, info=bound())
+    object_type: Mapped[str] = mapped_column(String(32), info=bound())
+    object_id: Mapped[uuid.UUID] = mapped_column(Uuid(), info=bound())
     reason_enc: Mapped[bytes | None] = encrypted()
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
-    patient_id: Mapped[uuid.UUID | None] = mapped_column(Uuid(), default=None)
-    expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    patient_id: Mapped[uuid.UUID | None] = mapped_column(Uuid(), default=None, info=bound())
+    expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)  # not bound: ended by bulk UPDATE
+    links_mac: Mapped[bytes | None] = links_seal()

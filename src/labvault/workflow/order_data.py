@@ -114,6 +114,8 @@ class OrderRecord:
     specimens: tuple[SpecimenRecord, ...]
     billing: tuple[BillingAct, ...]
     hidden_items: int = 0  # restricted items the caller may not see (0 for biologists)
+    # clinical_info and drugs held back with those items (derived data: they may name the test)
+    clinical_context_withheld: bool = False
     reports: tuple[int, ...] = field(default=())
 
     @property

@@ -22,6 +22,7 @@ from labvault.security.audit import AuditRecord
 from labvault.security.permissions import Permission, allows
 from labvault.security.policy import Relationship
 from labvault.store.base import utcnow
+from labvault.store.bound_links import check_columns, sealed_columns
 from labvault.workflow import codec, previous_values
 from labvault.workflow.base import (
     Unit,
@@ -149,9 +150,10 @@ class OrderService(WorkflowService):
     # --- reads ------------------------------------------------------------------------------------
 
     def get(self, ctx: AccessContext, order_id: uuid.UUID) -> OrderRecord:
-        """The order as this caller may see it: restricted items only for biologists and the
-        order's prescriber, or through the caller's open break-the-glass override; result values
-        only for roles that read results (a prescriber: their own orders' signed results)."""
+        """The order as this caller may see it: restricted items, and with them the order's clinical
+        information and drugs, only for biologists and the order's prescriber, or through the
+        caller's open break-the-glass override; result values only for roles that read results
+        (a prescriber: their own orders' signed results)."""
         with self._unit(ctx, Permission.ORDER_READ, per_order=True) as unit:
             order = load_order(unit, order_id)
             relationship = authorize_order(ctx, Permission.ORDER_READ, order)
@@ -239,9 +241,17 @@ class OrderService(WorkflowService):
         ).all()
         prescribed = codec.open_text(keys, table, "prescribed_on_enc", order.id, order.prescribed_on_enc)
         billing = _billing(unit, visible)  # a hidden HIV test must not show up as a billed act
-        reports = session.scalars(
-            select(Report.version).where(Report.order_id == order.id).order_by(Report.version)
+        # Derived data carries its source's rules: "suivi PrEP" or "Truvada" tell of the hidden HIV
+        # test, so an order's clinical context is shown only to who may see its restricted tests
+        # (never even decrypted otherwise). Fasting stays: a collection condition, no hint.
+        withheld = len(visible) < len(items)
+        report_rows = session.execute(
+            select(Report.version, *sealed_columns(Report))
+            .where(Report.order_id == order.id)
+            .order_by(Report.version)
         ).all()
+        check_columns(keys, Report, report_rows)  # a report moved onto this order is not listed
+        reports = [row.version for row in report_rows]
         return OrderRecord(
             id=order.id,
             lab_id=order.lab_id,
@@ -251,10 +261,13 @@ class OrderService(WorkflowService):
             prescribed_on=dt.date.fromisoformat(prescribed) if prescribed else None,
             urgent=order.urgent,
             fasting=codec.open_json(keys, table, "fasting_enc", order.id, order.fasting_enc),
-            clinical_info=codec.open_text(
-                keys, table, "clinical_info_enc", order.id, order.clinical_info_enc
-            ),
-            drugs=tuple(codec.open_json(keys, table, "drugs_enc", order.id, order.drugs_enc) or ()),
+            clinical_info=None
+            if withheld
+            else codec.open_text(keys, table, "clinical_info_enc", order.id, order.clinical_info_enc),
+            drugs=()
+            if withheld
+            else tuple(codec.open_json(keys, table, "drugs_enc", order.id, order.drugs_enc) or ()),
+            clinical_context_withheld=withheld,
             catalog_version=order.catalog_version,
             created_at=order.created_at,
             items=tuple(item_records),

@@ -17,6 +17,7 @@ from typing import TypeVar
 from sqlalchemy import select
 
 from labvault.security.access import AccessContext, Role
+from labvault.store.bound_links import check_columns, sealed_columns
 from labvault.workflow.base import Unit
 from labvault.workflow.loading import chunks
 from labvault.workflow.models import Order, OrderItem, Result
@@ -37,11 +38,14 @@ def prescribers_of_results(unit: Unit, result_ids: Iterable[uuid.UUID]) -> dict[
     for chunk in chunks(list(dict.fromkeys(result_ids))):
         rows = unit.session.execute(
             select(Result.id, Order.prescriber_id)
+            .add_columns(*sealed_columns(Result), *sealed_columns(OrderItem), *sealed_columns(Order))
             .join(OrderItem, OrderItem.id == Result.order_item_id)
             .join(Order, Order.id == OrderItem.order_id)
             .where(Result.id.in_(chunk))
-        )
-        found.update((result_id, prescriber) for result_id, prescriber in rows)
+        ).all()
+        for model in (Result, OrderItem, Order):  # whose order it is decides who sees the value
+            check_columns(unit.keys, model, rows)
+        found.update((result_id, prescriber) for result_id, prescriber, *_ in rows)
     return found
 
 

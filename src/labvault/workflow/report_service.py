@@ -35,6 +35,7 @@ from labvault.security.audit import AuditRecord
 from labvault.security.permissions import Permission
 from labvault.security.policy import Relationship
 from labvault.store.base import utcnow
+from labvault.store.bound_links import check_columns, sealed_columns
 from labvault.store.sealed_fields import open_fields
 from labvault.workflow import codec, previous_values
 from labvault.workflow.base import (
@@ -50,7 +51,7 @@ from labvault.workflow.models import Order, OrderItem, Report, Result, Specimen
 from labvault.workflow.orders import load_order
 from labvault.workflow.result_codec import TABLE as RESULTS
 from labvault.workflow.result_codec import open_correction_reason, summarise
-from labvault.workflow.result_values import parse_number, reference_text
+from labvault.workflow.result_values import reference_text, stored_number
 
 OBJECT = "report"
 
@@ -355,6 +356,7 @@ class ReportService(WorkflowService):
         query = own_orders_only(
             ctx,
             select(Result, OrderItem.test_code, Order.created_at)
+            .add_columns(*sealed_columns(OrderItem), *sealed_columns(Order))
             .join(OrderItem, OrderItem.id == Result.order_item_id)
             .join(Order, Order.id == OrderItem.order_id)
             .where(Order.patient_id == patient_id, Result.status == "validated")
@@ -365,12 +367,17 @@ class ReportService(WorkflowService):
         ):
             query = query.where(OrderItem.restricted.is_(False))
         points: dict[str, list[TrendPoint]] = {}
-        for result, code, created_at in session.execute(query.limit(5000)):
+        rows = session.execute(query.limit(5000)).all()
+        for model in (OrderItem, Order):  # the results themselves are checked as they load
+            check_columns(keys, model, rows)
+        for result, code, created_at, *_ in rows:
             test = catalog.get(code)
             if test is None or test.result_type != "numeric":
                 continue
-            text = codec.open_text(keys, RESULTS, "value_enc", result.id, result.value_enc) or ""
-            points.setdefault(code, []).append(TrendPoint(created_at.date(), parse_number("value", text)))
+            text = codec.open_text(keys, RESULTS, "value_enc", result.id, result.value_enc)
+            number = stored_number(text)  # None: not a finite number (entered before the strict grammar)
+            if number is not None:
+                points.setdefault(code, []).append(TrendPoint(created_at.date(), number))
         data = patient_codec.decode(keys, patient_row).data
         sex: Sex | None = data.sex if data.sex in ("M", "F") else None  # type: ignore[assignment]
         today = utcnow()

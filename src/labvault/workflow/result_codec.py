@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from labvault.catalog.model import TestDefinition
 from labvault.crypto.keyset import LabKeySet
+from labvault.store.bound_links import check_columns, sealed_columns
 from labvault.workflow import codec
 from labvault.workflow.base import Unit
 from labvault.workflow.loading import chunks, load_by_id
@@ -72,9 +73,13 @@ def summarise(
 def called_results(unit: Unit, result_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
     called: set[uuid.UUID] = set()
     for chunk in chunks(list(result_ids)):
-        called.update(
-            unit.session.scalars(select(CriticalCall.result_id).where(CriticalCall.result_id.in_(chunk)))
-        )
+        rows = unit.session.execute(
+            select(CriticalCall.result_id)
+            .add_columns(*sealed_columns(CriticalCall))
+            .where(CriticalCall.result_id.in_(chunk))
+        ).all()
+        check_columns(unit.keys, CriticalCall, rows)  # a call moved to another result fails
+        called.update(row.result_id for row in rows)
     return called
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from labvault.catalog.calculations import compute
 from labvault.catalog.model import PatientInfo, Sex, TestDefinition
 from labvault.catalog.ranges import age_in_days
-from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound
+from labvault.errors import Conflict, InvalidInput, NotFound
 from labvault.identity import patient_codec
 from labvault.identity.models import Patient
 from labvault.security import audit
@@ -25,13 +25,16 @@ from labvault.security.access import AccessContext
 from labvault.security.audit import AuditRecord
 from labvault.security.permissions import Permission
 from labvault.store.base import utcnow
+from labvault.store.bound_links import check_columns, sealed_columns
 from labvault.workflow import codec, previous_values
 from labvault.workflow.base import (
+    NO_ITEM,
     Unit,
     WorkflowService,
     authorize_order,
     list_relationship,
     own_orders_only,
+    refuse_unseen_item,
     sees_restricted,
     signed_results_only,
 )
@@ -230,7 +233,7 @@ class ResultService(WorkflowService):
                 where = f"entries[{position}]"
                 item = items.get(entry.item_id)
                 if item is None:
-                    raise InvalidInput(f"{where}.item_id", "no such order item in this laboratory")
+                    raise InvalidInput(f"{where}.item_id", NO_ITEM)
                 if entry.item_id in seen:
                     raise InvalidInput(f"{where}.item_id", f"same item as entries[{seen[entry.item_id]}]")
                 seen[entry.item_id] = position
@@ -294,8 +297,10 @@ class ResultService(WorkflowService):
             return [summarise(unit, r, unit.catalog.get(codes[r.order_item_id])) for r in created]
 
     def _check_enterable(self, unit: Unit, ctx: AccessContext, where: str, item: OrderItem) -> None:
-        if item.restricted and not sees_restricted(ctx):
-            raise Forbidden(f"{where}: restricted test {item.test_code}: entered by a biologist")
+        if item.restricted and not sees_restricted(ctx):  # answered as an absent item
+            raise refuse_unseen_item(
+                unit, ctx, item, InvalidInput(f"{where}.item_id", NO_ITEM), where, "entered"
+            )
         if item.calculated:
             raise InvalidInput(f"{where}.item_id", f"{item.test_code} is calculated by labvault, not entered")
         if unit.catalog.get(item.test_code) is None:
@@ -332,6 +337,7 @@ class ResultService(WorkflowService):
             rows = unit.session.execute(
                 # Plain columns, not entities: a patient followed for years has hundreds of them.
                 select(Result.id, Result.value_enc, OrderItem.test_code, Order.patient_id, Order.created_at)
+                .add_columns(*sealed_columns(Result), *sealed_columns(OrderItem), *sealed_columns(Order))
                 .join(OrderItem, OrderItem.id == Result.order_item_id)
                 .join(Order, Order.id == OrderItem.order_id)
                 .where(
@@ -341,7 +347,9 @@ class ResultService(WorkflowService):
                     Order.id.not_in(list(contexts)),
                 )
             ).all()
-            for result_id, value_enc, code, patient_id, created_at in rows:
+            for model in (Result, OrderItem, Order):  # each link joined through is checked
+                check_columns(unit.keys, model, rows)
+            for result_id, value_enc, code, patient_id, created_at, *_ in rows:
                 found.add(patient_id, code, created_at, result_id, value_enc)
         return found
 
@@ -504,9 +512,11 @@ class ResultService(WorkflowService):
             for position, item_id in enumerate(item_ids):
                 item = items.get(item_id)
                 if item is None:
-                    raise InvalidInput(f"item_ids[{position}]", "no such order item in this laboratory")
-                if item.restricted and not sees_restricted(ctx):
-                    raise Forbidden(f"item_ids[{position}]: restricted test {item.test_code}")
+                    raise InvalidInput(f"item_ids[{position}]", NO_ITEM)
+                if item.restricted and not sees_restricted(ctx):  # answered as an absent item
+                    where = f"item_ids[{position}]"
+                    absent = InvalidInput(where, NO_ITEM)
+                    raise refuse_unseen_item(unit, ctx, item, absent, where, "validated")
                 if item.status != wanted:
                     raise Conflict(f"item_ids[{position}]: {item.test_code} is {item.status}, not {wanted}")
             results = load_by_id(
@@ -585,8 +595,11 @@ class ResultService(WorkflowService):
         with self._unit(ctx, Permission.CRITICAL_CALL) as unit:
             audit.lock_chain(unit.session, ctx)  # two people recording the same call: one gets a 409
             item = unit.session.get(OrderItem, item_id)
-            if item is None or (item.restricted and not sees_restricted(ctx)):
+            if item is None:
                 raise NotFound(f"no order item {item_id} in this laboratory")
+            if item.restricted and not sees_restricted(ctx):  # answered as an absent item
+                absent = NotFound(f"no order item {item_id} in this laboratory")
+                raise refuse_unseen_item(unit, ctx, item, absent, "item_id", "called")
             result = unit.session.get(Result, item.current_result_id) if item.current_result_id else None
             if result is None or open_flag(unit.keys, result) not in CRITICAL_FLAGS:
                 raise Conflict("the current result of this item is not a critical value")

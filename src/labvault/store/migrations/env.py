@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 import labvault.catalog.storage
+import labvault.identity.account_action_models
 import labvault.identity.models
 import labvault.identity.webauthn_models
 import labvault.keys.models

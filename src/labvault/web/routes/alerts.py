@@ -20,8 +20,8 @@ class AlertOut(BaseModel):
     id: uuid.UUID
     at: dt.datetime
     kind: str = Field(
-        description="canary, read_budget(_blocked), read_budget_lab(_blocked), mass_export, off_hours, "
-        "new_origin..."
+        description="canary, read_budget(_blocked), read_budget_hour, read_budget_day, read_rate, "
+        "read_budget_lab(_blocked), mass_export, off_hours, new_origin..."
     )
     severity: Severity
     actor_id: uuid.UUID | None

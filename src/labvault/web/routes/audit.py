@@ -20,6 +20,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from labvault.web.bounds import SAFE_INT_MAX
 from labvault.web.deps import Ctx, PlatformDep
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -27,7 +28,7 @@ router = APIRouter(prefix="/audit", tags=["audit"])
 ChainParam = Annotated[
     str, Query(pattern=r"^[A-Za-z0-9-]{1,36}$", description="A lab id, or 'platform' (operator only)")
 ]
-Count = Annotated[int, Query(ge=1, le=2**53)]
+Count = Annotated[int, Query(ge=1, le=SAFE_INT_MAX)]  # chain_seq is a BIGINT
 
 
 def b64(value: bytes) -> str:

@@ -7,8 +7,10 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Request, Response, status
+from fastapi.responses import JSONResponse
 
+from labvault.identity.account_actions import AccountAction
 from labvault.identity.account_service import IssuedToken
 from labvault.web.deps import (
     AuthRateLimit,
@@ -20,6 +22,8 @@ from labvault.web.deps import (
     origin_of,
 )
 from labvault.web.schemas import (
+    AccountActionOut,
+    InitialPasswordIn,
     LoginIn,
     MeOut,
     MfaConfirmIn,
@@ -79,6 +83,20 @@ def mfa_confirm(body: MfaConfirmIn, request: Request, platform: PlatformDep) -> 
     platform.accounts.mfa.confirm_enrollment(body.username, body.password, body.totp_code, origin_of(request))
 
 
+@router.post(
+    "/auth/password/initial",
+    status_code=status.HTTP_204_NO_CONTENT,
+    openapi_extra=PUBLIC,
+    dependencies=[AuthRateLimit],
+)
+def set_initial_password(body: InitialPasswordIn, request: Request, platform: PlatformDep) -> None:
+    """A password set by your administrator works once, only here: replace it with your own, then
+    enrol your authenticator (a new account) or sign in. Refusals are the login's 401."""
+    platform.accounts.set_own_password(
+        body.username, body.password, body.new_password, body.totp_code, origin_of(request)
+    )
+
+
 @router.post("/auth/reauth", response_model=ReauthOut, dependencies=[AuthRateLimit])
 def reauth(body: ReauthIn, account: CurrentAccount, request: Request, platform: PlatformDep) -> ReauthOut:
     """Prove both factors again: sensitive actions with this token are allowed for a few minutes."""
@@ -130,9 +148,34 @@ def update_user(user_id: uuid.UUID, body: UserPatch, ctx: Ctx, platform: Platfor
     return UserOut.of(account)
 
 
+def action_out(action: AccountAction) -> AccountActionOut:
+    return AccountActionOut(**vars(action))
+
+
 @router.post(
-    "/users/{user_id}/mfa/reset", status_code=status.HTTP_204_NO_CONTENT, dependencies=[RequireRecentAuth]
+    "/users/{user_id}/mfa/reset",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[RequireRecentAuth],
+    responses={202: {"model": AccountActionOut, "description": "an operator's request, pending"}},
 )
-def reset_mfa(user_id: uuid.UUID, ctx: Ctx, platform: PlatformDep) -> None:
-    """Forget a user's TOTP secret (lost phone; re-authentication required): they enrol again."""
-    platform.accounts.reset_mfa(ctx, user_id)
+def reset_mfa(user_id: uuid.UUID, ctx: Ctx, platform: PlatformDep) -> Response:
+    """Forget a user's TOTP secret (lost phone; re-authentication required): they enrol again
+    with their own password. An operator resetting a lab admin of a lab with an established
+    admin gets 202 and a pending request, alerted to the lab, which may cancel it; the same call
+    after ``effective_at`` applies it."""
+    pending = platform.accounts.reset_mfa(ctx, user_id)
+    if pending is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return JSONResponse(action_out(pending).model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
+
+
+@router.get("/account-actions", response_model=list[AccountActionOut])
+def list_account_actions(ctx: Ctx, platform: PlatformDep) -> list[AccountActionOut]:
+    """Lab admins: the platform's requests on the lab's accounts, newest first."""
+    return [action_out(action) for action in platform.account_actions.list(ctx)]
+
+
+@router.post("/account-actions/{action_id}/cancel", response_model=AccountActionOut)
+def cancel_account_action(action_id: uuid.UUID, ctx: Ctx, platform: PlatformDep) -> AccountActionOut:
+    """Lab admins (the target included): stop a pending platform request; 409 once decided."""
+    return action_out(platform.account_actions.cancel(ctx, action_id))

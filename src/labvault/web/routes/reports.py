@@ -7,6 +7,7 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
+from labvault.web.bounds import Version
 from labvault.web.deps import Ctx, PlatformDep
 from labvault.web.workflow_schemas import PDF_RESPONSES, HistoryOut, ReportOut, pdf_response
 
@@ -26,7 +27,7 @@ def list_reports(order_id: uuid.UUID, ctx: Ctx, platform: PlatformDep) -> list[R
 
 
 @router.get("/orders/{order_id}/reports/{version}.pdf", response_class=Response, responses=PDF_RESPONSES)
-def report_pdf(order_id: uuid.UUID, version: int, ctx: Ctx, platform: PlatformDep) -> Response:
+def report_pdf(order_id: uuid.UUID, version: Version, ctx: Ctx, platform: PlatformDep) -> Response:
     """The PDF exactly as released. A report holding a restricted result is for biologists, or for
     a caller whose break-the-glass override for the patient is open (``POST /api/v1/break-glass``)."""
     pdf = platform.reports.pdf(ctx, order_id, version)

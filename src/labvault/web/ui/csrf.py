@@ -2,7 +2,9 @@
 
 1. the cookies are SameSite=Strict (ui.cookies): another *site* never sends them;
 2. every POST must come from this origin: ``Sec-Fetch-Site`` (sent by every current browser) must
-   be ``same-origin`` and ``Origin``, when present, must be this server's. Another port or
+   be ``same-origin`` and ``Origin``, when present, must be this server's; a POST carrying neither
+   is refused (every browser sends at least ``Origin`` on a POST: a request without both is a
+   script or a client stripping them, and the token alone must not be enough). Another port or
    subdomain of the same site passes layer 1, not this one. Reads of a session's pages (GET) must
    not come from another origin either (a same-site image would read a record in the user's name);
 3. every POST form carries a token bound to the session (OWASP's HMAC "synchronizer" pattern):
@@ -24,6 +26,11 @@ from labvault.errors import Forbidden
 CSRF_FIELD = "csrf_token"
 _SESSION_PURPOSE = b"labvault ui csrf v1: session"
 _LOGIN_PURPOSE = b"labvault ui csrf v1: login"
+
+
+class CrossOriginRefused(Forbidden):
+    """A request this origin did not start (or cannot show it did): possibly forged by another page
+    in the user's browser, so not audited as the user's own refusal (web/errors.py)."""
 
 
 def _mac(secret: str, purpose: bytes) -> str:
@@ -48,13 +55,16 @@ def _netloc(origin: str) -> str:
 
 
 def check_same_origin(request: Request) -> None:
-    """Layer 2: refuse a request that the browser says another origin started."""
+    """Layer 2: refuse a request that the browser says another origin started, or that says
+    nothing of where it comes from (neither ``Sec-Fetch-Site`` nor ``Origin``)."""
     fetch_site = request.headers.get("sec-fetch-site")
     if fetch_site is not None and fetch_site != "same-origin":
-        raise Forbidden(f"cross-origin request refused (Sec-Fetch-Site: {fetch_site[:20]})")
+        raise CrossOriginRefused(f"cross-origin request refused (Sec-Fetch-Site: {fetch_site[:20]})")
     origin = request.headers.get("origin")
+    if fetch_site is None and origin is None:
+        raise CrossOriginRefused("request refused: it says neither its origin nor its fetch site")
     if origin is not None and _netloc(origin) != request.headers.get("host", ""):
-        raise Forbidden("cross-origin request refused (Origin is not this server)")
+        raise CrossOriginRefused("cross-origin request refused (Origin is not this server)")
 
 
 def check_own_navigation(request: Request) -> None:
@@ -64,10 +74,12 @@ def check_own_navigation(request: Request) -> None:
     spend their read budget."""
     fetch_site = request.headers.get("sec-fetch-site")
     if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-        raise Forbidden(f"cross-origin request refused (Sec-Fetch-Site: {fetch_site[:20]})")
+        raise CrossOriginRefused(f"cross-origin request refused (Sec-Fetch-Site: {fetch_site[:20]})")
 
 
 def check_token(sent: str | None, expected: str) -> None:
     """Layer 3: the form's token must be the one this session (or login cookie) gives."""
     if not sent or not hmac.compare_digest(sent.encode("utf-8"), expected.encode("utf-8")):
-        raise Forbidden("the form's security token is missing or wrong: reload the page and try again")
+        raise CrossOriginRefused(
+            "the form's security token is missing or wrong: reload the page and try again"
+        )

@@ -31,7 +31,9 @@ def ui_session(request: Request, platform: PlatformDep) -> UiSession:
     account = platform.accounts.resolve_token(token)
     if account.token_kind is not TokenKind.BROWSER:
         raise Unauthenticated("only a session opened on the sign-in page signs in to the browser UI")
-    return UiSession(account, context_for(account, origin=origin_of(request)), csrf.session_token(token))
+    ctx = context_for(account, origin=origin_of(request))
+    request.state.access_context = ctx  # who a refusal is audited for (web/errors.py)
+    return UiSession(account, ctx, csrf.session_token(token))
 
 
 UiSessionDep = Annotated[UiSession, Depends(ui_session)]
