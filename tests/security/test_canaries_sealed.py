@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import event, select, text
+from sqlalchemy import event, select
 
 from labvault.identity.account_service import context_for
 from labvault.identity.models import Patient
@@ -39,9 +39,8 @@ def test_the_canaries_table_names_no_patient(platform: Platform) -> None:
         platform.patients.register(factory.ctx(lab), factory.patient_data())
     # The thief's copy: every column of both tables, read below the application.
     with platform.db.owner_engine.connect() as conn:
-        canary_rows = (
-            conn.execute(text("SELECT * FROM canaries WHERE lab_id = :lab"), {"lab": lab.id}).mappings().all()
-        )
+        canaries = Canary.__table__
+        canary_rows = conn.execute(select(canaries).where(canaries.c.lab_id == lab.id)).mappings().all()
         patient_rows = conn.execute(
             select(Patient.id, Patient.created_at).where(Patient.lab_id == lab.id)
         ).all()
