@@ -1,9 +1,9 @@
 """Delayed platform actions on a laboratory's accounts, which the lab's admins can cancel.
 
 An operator keeps the ability to help a lab whose only administrator lost their authenticator, but
-never silently: once the lab has an established administrator (active, own password, second factor
-enrolled), the operator's reset of a lab admin's factor is a *request*. The lab is alerted at once
-(high) and any of its active administrators, the target included, may cancel it during
+never silently: once the lab has an established administrator (active, second factor enrolled), the
+operator's reset of a lab admin's factor is a *request*. The lab is alerted at once (high) and any
+of its active administrators, the target included, may cancel it during
 :attr:`AuthPolicy.platform_action_delay`; after that the operator's second call applies it. The
 reset still opens nothing by itself: a new factor is enrolled with the owner's own password, which
 the operator never knew (identity/credentials.py refuses a password someone else set).
@@ -59,23 +59,20 @@ def _out(row: PendingAccountAction) -> AccountAction:
     )
 
 
-def lab_has_established_admin(session: Session, lab_id: uuid.UUID) -> bool:
-    """An active lab admin who set their own password and enrolled a factor: someone who can see
-    and stop what the platform does to the lab's accounts."""
-    return (
-        session.scalar(
-            select(User.id)
-            .where(
-                User.lab_id == lab_id,
-                User.role == Role.LAB_ADMIN.value,
-                User.active.is_(True),
-                User.password_temporary.is_(False),
-                User.mfa_enabled_at.is_not(None),
-            )
-            .limit(1)
-        )
-        is not None
+def lab_has_established_admin(session: Session, lab_id: uuid.UUID, *, but: uuid.UUID | None = None) -> bool:
+    """An active lab admin (other than ``but``) with a second factor enrolled: someone who signs in,
+    sees the lab's alerts and can stop what the platform does to its accounts. The factor is what
+    counts, not the password: an account from before 0012 may hold a given password and a factor
+    only its owner has."""
+    query = select(User.id).where(
+        User.lab_id == lab_id,
+        User.role == Role.LAB_ADMIN.value,
+        User.active.is_(True),
+        User.mfa_enabled_at.is_not(None),
     )
+    if but is not None:
+        query = query.where(User.id != but)
+    return session.scalar(query.limit(1)) is not None
 
 
 def take_due(

@@ -47,6 +47,15 @@ from labvault.workflow.overrides import end_overrides_of
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{2,63}$")
 # Operators hold no standing access to patient data: they may only give a new lab its first
 # administrator, who then creates the lab's staff accounts.
+LAST_ESTABLISHED_ADMIN = (
+    "this is the laboratory's last active administrator with a second factor: an operator may not "
+    "disable them (the lab would no longer see nor stop what the platform does to its accounts); "
+    "the laboratory's other administrators can"
+)
+FACTOR_ONLY_OWNER_HOLDS = (
+    "this account's owner never replaced the password they were given: after a factor reset, whoever "
+    "knows that password could enrol in their place; disable the account and create a new one"
+)
 OPERATOR_BOOTSTRAP_ONLY = (
     "a platform operator only creates a laboratory's first administrator; "
     "staff accounts are created by that administrator"
@@ -271,6 +280,17 @@ class AccountService:
                 raise Forbidden(
                     "you cannot change your own role or deactivate yourself: ask another administrator"
                 )
+            if (
+                active is False
+                and ctx.role is Role.PLATFORM_OPERATOR
+                and user.lab_id is not None
+                and user.active
+                and Role(user.role) is Role.LAB_ADMIN
+                and lab_has_established_admin(session, user.lab_id)
+                and not lab_has_established_admin(session, user.lab_id, but=user.id)
+            ):
+                # Otherwise the operator could silence the lab, then reset at once what waits.
+                raise Conflict(LAST_ESTABLISHED_ADMIN)
             changes: dict[str, object] = {}
             if role is not None and role.value != user.role:
                 if Role.PRESCRIBER in (role, Role(user.role)):
@@ -331,6 +351,9 @@ class AccountService:
             user = session.get(User, user_id, with_for_update=True)
             self._authorize_management(ctx, user, user_id, changes_role=False, resets_mfa=True)
             assert user is not None
+            if user.password_temporary and user.mfa_enabled_at is not None:
+                # An account from before 0012: its factor is the one thing only its owner holds.
+                raise Conflict(FACTOR_ONLY_OWNER_HOLDS)
             if (
                 user.lab_id is not None
                 and ctx.role is Role.PLATFORM_OPERATOR

@@ -7,7 +7,8 @@ Create Date: 2026-12-07 06:00:00
 ``users.password_temporary``: a password chosen by an administrator works once, for its owner to
 replace it. Accounts that exist already and whose password was never changed since the account
 was created are marked temporary: their creator may still know it (their owners set their own at
-the next sign-in attempt with ``POST /auth/password/initial``).
+the next sign-in attempt with ``POST /auth/password/initial``, with their current code if they
+enrolled a factor), and their open tokens are revoked.
 
 ``pending_account_actions``: an operator's reset of a lab admin's second factor waits, alerted to
 the lab, which may cancel it (identity/account_actions.py).
@@ -15,6 +16,7 @@ the lab, which may cancel it (identity/account_actions.py).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -27,10 +29,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("password_temporary", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
+    # A plain ADD COLUMN (a constant default): a batch rebuild of ``users`` would drop the table
+    # under the foreign keys of a populated database on SQLite.
+    op.add_column(
+        "users", sa.Column("password_temporary", sa.Boolean(), server_default=sa.false(), nullable=False)
+    )
     users = sa.table(
         "users",
         sa.column("id", sa.Uuid()),
@@ -38,7 +41,13 @@ def upgrade() -> None:
         sa.column("password_changed_at", sa.DateTime(timezone=True)),
         sa.column("password_temporary", sa.Boolean()),
     )
+    tokens = sa.table(
+        "api_tokens",
+        sa.column("user_id", sa.Uuid()),
+        sa.column("revoked_at", sa.DateTime(timezone=True)),
+    )
     bind = op.get_bind()
+    now = dt.datetime.now(dt.UTC)
     never_changed = [
         row.id
         for row in bind.execute(sa.select(users.c.id, users.c.created_at, users.c.password_changed_at))
@@ -46,6 +55,12 @@ def upgrade() -> None:
     ]
     for user_id in never_changed:
         bind.execute(sa.update(users).where(users.c.id == user_id).values(password_temporary=True))
+        # A session opened with the given password ends: its owner signs in again with their own.
+        bind.execute(
+            sa.update(tokens)
+            .where(tokens.c.user_id == user_id, tokens.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
     op.create_table(
         "pending_account_actions",
         sa.Column("user_id", sa.Uuid(), nullable=False),
