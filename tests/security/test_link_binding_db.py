@@ -215,8 +215,15 @@ def test_order_moved_to_another_prescriber_opens_no_identity(world: World) -> No
         refused(world, lambda w: patients.get(doctor, w.a.patient), "orders", world.a.order.id)
         found = lambda w: patients.find_by_name_birth(doctor, a.birth_name, a.birth_date)  # noqa: E731
         refused(world, found, "orders", world.a.order.id)
+        refused(world, lambda w: w.platform.reports.history(doctor, w.a.patient), "orders", world.a.order.id)
+    # An order with nothing validated yet: the history's own check of the tie refuses it too.
+    pending = world.pending
+    with moved(world, Order, pending.id, prescriber_id=world.b.prescriber):
+        refused(world, lambda w: w.platform.reports.history(doctor, pending.patient_id), "orders", pending.id)
     with pytest.raises(Forbidden):
         patients.get(doctor, world.a.patient)
+    with pytest.raises(Forbidden):
+        world.platform.reports.history(doctor, world.a.patient)
     assert patients.find_by_name_birth(doctor, a.birth_name, a.birth_date) == []
 
 
@@ -431,3 +438,22 @@ def test_a_missing_or_copied_seal_is_an_integrity_error(world: World, table: str
     with moved(world, model, row_id, **{MAC_COLUMN: other}):
         refused(world, read, table, row_id)
     read(world)
+
+
+def test_a_restricted_flag_stored_in_a_form_sql_does_not_match_still_hides(world: World) -> None:
+    """SQLite keeps whatever integer is written in a boolean column: ``restricted = 2`` reads as
+    true in Python (so its seal still matches) but not as ``IS 1`` in SQL. The order view decides
+    what is hidden from the items as loaded, so the HIV test and the context stay behind the glass."""
+    if world.platform.db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's boolean column holds no third value")
+    technician = context_for(world.other_tech)
+    engine, item = world.platform.db.owner_engine, world.a.items["HIV"].hex  # SQLite's uuid form
+    with engine.begin() as conn:  # below SQLAlchemy's Boolean, which would refuse the 2
+        conn.exec_driver_sql("UPDATE order_items SET restricted = 2 WHERE id = ?", (item,))
+    try:
+        seen = world.platform.orders.get(technician, world.a.order.id)
+        assert "HIV" not in {item.test_code for item in seen.items} and seen.hidden_items == 1
+        assert seen.clinical_info is None and seen.drugs == () and seen.clinical_context_withheld
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE order_items SET restricted = 1 WHERE id = ?", (item,))

@@ -157,13 +157,12 @@ class OrderService(WorkflowService):
         with self._unit(ctx, Permission.ORDER_READ, per_order=True) as unit:
             order = load_order(unit, order_id)
             relationship = authorize_order(ctx, Permission.ORDER_READ, order)
-            hides = unit.session.scalar(
-                select(OrderItem.id)
-                .where(OrderItem.order_id == order.id, OrderItem.restricted.is_(True))
-                .limit(1)
-            )
+            # From the items as loaded (their seals checked), not an SQL filter on the flag: a
+            # stored flag in a form SQL does not match (SQLite's 2) must not read as "nothing hidden".
+            items = unit.session.scalars(select(OrderItem).where(OrderItem.order_id == order.id)).all()
+            hides = any(item.restricted for item in items)
             # An override is only used (and audited) when there is something behind the glass.
-            show = hides is None or unlock_restricted(
+            show = not hides or unlock_restricted(
                 unit, ctx, Permission.ORDER_READ, order.patient_id, OBJECT, order.id, relationship
             )
             record = self._record(unit, ctx, order, show_restricted=show)

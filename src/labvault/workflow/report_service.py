@@ -345,12 +345,11 @@ class ReportService(WorkflowService):
         patient_row = session.get(Patient, patient_id)
         if patient_row is None:
             raise NotFound(f"no patient {patient_id} in this laboratory")
-        if (
-            session.scalar(
-                own_orders_only(ctx, select(Order.id).where(Order.patient_id == patient_id)).limit(1)
-            )
-            is None
-        ):
+        # The tie is checked like every link it reads: a moved prescriber link opens no identity.
+        tie = own_orders_only(ctx, select(*sealed_columns(Order)).where(Order.patient_id == patient_id))
+        ties = session.execute(tie.limit(1)).all()
+        check_columns(unit.keys, Order, ties)
+        if not ties:
             # Staff get an empty history; a prescriber with no order of this patient, the refusal.
             policy.enforce(ctx, Permission.RESULT_READ, relationship=Relationship.NONE)
         query = own_orders_only(
