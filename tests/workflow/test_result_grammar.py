@@ -184,3 +184,18 @@ def test_stored_values_are_read_leniently() -> None:
     assert stored_number("5,4") == 5.4
     for text in ("inf", "nan", "non dosable", "", None, "1e999"):
         assert stored_number(text) is None
+
+
+def test_a_negative_value_never_rounds_into_a_plausible_zero() -> None:
+    """-0.4 platelets is refused (it was stored as 0 when only the rounded value was checked); the
+    limits otherwise read the value as stored: rounded past the high limit, refused."""
+    platelets = dataclasses.replace(
+        definition("CRP"), code="PLT", decimals=0, plausible=PlausibleLimits(0.0, 5000.0)
+    )
+    for raw in ("-0.4", "-0,0004"):
+        with pytest.raises(InvalidInput) as caught:
+            interpret("v", platelets, raw, None, ADULT, None, ON)
+        assert caught.value.reason.startswith("is below the plausible limit of PLT")
+    with pytest.raises(InvalidInput, match="above the plausible limit"):
+        interpret("v", platelets, "5000.6", None, ADULT, None, ON)
+    assert interpret("v", platelets, "5000.4", None, ADULT, None, ON).value == "5000"

@@ -141,9 +141,12 @@ def interpret(
         }
     if test.result_type == "numeric":
         number = parse_number(field, raw)
+        if number < 0 <= test.plausible_limits.low:
+            # A sign the test cannot have: -0.4 platelets is refused, not rounded into a plausible 0.
+            check_plausible(field, test, number)
         if test.decimals is not None:
             number = round(number, test.decimals) + 0.0  # + 0.0: a rounded -0.001 reads 0, not -0
-        check_plausible(field, test, number)
+        check_plausible(field, test, number)  # the limits read the value as stored (rounded)
         flag = flag_numeric(test, number, sex, age_days).value
         chosen = select_range(test, sex, age_days)
         if chosen is not None:
