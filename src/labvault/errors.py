@@ -16,6 +16,16 @@ class InvalidInput(LabvaultError, ValueError):
         self.reason = reason
 
 
+class UnknownId(InvalidInput):
+    """An id named in a request's body that the caller cannot see: absent, another lab's, or behind
+    the glass, answered alike. ``target`` (``{"item_id": "..."}``) is what the web layer records
+    when it audits the refusal (security/refusals.py): probing through bodies is seen too."""
+
+    def __init__(self, field: str, reason: str, target: dict[str, str]) -> None:
+        super().__init__(field, reason)
+        self.target = target
+
+
 class NotFound(LabvaultError):
     """The object does not exist, or exists in another lab: the caller cannot tell which."""
 

@@ -15,12 +15,14 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from labvault.demo.synthetic import generate_rpps
 from labvault.identity.account_service import Account, context_for
 from labvault.identity.physician_service import PhysicianData
 from labvault.platform import Platform
 from labvault.security.access import Purpose, Role
+from labvault.security.models import AuditEvent
 from labvault.store.base import utcnow
 from labvault.web.app import API_PREFIX, create_app
 from labvault.workflow.order_data import OrderRequest
@@ -150,3 +152,22 @@ def test_a_restricted_item_is_refused_as_an_absent_one(scene: Scene) -> None:
         assert restricted[0] in (404, 422), restricted
         assert "HIV" not in restricted[1] and "restricted" not in restricted[1], name
     assert scene.get("biologist", f"/items/{scene.hiv}/versions").status_code == 200
+
+
+def test_refusals_on_ids_named_in_a_body_are_audited_alike(scene: Scene, platform: Platform) -> None:
+    """Finding 9 through bodies: the 422 for a restricted item and for an absent one are both an
+    ``access.refused`` event naming the item, on the technician's chain (probing is seen)."""
+    events = AuditEvent.__table__
+    technician = platform.accounts.resolve_token(scene.headers["technician"]["Authorization"].split()[1])
+    nothing = uuid.uuid4()
+    for item in (scene.hiv, nothing):
+        body = {"item_ids": [str(item)]}
+        assert scene.post("technician", "/results/validate/technical", body).status_code == 422
+    with platform.db.owner_engine.connect() as conn:
+        recorded = conn.execute(
+            select(events.c.object_type, events.c.object_id, events.c.detail).where(
+                events.c.action == "access.refused", events.c.actor_id == technician.id
+            )
+        ).all()
+    named = {(kind, object_id) for kind, object_id, detail in recorded if detail["status"] == 422}
+    assert {("item", str(scene.hiv)), ("item", str(nothing))} <= named

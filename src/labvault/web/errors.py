@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -16,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
 from labvault.crypto.errors import IntegrityError, KeyUnavailable
-from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated, UnknownId
 from labvault.identity.account_service import context_for
 from labvault.security.access import AccessContext
 from labvault.security.audit import AuditUnavailable
@@ -98,15 +99,19 @@ def _route_template(request: Request) -> str | None:
     return "/" + "/".join([*prefix, *own]) if prefix else path
 
 
-async def _audit_refusal(request: Request, status: int, ctx: AccessContext | None = None) -> None:
+async def _audit_refusal(
+    request: Request, status: int, ctx: AccessContext | None = None, named: Mapping[str, str] | None = None
+) -> None:
     """Hand the refusal to the refusal service (security/refusals.py), off the event loop; it
-    never raises: the answer stays the refusal."""
+    never raises: the answer stays the refusal. ``named``: ids the body named (:class:`UnknownId`)."""
     try:
         ctx = ctx or _caller(request)
         template = _route_template(request)
         if ctx is None or template is None:
             return
-        refusal = Refusal(request.method, template, status, target_of(request.path_params))
+        refusal = Refusal(
+            request.method, template, status, target_of({**request.path_params, **(named or {})})
+        )
         service = _refusals(request)
     except Exception:
         _log.exception("could not describe a refused request for the audit")
@@ -123,6 +128,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(InvalidInput)
     async def invalid(request: Request, exc: InvalidInput) -> Response:
+        if isinstance(exc, UnknownId):  # an id the caller cannot see, named in the body: probing too
+            await _audit_refusal(request, 422, named=exc.target)
         return _answer(
             request, 422, [{"loc": ["body", exc.field], "msg": exc.reason, "type": "invalid_value"}]
         )

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from labvault.errors import InvalidInput
+from labvault.errors import InvalidInput, UnknownId
 from labvault.security import audit
 from labvault.security.access import AccessContext
 from labvault.security.audit import AuditRecord
@@ -101,7 +101,11 @@ class ItemLookup(WorkflowService):
                 where = f"pairs[{position}]"
                 specimen = specimens.get(barcode)
                 if specimen is None:
-                    raise InvalidInput(f"{where}.barcode", "no tube with this barcode in this laboratory")
+                    raise UnknownId(
+                        f"{where}.barcode",
+                        "no tube with this barcode in this laboratory",
+                        {"barcode": barcode},
+                    )
                 if specimen.status == "rejected":
                     raise InvalidInput(
                         f"{where}.barcode", "this tube was rejected: its tests await the replacement tube"
@@ -116,9 +120,13 @@ class ItemLookup(WorkflowService):
                         raise InvalidInput(
                             f"{where}.test_code", f"unknown test code in catalogue {unit.catalog.version}"
                         )
-                    raise InvalidInput(f"{where}.test_code", NOT_ON_TUBE)
+                    raise UnknownId(
+                        f"{where}.test_code", NOT_ON_TUBE, {"barcode": barcode, "test_code": code}
+                    )
                 if item.restricted and not sees_restricted(ctx):  # answered as a test not ordered
-                    absent = InvalidInput(f"{where}.test_code", NOT_ON_TUBE)
+                    absent = UnknownId(
+                        f"{where}.test_code", NOT_ON_TUBE, {"barcode": barcode, "test_code": code}
+                    )
                     raise refuse_unseen_item(unit, ctx, item, absent, where, "entered")
                 if item.calculated:
                     raise InvalidInput(f"{where}.test_code", "is calculated by labvault, not entered")

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from labvault.catalog.calculations import compute
 from labvault.catalog.model import PatientInfo, Sex, TestDefinition
 from labvault.catalog.ranges import age_in_days
-from labvault.errors import Conflict, InvalidInput, NotFound
+from labvault.errors import Conflict, InvalidInput, NotFound, UnknownId
 from labvault.identity import patient_codec
 from labvault.identity.models import Patient
 from labvault.security import audit
@@ -233,7 +233,7 @@ class ResultService(WorkflowService):
                 where = f"entries[{position}]"
                 item = items.get(entry.item_id)
                 if item is None:
-                    raise InvalidInput(f"{where}.item_id", NO_ITEM)
+                    raise UnknownId(f"{where}.item_id", NO_ITEM, {"item_id": str(entry.item_id)})
                 if entry.item_id in seen:
                     raise InvalidInput(f"{where}.item_id", f"same item as entries[{seen[entry.item_id]}]")
                 seen[entry.item_id] = position
@@ -299,7 +299,12 @@ class ResultService(WorkflowService):
     def _check_enterable(self, unit: Unit, ctx: AccessContext, where: str, item: OrderItem) -> None:
         if item.restricted and not sees_restricted(ctx):  # answered as an absent item
             raise refuse_unseen_item(
-                unit, ctx, item, InvalidInput(f"{where}.item_id", NO_ITEM), where, "entered"
+                unit,
+                ctx,
+                item,
+                UnknownId(f"{where}.item_id", NO_ITEM, {"item_id": str(item.id)}),
+                where,
+                "entered",
             )
         if item.calculated:
             raise InvalidInput(f"{where}.item_id", f"{item.test_code} is calculated by labvault, not entered")
@@ -512,10 +517,10 @@ class ResultService(WorkflowService):
             for position, item_id in enumerate(item_ids):
                 item = items.get(item_id)
                 if item is None:
-                    raise InvalidInput(f"item_ids[{position}]", NO_ITEM)
+                    raise UnknownId(f"item_ids[{position}]", NO_ITEM, {"item_id": str(item_id)})
                 if item.restricted and not sees_restricted(ctx):  # answered as an absent item
                     where = f"item_ids[{position}]"
-                    absent = InvalidInput(where, NO_ITEM)
+                    absent = UnknownId(where, NO_ITEM, {"item_id": str(item_id)})
                     raise refuse_unseen_item(unit, ctx, item, absent, where, "validated")
                 if item.status != wanted:
                     raise Conflict(f"item_ids[{position}]: {item.test_code} is {item.status}, not {wanted}")
