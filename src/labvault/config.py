@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     security_key_roles: list[str] = Field(default_factory=list)
     # An operator's reset of a lab admin's factor waits this long, alerted to the lab, which may
     # cancel it (identity/account_actions.py); immediate only for a lab with no established admin.
-    platform_action_delay_hours: int = Field(default=72, ge=1, le=24 * 30)
+    platform_action_delay_hours: int = Field(default=72, ge=24, le=24 * 30)  # a lab sees it within a day
     # Alerts, read budgets and canaries (docs/SECURITY.md). A budget counts the distinct patients
     # one user touched in a sliding window: past "soft" one alert, past "hard" the request is
     # refused (429). Per role, by role name; a role left out keeps its default (security/monitor.py).

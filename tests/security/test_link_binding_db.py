@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Table, select, update
+from sqlalchemy.exc import DBAPIError
 
 from labvault.crypto.errors import IntegrityError
 from labvault.errors import Forbidden
@@ -444,10 +445,15 @@ def test_a_restricted_flag_stored_in_a_form_sql_does_not_match_still_hides(world
     """SQLite keeps whatever integer is written in a boolean column: ``restricted = 2`` reads as
     true in Python (so its seal still matches) but not as ``IS 1`` in SQL. The order view decides
     what is hidden from the items as loaded, so the HIV test and the context stay behind the glass."""
-    if world.platform.db.engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL's boolean column holds no third value")
+    engine = world.platform.db.owner_engine
+    if engine.dialect.name != "sqlite":  # PostgreSQL's boolean column holds no third value
+        with pytest.raises(DBAPIError), engine.begin() as conn:
+            conn.exec_driver_sql(
+                "UPDATE order_items SET restricted = 2 WHERE id = %s", (world.a.items["HIV"],)
+            )
+        return
     technician = context_for(world.other_tech)
-    engine, item = world.platform.db.owner_engine, world.a.items["HIV"].hex  # SQLite's uuid form
+    item = world.a.items["HIV"].hex  # SQLite's uuid form
     with engine.begin() as conn:  # below SQLAlchemy's Boolean, which would refuse the 2
         conn.exec_driver_sql("UPDATE order_items SET restricted = 2 WHERE id = ?", (item,))
     try:
