@@ -608,7 +608,7 @@ class ResultService(WorkflowService):
             result = unit.session.get(Result, item.current_result_id) if item.current_result_id else None
             if result is None or open_flag(unit.keys, result) not in CRITICAL_FLAGS:
                 raise Conflict("the current result of this item is not a critical value")
-            if unit.session.scalar(select(CriticalCall.id).where(CriticalCall.result_id == result.id)):
+            if called_results(unit, [result.id]):  # checked: a call moved here fails, never blocks
                 raise Conflict("this critical value's call is already recorded")
             call = CriticalCall(
                 id=uuid.uuid4(), lab_id=unit.lab_id, result_id=result.id, called_by=ctx.actor_id
