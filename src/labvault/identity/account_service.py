@@ -45,8 +45,6 @@ from labvault.store.database import Database
 from labvault.workflow.overrides import end_overrides_of
 
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{2,63}$")
-# Operators hold no standing access to patient data: they may only give a new lab its first
-# administrator, who then creates the lab's staff accounts.
 LAST_ESTABLISHED_ADMIN = (
     "this is the laboratory's last active administrator with a second factor: an operator may not "
     "disable them (the lab would no longer see nor stop what the platform does to its accounts); "
@@ -56,6 +54,8 @@ FACTOR_ONLY_OWNER_HOLDS = (
     "this account's owner never replaced the password they were given: after a factor reset, whoever "
     "knows that password could enrol in their place; disable the account and create a new one"
 )
+# Operators hold no standing access to patient data: they may only give a new lab its first
+# administrator, who then creates the lab's staff accounts.
 OPERATOR_BOOTSTRAP_ONLY = (
     "a platform operator only creates a laboratory's first administrator; "
     "staff accounts are created by that administrator"
