@@ -12,9 +12,10 @@ import uuid
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session
 
 import labvault.security.canary_models  # noqa: F401 - registers the table the watch looks canaries up in
@@ -310,3 +311,40 @@ def monitor_for(session: Session) -> Monitor:
     if monitor is None:
         monitor = _MONITORS.setdefault(engine, Monitor.from_settings(Settings()))
     return monitor
+
+
+PENDING_COUNTS = "labvault.pending_counts"
+
+
+@dataclass
+class PendingCounts:
+    """Counts taken in a session's transaction: the lab-wide ones (read_budget.py) and the user's
+    longer windows and rate (read_windows.py). They become the process's bounds only once the
+    transaction commits: one rolled back could count events, or a soft alert, that no longer exist."""
+
+    labs: dict[uuid.UUID, LabCount] = field(default_factory=dict)
+    windows: dict[tuple[uuid.UUID, str], WindowCount] = field(default_factory=dict)
+
+
+def pending_counts(session: Session) -> PendingCounts:
+    pending: PendingCounts = session.info.setdefault(PENDING_COUNTS, PendingCounts())
+    return pending
+
+
+@event.listens_for(Session, "after_commit")
+def _keep_counts(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
+    pending: PendingCounts | None = session.info.pop(PENDING_COUNTS, None)
+    if pending is None:
+        return
+    monitor = monitor_for(session)
+    for lab_id, count in pending.labs.items():
+        monitor.remember_lab_count(lab_id, count)
+    for (actor_id, window), window_count in pending.windows.items():
+        monitor.remember_window_count(actor_id, window, window_count)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_counts(session: Session, _previous: Any) -> None:
+    session.info.pop(PENDING_COUNTS, None)  # a savepoint too: its events are gone

@@ -36,7 +36,7 @@ from labvault.security.access import AccessContext
 from labvault.security.alert_models import Alert
 from labvault.security.alerts import AlertSpec, Severity, raise_alert, recent_alert
 from labvault.security.audit import AuditRecord
-from labvault.security.monitor import LabCount, Monitor, monitor_for
+from labvault.security.monitor import LabCount, Monitor, monitor_for, pending_counts
 from labvault.security.read_counts import (  # re-exported: tests and benchmarks use them from here
     _EVENTS,
     NOT_COUNTED,
@@ -57,7 +57,6 @@ LAB_BLOCKED = "read_budget_lab_blocked"
 REFUSALS = (BLOCKED, LAB_BLOCKED)
 REFUSED = "read_budget.refuse"  # the audit event of every refusal (its alert is once per window)
 PENDING_REFUSAL = "labvault.pending_refusal"
-PENDING_LAB_COUNTS = "labvault.lab_counts"  # counts taken in the session's transaction
 # How late the lab's soft alert may come: while the bound says the lab may be past soft, a process
 # counts again at most this often (a lab hovering just under soft would otherwise pay a count for
 # nearly every read).
@@ -150,7 +149,7 @@ def check_lab_budget(
     budget, lab_id = monitor.lab_budget, ctx.lab_id
     if budget is None or lab_id is None or not batch:
         return [], None
-    known = _pending(session).get(lab_id) or monitor.lab_count(lab_id)
+    known = pending_counts(session).labs.get(lab_id) or monitor.lab_count(lab_id)
     bound = known.bound(seq, now) if known is not None else None
     if known is None or bound is None:
         hard_due = soft_due = True
@@ -175,7 +174,7 @@ def check_lab_budget(
             )
             last = now
         quiet_until = last + monitor.window
-    _pending(session)[lab_id] = LabCount(count, seq, now, quiet_until)
+    pending_counts(session).labs[lab_id] = LabCount(count, seq, now, quiet_until)
     return alerts, None
 
 
@@ -241,29 +240,6 @@ def last_lab_alert(session: Session, since: dt.datetime) -> dt.datetime | None:
     lab's: its alerts only). Deduplication: one soft alert per lab per window."""
     query = select(func.max(Alert.at)).where(Alert.kind.in_([LAB_SOFT, LAB_BLOCKED]), Alert.at >= since)
     return session.scalar(query)
-
-
-def _pending(session: Session) -> dict[uuid.UUID, LabCount]:
-    pending: dict[uuid.UUID, LabCount] = session.info.setdefault(PENDING_LAB_COUNTS, {})
-    return pending
-
-
-@event.listens_for(Session, "after_commit")
-def _keep_lab_counts(session: Session) -> None:
-    """Counts taken in a committed transaction become the process's bounds (a count taken in a
-    transaction that rolled back could include events that no longer exist)."""
-    if session.in_nested_transaction():
-        return
-    counts = session.info.pop(PENDING_LAB_COUNTS, None)
-    if counts:
-        monitor = monitor_for(session)
-        for lab_id, count in counts.items():
-            monitor.remember_lab_count(lab_id, count)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_lab_counts(session: Session, _previous: Any) -> None:
-    session.info.pop(PENDING_LAB_COUNTS, None)  # a savepoint too: its events are gone
 
 
 # --- refusals ------------------------------------------------------------------------------------

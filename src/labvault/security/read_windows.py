@@ -27,14 +27,14 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from labvault.security.access import AccessContext
 from labvault.security.alert_models import Alert
 from labvault.security.alerts import AlertSpec, Severity
 from labvault.security.audit import AuditRecord
-from labvault.security.monitor import Monitor, Window, WindowCount, monitor_for
+from labvault.security.monitor import Monitor, Window, WindowCount, pending_counts
 from labvault.security.read_counts import NOT_RATED, counted_patients, distinct_patients
 
 RATE = "read_rate"
@@ -44,7 +44,6 @@ RATE_SPAN = dt.timedelta(minutes=1)
 # on nearly every read.
 SOFT_RECHECK = dt.timedelta(seconds=30)
 RATE_RECHECK = dt.timedelta(seconds=5)  # how late the rate's alert may come, for the same reason
-PENDING_WINDOW_COUNTS = "labvault.window_counts"  # counts taken in the session's transaction
 
 
 def soft_kind(window: Window) -> str:
@@ -74,7 +73,7 @@ def check_windows(
     for window in monitor.windows:
         budget = window.budget(role)
         key = (ctx.actor_id, window.name)
-        known = _pending(session).get(key) or monitor.window_count(*key)
+        known = pending_counts(session).windows.get(key) or monitor.window_count(*key)
         bound = known.bound(recent, now, monitor.window) if known is not None else None
         quiet = known is not None and known.quiet(now)
         if known is not None and bound is not None:
@@ -93,7 +92,7 @@ def check_windows(
                 alerts.append(AlertSpec(soft_kind(window), Severity.MEDIUM, detail))
                 last = now
             quiet_until = last + window.span
-        _pending(session)[key] = WindowCount(count, now, quiet_until)
+        pending_counts(session).windows[key] = WindowCount(count, now, quiet_until)
     return alerts, None
 
 
@@ -112,15 +111,15 @@ def check_rate(
     if limit is None or recent <= limit or not counted_patients(records, NOT_RATED):
         return None  # the short count bounds the minute's: under the rate, nothing to count
     key = (ctx.actor_id, RATE)
-    known = _pending(session).get(key) or monitor.window_count(*key)
+    known = pending_counts(session).windows.get(key) or monitor.window_count(*key)
     if known is not None and (known.quiet(now) or known.at <= now < known.at + RATE_RECHECK):
         return None
     count = distinct_patients(session, ctx, now - RATE_SPAN, limit + 1, NOT_RATED)
     if count <= limit:
-        _pending(session)[key] = WindowCount(count, now)
+        pending_counts(session).windows[key] = WindowCount(count, now)
         return None
     last = last_alert_at(session, ctx.actor_id, RATE, now - monitor.window)
-    _pending(session)[key] = WindowCount(count, now, (last or now) + monitor.window)
+    pending_counts(session).windows[key] = WindowCount(count, now, (last or now) + monitor.window)
     if last is not None:
         return None  # raised already in this window (by another process, or before a restart)
     detail = {
@@ -137,26 +136,3 @@ def last_alert_at(session: Session, actor_id: uuid.UUID, kind: str, since: dt.da
         Alert.actor_id == actor_id, Alert.kind == kind, Alert.at >= since
     )
     return session.scalar(query)
-
-
-def _pending(session: Session) -> dict[tuple[uuid.UUID, str], WindowCount]:
-    pending: dict[tuple[uuid.UUID, str], WindowCount] = session.info.setdefault(PENDING_WINDOW_COUNTS, {})
-    return pending
-
-
-@event.listens_for(Session, "after_commit")
-def _keep_window_counts(session: Session) -> None:
-    """Counts taken in a committed transaction become the process's bounds (one rolled back may
-    say a soft alert exists that was rolled back with it)."""
-    if session.in_nested_transaction():
-        return
-    counts = session.info.pop(PENDING_WINDOW_COUNTS, None)
-    if counts:
-        monitor = monitor_for(session)
-        for (actor_id, name), count in counts.items():
-            monitor.remember_window_count(actor_id, name, count)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_window_counts(session: Session, _previous: Any) -> None:
-    session.info.pop(PENDING_WINDOW_COUNTS, None)  # a savepoint too: its events are gone
