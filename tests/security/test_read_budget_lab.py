@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,10 +19,9 @@ from sqlalchemy import select
 
 from labvault.config import Settings
 from labvault.errors import ConfigurationError
-from labvault.identity.lab_service import LabInfo
 from labvault.platform import Platform, open_platform
-from labvault.security import audit, read_budget
-from labvault.security.access import AccessContext, Role
+from labvault.security import read_budget
+from labvault.security.access import Role
 from labvault.security.alert_models import Alert
 from labvault.security.models import AuditEvent
 from labvault.security.monitor import LabBudget, Monitor, install
@@ -38,10 +36,8 @@ from labvault.security.read_budget import (
     ReadBudgetExceeded,
 )
 from labvault.security.read_windows import RATE
-from labvault.store.base import utcnow
 from labvault.workflow.order_data import OrderRequest
-from tests.auth_helpers import FakeClock
-from tests.conftest import Factory
+from tests.security.budget_world import STEP, World, budget_world
 from tests.web.support import API, app_client, bearer, token_for
 
 LAB_SOFT_LIMIT, LAB_HARD_LIMIT = 20, 30
@@ -49,7 +45,6 @@ LAB_SOFT_LIMIT, LAB_HARD_LIMIT = 20, 30
 # the last count (count + events appended since, read from the lab's chain head) is exact enough to
 # recount whenever the next batch could cross, in whichever process it runs.
 HARD_SLIP_BOUND = 0
-STEP = SOFT_RECHECK.total_seconds() + 1  # seconds between reads: every soft check is due
 BUDGET_ALERTS = (
     LAB_SOFT,
     LAB_BLOCKED,
@@ -62,43 +57,11 @@ BUDGET_ALERTS = (
 )
 
 
-@dataclass
-class World:
-    factory: Factory
-    lab: LabInfo
-    patients: list[uuid.UUID]
-    clock: FakeClock
-    configure: Callable[..., None]
-
-    @property
-    def platform(self) -> Platform:
-        return self.factory.platform
-
-    def reader(self, role: Role = Role.RECEPTION) -> AccessContext:
-        return self.factory.ctx(self.lab, role)
-
-    def read(self, ctx: AccessContext, patient_id: uuid.UUID, platform: Platform | None = None) -> None:
-        self.clock.advance(seconds=STEP)
-        (platform or self.platform).patients.get(ctx, patient_id)
-
-
 @pytest.fixture
 def world(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     """A lab with 60 patients (registered in bulk: not counted), the lab soft budget at 20, and a
     fake clock (starting now: API tokens stay valid) for the monitor and the audit log."""
-    factory = Factory(platform)
-    lab = factory.lab()
-    ids = platform.patients.register_many(factory.ctx(lab), [factory.patient_data() for _ in range(60)])
-    clock = FakeClock(utcnow())
-    monkeypatch.setattr(audit, "utcnow", clock)
-
-    def configure(**update: Any) -> None:
-        settings = platform.settings.model_copy(update={"lab_read_budget_soft": LAB_SOFT_LIMIT, **update})
-        install(platform.db, settings, clock=clock)
-
-    configure()
-    yield World(factory, lab, ids, clock, configure)
-    install(platform.db, platform.settings)
+    yield from budget_world(platform, monkeypatch, 60, {"lab_read_budget_soft": LAB_SOFT_LIMIT})
 
 
 def lab_alerts(platform: Platform, lab_id: uuid.UUID, *kinds: str) -> list[Any]:

@@ -8,8 +8,7 @@ window is crossed by reads spaced so that the windows below it never see more th
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 import pydantic
@@ -18,19 +17,16 @@ from sqlalchemy import select
 
 from labvault.config import Settings
 from labvault.errors import ConfigurationError
-from labvault.identity.lab_service import LabInfo
 from labvault.platform import Platform, open_platform
-from labvault.security import audit, read_windows
-from labvault.security.access import AccessContext, Role
+from labvault.security import read_windows
+from labvault.security.access import Role
 from labvault.security.alert_models import Alert
 from labvault.security.models import AuditEvent
 from labvault.security.monitor import Budget, Monitor, install
 from labvault.security.read_budget import BLOCKED, REFUSED, ReadBudgetExceeded
 from labvault.security.read_windows import RATE, RATE_RECHECK
-from labvault.store.base import utcnow
 from labvault.workflow.order_data import OrderRequest
-from tests.auth_helpers import FakeClock
-from tests.conftest import Factory
+from tests.security.budget_world import World, budget_world
 from tests.web.support import API, app_client, bearer, token_for
 
 SMALL: dict[str, Any] = {
@@ -50,37 +46,10 @@ DEFAULT_LONG_WINDOWS: dict[str, Any] = {
 }
 
 
-@dataclass
-class World:
-    factory: Factory
-    lab: LabInfo
-    patients: list[uuid.UUID]
-    clock: FakeClock
-    configure: Callable[..., None]
-
-    @property
-    def platform(self) -> Platform:
-        return self.factory.platform
-
-    def reader(self, role: Role = Role.RECEPTION) -> AccessContext:
-        return self.factory.ctx(self.lab, role)
-
-
 @pytest.fixture
 def world(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     """A lab with 40 patients (registered in bulk: not counted), small budgets, a fake clock."""
-    factory = Factory(platform)
-    lab = factory.lab()
-    ids = platform.patients.register_many(factory.ctx(lab), [factory.patient_data() for _ in range(40)])
-    clock = FakeClock(utcnow())
-    monkeypatch.setattr(audit, "utcnow", clock)
-
-    def configure(**update: Any) -> None:
-        install(platform.db, platform.settings.model_copy(update={**SMALL, **update}), clock=clock)
-
-    configure()
-    yield World(factory, lab, ids, clock, configure)
-    install(platform.db, platform.settings)
+    yield from budget_world(platform, monkeypatch, 40, SMALL)
 
 
 def alerts(platform: Platform, actor: uuid.UUID | None) -> list[Any]:
