@@ -20,7 +20,6 @@ unsealed arm carry no valid seal: they are never read again.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -37,6 +36,7 @@ from benchmarks.common import (
     latency_summary,
     log,
     machine_info,
+    write_results,
 )
 from labvault.catalog.model import Catalog, TestDefinition
 from labvault.catalog.ranges import select_range
@@ -46,8 +46,6 @@ from labvault.security.access import AccessContext, Purpose, Role
 from labvault.store import bound_links
 from labvault.workflow.order_data import OrderRecord, OrderRequest
 from labvault.workflow.results import ResultEntry
-
-RESULTS_DIR = Path(__file__).parent / "results"
 
 
 @contextmanager
@@ -240,10 +238,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     result = run(args.backend, args.patients, args.calls, args.pg_url)
     print(table(result))
-    output = args.output or RESULTS_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-bound-links-{args.backend}.json"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(result, indent=2, default=str))
-    log(f"results written to {output}")
+    write_results(result, "bound-links", args.backend, args.output)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ and, for PostgreSQL, in a database created for the run; both are removed at the 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import os
 import platform as host
@@ -71,6 +72,18 @@ def alternate(number: int, encrypted: Callable[[], int], plain: Callable[[], int
 def log(message: str) -> None:
     """Progress goes to stderr so stdout keeps only the result tables."""
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+RESULTS_DIR = Path(__file__).parent / "results"
+
+
+def write_results(result: dict[str, Any], name: str, backend: str, output: Path | None = None) -> None:
+    """A standalone benchmark's figures as JSON: ``output``, else a timestamped file in
+    ``benchmarks/results/`` (gitignored)."""
+    path = output or RESULTS_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}-{backend}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, default=str))
+    log(f"results written to {path}")
 
 
 # --- environment ------------------------------------------------------------------------------

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -47,6 +46,7 @@ from benchmarks.common import (
     latency_summary,
     log,
     machine_info,
+    write_results,
 )
 from labvault.demo.seed import cli_context
 from labvault.identity.account_service import context_for
@@ -55,7 +55,6 @@ from labvault.security.access import AccessContext, Purpose, Role
 from labvault.security.monitor import LabBudget, Monitor, install
 from labvault.security.read_budget import _EVENTS, counted_in_lab, distinct_query, lab_patients
 
-RESULTS_DIR = Path(__file__).parent / "results"
 PASSWORD = "benchmark horse battery staple"
 STAFF = 10
 MORNING = 300
@@ -257,10 +256,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     result = run(args.backend, args.history, args.reads, args.pg_url)
     print(table(result))
-    output = args.output or RESULTS_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-lab-budget-{args.backend}.json"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(result, indent=2, default=str))
-    log(f"results written to {output}")
+    write_results(result, "lab-budget", args.backend, args.output)
 
 
 if __name__ == "__main__":

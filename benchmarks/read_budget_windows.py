@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +35,7 @@ from benchmarks.common import (
     generate_patients,
     log,
     machine_info,
+    write_results,
 )
 from benchmarks.read_budget_lab import Arm, audit_clock, paired
 from labvault.demo.seed import cli_context
@@ -44,7 +43,6 @@ from labvault.identity.account_service import context_for
 from labvault.security.access import AccessContext, Purpose, Role
 from labvault.security.monitor import LabBudget, Monitor, Window, install
 
-RESULTS_DIR = Path(__file__).parent / "results"
 PASSWORD = "benchmark horse battery staple"
 MORNING = 300
 STAFF = 10
@@ -156,10 +154,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     result = run(args.backend, args.reads, args.pg_url)
     print(table(result))
-    output = args.output or RESULTS_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-read-windows-{args.backend}.json"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(result, indent=2, default=str))
-    log(f"results written to {output}")
+    write_results(result, "read-windows", args.backend, args.output)
 
 
 if __name__ == "__main__":

@@ -17,9 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import lookup, profiling, registration, workflow
-from benchmarks.common import DEFAULT_PG_ADMIN_URL, log, machine_info
-
-RESULTS_DIR = Path(__file__).parent / "results"
+from benchmarks.common import DEFAULT_PG_ADMIN_URL, RESULTS_DIR, log, machine_info
 
 
 @dataclass(frozen=True)
