@@ -50,10 +50,10 @@ from benchmarks.common import (
 )
 from labvault.demo.seed import cli_context
 from labvault.identity.account_service import context_for
+from labvault.oversight.read_budget import _EVENTS, counted_in_lab, distinct_query, lab_patients
 from labvault.security import audit
 from labvault.security.access import AccessContext, Purpose, Role
 from labvault.security.monitor import LabBudget, Monitor, install
-from labvault.security.read_budget import _EVENTS, counted_in_lab, distinct_query, lab_patients
 
 PASSWORD = "benchmark horse battery staple"
 STAFF = 10

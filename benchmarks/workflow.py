@@ -61,10 +61,10 @@ from benchmarks.common import (
 )
 from labvault.catalog.model import Catalog, Sex, TestDefinition
 from labvault.catalog.ranges import age_in_days, select_range
-from labvault.demo.synthetic import generate_rpps
 from labvault.identity.account_service import context_for
 from labvault.identity.patient_data import PatientData
 from labvault.identity.physician_service import PhysicianData
+from labvault.identity.synthetic import generate_rpps
 from labvault.reports.render import render_report_html, render_report_pdf
 from labvault.reports.view import ReportView
 from labvault.security.access import AccessContext, Purpose, Role

@@ -31,11 +31,11 @@ from labvault.cli_options import (
 from labvault.config import Settings
 from labvault.errors import LabvaultError
 from labvault.governance.breach import BreachChecker, BreachReport
+from labvault.oversight.alert_service import AlertService
+from labvault.oversight.canaries import CanaryService
 from labvault.platform import Platform, open_platform
 from labvault.security.access import AccessContext, Purpose, Role
-from labvault.security.alert_service import AlertService
 from labvault.security.alerts import Severity
-from labvault.security.canaries import CanaryService
 
 app = typer.Typer()
 canary_app = typer.Typer(help="Canary patients (honeytokens) of a laboratory.", no_args_is_help=True)

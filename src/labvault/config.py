@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     lab_read_budget_soft: int = Field(default=1000, ge=1)
     lab_read_budget_hard: int = Field(default=3000, ge=1)
     mass_export_patients: int = Field(default=500, ge=1)  # one request touching more: an alert
-    # Refused requests (403, 404, 429) are audited on the caller's chain (security/refusals.py):
+    # Refused requests (403, 404, 429) are audited on the caller's chain (oversight/refusals.py):
     # this many refusals by one account within the minutes after raise one high "probing" alert;
     # at most refusal_events_per_minute events per account a minute (the rest counted, not written).
     refusal_alert_count: int = Field(default=20, ge=2)

@@ -19,7 +19,7 @@ class InvalidInput(LabvaultError, ValueError):
 class UnknownId(InvalidInput):
     """An id named in a request's body that the caller cannot see: absent, another lab's, or behind
     the glass, answered alike. ``target`` (``{"item_id": "..."}``) is what the web layer records
-    when it audits the refusal (security/refusals.py): probing through bodies is seen too."""
+    when it audits the refusal (oversight/refusals.py): probing through bodies is seen too."""
 
     def __init__(self, field: str, reason: str, target: dict[str, str]) -> None:
         super().__init__(field, reason)

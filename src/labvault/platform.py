@@ -11,26 +11,29 @@ from labvault.errors import ConfigurationError
 from labvault.identity.account_actions import AccountActionService
 from labvault.identity.account_service import AccountService
 from labvault.identity.auth_policy import AuthPolicy
-from labvault.identity.lab_service import LabService
+from labvault.identity.lab_service import LabService, lab_code_of
 from labvault.identity.patient_service import PatientService
 from labvault.identity.physician_service import PhysicianService
 from labvault.identity.security_keys import SecurityKeyService
 from labvault.keys.reencrypt import ReEncryptor
 from labvault.keys.store import KeyStore
-from labvault.security.access_log import AccessLogService
+from labvault.oversight.access_log import AccessLogService
+from labvault.oversight.access_watch import watch
+from labvault.oversight.canaries import use_key_store
+from labvault.oversight.support_grants import SupportGrantService
+from labvault.schema import upgrade
+from labvault.security.audit import register_watch
 from labvault.security.audit_verifier import AuditVerifier
-from labvault.security.canaries import use_key_store
 from labvault.security.monitor import install as install_monitor
 from labvault.security.signed_checkpoint import KEY_NAME, NoteSigner
-from labvault.security.support_grants import SupportGrantService
 from labvault.security.webauthn_factor import RelyingParty
 from labvault.store.database import Database
 from labvault.store.engine import sqlite_file
-from labvault.store.migrate import upgrade
 from labvault.store.pg_rls import app_role_of
 from labvault.workflow.break_glass import BreakGlassService
 from labvault.workflow.item_lookup import ItemLookup
 from labvault.workflow.orders import OrderService
+from labvault.workflow.prescribed_patients import PrescribedThroughOrders
 from labvault.workflow.report_service import ReportService
 from labvault.workflow.results import ResultService
 from labvault.workflow.specimens import SpecimenService
@@ -105,7 +108,10 @@ def open_platform(settings: Settings) -> Platform:
     check_layout(settings)
     provider = FileKeyProvider(settings.key_dir)
     db = Database(settings.resolved_database_url(), app_url=settings.database_app_url)
-    install_monitor(db, settings)  # read budgets, off-hours and origin alerts, alert webhook
+    install_monitor(
+        db, settings, lab_code=lab_code_of
+    )  # read budgets, off-hours and origin alerts, alert webhook
+    register_watch(db, watch)  # every audit batch: canaries, read budgets, unusual access
     keys = KeyStore(provider)
     use_key_store(db, keys)  # the canary check's keys when a transaction has not loaded them
     catalogs = CatalogService(db)
@@ -121,7 +127,7 @@ def open_platform(settings: Settings) -> Platform:
         labs=LabService(db, keys),
         accounts=accounts,
         security_keys=SecurityKeyService(db, accounts, relying_party),
-        patients=PatientService(db, keys),
+        patients=PatientService(db, keys, PrescribedThroughOrders()),
         physicians=PhysicianService(db, keys),
         catalogs=catalogs,
         orders=OrderService(db, keys, catalogs),

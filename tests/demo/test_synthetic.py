@@ -1,4 +1,4 @@
-"""Tests for labvault.demo.synthetic: generated identities must pass labvault's own validators."""
+"""Tests for labvault.identity.synthetic: generated identities must pass labvault's own validators."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from stdnum import luhn
 from stdnum.fr import nir as stdnum_nir
 
-from labvault.demo.synthetic import (
+from labvault.identity.synthetic import (
     SyntheticPatient,
     generate_finess,
     generate_nir,

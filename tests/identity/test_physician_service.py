@@ -7,10 +7,10 @@ import random
 import pytest
 from sqlalchemy import select
 
-from labvault.demo.synthetic import generate_rpps
 from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound
 from labvault.identity.models import Physician
 from labvault.identity.physician_service import PhysicianData
+from labvault.identity.synthetic import generate_rpps
 from labvault.security.access import Role
 from tests.conftest import Factory
 

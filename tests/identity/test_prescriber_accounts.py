@@ -20,12 +20,12 @@ from sqlalchemy import insert
 from typer.testing import CliRunner
 
 from labvault.cli import app
-from labvault.demo.synthetic import generate_rpps
 from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound
 from labvault.identity.account_service import Account, context_for
 from labvault.identity.lab_service import LabInfo
 from labvault.identity.models import User
 from labvault.identity.physician_service import PhysicianData
+from labvault.identity.synthetic import generate_rpps
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose, Role
 from labvault.security.models import AuditEvent

@@ -18,7 +18,7 @@ from pypdf import PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject
 from stdnum.fr import nir as stdnum_nir
 
-from labvault.demo.synthetic import generate_finess, generate_nir, generate_rpps
+from labvault.identity.synthetic import generate_finess, generate_nir, generate_rpps
 from labvault.reports.pdf import html_to_pdf
 from labvault.reports.render import (
     render_history_html,

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from labvault.identity.lab_service import LabInfo
+from labvault.oversight.read_budget import SOFT_RECHECK
 from labvault.platform import Platform
 from labvault.security import audit
 from labvault.security.access import AccessContext, Role
 from labvault.security.monitor import install
-from labvault.security.read_budget import SOFT_RECHECK
 from labvault.store.base import utcnow
 from tests.auth_helpers import FakeClock
 from tests.conftest import Factory

@@ -13,9 +13,9 @@ from faker import Faker
 
 from labvault.errors import Forbidden, InvalidInput, NotFound
 from labvault.identity.account_service import Account, context_for
+from labvault.oversight.access_log import AccessEntry
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose, Role
-from labvault.security.access_log import AccessEntry
 from labvault.store.base import utcnow
 from labvault.workflow.order_data import OrderRequest
 from tests.conftest import GIVEN_PASSWORD, own

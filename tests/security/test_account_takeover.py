@@ -20,9 +20,9 @@ import pytest
 from labvault.errors import Unauthenticated
 from labvault.identity.account_service import Account, context_for
 from labvault.identity.credentials import AUTH_FAILED
+from labvault.oversight.alert_service import AlertService
 from labvault.platform import Platform
 from labvault.security.access import Purpose, Role
-from labvault.security.alert_service import AlertService
 from tests.auth_helpers import FakeClock, enroll, login_body, mark_reauthenticated, with_clock
 from tests.conftest import GIVEN_PASSWORD, TEST_PASSWORD, Factory
 from tests.web.support import API, TestClient, app_client, audit_actions, bearer

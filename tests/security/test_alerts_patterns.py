@@ -20,10 +20,10 @@ from sqlalchemy import select
 from labvault.config import Settings
 from labvault.errors import ConfigurationError
 from labvault.identity.lab_service import LabInfo
+from labvault.oversight.access_patterns import NEW_ORIGIN, OFF_HOURS
 from labvault.platform import Platform
 from labvault.security import audit
 from labvault.security.access import AccessContext, Role
-from labvault.security.access_patterns import NEW_ORIGIN, OFF_HOURS
 from labvault.security.alert_models import Alert
 from labvault.security.alert_webhook import WebhookNotifier
 from labvault.security.alerts import AlertSpec, Severity, raise_alert

@@ -6,9 +6,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import delete, text
 
+from labvault.identity.patient_service import PatientService
 from labvault.security.access import Role
+from labvault.security.audit import AuditUnavailable
 from labvault.security.models import AuditHead
+from labvault.store.database import Database
 from labvault.web.app import create_app
+from labvault.workflow.prescribed_patients import PrescribedThroughOrders
 from tests.conftest import Factory
 from tests.web.support import API, Bench, TestClient, bearer, token_for
 
@@ -62,3 +66,23 @@ def test_restricted_read_fails_closed_when_the_audit_cannot_be_written(
     assert refused.status_code == 503
     assert refused.json() == {"detail": "the audit log cannot be written; access refused"}
     assert "HIV" not in refused.text and "negative" not in refused.text and "Qzrestreint" not in refused.text
+
+
+def test_a_database_without_the_access_watch_records_nothing(factory: Factory) -> None:
+    """Monitoring is never silently off: the audit log refuses to append through a database on
+    which the platform registered no access watch, so the access it would record fails whole."""
+    platform = factory.platform
+    lab = factory.lab()
+    ctx = factory.ctx(lab, Role.RECEPTION)
+    data = factory.patient_data()
+    unwatched = Database(
+        platform.settings.resolved_database_url(), app_url=platform.settings.database_app_url
+    )
+    try:
+        patients = PatientService(unwatched, platform.keys, PrescribedThroughOrders())
+        with pytest.raises(AuditUnavailable, match="no access watch"):
+            patients.register(ctx, data)
+    finally:
+        unwatched.dispose()
+    assert data.nir is not None
+    assert platform.patients.find_by_nir(ctx, data.nir) == []  # nothing half-written

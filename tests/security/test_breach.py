@@ -13,15 +13,15 @@ import pytest
 from typer.testing import CliRunner
 
 from labvault.cli import app
-from labvault.demo.synthetic import synthetic_patients
 from labvault.governance.breach import BreachChecker, BreachReport
 from labvault.governance.breach_extract import BreachInputError
 from labvault.identity.account_service import context_for
 from labvault.identity.lab_service import LabInfo
 from labvault.identity.patient_data import PatientData, PatientRecord
+from labvault.identity.synthetic import synthetic_patients
+from labvault.oversight.canaries import CanaryService
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Role
-from labvault.security.canaries import CanaryService
 from tests.conftest import Factory
 
 runner = CliRunner()

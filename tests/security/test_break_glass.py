@@ -17,10 +17,10 @@ from labvault.identity.reauth import ReauthenticationRequired
 from labvault.platform import Platform
 from labvault.security.access import Purpose, Role
 from labvault.security.alert_models import Alert
+from labvault.security.grant_models import AccessOverride
 from labvault.security.reasons import MIN_REASON
 from labvault.store.base import utcnow
 from labvault.workflow.break_glass import MAX_MINUTES
-from labvault.workflow.models import AccessOverride
 from tests.workflow.helpers import Bench, audit_events, raw_rows, row_count
 
 REASON = "Arrêt cardiaque au service des urgences, biologiste injoignable"

@@ -16,12 +16,12 @@ from labvault.cli import app
 from labvault.identity.account_service import Account, context_for
 from labvault.identity.lab_service import LabInfo
 from labvault.identity.patient_data import PatientRecord
+from labvault.oversight.canaries import CanaryInfo, CanaryService
+from labvault.oversight.read_budget import BLOCKED, ReadBudgetExceeded
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Role
 from labvault.security.alert_models import Alert
-from labvault.security.canaries import CanaryInfo, CanaryService
 from labvault.security.monitor import install
-from labvault.security.read_budget import BLOCKED, ReadBudgetExceeded
 from labvault.workflow.order_data import OrderRequest
 from tests.conftest import Factory, forget_account_alerts
 from tests.web.support import API, app_client, bearer, token_for

@@ -11,11 +11,11 @@ from sqlalchemy import event, select
 
 from labvault.identity.account_service import context_for
 from labvault.identity.models import Patient
+from labvault.oversight.canaries import CanaryService
+from labvault.oversight.canary_models import Canary
 from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.security.alert_models import Alert
-from labvault.security.canaries import CanaryService
-from labvault.security.canary_models import Canary
 from tests.conftest import Factory
 
 

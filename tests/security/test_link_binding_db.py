@@ -27,9 +27,10 @@ from labvault.errors import Forbidden
 from labvault.identity.account_service import Account, context_for
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose, Role
+from labvault.security.grant_models import AccessOverride
 from labvault.store.base import utcnow
 from labvault.store.bound_links import MAC_COLUMN, bound_columns, bound_tables
-from labvault.workflow.models import AccessOverride, CriticalCall, Order, OrderItem, Report, Result, Specimen
+from labvault.workflow.models import CriticalCall, Order, OrderItem, Report, Result, Specimen
 from labvault.workflow.order_data import OrderRecord
 from tests.conftest import GIVEN_PASSWORD, own
 from tests.workflow.helpers import Bench

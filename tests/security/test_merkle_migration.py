@@ -5,10 +5,11 @@ from __future__ import annotations
 from alembic import command
 from sqlalchemy import select, update
 
+from labvault.schema import upgrade
 from labvault.security.access import Role
 from labvault.security.merkle import Frontier
 from labvault.security.models import AuditHead
-from labvault.store.migrate import alembic_config, upgrade
+from labvault.store.migrate import alembic_config
 from tests.conftest import Factory
 
 HEADS = AuditHead.__table__

@@ -18,8 +18,16 @@ import pytest
 
 from labvault.errors import Forbidden
 from labvault.security.access import AccessContext, Purpose, Role
-from labvault.security.permissions import Permission, require, require_lab
-from labvault.security.policy import AccessRequest, Effect, Relationship, Sensitivity, decide
+from labvault.security.permissions import Permission
+from labvault.security.policy import (
+    AccessRequest,
+    Effect,
+    Relationship,
+    Sensitivity,
+    decide,
+    require,
+    require_lab,
+)
 from labvault.workflow.base import sees_restricted
 
 # Columns: purposes care, identity_vigilance, administration, maintenance in the same lab | other lab.

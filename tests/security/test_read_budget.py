@@ -15,13 +15,7 @@ from sqlalchemy import select
 
 from labvault.identity.account_service import context_for
 from labvault.identity.lab_service import LabInfo
-from labvault.platform import Platform
-from labvault.security import audit
-from labvault.security.access import Role
-from labvault.security.alert_models import Alert
-from labvault.security.models import AuditEvent
-from labvault.security.monitor import install
-from labvault.security.read_budget import (
+from labvault.oversight.read_budget import (
     BLOCKED,
     LAB_BLOCKED,
     LAB_SOFT,
@@ -29,7 +23,13 @@ from labvault.security.read_budget import (
     SOFT,
     ReadBudgetExceeded,
 )
-from labvault.security.read_windows import RATE
+from labvault.oversight.read_windows import RATE
+from labvault.platform import Platform
+from labvault.security import audit
+from labvault.security.access import Role
+from labvault.security.alert_models import Alert
+from labvault.security.models import AuditEvent
+from labvault.security.monitor import install
 from labvault.store.base import utcnow
 from labvault.workflow.order_data import OrderRequest
 from tests.conftest import Factory

@@ -19,13 +19,8 @@ from sqlalchemy import select
 
 from labvault.config import Settings
 from labvault.errors import ConfigurationError
-from labvault.platform import Platform, open_platform
-from labvault.security import read_budget
-from labvault.security.access import Role
-from labvault.security.alert_models import Alert
-from labvault.security.models import AuditEvent
-from labvault.security.monitor import LabBudget, Monitor, install
-from labvault.security.read_budget import (
+from labvault.oversight import read_budget
+from labvault.oversight.read_budget import (
     BLOCKED,
     LAB_BLOCKED,
     LAB_SOFT,
@@ -35,7 +30,12 @@ from labvault.security.read_budget import (
     SOFT_RECHECK,
     ReadBudgetExceeded,
 )
-from labvault.security.read_windows import RATE
+from labvault.oversight.read_windows import RATE
+from labvault.platform import Platform, open_platform
+from labvault.security.access import Role
+from labvault.security.alert_models import Alert
+from labvault.security.models import AuditEvent
+from labvault.security.monitor import LabBudget, Monitor, install
 from labvault.workflow.order_data import OrderRequest
 from tests.security.budget_world import STEP, World, budget_world
 from tests.web.support import API, app_client, bearer, token_for

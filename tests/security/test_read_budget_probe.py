@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from labvault.oversight.read_budget import BLOCKED, REFUSED, ReadBudgetExceeded
+from labvault.oversight.read_windows import RATE
 from labvault.platform import Platform
 from labvault.security import audit
 from labvault.security.access import Role
 from labvault.security.alert_models import Alert
 from labvault.security.models import AuditEvent
 from labvault.security.monitor import install
-from labvault.security.read_budget import BLOCKED, REFUSED, ReadBudgetExceeded
-from labvault.security.read_windows import RATE
 from labvault.store.base import utcnow
 from tests.auth_helpers import FakeClock
 from tests.conftest import Factory

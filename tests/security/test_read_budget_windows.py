@@ -17,14 +17,14 @@ from sqlalchemy import select
 
 from labvault.config import Settings
 from labvault.errors import ConfigurationError
+from labvault.oversight import read_windows
+from labvault.oversight.read_budget import BLOCKED, REFUSED, ReadBudgetExceeded
+from labvault.oversight.read_windows import RATE, RATE_RECHECK
 from labvault.platform import Platform, open_platform
-from labvault.security import read_windows
 from labvault.security.access import Role
 from labvault.security.alert_models import Alert
 from labvault.security.models import AuditEvent
 from labvault.security.monitor import Budget, Monitor, install
-from labvault.security.read_budget import BLOCKED, REFUSED, ReadBudgetExceeded
-from labvault.security.read_windows import RATE, RATE_RECHECK
 from labvault.workflow.order_data import OrderRequest
 from tests.security.budget_world import World, budget_world
 from tests.web.support import API, app_client, bearer, token_for

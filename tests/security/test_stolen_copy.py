@@ -22,11 +22,11 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from labvault.demo.seed import seed
-from labvault.demo.synthetic import generate_nir, generate_rpps
 from labvault.identity.account_service import context_for
 from labvault.identity.lab_service import LabInfo
 from labvault.identity.patient_data import PatientData
 from labvault.identity.physician_service import PhysicianData
+from labvault.identity.synthetic import generate_nir, generate_rpps
 from labvault.identity.validation import INS_OID_TEST_NIR
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Role

@@ -25,6 +25,7 @@ from labvault.identity.lab_service import LabInfo
 from labvault.identity.models import User
 from labvault.keys.models import LabKey
 from labvault.platform import Platform
+from labvault.schema import metadata
 from labvault.security.access import Role
 from labvault.security.models import PLATFORM_CHAIN, AuditEvent
 from labvault.store.base import Base, utcnow
@@ -313,7 +314,7 @@ def test_the_step_drops_a_policy_the_code_no_longer_has(platform: Platform) -> N
     with platform.db.owner_engine.begin() as owner:
         owner.execute(text("CREATE POLICY labvault_stale ON lab_keys FOR SELECT USING (true)"))
     try:
-        apply_row_level_security(platform.db.owner_engine)
+        apply_row_level_security(platform.db.owner_engine, metadata())
         with platform.db.owner_engine.connect() as owner:
             left = owner.execute(
                 text("SELECT count(*) FROM pg_policies WHERE policyname = 'labvault_stale'")

@@ -25,6 +25,7 @@ from labvault.config import Settings
 from labvault.errors import ConfigurationError
 from labvault.identity.models import Patient
 from labvault.platform import Platform, initialise, open_platform
+from labvault.schema import metadata
 from labvault.security.access import Role
 from labvault.security.models import AuditEvent, AuditHead
 from labvault.store.base import Base
@@ -118,7 +119,7 @@ def refused_by_policy(error: DBAPIError) -> bool:
 
 @on_pg
 def test_every_lab_owned_table_has_rls_enabled_forced_and_a_lab_policy(platform: Platform) -> None:
-    tenant = {t.name for t in tenant_tables()}
+    tenant = {t.name for t in tenant_tables(metadata())}
     assert {"patients", "orders", "results", "specimens", "order_items", "physicians"} <= tenant
     managed = set(PLATFORM_MANAGED)
     assert managed == {"users", "lab_keys", "lab_catalogs"}
@@ -221,16 +222,16 @@ def test_the_app_role_owns_nothing_and_cannot_bypass_rls(platform: Platform, lab
 
 @on_pg
 def test_the_step_is_idempotent(platform: Platform) -> None:
-    before = apply_row_level_security(platform.db.owner_engine)
-    assert apply_row_level_security(platform.db.owner_engine) == before
-    assert set(before) == {t.name for t in tenant_tables()} | set(PLATFORM_MANAGED)
+    before = apply_row_level_security(platform.db.owner_engine, metadata())
+    assert apply_row_level_security(platform.db.owner_engine, metadata()) == before
+    assert set(before) == {t.name for t in tenant_tables(metadata())} | set(PLATFORM_MANAGED)
 
 
 @on_pg
 def test_an_app_role_that_could_lift_the_wall_is_refused(platform: Platform) -> None:
     owner = make_url(platform.db.url).username or "postgres"  # the tests' owner is a superuser
     with pytest.raises(ConfigurationError, match="must not be a superuser"):
-        apply_row_level_security(platform.db.owner_engine, app_role=owner)
+        apply_row_level_security(platform.db.owner_engine, metadata(), app_role=owner)
 
 
 @on_pg

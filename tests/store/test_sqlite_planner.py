@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from labvault.schema import metadata, upgrade
 from labvault.store.engine import make_engine
-from labvault.store.migrate import upgrade
 from labvault.store.sqlite_planner import seed_planner_stats
 
 
@@ -35,7 +35,7 @@ def test_seeding_is_idempotent_and_keeps_measured_statistics(tmp_path: Path) -> 
         conn.execute("UPDATE sqlite_stat1 SET stat = '42 7' WHERE idx = 'ix_results_lab_id'")
     engine = make_engine(f"sqlite:///{db}")
     try:
-        assert seed_planner_stats(engine) == 0
+        assert seed_planner_stats(engine, metadata()) == 0
     finally:
         engine.dispose()
     with sqlite3.connect(db) as conn:

@@ -102,7 +102,7 @@ def nothing_written(
     """The lab's patient rows and audit chain (and the platform chain if asked) are unchanged,
     except for ``refusals`` audit events: a refused duplicate names existing patients, so the
     refusal itself is audited like a lookup (the refusal, and one hit per patient it names); a
-    403 or 404 is audited as ``access.refused`` on the caller's chain (security/refusals.py: the
+    403 or 404 is audited as ``access.refused`` on the caller's chain (oversight/refusals.py: the
     lab's, ``platform_refusals`` on the platform chain for an operator)."""
 
     def state() -> tuple[int, int, int | None]:

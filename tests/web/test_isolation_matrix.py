@@ -187,23 +187,23 @@ from fastapi import FastAPI
 from fastapi import routing as fastapi_routing
 from sqlalchemy import func, select
 
-from labvault.demo.synthetic import generate_finess, generate_rpps
 from labvault.identity.account_action_models import PendingAccountAction
 from labvault.identity.account_service import Account, context_for
 from labvault.identity.lab_service import LabInfo
 from labvault.identity.patient_data import PatientData, PatientRecord
 from labvault.identity.physician_service import PhysicianData, PhysicianRecord
+from labvault.identity.synthetic import generate_finess, generate_rpps
 from labvault.keys.models import LabKey
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose, Role
 from labvault.security.alert_models import Alert
 from labvault.security.alerts import AlertSpec, Severity, raise_alert
-from labvault.security.grant_models import SupportGrant
+from labvault.security.grant_models import AccessOverride, SupportGrant
 from labvault.security.models import AuditEvent
 from labvault.security.signed_checkpoint import NoteVerifier
 from labvault.store.base import utcnow
 from labvault.web.app import API_PREFIX, create_app
-from labvault.workflow.models import AccessOverride, CriticalCall, Order, OrderItem, Report, Result, Specimen
+from labvault.workflow.models import CriticalCall, Order, OrderItem, Report, Result, Specimen
 from labvault.workflow.order_data import OrderRecord, OrderRequest
 from tests.auth_helpers import Authenticator, forget_code_use, mark_reauthenticated, pool_for
 from tests.conftest import GIVEN_PASSWORD, TEST_PASSWORD, Factory, own

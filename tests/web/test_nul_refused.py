@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from labvault.demo.synthetic import generate_finess
+from labvault.identity.synthetic import generate_finess
 from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.web.app import API_PREFIX

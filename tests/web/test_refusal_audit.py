@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from labvault.oversight import refusals
+from labvault.oversight.refusals import PROBING, REFUSED
 from labvault.platform import Platform
-from labvault.security import refusals
 from labvault.security.access import Role
 from labvault.security.alert_models import Alert
 from labvault.security.audit import AuditUnavailable
 from labvault.security.models import AuditEvent
 from labvault.security.monitor import install
-from labvault.security.refusals import PROBING, REFUSED
 from labvault.store.base import utcnow
 from tests.conftest import Factory
 from tests.web.support import API, app_client, audit_count, bearer, token_for

@@ -17,9 +17,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from labvault.demo.synthetic import generate_rpps
 from labvault.identity.account_service import Account, context_for
 from labvault.identity.physician_service import PhysicianData
+from labvault.identity.synthetic import generate_rpps
 from labvault.platform import Platform
 from labvault.security.access import Purpose, Role
 from labvault.security.models import AuditEvent

@@ -20,9 +20,9 @@ import pytest
 import sqlalchemy.exc
 from sqlalchemy import func, select
 
-from labvault.demo.synthetic import generate_rpps
 from labvault.identity.lab_service import LabInfo
 from labvault.identity.physician_service import PhysicianData
+from labvault.identity.synthetic import generate_rpps
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Role
 from labvault.security.models import AuditEvent

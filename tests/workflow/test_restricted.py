@@ -14,8 +14,9 @@ from labvault.errors import Forbidden, InvalidInput, NotFound
 from labvault.identity.account_service import Account, context_for
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Role
+from labvault.security.grant_models import AccessOverride
 from labvault.store.base import utcnow
-from labvault.workflow.models import AccessOverride, Result
+from labvault.workflow.models import Result
 from labvault.workflow.order_data import OrderRecord
 from labvault.workflow.results import ResultEntry
 from tests.workflow.helpers import Bench, audit_events, pdf_text, row_count

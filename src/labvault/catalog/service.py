@@ -21,7 +21,8 @@ from labvault.identity.models import Lab
 from labvault.security import audit
 from labvault.security.access import AccessContext, Role
 from labvault.security.audit import AuditRecord
-from labvault.security.permissions import Permission, require
+from labvault.security.permissions import Permission
+from labvault.security.policy import require
 from labvault.store.database import Database, declared_lab
 
 

@@ -16,16 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labvault.demo.synthetic import (
+from labvault.demo.workflow_seed import LabStaff, SeedPatient, WorkflowSummary, seed_workflow
+from labvault.errors import NotFound, Unauthenticated
+from labvault.identity.account_service import Account, context_for
+from labvault.identity.patient_data import PatientData
+from labvault.identity.synthetic import (
     SyntheticPatient,
     generate_finess,
     synthetic_full_names,
     synthetic_patients,
 )
-from labvault.demo.workflow_seed import LabStaff, SeedPatient, WorkflowSummary, seed_workflow
-from labvault.errors import NotFound, Unauthenticated
-from labvault.identity.account_service import Account, context_for
-from labvault.identity.patient_data import PatientData
 from labvault.platform import Platform
 from labvault.security.access import LAB_ROLES, AccessContext, Purpose, Role
 from labvault.security.totp import STEP_SECONDS, code_at, code_at_step, step_of

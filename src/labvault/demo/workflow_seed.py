@@ -21,9 +21,9 @@ from dataclasses import dataclass, fields, replace
 
 from labvault.catalog.model import Catalog, ReferenceRange, Sex, TestDefinition
 from labvault.catalog.ranges import age_in_days, select_range
-from labvault.demo.synthetic import synthetic_physicians
 from labvault.errors import Conflict
 from labvault.identity.physician_service import PhysicianData, PhysicianRecord
+from labvault.identity.synthetic import synthetic_physicians
 from labvault.platform import Platform
 from labvault.security.access import AccessContext
 from labvault.store.base import utcnow

@@ -33,11 +33,12 @@ from labvault.governance.breach_sql import sql_candidates
 from labvault.identity import patient_codec as codec
 from labvault.identity.models import Patient
 from labvault.keys.store import KeyStore
+from labvault.oversight.canaries import canaries_among
 from labvault.security import audit
 from labvault.security.access import AccessContext
 from labvault.security.audit import AuditRecord
-from labvault.security.canaries import canaries_among
-from labvault.security.permissions import Permission, require_lab
+from labvault.security.permissions import Permission
+from labvault.security.policy import require_lab
 from labvault.store.database import Database
 
 BATCH = 2000  # distinct index values looked up per round trip group

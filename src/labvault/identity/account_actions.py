@@ -26,7 +26,8 @@ from labvault.identity.account_events import AccountAlert
 from labvault.identity.models import User
 from labvault.security.access import AccessContext, Role
 from labvault.security.audit import AuditRecord
-from labvault.security.permissions import Permission, require_lab
+from labvault.security.permissions import Permission
+from labvault.security.policy import require_lab
 from labvault.store.database import Database
 
 MAX_LISTED = 200

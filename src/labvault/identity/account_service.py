@@ -37,12 +37,13 @@ from labvault.keys.store import KeyStore
 from labvault.security import audit
 from labvault.security.access import LAB_ACCOUNT_ROLES, LAB_ROLES, AccessContext, Purpose, Role
 from labvault.security.audit import AuditRecord
+from labvault.security.overrides import end_overrides_of
 from labvault.security.passwords import check_password_policy, hash_password
-from labvault.security.permissions import Permission, require
+from labvault.security.permissions import Permission
+from labvault.security.policy import require
 from labvault.security.tokens import display_prefix, new_token, token_digest
 from labvault.store.base import utcnow
 from labvault.store.database import Database
-from labvault.workflow.overrides import end_overrides_of
 
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{2,63}$")
 LAST_ESTABLISHED_ADMIN = (

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError as DbIntegrityError
+from sqlalchemy.orm import Session
 
 from labvault.errors import Conflict, InvalidInput, NotFound
 from labvault.identity.models import Lab
@@ -16,7 +17,8 @@ from labvault.keys.store import KeyStore
 from labvault.security import audit
 from labvault.security.access import AccessContext, Role
 from labvault.security.audit import AuditRecord
-from labvault.security.permissions import Permission, require
+from labvault.security.permissions import Permission
+from labvault.security.policy import require
 from labvault.store.base import utcnow
 from labvault.store.database import Database
 
@@ -34,6 +36,12 @@ class LabInfo:
 
 def _info(lab: Lab) -> LabInfo:
     return LabInfo(lab.id, lab.code, lab.name, lab.finess, lab.shredded_at is not None)
+
+
+def lab_code_of(session: Session, lab_id: uuid.UUID) -> str | None:
+    """The lab's code, in the caller's transaction (the alert webhook names the lab by it)."""
+    lab = session.get(Lab, lab_id)
+    return lab.code if lab else None
 
 
 class LabService:

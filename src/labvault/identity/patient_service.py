@@ -20,15 +20,15 @@ from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound
 from labvault.identity import patient_codec as codec
 from labvault.identity.models import Patient
 from labvault.identity.patient_data import FIELD_NAMES, PatientData, PatientRecord, validate_patient
+from labvault.identity.prescribed import PrescribedPatients
 from labvault.identity.validation import normalize_nir
 from labvault.keys.store import KeyStore
 from labvault.security import audit, policy
 from labvault.security.access import AccessContext, Role
 from labvault.security.audit import AuditRecord
-from labvault.security.permissions import Permission, require_lab
-from labvault.security.policy import Relationship
+from labvault.security.permissions import Permission
+from labvault.security.policy import Relationship, require_lab
 from labvault.store.base import utcnow
-from labvault.store.bound_links import bind_session
 from labvault.store.database import Database
 
 OBJECT = "patient"
@@ -43,37 +43,6 @@ class Duplicate:
     reason: str  # "nir" or "name_birth_date"
 
 
-def _prescribed_for(ctx: AccessContext) -> ColumnElement[bool]:
-    """A condition on :class:`Patient`: every patient of the lab for its staff; for a prescriber,
-    the patients with at least one order they prescribed (in the query, so that searches neither
-    show nor count the others)."""
-    if ctx.role is not Role.PRESCRIBER:
-        return true()
-    # Imported here: orders sit above identities (workflow builds on identity), this is the one
-    # place an identity read looks at them.
-    from labvault.workflow.models import Order
-
-    if ctx.physician_id is None:
-        raise Forbidden("a prescriber account acts for its physician: this context names none")
-    return Patient.id.in_(select(Order.patient_id).where(Order.prescriber_id == ctx.physician_id))
-
-
-def _check_prescribed(
-    session: Session, keys: LabKeySet, ctx: AccessContext, patient_ids: list[uuid.UUID]
-) -> None:
-    """For a prescriber, load whole the orders that tied them to ``patient_ids`` (the filter above
-    only joined through their clear links), so that their sealed links are checked: a prescriber
-    or patient link moved in the database raises IntegrityError instead of opening an identity."""
-    if ctx.role is not Role.PRESCRIBER or not patient_ids:
-        return
-    from labvault.workflow.models import Order  # see _prescribed_for
-
-    bind_session(session, keys)
-    session.scalars(
-        select(Order).where(Order.patient_id.in_(patient_ids), Order.prescriber_id == ctx.physician_id)
-    ).all()
-
-
 def _hits(patient_ids: list[str]) -> list[AuditRecord]:
     """One event per patient a search or a refusal showed, so each patient's access log and the
     read budgets see it."""
@@ -81,16 +50,33 @@ def _hits(patient_ids: list[str]) -> list[AuditRecord]:
 
 
 class PatientService:
-    def __init__(self, db: Database, keys: KeyStore) -> None:
+    def __init__(self, db: Database, keys: KeyStore, prescribed: PrescribedPatients) -> None:
         self.db = db
         self.keys = keys
+        self.prescribed = prescribed
+
+    def _prescribed_for(self, ctx: AccessContext) -> ColumnElement[bool]:
+        """A condition on :class:`Patient`: every patient of the lab for its staff; for a prescriber,
+        the patients with at least one order they prescribed (identity/prescribed.py)."""
+        if ctx.role is not Role.PRESCRIBER:
+            return true()
+        if ctx.physician_id is None:
+            raise Forbidden("a prescriber account acts for its physician: this context names none")
+        return self.prescribed.condition(ctx.physician_id)
+
+    def _check_prescribed(
+        self, session: Session, keys: LabKeySet, ctx: AccessContext, patient_ids: list[uuid.UUID]
+    ) -> None:
+        """For a prescriber, check the seals of the orders that tied them to ``patient_ids``."""
+        if ctx.role is Role.PRESCRIBER and ctx.physician_id is not None and patient_ids:
+            self.prescribed.verify(session, keys, ctx.physician_id, patient_ids)
 
     @contextmanager
     def _lab(
         self, ctx: AccessContext, permission: Permission, *, per_patient: bool = False
     ) -> Iterator[tuple[Session, LabKeySet]]:
         """The lab's transaction, once the policy allows ``permission``. ``per_patient``: a read held
-        to :func:`_prescribed_for` (a prescriber passes this gate, then sees only their patients)."""
+        to :meth:`_prescribed_for` (a prescriber passes this gate, then sees only their patients)."""
         if per_patient:
             policy.enforce_on_own_orders(ctx, permission)
             if ctx.lab_id is None:
@@ -289,11 +275,11 @@ class PatientService:
             row = self._row(session, patient_id)
             if ctx.role is Role.PRESCRIBER:
                 prescribed = session.scalar(
-                    select(Patient.id).where(Patient.id == row.id, _prescribed_for(ctx))
+                    select(Patient.id).where(Patient.id == row.id, self._prescribed_for(ctx))
                 )
                 relationship = Relationship.NONE if prescribed is None else Relationship.PRESCRIBER
                 policy.enforce(ctx, Permission.PATIENT_READ, relationship=relationship)
-                _check_prescribed(session, keys, ctx, [row.id])
+                self._check_prescribed(session, keys, ctx, [row.id])
             record = codec.decode(keys, row)
             audit.append(
                 session, ctx, AuditRecord("patient.read", OBJECT, str(patient_id), patient_id=patient_id)
@@ -310,9 +296,9 @@ class PatientService:
         """Blind-index candidates, confirmed on decrypted values; one transaction, one audit event.
         A prescriber finds only the patients they prescribed for."""
         with self._lab(ctx, Permission.PATIENT_READ, per_patient=True) as (session, keys):
-            rows = _union(session, conditions(keys), MAX_RESULTS + 1, _prescribed_for(ctx))
+            rows = _union(session, conditions(keys), MAX_RESULTS + 1, self._prescribed_for(ctx))
             records = [r for r in (codec.decode(keys, row) for row in rows) if confirm(r.data)][:MAX_RESULTS]
-            _check_prescribed(session, keys, ctx, [r.id for r in records])
+            self._check_prescribed(session, keys, ctx, [r.id for r in records])
             audit.append_many(
                 session,
                 ctx,

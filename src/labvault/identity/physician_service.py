@@ -16,7 +16,8 @@ from labvault.keys.store import KeyStore
 from labvault.security import audit
 from labvault.security.access import AccessContext
 from labvault.security.audit import AuditRecord
-from labvault.security.permissions import Permission, require_lab
+from labvault.security.permissions import Permission
+from labvault.security.policy import require_lab
 from labvault.store.database import Database
 from labvault.store.sealed_fields import open_fields, seal_fields
 

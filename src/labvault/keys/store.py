@@ -38,7 +38,7 @@ SESSION_KEYSETS = "labvault.keysets"  # the key sets a transaction loaded, by la
 
 def _used_in(session: Session, keys: LabKeySet) -> LabKeySet:
     """Remember the keys in the transaction's session: the checks run from the audit choke point
-    (the canary lookup, security/canaries.py) reuse them without reading the marker again."""
+    (the canary lookup, oversight/canaries.py) reuse them without reading the marker again."""
     session.info.setdefault(SESSION_KEYSETS, {})[keys.lab_id] = keys
     return keys
 

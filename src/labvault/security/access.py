@@ -17,7 +17,7 @@ class Role(StrEnum):
     # they prescribed (security/policy.py; the services compute the relationship per order).
     PRESCRIBER = "prescriber"
     # No account holds this one: the context a platform operator gets for one lab, only from a lab
-    # admin's active grant (security/support_grants.py).
+    # admin's active grant (oversight/support_grants.py).
     SUPPORT = "support"
 
 

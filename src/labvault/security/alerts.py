@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from labvault.identity.models import Lab
 from labvault.security import audit
 from labvault.security.access import AccessContext
 from labvault.security.alert_models import Alert
@@ -92,12 +91,11 @@ def raise_alert(
         on_lab=on_lab,
     )
     if monitor.webhook is not None:
-        lab = session.get(Lab, lab_id)
         session.info.setdefault(PENDING_PUSH, []).append(
             {
                 "alert_id": str(row.id),
                 "lab_id": str(lab_id),
-                "lab_code": lab.code if lab else None,
+                "lab_code": monitor.lab_code(session, lab_id) if monitor.lab_code else None,
                 "kind": spec.kind,
                 "severity": spec.severity.value,
                 "blocked": spec.blocked,

@@ -6,16 +6,22 @@ so if the event cannot be written the transaction fails and nothing is returned 
 Each chain is also an RFC 6962 Merkle tree whose leaves are the entry hashes: appends keep the
 tree's frontier on the chain head (O(log n) hashes, in the statement that already moves the head),
 so a signed checkpoint never needs to read the log (audit_verifier.py).
+
+Every batch is shown to the access watch the platform registered on the database at start-up
+(:func:`register_watch`; oversight/access_watch.py: canaries, read budgets, unusual access). With
+none registered the log refuses to append, so monitoring can never be silently off.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Connection, Engine, Table, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -25,6 +31,7 @@ from labvault.security.audit_chain import GENESIS, ChainEntry, StoredEntry, entr
 from labvault.security.merkle import Frontier, ProofError, leaf_hash
 from labvault.security.models import PLATFORM_CHAIN, AuditEvent, AuditHead
 from labvault.store.base import utcnow
+from labvault.store.database import Database
 
 _EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]
 _HEADS: Table = AuditHead.__table__  # type: ignore[assignment]
@@ -45,6 +52,28 @@ class AuditRecord:
     # The patient whose record this event reads or writes (pseudonymous id): feeds the patient's
     # access log and the per-user read budgets.
     patient_id: uuid.UUID | None = None
+
+
+# What sees every appended batch, in its transaction: (session, context, records, batch time, the
+# chain's last sequence number). It may raise to refuse the access (a hard read budget: 429).
+Watch = Callable[[Session, AccessContext, Sequence[AuditRecord], dt.datetime, int], None]
+_WATCHES: weakref.WeakKeyDictionary[Engine, Watch] = weakref.WeakKeyDictionary()
+
+
+def register_watch(db: Database, watch: Watch) -> None:
+    """Show every batch appended through ``db`` (any of its engines) to ``watch``, replacing any."""
+    for engine in {db.engine, db.owner_engine}:
+        _WATCHES[engine] = watch
+
+
+def _watch_of(session: Session) -> Watch:
+    bind = session.get_bind()
+    watch = _WATCHES.get(bind.engine if isinstance(bind, Connection) else bind)
+    if watch is None:
+        raise AuditUnavailable(
+            "no access watch is registered on this database: nothing is recorded unwatched"
+        )
+    return watch
 
 
 def chain_of(ctx: AccessContext) -> str:
@@ -86,8 +115,9 @@ def append_many(
         raise ValueError("a laboratory's context records on its own chain only")
     lab_id = ctx.lab_id or on_lab
     chain = str(lab_id) if lab_id else PLATFORM_CHAIN
+    watch = _watch_of(session)
     try:
-        _append(session, ctx, chain, lab_id, records)
+        _append(session, ctx, chain, lab_id, records, watch)
     except DBAPIError as exc:
         raise AuditUnavailable(f"audit chain {chain} cannot be written ({exc.__class__.__name__})") from None
 
@@ -98,6 +128,7 @@ def _append(
     chain: str,
     lab_id: uuid.UUID | None,
     records: Sequence[AuditRecord],
+    watch: Watch,
 ) -> None:
     head = session.execute(
         update(_HEADS)
@@ -144,8 +175,6 @@ def _append(
         .where(_HEADS.c.chain == chain)
         .values(last_hash=prev, merkle_frontier=frontier.to_bytes())
     )
-    from labvault.security.access_watch import watch  # here: the watch raises alerts, which audit
-
     watch(session, ctx, records, at, seq)  # canaries, read budgets, unusual access (may refuse: 429)
 
 

@@ -23,7 +23,8 @@ from labvault.security.access import AccessContext, Role
 from labvault.security.audit import read_leaves
 from labvault.security.checkpoint import StoredCheckpoint
 from labvault.security.models import AuditEvent, AuditHead
-from labvault.security.permissions import Permission, require
+from labvault.security.permissions import Permission
+from labvault.security.policy import require
 
 _EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]
 _HEADS: Table = AuditHead.__table__  # type: ignore[assignment]

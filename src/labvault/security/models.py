@@ -9,8 +9,9 @@ from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from labvault.store.base import Base
+from labvault.store.pg_rls import PLATFORM_CHAIN
 
-PLATFORM_CHAIN = "platform"
+__all__ = ["PLATFORM_CHAIN", "AuditEvent", "AuditHead"]
 
 
 class AuditEvent(Base):

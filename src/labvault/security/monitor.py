@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session
 
-import labvault.security.canary_models  # noqa: F401 - registers the table the watch looks canaries up in
 from labvault.config import Settings
 from labvault.errors import ConfigurationError
 from labvault.security.access import Role
@@ -27,6 +26,7 @@ from labvault.store.base import utcnow
 from labvault.store.database import Database
 
 Clock = Callable[[], dt.datetime]
+LabCodeLookup = Callable[[Session, uuid.UUID], "str | None"]
 
 # Distinct patients per user, soft (one alert) / hard (refused), in three windows: the short one
 # (10 minutes by default), an hour and a day. Sized for the lab the lab-wide budget is sized for
@@ -93,7 +93,7 @@ class WindowCount:
     """A user's exact count over a longer window, as a committed transaction saw it at ``at``
     (monitor clock). While ``at`` lies within the short window, every patient the user touched
     since is in the short window's count (exact, taken on every counted read), so ``patients +
-    short count`` bounds the longer count from above, in any process (security/read_windows.py).
+    short count`` bounds the longer count from above, in any process (oversight/read_windows.py).
     ``quiet_until``: the window's soft alert for this user is known to exist until then."""
 
     patients: int
@@ -125,7 +125,7 @@ class LabCount:
     """A lab's exact count, as a committed transaction saw it: ``patients`` distinct counted
     patients in the window ending at ``at`` (monitor clock), the lab's audit chain ending at
     ``seq``. Each later event names at most one patient, so ``patients + (chain end - seq)`` bounds
-    the count from above in any process (security/read_budget.py). ``quiet_until``: the lab's
+    the count from above in any process (oversight/read_budget.py). ``quiet_until``: the lab's
     soft alert of the window is known to exist until then."""
 
     patients: int
@@ -163,6 +163,9 @@ class Monitor:
     origin_lookback: dt.timedelta
     clock: Clock = utcnow
     webhook: WebhookNotifier | None = field(default=None, repr=False)
+    # The lab's code for the webhook's payload (identities sit above this layer: the platform
+    # passes the lookup at start-up; a reinstall keeps it).
+    lab_code: LabCodeLookup | None = field(default=None, repr=False)
     _flagged: set[tuple[uuid.UUID | None, dt.date]] = field(default_factory=set, repr=False)
     _lab_counts: dict[uuid.UUID, LabCount] = field(default_factory=dict, repr=False)
     _window_counts: dict[tuple[uuid.UUID, str], WindowCount] = field(default_factory=dict, repr=False)
@@ -293,14 +296,20 @@ def _zone(name: str) -> ZoneInfo:
 _MONITORS: weakref.WeakKeyDictionary[Engine, Monitor] = weakref.WeakKeyDictionary()
 
 
-def install(db: Database, settings: Settings, clock: Clock = utcnow) -> Monitor:
-    """Attach a monitor built from ``settings`` to every engine of ``db`` (replacing any)."""
+def install(
+    db: Database, settings: Settings, clock: Clock = utcnow, lab_code: LabCodeLookup | None = None
+) -> Monitor:
+    """Attach a monitor built from ``settings`` to every engine of ``db`` (replacing any, whose
+    ``lab_code`` lookup it keeps unless given one)."""
     monitor = Monitor.from_settings(settings, clock)
-    for engine in {db.engine, getattr(db, "owner_engine", db.engine)}:
+    for engine in {db.engine, db.owner_engine}:
         previous = _MONITORS.get(engine)
+        if lab_code is None and previous is not None:
+            lab_code = previous.lab_code
         if previous is not None and previous.webhook is not None and previous.webhook is not monitor.webhook:
             previous.webhook.close()
         _MONITORS[engine] = monitor
+    monitor.lab_code = lab_code
     return monitor
 
 

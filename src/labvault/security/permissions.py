@@ -2,15 +2,14 @@
 
 This table says what each role may do at all; :mod:`labvault.security.policy` builds on it and
 adds the rest of every decision on patient data (lab, relationship, sensitivity, purpose,
-break-the-glass). :func:`require` and :func:`require_lab` ask the policy.
+break-the-glass). :func:`~labvault.security.policy.require` and ``require_lab`` (the policy) ask it.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from labvault.errors import Forbidden
-from labvault.security.access import AccessContext, Role
+from labvault.security.access import Role
 
 
 class Permission(StrEnum):
@@ -105,19 +104,3 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 def allows(role: Role, permission: Permission) -> bool:
     """The table alone: whether ``role`` may do this at all (the policy's first question)."""
     return permission in ROLE_PERMISSIONS[role]
-
-
-def require(ctx: AccessContext, permission: Permission) -> None:
-    """Raise :class:`Forbidden` unless the policy allows the context ``permission`` on its own
-    lab's normal (not restricted) data."""
-    # Imported here: the policy builds on this module's table.
-    from labvault.security.policy import enforce
-
-    enforce(ctx, permission)
-
-
-def require_lab(ctx: AccessContext, permission: Permission) -> None:
-    """Like :func:`require`, for actions on a lab's own data: a lab scope is mandatory."""
-    require(ctx, permission)
-    if ctx.lab_id is None:
-        raise Forbidden(f"{permission.value} needs a laboratory scope")

@@ -192,3 +192,16 @@ def enforce_on_own_orders(ctx: AccessContext, permission: Permission) -> None:
 
 def with_override(request: AccessRequest) -> AccessRequest:
     return replace(request, override=True)
+
+
+def require(ctx: AccessContext, permission: Permission) -> None:
+    """Raise :class:`Forbidden` unless the policy allows the context ``permission`` on its own
+    lab's normal (not restricted) data."""
+    enforce(ctx, permission)
+
+
+def require_lab(ctx: AccessContext, permission: Permission) -> None:
+    """Like :func:`require`, for actions on a lab's own data: a lab scope is mandatory."""
+    require(ctx, permission)
+    if ctx.lab_id is None:
+        raise Forbidden(f"{permission.value} needs a laboratory scope")

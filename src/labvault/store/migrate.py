@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import MetaData
 
 from labvault.store.engine import make_engine, normalise_url
 from labvault.store.pg_rls import APP_ROLE, apply_row_level_security
@@ -21,8 +22,9 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head", *, app_role: str = APP_ROLE) -> None:
-    """Bring the database at ``url`` (the owner's) to ``revision`` (idempotent), then refresh what
+def upgrade(url: str, revision: str = "head", *, metadata: MetaData, app_role: str = APP_ROLE) -> None:
+    """Bring the database at ``url`` (the owner's) to ``revision`` (idempotent), then refresh, for the
+    tables of ``metadata`` (labvault/schema.py: every table), what
     the migrations do not carry: on SQLite the planner's assumed statistics
     (store/sqlite_planner.py), on PostgreSQL the application role's grants and the row-level
     security policies of every tenant table, including tables new in this upgrade (store/pg_rls.py)."""
@@ -30,8 +32,8 @@ def upgrade(url: str, revision: str = "head", *, app_role: str = APP_ROLE) -> No
     engine = make_engine(url)
     try:
         if engine.dialect.name == "postgresql":
-            apply_row_level_security(engine, app_role)
+            apply_row_level_security(engine, metadata, app_role)
         else:
-            seed_planner_stats(engine)
+            seed_planner_stats(engine, metadata)
     finally:
         engine.dispose()

@@ -15,19 +15,18 @@ migration cannot be forgotten.
 
 from __future__ import annotations
 
-import importlib
 import uuid
 
-from sqlalchemy import Connection, Engine, Table, text
+from sqlalchemy import Connection, Engine, MetaData, Table, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from labvault.errors import ConfigurationError
-from labvault.security.models import PLATFORM_CHAIN
-from labvault.store.base import Base
 from labvault.store.tenancy import tenant_tables as scoped_tables
 
 APP_ROLE = "labvault_app"
+# The name of the audit chain of events of no lab (security/models.py): the append policy needs it.
+PLATFORM_CHAIN = "platform"
 LAB_SETTING = "labvault.lab_id"
 MAINTENANCE_SETTING = "labvault.maintenance"
 
@@ -119,10 +118,11 @@ def bind_transaction(connection: Connection, lab_id: uuid.UUID | None, *, mainte
     )
 
 
-def tenant_tables() -> list[Table]:
-    """Every table of a :class:`TenantScoped` model, whoever added it."""
-    importlib.import_module("labvault.platform")  # imports every service, hence every model
-    return scoped_tables()
+def tenant_tables(metadata: MetaData) -> list[Table]:
+    """Every table of ``metadata`` (labvault/schema.py: all of them) that a :class:`TenantScoped`
+    model maps."""
+    scoped = {t.name for t in scoped_tables()}
+    return [t for t in metadata.sorted_tables if t.name in scoped]
 
 
 def _quote(connection: Connection, identifier: str) -> str:
@@ -265,13 +265,14 @@ def _account_lab_function(connection: Connection, schema: str) -> None:
     )
 
 
-def apply_row_level_security(engine: Engine, app_role: str = APP_ROLE) -> list[str]:
-    """Create or refresh the app role's grants and the policies; returns the lab-owned tables
+def apply_row_level_security(engine: Engine, metadata: MetaData, app_role: str = APP_ROLE) -> list[str]:
+    """Create or refresh the app role's grants and the policies on the tables of ``metadata``
+    (labvault/schema.py: every table); returns the lab-owned tables
     protected (tenant and platform-managed). Run as the owner of the tables, after every upgrade;
     safe to run again."""
     if engine.dialect.name != "postgresql":
         return []
-    tenant = [t.name for t in tenant_tables()]
+    tenant = [t.name for t in tenant_tables(metadata)]
     with engine.begin() as connection:
         schema = connection.execute(text("SELECT current_schema()")).scalar_one()
         existing = _existing(connection, schema)
@@ -279,7 +280,7 @@ def apply_row_level_security(engine: Engine, app_role: str = APP_ROLE) -> list[s
         owned = sorted(name for name, owner in existing.items() if owner == app_role)
         if owned:
             raise ConfigurationError(f"the application role {app_role!r} owns tables: {', '.join(owned)}")
-        mapped = [t.name for t in Base.metadata.sorted_tables if t.name in existing]
+        mapped = [t.name for t in metadata.sorted_tables if t.name in existing]
         _grant(connection, schema, mapped, app_role)
         lab_owned: dict[str, dict[str, str]] = {name: {} for name in tenant} | PLATFORM_MANAGED
         protected = sorted(name for name in lab_owned if name in existing)

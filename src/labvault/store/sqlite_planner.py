@@ -9,22 +9,15 @@ front: a lab holds many rows, an id one. A real ``ANALYZE`` later replaces them 
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, Index, Table, text
-
-import labvault.catalog.storage
-import labvault.identity.models
-import labvault.keys.models
-import labvault.security.models
-import labvault.workflow.models  # noqa: F401 - every table on the metadata
-from labvault.store.base import Base
+from sqlalchemy import Engine, Index, MetaData, Table, text
 
 ASSUMED_ROWS = 1_000_000
 ASSUMED_ROWS_PER_LAB = 100_000
 ASSUMED_ROWS_PER_KEY = 10
 
 
-def _lab_tables() -> list[Table]:
-    return [t for t in Base.metadata.sorted_tables if "lab_id" in t.columns and "id" in t.columns]
+def _lab_tables(metadata: MetaData) -> list[Table]:
+    return [t for t in metadata.sorted_tables if "lab_id" in t.columns and "id" in t.columns]
 
 
 def _index_stat(index: Index) -> str:
@@ -40,15 +33,16 @@ def _index_stat(index: Index) -> str:
     return " ".join(str(n) for n in (ASSUMED_ROWS, *per_prefix))
 
 
-def seed_planner_stats(engine: Engine) -> int:
-    """Write assumed statistics for the lab tables' indexes that have none yet; returns how many."""
+def seed_planner_stats(engine: Engine, metadata: MetaData) -> int:
+    """Write assumed statistics for the indexes of the lab tables of ``metadata`` (labvault/schema.py)
+    that have none yet; returns how many."""
     if engine.dialect.name != "sqlite":
         return 0
     written = 0
     with engine.begin() as conn:
         if conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first() is None:
             conn.exec_driver_sql("ANALYZE sqlite_master")  # creates sqlite_stat1, reads no table
-        for table in _lab_tables():
+        for table in _lab_tables(metadata):
             primary = conn.exec_driver_sql(
                 "SELECT name FROM pragma_index_list(?) WHERE origin = 'pk'", (table.name,)
             ).scalar()

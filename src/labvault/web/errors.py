@@ -19,10 +19,10 @@ from starlette.responses import RedirectResponse, Response
 from labvault.crypto.errors import IntegrityError, KeyUnavailable
 from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated, UnknownId
 from labvault.identity.account_service import context_for
+from labvault.oversight.read_budget import ReadBudgetExceeded
+from labvault.oversight.refusals import Refusal, RefusalService, target_of
 from labvault.security.access import AccessContext
 from labvault.security.audit import AuditUnavailable
-from labvault.security.read_budget import ReadBudgetExceeded
-from labvault.security.refusals import Refusal, RefusalService, target_of
 from labvault.store.tenancy import TenantScopeError
 from labvault.web.deps import origin_of
 from labvault.web.ui import UI_PREFIX, cookies, csrf, pages
@@ -102,7 +102,7 @@ def _route_template(request: Request) -> str | None:
 async def _audit_refusal(
     request: Request, status: int, ctx: AccessContext | None = None, named: Mapping[str, str] | None = None
 ) -> None:
-    """Hand the refusal to the refusal service (security/refusals.py), off the event loop; it
+    """Hand the refusal to the refusal service (oversight/refusals.py), off the event loop; it
     never raises: the answer stays the refusal. ``named``: ids the body named (:class:`UnknownId`)."""
     try:
         ctx = ctx or _caller(request)

@@ -22,12 +22,13 @@ from labvault.keys.store import KeyStore
 from labvault.security import audit, policy
 from labvault.security.access import AccessContext, Role
 from labvault.security.audit import AuditRecord
-from labvault.security.permissions import Permission, require_lab
-from labvault.security.policy import Effect, Relationship, Sensitivity
+from labvault.security.grant_models import AccessOverride
+from labvault.security.permissions import Permission
+from labvault.security.policy import Effect, Relationship, Sensitivity, require_lab
 from labvault.store.base import utcnow
 from labvault.store.bound_links import bind_session
 from labvault.store.database import Database
-from labvault.workflow.models import AccessOverride, Order, OrderItem
+from labvault.workflow.models import Order, OrderItem
 
 SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
 

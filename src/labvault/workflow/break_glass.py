@@ -27,13 +27,13 @@ from labvault.security import audit, policy
 from labvault.security.access import AccessContext
 from labvault.security.alerts import AlertSpec, Severity, raise_alert
 from labvault.security.audit import AuditRecord
+from labvault.security.grant_models import AccessOverride
 from labvault.security.permissions import allows
 from labvault.security.policy import GLASS_READS, Effect, Sensitivity
 from labvault.security.reasons import clean_reason
 from labvault.store.base import utcnow
 from labvault.store.bound_links import bind_session
 from labvault.store.database import Database
-from labvault.workflow.models import AccessOverride
 
 DEFAULT_MINUTES = 60
 MAX_MINUTES = 4 * 60

@@ -160,22 +160,3 @@ class Report(TenantScoped, Base):
     released_by: Mapped[uuid.UUID | None] = mapped_column(Uuid(), default=None)
     released_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     links_mac: Mapped[bytes | None] = links_seal()
-
-
-class AccessOverride(TenantScoped, Base):
-    """A break-the-glass override: one user may read one patient's restricted results until
-    ``expires_at`` (at most 4 hours). The reason is kept (encrypted), the opening audited and
-    alerted, every use audited. Rows from before 0007 were single reads: no patient, no expiry."""
-
-    __tablename__ = "access_overrides"
-    __table_args__ = (Index("ix_access_overrides_actor_patient", "lab_id", "actor_id", "patient_id"),)
-
-    actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid(), default=None, info=bound())
-    object_type: Mapped[str] = mapped_column(String(32), info=bound())
-    object_id: Mapped[uuid.UUID] = mapped_column(Uuid(), info=bound())
-    reason_enc: Mapped[bytes | None] = encrypted()
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    reviewed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
-    patient_id: Mapped[uuid.UUID | None] = mapped_column(Uuid(), default=None, info=bound())
-    expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)  # not bound: ended by bulk UPDATE
-    links_mac: Mapped[bytes | None] = links_seal()

@@ -5,20 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-import labvault.catalog.storage
-import labvault.identity.account_action_models
-import labvault.identity.models
-import labvault.identity.webauthn_models
-import labvault.keys.models
-import labvault.security.alert_models
-import labvault.security.canary_models
-import labvault.security.grant_models
-import labvault.security.models
-import labvault.workflow.models  # noqa: F401 - registers the tables on the metadata
-from labvault.store.base import Base
+from labvault.schema import metadata
 from labvault.store.engine import make_engine
 
-target_metadata = Base.metadata
+target_metadata = metadata()
 
 
 def _run(connection: Connection) -> None:

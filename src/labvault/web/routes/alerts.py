@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from labvault.security.alert_service import MAX_PAGE, AlertRecord, AlertService
+from labvault.oversight.alert_service import MAX_PAGE, AlertRecord, AlertService
 from labvault.security.alerts import Severity
 from labvault.web.deps import Ctx, PlatformDep
 

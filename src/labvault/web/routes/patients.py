@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel
 
-from labvault.security.access_log import MAX_PAGE, MAX_SEQ, AccessEntry, AccessLogPage, Words
+from labvault.oversight.access_log import MAX_PAGE, MAX_SEQ, AccessEntry, AccessLogPage, Words
 from labvault.web.deps import Ctx, PlatformDep
 from labvault.web.schemas import (
     PatientIn,

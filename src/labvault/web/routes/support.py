@@ -1,7 +1,7 @@
 """Support access: a lab admin lets a platform operator into the lab, read-only, for a few hours.
 
 With an active grant the operator sends ``X-Support-Lab: <lab id>`` and acts in that lab in the
-SUPPORT role (security/support_grants.py); without one, the operator reads nothing of any patient.
+SUPPORT role (oversight/support_grants.py); without one, the operator reads nothing of any patient.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import uuid
 from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 
-from labvault.security.support_grants import MAX_HOURS, GrantInfo
+from labvault.oversight.support_grants import MAX_HOURS, GrantInfo
 from labvault.store.base import utcnow
 from labvault.web.deps import Ctx, CurrentAccount, PlatformDep
 from labvault.web.schemas import Strict

@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from labvault.errors import InvalidInput
 from labvault.identity.patient_data import PatientRecord
-from labvault.security.alert_service import AlertService
+from labvault.oversight.alert_service import AlertService
 from labvault.security.permissions import Permission, allows
 from labvault.web.deps import PlatformDep
 from labvault.web.ui import UI_PREFIX, pages

@@ -4,7 +4,7 @@ Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-01 09:00:00
 
-The lab-wide read budget (security/read_budget.py) counts the distinct patients named by one lab's
+The lab-wide read budget (oversight/read_budget.py) counts the distinct patients named by one lab's
 counted events of the last minutes. No index served it: ``(actor_id, at)`` needs the actor,
 ``(chain, chain_seq)`` has no time, so both engines read the lab's whole history. A lab's events
 are exactly its chain's, so the index is ``(chain, at)``: one on ``(lab_id, at)`` was tried and

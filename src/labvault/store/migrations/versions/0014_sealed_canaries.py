@@ -4,7 +4,7 @@ The ``canaries`` table held each canary's patient id and planting time in clear:
 said which patient rows were canaries (the id directly, and the time matched the patient row's
 ``created_at``). It now holds a keyed blind index of the patient id (HMAC under the lab's index
 key, ``patient_bidx``) and the patient id and planting time sealed (``patient_id_enc``,
-``planted_at_enc``); security/canaries.py computes the index on read.
+``planted_at_enc``); oversight/canaries.py computes the index on read.
 
 Existing canaries are not converted: the index and the seals need the labs' keys, which a
 migration never holds. Their rows are deleted (canaries are records the platform plants, and

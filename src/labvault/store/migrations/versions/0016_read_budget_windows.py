@@ -5,7 +5,7 @@ Revises: 0015
 Create Date: 2026-12-07 06:00:00
 
 The per-user read budget gained an hour and a day window and a rate signal (issue 10, finding 3;
-security/read_windows.py). All of them count the user's events by ``ix_audit_events_actor_at``
+oversight/read_windows.py). All of them count the user's events by ``ix_audit_events_actor_at``
 (``(actor_id, at)``), as the short window does, and the longer windows are counted incrementally
 from remembered counts (in process memory, bounded by the short window's exact count), so no
 table or index is added. The revision stays so the chain 0011 -> 0016 is unbroken.

@@ -2,7 +2,7 @@
 
 Counted from the audit log itself (indexes ``(actor_id, at)`` and ``(chain, at)``), the events
 being appended included, so every service is covered without keeping a counter anywhere. A user
-has three windows (the short one here, an hour and a day in security/read_windows.py, with the
+has three windows (the short one here, an hour and a day in oversight/read_windows.py, with the
 rate signal). Past a window's soft threshold one alert per user per window; past a hard threshold
 the request is refused with :class:`ReadBudgetExceeded` (HTTP 429). Its transaction rolls back
 (nothing was read), so the alert saying it was refused, and the audit event of the refusal, are
@@ -31,20 +31,20 @@ from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 
 from labvault.errors import LabvaultError
-from labvault.security import audit
-from labvault.security.access import AccessContext
-from labvault.security.alert_models import Alert
-from labvault.security.alerts import AlertSpec, Severity, raise_alert, recent_alert
-from labvault.security.audit import AuditRecord
-from labvault.security.monitor import LabCount, Monitor, monitor_for, pending_counts
-from labvault.security.read_counts import (  # re-exported: tests and benchmarks use them from here
+from labvault.oversight.read_counts import (  # re-exported: tests and benchmarks use them from here
     _EVENTS,
     NOT_COUNTED,
     counted_patients,
     distinct_patients,
     distinct_query,  # noqa: F401
 )
-from labvault.security.read_windows import check_rate, check_windows, window_detail
+from labvault.oversight.read_windows import check_rate, check_windows, window_detail
+from labvault.security import audit
+from labvault.security.access import AccessContext
+from labvault.security.alert_models import Alert
+from labvault.security.alerts import AlertSpec, Severity, raise_alert, recent_alert
+from labvault.security.audit import AuditRecord
+from labvault.security.monitor import LabCount, Monitor, monitor_for, pending_counts
 from labvault.store.tenancy import scope_session
 
 log = logging.getLogger(__name__)

@@ -29,7 +29,8 @@ from labvault.security.access import AccessContext, Purpose, Role
 from labvault.security.alerts import AlertSpec, Severity, raise_alert
 from labvault.security.audit import AuditRecord
 from labvault.security.grant_models import SupportGrant
-from labvault.security.permissions import Permission, require_lab
+from labvault.security.permissions import Permission
+from labvault.security.policy import require_lab
 from labvault.security.reasons import clean_reason
 from labvault.store.base import utcnow
 from labvault.store.database import Database

@@ -30,12 +30,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from labvault.oversight.read_counts import NOT_RATED, counted_patients, distinct_patients
 from labvault.security.access import AccessContext
 from labvault.security.alert_models import Alert
 from labvault.security.alerts import AlertSpec, Severity
 from labvault.security.audit import AuditRecord
 from labvault.security.monitor import Monitor, Window, WindowCount, pending_counts
-from labvault.security.read_counts import NOT_RATED, counted_patients, distinct_patients
 
 RATE = "read_rate"
 RATE_SPAN = dt.timedelta(minutes=1)

@@ -5,7 +5,7 @@ indexes and its API representation are those of any patient. Only the ``canaries
 by no API route) tells it apart, and only to someone holding the lab's keys: it stores a keyed
 blind index of the patient id (keyed BLAKE2b-128, its key derived from the lab's index key) and
 the id and planting time sealed. Any audit event that names one, other than its own creation, raises a
-high alert from the audit choke point (security/access_watch.py): the check computes the index of
+high alert from the audit choke point (oversight/access_watch.py): the check computes the index of
 each patient the events name (with the key set the transaction already loaded) and looks the
 indexes up in one indexed query.
 """
@@ -25,16 +25,17 @@ from sqlalchemy.orm import Session
 
 from labvault.crypto.errors import IntegrityError
 from labvault.crypto.keyset import LabKeySet
-from labvault.demo.synthetic import SyntheticPatient, synthetic_patients
 from labvault.errors import Conflict, InvalidInput
 from labvault.identity.patient_data import PatientData
 from labvault.identity.patient_service import PatientService
+from labvault.identity.synthetic import SyntheticPatient, synthetic_patients
 from labvault.keys.store import SESSION_KEYSETS, KeyStore
+from labvault.oversight.canary_models import INDEX_BYTES, Canary
 from labvault.security import audit
 from labvault.security.access import AccessContext
 from labvault.security.audit import AuditRecord, AuditUnavailable
-from labvault.security.canary_models import INDEX_BYTES, Canary
-from labvault.security.permissions import Permission, require_lab
+from labvault.security.permissions import Permission
+from labvault.security.policy import require_lab
 from labvault.store.base import utcnow
 from labvault.store.database import Database
 from labvault.store.sealed_fields import open_fields, seal_fields

@@ -6,7 +6,7 @@ is an ordinary patient row, and this table does not tell a thief which one it is
 index of the patient's id (keyed BLAKE2b, its key derived from the lab's index key, which the
 database does not hold in clear), and the patient id and planting time sealed like any patient
 field. Membership is checked by computing the index of the patients an access names
-(security/canaries.py).
+(oversight/canaries.py).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""What read budgets count, and the per-user count itself (security/read_budget.py and
-security/read_windows.py share it).
+"""What read budgets count, and the per-user count itself (oversight/read_budget.py and
+oversight/read_windows.py share it).
 
 A user's count is the distinct patients their counted events of a window name, read from the audit
 log by ``(actor_id, at)``: every service is covered without a counter anywhere. It stops at the

@@ -9,8 +9,8 @@ import uuid
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from labvault.security.grant_models import AccessOverride
 from labvault.store.database import declared_lab
-from labvault.workflow.models import AccessOverride
 
 
 def end_overrides_of(session: Session, user_id: uuid.UUID, lab_id: uuid.UUID, now: dt.datetime) -> int:

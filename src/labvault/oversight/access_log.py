@@ -24,7 +24,8 @@ from labvault.security import audit
 from labvault.security.access import AccessContext
 from labvault.security.audit import AuditRecord
 from labvault.security.models import AuditEvent
-from labvault.security.permissions import Permission, require_lab
+from labvault.security.permissions import Permission
+from labvault.security.policy import require_lab
 from labvault.store.database import Database
 
 MAX_PAGE = 200

@@ -15,7 +15,8 @@ from labvault.security.access import AccessContext
 from labvault.security.alert_models import Alert
 from labvault.security.alerts import Severity, at_least
 from labvault.security.audit import AuditRecord
-from labvault.security.permissions import Permission, require_lab
+from labvault.security.permissions import Permission
+from labvault.security.policy import require_lab
 from labvault.store.base import utcnow
 from labvault.store.database import Database
 

@@ -4,7 +4,7 @@ mass exports, off-hours access, new network origins.
 
 Alerts are raised in the same transaction (they stand or fall with the access); past a hard read
 budget the access is refused instead, and its alerts are recorded after the rollback
-(security/read_budget.py). Batches made only of alert events (the monitor's own writes) are not
+(oversight/read_budget.py). Batches made only of alert events (the monitor's own writes) are not
 watched, which also keeps raising an alert from re-entering here.
 """
 
@@ -16,13 +16,13 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
+from labvault.oversight.access_patterns import new_origin_alert, off_hours_alert
+from labvault.oversight.canaries import canaries_among
+from labvault.oversight.read_budget import check_budget, refuse
 from labvault.security.access import AccessContext
-from labvault.security.access_patterns import new_origin_alert, off_hours_alert
 from labvault.security.alerts import AlertSpec, Severity, raise_alert
 from labvault.security.audit import AuditRecord
-from labvault.security.canaries import canaries_among
 from labvault.security.monitor import monitor_for
-from labvault.security.read_budget import check_budget, refuse
 from labvault.store.tenancy import LAB_KEY
 
 CANARY = "canary"
