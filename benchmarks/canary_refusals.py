@@ -96,7 +96,9 @@ def main() -> None:
             settings = platform.settings.model_copy(
                 update={"refusal_events_per_minute": per_minute, "refusal_alert_count": 10**6}
             )
-            with TestClient(create_app(dataclasses.replace(platform, settings=settings))) as client:
+            refusals = RefusalService(platform.db, settings)
+            changed = dataclasses.replace(platform, settings=settings, refusals=refusals)
+            with TestClient(create_app(changed)) as client:
 
                 def refused(client: TestClient = client) -> None:
                     assert client.get(f"/api/v1/patients/{uuid.uuid4()}", headers=headers).status_code == 404

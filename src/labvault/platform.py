@@ -1,4 +1,8 @@
-"""Wires settings, database, keys and services together: one object the web app and CLI share."""
+"""Wires settings, database, keys and services together: one object the web app and CLI share.
+
+:class:`Platform` is the registry of every service: routes and commands take theirs from it and
+never build one, so that each is wired once (its database, keys, clock and policy) and a new
+channel finds them all in one place."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from labvault.catalog.service import CatalogService
 from labvault.config import Settings
 from labvault.crypto.key_provider import FileKeyProvider, paths_overlap
 from labvault.errors import ConfigurationError
+from labvault.governance.breach import BreachChecker
 from labvault.identity.account_actions import AccountActionService
 from labvault.identity.account_service import AccountService
 from labvault.identity.auth_policy import AuthPolicy
@@ -19,7 +24,9 @@ from labvault.keys.reencrypt import ReEncryptor
 from labvault.keys.store import KeyStore
 from labvault.oversight.access_log import AccessLogService
 from labvault.oversight.access_watch import watch
-from labvault.oversight.canaries import use_key_store
+from labvault.oversight.alert_service import AlertService
+from labvault.oversight.canaries import CanaryService, use_key_store
+from labvault.oversight.refusals import RefusalService
 from labvault.oversight.support_grants import SupportGrantService
 from labvault.schema import upgrade
 from labvault.security.audit import register_watch
@@ -64,6 +71,10 @@ class Platform:
     support: SupportGrantService
     access_log: AccessLogService
     account_actions: AccountActionService
+    alerts: AlertService
+    canaries: CanaryService
+    refusals: RefusalService
+    breach: BreachChecker
 
     def close(self) -> None:
         self.keys.forget()
@@ -119,6 +130,7 @@ def open_platform(settings: Settings) -> Platform:
     verifier = AuditVerifier(db, settings.resolved_checkpoint_dir(), signer)
     auth_policy = AuthPolicy.from_settings(settings)
     accounts = AccountService(db, keys, auth_policy)
+    patients = PatientService(db, keys, PrescribedThroughOrders())
     relying_party = RelyingParty(settings.webauthn_rp_id, settings.webauthn_rp_name, settings.webauthn_origin)
     return Platform(
         settings=settings,
@@ -127,7 +139,7 @@ def open_platform(settings: Settings) -> Platform:
         labs=LabService(db, keys),
         accounts=accounts,
         security_keys=SecurityKeyService(db, accounts, relying_party),
-        patients=PatientService(db, keys, PrescribedThroughOrders()),
+        patients=patients,
         physicians=PhysicianService(db, keys),
         catalogs=catalogs,
         orders=OrderService(db, keys, catalogs),
@@ -141,4 +153,8 @@ def open_platform(settings: Settings) -> Platform:
         support=SupportGrantService(db, keys, auth_policy.reauth_max_age),
         access_log=AccessLogService(db, keys),
         account_actions=AccountActionService(db, accounts.clock),
+        alerts=AlertService(db),
+        canaries=CanaryService(db, patients),
+        refusals=RefusalService(db, settings),
+        breach=BreachChecker(db, keys),
     )

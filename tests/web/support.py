@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from labvault.identity.account_service import Account, context_for
 from labvault.identity.models import ApiToken, Patient, User
 from labvault.identity.patient_data import PatientData
+from labvault.oversight.refusals import RefusalService
 from labvault.platform import Platform
 from labvault.security.access import AccessContext
 from labvault.security.models import AuditEvent
@@ -78,7 +79,11 @@ def app_client(
     """A test client of an application over ``platform``, with settings overridden (e.g. the
     login rate limit) and requests coming from ``origin``."""
     if settings:
-        platform = dataclasses.replace(platform, settings=platform.settings.model_copy(update=settings))
+        changed = platform.settings.model_copy(update=settings)
+        # The refusal counts take their thresholds from the settings they are built with.
+        platform = dataclasses.replace(
+            platform, settings=changed, refusals=RefusalService(platform.db, changed)
+        )
     return TestClient(create_app(platform), client=(origin, 50000))
 
 

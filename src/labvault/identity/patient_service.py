@@ -29,7 +29,7 @@ from labvault.security.audit import AuditRecord
 from labvault.security.permissions import Permission
 from labvault.security.policy import Relationship, require_lab
 from labvault.store.base import utcnow
-from labvault.store.database import Database
+from labvault.store.database import Database, prefer_custom_plans
 
 OBJECT = "patient"
 MAX_RESULTS = 50
@@ -173,7 +173,7 @@ class PatientService:
         known or repeated in the batch refuses the whole batch, naming the item."""
         validated = [_validate_item(position, item) for position, item in enumerate(items)]
         with self._lab(ctx, Permission.PATIENT_WRITE) as (session, keys):
-            self.db.prefer_custom_plans(session)
+            prefer_custom_plans(session)
             audit.lock_chain(session, ctx)
             seen: dict[bytes, int] = {}
             for position, data in enumerate(validated):

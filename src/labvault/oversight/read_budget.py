@@ -6,7 +6,7 @@ has three windows (the short one here, an hour and a day in oversight/read_windo
 rate signal). Past a window's soft threshold one alert per user per window; past a hard threshold
 the request is refused with :class:`ReadBudgetExceeded` (HTTP 429). Its transaction rolls back
 (nothing was read), so the alert saying it was refused, and the audit event of the refusal, are
-written right after the rollback, in a transaction of their own (:func:`_record_refusal`): one
+written right after the rollback, in a transaction of their own (:func:`record_refusal`): one
 place, whoever called the service (web, CLI, a listener).
 
 The lab-wide budget (several accounts, each under its own budget, reading together) counts every
@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from labvault.errors import LabvaultError
@@ -45,7 +45,7 @@ from labvault.security.alert_models import Alert
 from labvault.security.alerts import AlertSpec, Severity, raise_alert, recent_alert
 from labvault.security.audit import AuditRecord
 from labvault.security.monitor import LabCount, Monitor, monitor_for, pending_counts
-from labvault.store.tenancy import scope_session
+from labvault.store.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -291,31 +291,29 @@ def _record_refusal(session: Session, _previous: Any) -> None:
     if not isinstance(refusal, ReadBudgetExceeded):
         return
     try:
-        bind = session.get_bind()
-        record_refusal(bind if isinstance(bind, Engine) else bind.engine, refusal)
+        database = monitor_for(session).database
+        if database is None:
+            raise RuntimeError("no monitor is installed on this database")
+        record_refusal(database, refusal)
     except Exception:  # the refusal stands; the log says the alert is missing
         log.exception("could not record the read-budget refusal alert")
 
 
-def record_refusal(engine: Engine, refusal: ReadBudgetExceeded) -> None:
+def record_refusal(database: Database, refusal: ReadBudgetExceeded) -> None:
     """The refusal's alerts (one blocked alert of each kind per user per short window) and, every
     time, its audit event, in a transaction of their own. The event names no patient (a refused
     read is not counted): what was asked, and its first object's id."""
     ctx = refusal.ctx
-    session = scope_session(Session(engine, expire_on_commit=False, autoflush=False), ctx.lab_id)
-    try:
-        with session.begin():
-            monitor = monitor_for(session)
-            now = monitor.clock()
-            for spec in refusal.alerts:
-                if spec.kind in REFUSALS and recent_alert(
-                    session, ctx.actor_id, [spec.kind], now - monitor.window
-                ):
-                    continue
-                raise_alert(session, ctx, spec, at=now)
-            audit.append(session, ctx, refusal_record(refusal))
-    finally:
-        session.close()
+    with database.transaction(ctx.lab_id) as session:
+        monitor = monitor_for(session)
+        now = monitor.clock()
+        for spec in refusal.alerts:
+            if spec.kind in REFUSALS and recent_alert(
+                session, ctx.actor_id, [spec.kind], now - monitor.window
+            ):
+                continue
+            raise_alert(session, ctx, spec, at=now)
+        audit.append(session, ctx, refusal_record(refusal))
 
 
 def refusal_record(refusal: ReadBudgetExceeded) -> AuditRecord:

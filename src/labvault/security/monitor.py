@@ -166,6 +166,9 @@ class Monitor:
     # The lab's code for the webhook's payload (identities sit above this layer: the platform
     # passes the lookup at start-up; a reinstall keeps it).
     lab_code: LabCodeLookup | None = field(default=None, repr=False)
+    # The database it watches: a refusal's alerts are written after the rollback, in a transaction
+    # of their own on it (oversight/read_budget.py). None only before install().
+    database: Database | None = field(default=None, repr=False)
     _flagged: set[tuple[uuid.UUID | None, dt.date]] = field(default_factory=set, repr=False)
     _lab_counts: dict[uuid.UUID, LabCount] = field(default_factory=dict, repr=False)
     _window_counts: dict[tuple[uuid.UUID, str], WindowCount] = field(default_factory=dict, repr=False)
@@ -310,6 +313,7 @@ def install(
             previous.webhook.close()
         _MONITORS[engine] = monitor
     monitor.lab_code = lab_code
+    monitor.database = db
     return monitor
 
 

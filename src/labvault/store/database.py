@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from typing import Any
+from contextlib import AbstractContextManager, contextmanager, suppress
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import DBAPIError, InvalidRequestError
@@ -20,6 +20,23 @@ from sqlalchemy.orm import Session, sessionmaker
 from labvault.store.engine import make_engine
 from labvault.store.pg_rls import app_role_url, bind_transaction
 from labvault.store.tenancy import LAB_KEY, UNSCOPED_KEY, TenantScopeError, scope_session
+
+
+class Transactions(Protocol):
+    """What a service opens its transactions on: the platform's :class:`Database`, or a
+    :class:`Rehearsal` of it that commits nothing."""
+
+    def transaction(
+        self, lab_id: uuid.UUID | None, *, unscoped: bool = False
+    ) -> AbstractContextManager[Session]: ...
+
+
+def prefer_custom_plans(session: Session) -> None:
+    """For bulk imports on PostgreSQL: plan each statement with its real parameters for the rest
+    of the transaction. A generic plan cached while the table was small (or never analysed)
+    otherwise makes the duplicate check scan the whole lab, batch after batch."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
 class Database:
@@ -53,17 +70,30 @@ class Database:
         finally:
             session.close()
 
-    def prefer_custom_plans(self, session: Session) -> None:
-        """For bulk imports on PostgreSQL: plan each statement with its real parameters for the
-        rest of the transaction. A generic plan cached while the table was small (or never
-        analysed) otherwise makes the duplicate check scan the whole lab, batch after batch."""
-        if self.dialect == "postgresql":
-            session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-
     def dispose(self) -> None:
         self.engine.dispose()
         if self.owner_engine is not self.engine:
             self.owner_engine.dispose()
+
+
+class Rehearsal:
+    """A :class:`Database`'s application engine with every transaction rolled back instead of
+    committed: a service runs for real (checks, flags, deltas, calculations) and leaves nothing."""
+
+    def __init__(self, db: Database) -> None:
+        self._sessions = sessionmaker(db.engine, expire_on_commit=False, autoflush=False)
+
+    @contextmanager
+    def transaction(self, lab_id: uuid.UUID | None, *, unscoped: bool = False) -> Iterator[Session]:
+        if unscoped:
+            raise TenantScopeError("a rehearsal runs in one lab's transaction, never unscoped")
+        session = scope_session(self._sessions(), lab_id)
+        try:
+            session.begin()
+            yield session
+        finally:
+            session.rollback()
+            session.close()
 
 
 @event.listens_for(Session, "after_begin")

@@ -4,7 +4,6 @@ for the browser UI (a sign-in page when the session is missing or over)."""
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
@@ -27,7 +26,6 @@ from labvault.store.tenancy import TenantScopeError
 from labvault.web.deps import origin_of
 from labvault.web.ui import UI_PREFIX, cookies, csrf, pages
 
-_refusals_lock = threading.Lock()
 _log = logging.getLogger(__name__)
 
 
@@ -61,19 +59,6 @@ def _sign_in_again(request: Request) -> Response:
     response = RedirectResponse(f"{UI_PREFIX}/login{'?ended=1' if had_session else ''}", status_code=303)
     cookies.clear_session(response)
     return response
-
-
-def _refusals(request: Request) -> RefusalService:
-    state = request.app.state
-    service: RefusalService | None = getattr(state, "refusals", None)
-    if service is None:
-        with _refusals_lock:
-            service = getattr(state, "refusals", None)
-            if service is None:
-                platform = state.platform
-                service = RefusalService(platform.db, platform.settings)
-                state.refusals = service
-    return service
 
 
 def _caller(request: Request) -> AccessContext | None:
@@ -112,7 +97,7 @@ async def _audit_refusal(
         refusal = Refusal(
             request.method, template, status, target_of({**request.path_params, **(named or {})})
         )
-        service = _refusals(request)
+        service: RefusalService = request.app.state.platform.refusals
     except Exception:
         _log.exception("could not describe a refused request for the audit")
         return

@@ -27,7 +27,7 @@ from labvault.security.permissions import Permission
 from labvault.security.policy import Effect, Relationship, Sensitivity, require_lab
 from labvault.store.base import utcnow
 from labvault.store.bound_links import bind_session
-from labvault.store.database import Database
+from labvault.store.database import Transactions
 from labvault.workflow.models import Order, OrderItem
 
 SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
@@ -48,7 +48,7 @@ class Unit:
 
 
 class WorkflowService:
-    def __init__(self, db: Database, keys: KeyStore, catalogs: CatalogService) -> None:
+    def __init__(self, db: Transactions, keys: KeyStore, catalogs: CatalogService) -> None:
         self.db = db
         self.keys = keys
         self.catalogs = catalogs

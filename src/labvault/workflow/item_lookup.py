@@ -8,19 +8,18 @@ position of the pair in the batch (``pairs[3].barcode``), never the barcode itse
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
+from labvault.catalog.service import CatalogService
 from labvault.errors import InvalidInput, UnknownId
+from labvault.keys.store import KeyStore
 from labvault.security import audit
 from labvault.security.access import AccessContext
 from labvault.security.audit import AuditRecord
 from labvault.security.permissions import Permission
-from labvault.store.database import Database
-from labvault.store.tenancy import scope_session
+from labvault.store.database import Database, Rehearsal
 from labvault.workflow import codec
 from labvault.workflow.base import WorkflowService, refuse_unseen_item, sees_restricted
 from labvault.workflow.loading import chunks, patients_of_items, patients_of_orders
@@ -34,30 +33,11 @@ MAX_PAIRS = 5000
 NOT_ON_TUBE = "this test is not ordered on this tube"
 
 
-class _Rehearsal(Database):
-    """The platform's engine, with every transaction rolled back instead of committed: a service
-    runs for real (checks, flags, deltas, calculations) and leaves nothing behind."""
-
-    def __init__(self, db: Database) -> None:  # shares the engine: no super().__init__
-        self.url = db.url
-        self.engine = db.engine
-        self._rehearsal_sessions = sessionmaker(db.engine, expire_on_commit=False, autoflush=False)
-
-    @contextmanager
-    def transaction(self, lab_id: uuid.UUID | None, *, unscoped: bool = False) -> Iterator[Session]:
-        session = scope_session(self._rehearsal_sessions(), lab_id, unscoped=unscoped)
-        try:
-            session.begin()
-            yield session
-        finally:
-            session.rollback()
-            session.close()
-
-    def dispose(self) -> None:  # the engine belongs to the platform's Database
-        return None
-
-
 class ItemLookup(WorkflowService):
+    def __init__(self, db: Database, keys: KeyStore, catalogs: CatalogService) -> None:
+        super().__init__(db, keys, catalogs)
+        self.rehearsal = ResultService(Rehearsal(db), keys, catalogs)
+
     def resolve_items(self, ctx: AccessContext, pairs: Sequence[tuple[str, str]]) -> list[uuid.UUID]:
         """The order item of each (specimen barcode, test code), in order, for result entry.
 
@@ -152,7 +132,7 @@ class ItemLookup(WorkflowService):
     def rehearse_entry(self, ctx: AccessContext, entries: Sequence[ResultEntry]) -> list[ResultSummary]:
         """What :meth:`ResultService.enter` would do with ``entries`` (same checks, same flags and
         calculated results), rolled back. The rehearsal itself is audited, item by item."""
-        summaries = ResultService(_Rehearsal(self.db), self.keys, self.catalogs).enter(ctx, entries)
+        summaries = self.rehearsal.enter(ctx, entries)
         with self._unit(ctx, Permission.RESULT_ENTER) as unit:
             patients = patients_of_items(unit, [entry.item_id for entry in entries])
             audit.append_many(

@@ -26,6 +26,7 @@ from labvault.security.audit import AuditRecord
 from labvault.security.permissions import Permission
 from labvault.store.base import utcnow
 from labvault.store.bound_links import check_columns, sealed_columns
+from labvault.store.database import prefer_custom_plans
 from labvault.workflow import codec, previous_values
 from labvault.workflow.base import (
     NO_ITEM,
@@ -225,7 +226,7 @@ class ResultService(WorkflowService):
         if len(entries) > 5000:
             raise InvalidInput("entries", "at most 5000 results per batch")
         with self._unit(ctx, Permission.RESULT_ENTER) as unit:
-            self.db.prefer_custom_plans(unit.session)
+            prefer_custom_plans(unit.session)
             audit.lock_chain(unit.session, ctx)
             items = load_by_id(unit, OrderItem, [e.item_id for e in entries])
             seen: dict[uuid.UUID, int] = {}

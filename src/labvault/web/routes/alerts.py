@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from labvault.oversight.alert_service import MAX_PAGE, AlertRecord, AlertService
+from labvault.oversight.alert_service import MAX_PAGE, AlertRecord
 from labvault.security.alerts import Severity
 from labvault.web.deps import Ctx, PlatformDep
 
@@ -57,7 +57,7 @@ def list_alerts(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> AlertPageOut:
     """The caller's lab's alerts, newest first."""
-    page = AlertService(platform.db).list(
+    page = platform.alerts.list(
         ctx, since=since, severity=severity, open_only=open_only, limit=limit, offset=offset
     )
     return AlertPageOut(alerts=[AlertOut.of(a) for a in page.alerts], next_offset=page.next_offset)
@@ -66,4 +66,4 @@ def list_alerts(
 @router.post("/{alert_id}/acknowledge", response_model=AlertOut)
 def acknowledge_alert(alert_id: uuid.UUID, ctx: Ctx, platform: PlatformDep) -> AlertOut:
     """Mark the alert as seen (idempotent: the first acknowledgement is kept)."""
-    return AlertOut.of(AlertService(platform.db).acknowledge(ctx, alert_id))
+    return AlertOut.of(platform.alerts.acknowledge(ctx, alert_id))

@@ -13,7 +13,6 @@ from starlette.responses import RedirectResponse, Response
 
 from labvault.errors import InvalidInput
 from labvault.identity.patient_data import PatientRecord
-from labvault.oversight.alert_service import AlertService
 from labvault.security.permissions import Permission, allows
 from labvault.web.deps import PlatformDep
 from labvault.web.ui import UI_PREFIX, pages
@@ -100,11 +99,11 @@ def access_log(patient_id: uuid.UUID, session: UiSessionDep, platform: PlatformD
 def alerts(
     session: UiSessionDep, platform: PlatformDep, show_all: Annotated[bool, Query(alias="all")] = False
 ) -> Response:
-    listed = AlertService(platform.db).list(session.ctx, open_only=not show_all, limit=100)
+    listed = platform.alerts.list(session.ctx, open_only=not show_all, limit=100)
     return page("alerts.html", session, alerts=listed.alerts, showing_all=show_all)
 
 
 @router.post("/alerts/{alert_id}/acknowledge")
 def acknowledge(alert_id: uuid.UUID, session: CheckedPost, platform: PlatformDep) -> Response:
-    AlertService(platform.db).acknowledge(session.ctx, alert_id)
+    platform.alerts.acknowledge(session.ctx, alert_id)
     return RedirectResponse(f"{UI_PREFIX}/alerts", status_code=303)
