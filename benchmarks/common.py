@@ -268,8 +268,8 @@ def latency_summary(samples_ns: Sequence[int]) -> dict[str, float]:
 
 def _git(*args: str) -> str:
     try:
-        out = subprocess.run(  # noqa: S603 - fixed git arguments
-            ["git", *args],  # noqa: S607
+        out = subprocess.run(
+            ["git", *args],
             capture_output=True,
             text=True,
             check=True,
