@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from labvault.cli_options import (
+from labvault.cli.options import (
     DEFAULT_DATA,
     DEFAULT_KEYS,
     DataDir,

@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from labvault.catalog.loader import default_catalog, dump_catalog
-from labvault.cli_options import (
+from labvault.cli.options import (
     DEFAULT_DATA,
     DEFAULT_KEYS,
     DataDir,
@@ -32,8 +32,8 @@ from labvault.cli_options import (
     fail,
     out,
 )
-from labvault.cli_security import app as security_app
-from labvault.cli_witness import app as witness_app
+from labvault.cli.security import app as security_app
+from labvault.cli.witness import app as witness_app
 from labvault.config import Settings
 from labvault.demo.seed import (
     ORDERS_PER_LAB,
@@ -70,11 +70,11 @@ app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
-audit_app.add_typer(witness_app)  # audit witness (cli_witness.py)
+audit_app.add_typer(witness_app)  # audit witness (cli/witness.py)
 app.add_typer(lab_app, name="lab")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(results_app, name="results")
-app.add_typer(security_app)  # alerts, canary plant|list, breach check (cli_security.py)
+app.add_typer(security_app)  # alerts, canary plant|list, breach check (cli/security.py)
 
 
 def _settings(data_dir: Path, key_dir: Path, database_url: str | None, **extra: object) -> Settings:
@@ -846,7 +846,3 @@ def results_import(
 
 def main() -> None:
     app()
-
-
-if __name__ == "__main__":
-    main()
