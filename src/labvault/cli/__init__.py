@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from labvault.catalog.loader import default_catalog, dump_catalog
+from labvault.cli import alerts, breach, canary
 from labvault.cli.options import (
     DEFAULT_DATA,
     DEFAULT_KEYS,
@@ -32,7 +33,6 @@ from labvault.cli.options import (
     fail,
     out,
 )
-from labvault.cli.security import app as security_app
 from labvault.cli.witness import app as witness_app
 from labvault.config import Settings
 from labvault.demo.seed import (
@@ -74,7 +74,9 @@ audit_app.add_typer(witness_app)  # audit witness (cli/witness.py)
 app.add_typer(lab_app, name="lab")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(results_app, name="results")
-app.add_typer(security_app)  # alerts, canary plant|list, breach check (cli/security.py)
+app.add_typer(alerts.app)  # alerts
+app.add_typer(canary.app, name="canary")
+app.add_typer(breach.app, name="breach")
 
 
 def _settings(data_dir: Path, key_dir: Path, database_url: str | None, **extra: object) -> Settings:
