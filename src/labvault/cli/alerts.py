@@ -12,7 +12,6 @@ from rich.table import Table
 from labvault.cli.display import show_table, utc_time
 from labvault.cli.officer import acting_officer
 from labvault.cli.options import DEFAULT_DATA, DEFAULT_KEYS, DataDir, DbUrl, KeyDir, LabCode, out
-from labvault.oversight.alert_service import AlertService
 from labvault.security.alerts import Severity
 
 app = typer.Typer()
@@ -36,9 +35,7 @@ def alerts(
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=dt.UTC)
     with acting_officer(data_dir, key_dir, database_url, lab) as (platform, ctx):
-        page = AlertService(platform.db).list(
-            ctx, since=since, severity=severity, open_only=open_only, limit=limit
-        )
+        page = platform.alerts.list(ctx, since=since, severity=severity, open_only=open_only, limit=limit)
     table = Table(title=f"Alerts of {lab} ({len(page.alerts)} shown)", title_justify="left")
     for column in (
         "at (UTC)",

@@ -10,7 +10,7 @@ import typer
 
 from labvault.cli.officer import acting_officer
 from labvault.cli.options import DEFAULT_DATA, DEFAULT_KEYS, DataDir, DbUrl, KeyDir, LabCode, fail, out
-from labvault.governance.breach import BreachChecker, BreachReport
+from labvault.governance.breach import BreachReport
 
 app = typer.Typer(help="Breach response: is a leaked file ours?", no_args_is_help=True)
 
@@ -33,7 +33,7 @@ def breach_check(
     except OSError as exc:
         raise fail(f"cannot read {file}: {exc.strerror}") from None
     with stream, acting_officer(data_dir, key_dir, database_url, lab) as (platform, ctx):
-        report = BreachChecker(platform.db, platform.keys).check(ctx, lab, stream)
+        report = platform.breach.check(ctx, lab, stream)
     _print_breach(report)
     if report.found:
         raise typer.Exit(code=EXIT_FOUND)

@@ -13,7 +13,6 @@ from rich.table import Table
 from labvault.cli.display import show_table, utc_time
 from labvault.cli.officer import acting_officer
 from labvault.cli.options import DEFAULT_DATA, DEFAULT_KEYS, DataDir, DbUrl, KeyDir, LabCode, out
-from labvault.oversight.canaries import CanaryService
 
 app = typer.Typer(help="Canary patients (honeytokens) of a laboratory.", no_args_is_help=True)
 
@@ -31,7 +30,7 @@ def canary_plant(
     one, raises a high alert. Plant a few at a time, at different times, like real registrations."""
     label = label or f"planted {dt.datetime.now(dt.UTC):%Y-%m-%d}"
     with acting_officer(data_dir, key_dir, database_url, lab) as (platform, ctx):
-        planted = CanaryService(platform.db, platform.patients).plant(ctx, count, label)
+        planted = platform.canaries.plant(ctx, count, label)
     ids = ", ".join(str(c.id) for c in planted)
     out.print(f"{len(planted)} canary patient(s) planted in {lab} ({escape(label)}); canary ids: {ids}")
 
@@ -45,7 +44,7 @@ def canary_list(
 ) -> None:
     """The lab's canaries: canary id, patient id, when planted, label."""
     with acting_officer(data_dir, key_dir, database_url, lab) as (platform, ctx):
-        canaries = CanaryService(platform.db, platform.patients).list(ctx)
+        canaries = platform.canaries.list(ctx)
     table = Table(title=f"Canaries of {lab} ({len(canaries)})", title_justify="left")
     for column in ("canary", "patient", "planted (UTC)", "label"):
         table.add_column(column, overflow="fold")
