@@ -19,7 +19,8 @@ import uvicorn
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from labvault import cli
+from labvault.cli.demo import demo
+from labvault.cli.server import run_server, serve
 from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.web.app import API_PREFIX, OPENAPI_URL, create_app
@@ -175,12 +176,12 @@ def test_the_application_cannot_weaken_or_add_banners() -> None:
 
 def test_serve_binds_loopback_and_names_no_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The options `labvault serve` gives uvicorn, then a real uvicorn on loopback with them."""
-    for command in (cli.serve, cli.demo):
+    for command in (serve, demo):
         assert inspect.signature(command).parameters["host"].default == "127.0.0.1", command.__name__
     calls: list[tuple[Any, dict[str, Any]]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append((app, options)))
     built, _ = build_platform(tmp_path, "sqlite")
-    cli._serve(built, "127.0.0.1", 8000)  # returns at once with uvicorn.run replaced; closes the platform
+    run_server(built, "127.0.0.1", 8000)  # returns at once with uvicorn.run replaced; closes the platform
     [(app, options)] = calls
     assert options["server_header"] is False
     assert options["host"] == "127.0.0.1"

@@ -24,6 +24,18 @@ DbUrl = Annotated[
 Host = Annotated[str, typer.Option("--host", envvar="LABVAULT_HOST")]
 Port = Annotated[int, typer.Option("--port", envvar="LABVAULT_PORT")]
 LabCode = Annotated[str, typer.Option("--lab", envvar="LABVAULT_LAB", help="Laboratory code.")]
+TotpCode = Annotated[
+    str | None,
+    typer.Option(
+        "--totp-code",
+        help="Current 6-digit code of the authenticator app (default: the stdin line after the "
+        "password with --password-stdin, else asked for). Each code works once.",
+    ),
+]
+PasswordStdin = Annotated[
+    bool,
+    typer.Option("--password-stdin", help="Read the password from stdin (then the code, one per line)."),
+]
 
 DEFAULT_DATA = Path("var/data")
 DEFAULT_KEYS = Path("var/keys")

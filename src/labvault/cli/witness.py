@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from labvault.cli_options import err, fail, out
+from labvault.cli.options import err, fail, out
 from labvault.security.signed_checkpoint import CheckpointError, NoteVerifier
 from labvault.security.witness import Witness
 from labvault.security.witness_fetch import plain_http_warning, witness_client
