@@ -53,6 +53,14 @@ class Database:
         finally:
             session.close()
 
+    @contextmanager
+    def maintenance(self) -> Iterator[Session]:
+        """Platform maintenance across labs, as the owner: ``transaction(None, unscoped=True)``,
+        named for the jobs below the access gate (keys/reencrypt.py) that cannot reach
+        security/gate.py, whose ``maintenance`` is this same transaction."""
+        with self.transaction(None, unscoped=True) as session:
+            yield session
+
     def prefer_custom_plans(self, session: Session) -> None:
         """For bulk imports on PostgreSQL: plan each statement with its real parameters for the
         rest of the transaction. A generic plan cached while the table was small (or never
