@@ -30,7 +30,7 @@ class _Untouched(Database):
 def test_a_refused_lab_unit_opens_no_transaction() -> None:
     gate = Gate(_Untouched())
     technician = AccessContext(uuid.uuid4(), "t", Role.TECHNICIAN, uuid.uuid4())
-    with pytest.raises(Forbidden), gate.lab_session(technician, Permission.LAB_USERS_MANAGE):
+    with pytest.raises(Forbidden), gate.lab_rows(technician, Permission.LAB_USERS_MANAGE):
         pass
     with pytest.raises(Forbidden), gate.platform(technician, Permission.LAB_MANAGE):
         pass

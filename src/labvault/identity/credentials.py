@@ -276,7 +276,7 @@ class CredentialChecker:
 
     def _record_unknown(self, session: Session, typed_username: str, check: Check, origin: str) -> None:
         # Nobody is acting: the platform chain, with the platform role its context requires.
-        ctx = AccessContext(None, "anonymous", Role.PLATFORM_OPERATOR, None, Purpose.ADMINISTRATION, origin)
+        ctx = AccessContext.anonymous(origin)
         detail = {
             "check": check.value,
             "reason": Refusal.UNKNOWN_USER.value,

@@ -16,8 +16,8 @@ from labvault.keys.store import KeyStore
 from labvault.security import audit
 from labvault.security.access import AccessContext
 from labvault.security.audit import AuditRecord
+from labvault.security.gate import Gate
 from labvault.security.permissions import Permission
-from labvault.security.policy import require_lab
 from labvault.store.database import Database
 from labvault.store.sealed_fields import open_fields, seal_fields
 
@@ -64,19 +64,18 @@ class PhysicianService:
     def __init__(self, db: Database, keys: KeyStore) -> None:
         self.db = db
         self.keys = keys
+        self.gate = Gate(db, keys)
 
     def register(self, ctx: AccessContext, data: PhysicianData) -> PhysicianRecord:
         """One record per RPPS per lab."""
         data = validate_physician(data)
-        require_lab(ctx, Permission.PHYSICIAN_WRITE)
-        assert ctx.lab_id is not None
-        with self.db.transaction(ctx.lab_id) as session:
-            keys = self.keys.keyset(session, ctx.lab_id)
+        with self.gate.lab(ctx, Permission.PHYSICIAN_WRITE) as unit:
+            session, keys = unit.session, unit.keys
             index = keys.indexer.index(RPPS_INDEX, data.rpps)
             existing = session.scalar(select(Physician.id).where(Physician.rpps_bidx == index))
             if existing is not None:
                 raise Conflict("a physician with this RPPS is already registered", [str(existing)])
-            row = Physician(id=uuid.uuid4(), lab_id=ctx.lab_id, specialty=data.specialty, rpps_bidx=index)
+            row = Physician(id=uuid.uuid4(), lab_id=unit.lab_id, specialty=data.specialty, rpps_bidx=index)
             sealed = seal_fields(
                 keys.cipher, TABLE, row.id, {name: getattr(data, name) for name in ENCRYPTED}
             )
@@ -85,14 +84,12 @@ class PhysicianService:
             session.add(row)
             session.flush()
             audit.append(session, ctx, AuditRecord("physician.create", "physician", str(row.id)))
-            return PhysicianRecord(row.id, ctx.lab_id, data)
+            return PhysicianRecord(row.id, unit.lab_id, data)
 
     def find_by_rpps(self, ctx: AccessContext, rpps: str) -> PhysicianRecord:
         rpps = validate_rpps(rpps)
-        require_lab(ctx, Permission.PHYSICIAN_READ)
-        assert ctx.lab_id is not None
-        with self.db.transaction(ctx.lab_id) as session:
-            keys = self.keys.keyset(session, ctx.lab_id)
+        with self.gate.lab(ctx, Permission.PHYSICIAN_READ) as unit:
+            session, keys = unit.session, unit.keys
             row = physician_by_rpps(session, keys, rpps)
             if row is None:
                 raise NotFound("no physician with this RPPS in this laboratory")

@@ -4,7 +4,7 @@ A service never calls ``db.transaction`` itself. It asks the gate for the kind o
 needs, and the gate decides with the policy (security/policy.py) before opening it:
 
 - :meth:`Gate.lab`: one lab's data, with its keys and row-link sealing bound (:class:`LabUnit`);
-- :meth:`Gate.lab_session`: one lab's rows that hold no sealed field (no keys loaded);
+- :meth:`Gate.lab_rows`: one lab's rows that hold no sealed field (no keys loaded, :class:`LabRows`);
 - :meth:`Gate.platform`: an operator's (or a lab admin's) action on the platform's tables;
 - :meth:`Gate.named_lab`: the lab a request names, not the caller's own: one lab's accounts, the
   operator entering a lab under a support grant;
@@ -44,6 +44,14 @@ class LabUnit:
     lab_id: uuid.UUID
 
 
+@dataclass(frozen=True)
+class LabRows:
+    """One transaction of one lab, without its keys: its session and its id."""
+
+    session: Session
+    lab_id: uuid.UUID
+
+
 class Gate:
     """Authorise, then open: the only place services open transactions."""
 
@@ -77,12 +85,12 @@ class Gate:
             yield LabUnit(session, keys, lab_id)
 
     @contextmanager
-    def lab_session(self, ctx: AccessContext, permission: Permission) -> Iterator[Session]:
+    def lab_rows(self, ctx: AccessContext, permission: Permission) -> Iterator[LabRows]:
         """The caller's lab, decided as :meth:`lab`, without loading its keys: for rows that hold no
         sealed field and no sealed link (alerts, account actions, a support grant's dates)."""
         lab_id = self._decide_lab(ctx, permission, False)
         with self.db.transaction(lab_id) as session:
-            yield session
+            yield LabRows(session, lab_id)
 
     @contextmanager
     def platform(
