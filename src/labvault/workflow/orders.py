@@ -19,7 +19,7 @@ from labvault.reports.view import LabelView
 from labvault.security import audit, policy
 from labvault.security.access import AccessContext
 from labvault.security.audit import AuditRecord
-from labvault.security.permissions import Permission, allows
+from labvault.security.permissions import Permission
 from labvault.security.policy import Relationship
 from labvault.store.base import utcnow
 from labvault.store.bound_links import check_columns, sealed_columns
@@ -212,7 +212,7 @@ class OrderService(WorkflowService):
         readable = [i for i in visible if i.status == "validated"] if signed_results_only(ctx) else visible
         summaries = (
             previous_values.for_caller(unit, ctx, current_summaries(unit, readable))
-            if allows(ctx.role, Permission.RESULT_READ)
+            if policy.role_may(ctx.role, Permission.RESULT_READ)
             else {}
         )
         item_records: list[ItemRecord] = []
