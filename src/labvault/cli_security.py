@@ -34,7 +34,7 @@ from labvault.governance.breach import BreachChecker, BreachReport
 from labvault.oversight.alert_service import AlertService
 from labvault.oversight.canaries import CanaryService
 from labvault.platform import Platform, open_platform
-from labvault.security.access import AccessContext, Purpose, Role
+from labvault.security.access import AccessContext
 from labvault.security.alerts import Severity
 
 app = typer.Typer()
@@ -58,9 +58,7 @@ def _officer(
         raise fail(str(exc)) from None
     try:
         info = platform.labs.by_code(lab)
-        ctx = AccessContext(
-            None, f"cli:{getpass.getuser()}", Role.LAB_ADMIN, info.id, Purpose.ADMINISTRATION, "cli"
-        )
+        ctx = AccessContext.console_officer(f"cli:{getpass.getuser()}", info.id)
         yield platform, ctx
     except LabvaultError as exc:
         raise fail(str(exc)) from None
