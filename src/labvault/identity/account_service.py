@@ -33,6 +33,7 @@ from labvault.identity.credentials import (
 )
 from labvault.identity.mfa_service import MfaService
 from labvault.identity.models import ApiToken, Lab, Physician, User
+from labvault.identity.user_codec import seal_full_name
 from labvault.keys.store import KeyStore
 from labvault.security import audit
 from labvault.security.access import LAB_ACCOUNT_ROLES, LAB_ROLES, AccessContext, Purpose, Role
@@ -239,8 +240,8 @@ class AccountService:
                 physician_id=physician_id,
             )
             if lab_id is not None:
-                cipher = self.keys.keyset(session, lab_id).cipher
-                user.full_name_enc = cipher.encrypt("users", "full_name_enc", user.id, full_name or None)
+                keys = self.keys.keyset(session, lab_id)
+                user.full_name_enc = seal_full_name(keys, user.id, full_name or None)
             session.add(user)
             try:
                 session.flush()

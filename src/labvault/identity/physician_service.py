@@ -11,6 +11,13 @@ from sqlalchemy.orm import Session
 from labvault.crypto.keyset import LabKeySet
 from labvault.errors import Conflict, InvalidInput, NotFound
 from labvault.identity.models import Physician
+from labvault.identity.physician_codec import (
+    PHYSICIANS,
+    open_physician,
+    open_rpps,
+    rpps_index,
+    seal_physician,
+)
 from labvault.identity.validation import validate_email, validate_phone, validate_rpps
 from labvault.keys.store import KeyStore
 from labvault.security import audit
@@ -19,11 +26,6 @@ from labvault.security.audit import AuditRecord
 from labvault.security.gate import Gate
 from labvault.security.permissions import Permission
 from labvault.store.database import Database
-from labvault.store.sealed_fields import open_fields, seal_fields
-
-TABLE = Physician.__tablename__
-RPPS_INDEX = "physicians.rpps"
-ENCRYPTED = ("rpps", "family_name", "given_names", "phone", "email")
 
 
 @dataclass(frozen=True)
@@ -71,14 +73,12 @@ class PhysicianService:
         data = validate_physician(data)
         with self.gate.lab(ctx, Permission.PHYSICIAN_WRITE) as unit:
             session, keys = unit.session, unit.keys
-            index = keys.indexer.index(RPPS_INDEX, data.rpps)
+            index = rpps_index(keys, data.rpps)
             existing = session.scalar(select(Physician.id).where(Physician.rpps_bidx == index))
             if existing is not None:
                 raise Conflict("a physician with this RPPS is already registered", [str(existing)])
             row = Physician(id=uuid.uuid4(), lab_id=unit.lab_id, specialty=data.specialty, rpps_bidx=index)
-            sealed = seal_fields(
-                keys.cipher, TABLE, row.id, {name: getattr(data, name) for name in ENCRYPTED}
-            )
+            sealed = seal_physician(keys, row.id, {name: getattr(data, name) for name in PHYSICIANS.fields})
             for column, value in sealed.items():
                 setattr(row, column, value)
             session.add(row)
@@ -93,7 +93,7 @@ class PhysicianService:
             row = physician_by_rpps(session, keys, rpps)
             if row is None:
                 raise NotFound("no physician with this RPPS in this laboratory")
-            clear = open_fields(keys.cipher, TABLE, row, ENCRYPTED)
+            clear = open_physician(keys, row)
             audit.append(session, ctx, AuditRecord("physician.read", "physician", str(row.id)))
             data = PhysicianData(specialty=row.specialty, **clear)  # type: ignore[arg-type]
             return PhysicianRecord(row.id, row.lab_id, data)
@@ -101,8 +101,8 @@ class PhysicianService:
 
 def physician_by_rpps(session: Session, keys: LabKeySet, rpps: str) -> Physician | None:
     """The lab's physician with this (validated) RPPS: blind-index candidates, confirmed decrypted."""
-    index = keys.indexer.index(RPPS_INDEX, rpps)
+    index = rpps_index(keys, rpps)
     for row in session.scalars(select(Physician).where(Physician.rpps_bidx == index)):
-        if keys.cipher.decrypt(TABLE, "rpps_enc", row.id, row.rpps_enc) == rpps:
+        if open_rpps(keys, row) == rpps:
             return row
     return None

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from labvault.errors import InvalidInput, NotFound
 from labvault.identity.models import Lab, Patient, User
+from labvault.identity.user_codec import open_full_name
 from labvault.keys.store import KeyStore
 from labvault.security import audit
 from labvault.security.access import AccessContext
@@ -190,11 +191,8 @@ class AccessLogService:
         """Display names: the full name of the lab's staff (encrypted with its keys), else the username."""
         if not ids:
             return {}
-        cipher = unit.keys.cipher
         names: dict[uuid.UUID, str] = {}
         for user in unit.session.scalars(select(User).where(User.id.in_(ids))):
-            full_name = None
-            if user.lab_id == unit.lab_id and user.full_name_enc:
-                full_name = cipher.decrypt(User.__tablename__, "full_name_enc", user.id, user.full_name_enc)
+            full_name = open_full_name(unit.keys, user) if user.lab_id == unit.lab_id else None
             names[user.id] = full_name or user.username
         return names

@@ -39,7 +39,7 @@ from labvault.security.permissions import Permission
 from labvault.security.policy import require_lab
 from labvault.store.base import utcnow
 from labvault.store.database import Database
-from labvault.store.sealed_fields import open_fields, seal_fields
+from labvault.store.sealed_fields import SealedColumns
 from labvault.store.tenancy import LAB_KEY
 
 MAX_PLANT = 100
@@ -54,9 +54,8 @@ class CanaryInfo:
     label: str
 
 
-TABLE = "canaries"
 INDEX = "canary.patient"
-SEALED = ("patient_id", "planted_at")
+SEALED = SealedColumns(Canary, "patient_id", "planted_at")  # the canary's sealed fields
 _KEY_STORES: weakref.WeakKeyDictionary[Engine, KeyStore] = weakref.WeakKeyDictionary()
 
 
@@ -173,7 +172,7 @@ class CanaryService:
                 lab_id=unit.lab_id,
                 patient_bidx=canary_index(keys, patient_id),
                 label=label,
-                **seal_fields(keys.cipher, TABLE, row_id, clear),
+                **SEALED.seal_all(keys.cipher, row_id, clear),
             )
             session.add(row)
             session.flush()
@@ -193,7 +192,7 @@ class CanaryService:
 
 
 def _opened(keys: LabKeySet, row: Canary) -> CanaryInfo:
-    clear = open_fields(keys.cipher, TABLE, row, SEALED)
+    clear = SEALED.open_all(keys.cipher, row)
     patient_id, planted_at = clear["patient_id"], clear["planted_at"]
     if patient_id is None or planted_at is None:
         raise IntegrityError(f"canary {row.id} has lost its sealed fields")

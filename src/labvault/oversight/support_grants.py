@@ -29,6 +29,7 @@ from labvault.security.access import AccessContext, Purpose, Role
 from labvault.security.alerts import AlertSpec, Severity, raise_alert
 from labvault.security.audit import AuditRecord
 from labvault.security.gate import Gate
+from labvault.security.grant_codec import seal_grant_reason
 from labvault.security.grant_models import SupportGrant
 from labvault.security.permissions import Permission
 from labvault.security.policy import require_lab
@@ -118,9 +119,7 @@ class SupportGrantService:
                 created_at=now,
                 expires_at=now + dt.timedelta(hours=hours),
             )
-            row.reason_enc = unit.keys.cipher.encrypt(
-                SupportGrant.__tablename__, "reason_enc", row.id, cleaned
-            )
+            row.reason_enc = seal_grant_reason(unit.keys, row.id, cleaned)
             session.add(row)
             session.flush()
             detail = {"grant_id": str(row.id), "operator_id": str(user.id), "hours": hours}

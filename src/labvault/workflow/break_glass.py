@@ -28,6 +28,7 @@ from labvault.security.access import AccessContext
 from labvault.security.alerts import AlertSpec, Severity, raise_alert
 from labvault.security.audit import AuditRecord
 from labvault.security.gate import Gate
+from labvault.security.grant_codec import seal_override_reason
 from labvault.security.grant_models import AccessOverride
 from labvault.security.permissions import Permission
 from labvault.security.policy import GLASS_READS, Effect, Sensitivity
@@ -128,8 +129,7 @@ class BreakGlassService:
                 at=now,
                 expires_at=expires_at,
             )
-            cipher = unit.keys.cipher
-            row.reason_enc = cipher.encrypt(AccessOverride.__tablename__, "reason_enc", row.id, cleaned)
+            row.reason_enc = seal_override_reason(unit.keys, row.id, cleaned)
             session.add(row)
             session.flush()
             detail = {"override_id": str(row.id), "minutes": minutes}
