@@ -69,13 +69,15 @@ from labvault.reports.render import render_report_html, render_report_pdf
 from labvault.reports.view import ReportView
 from labvault.security.access import AccessContext, Purpose, Role
 from labvault.security.permissions import Permission
-from labvault.workflow import codec, report_service
+from labvault.workflow import report_service
 from labvault.workflow.models import Order, OrderItem, Result, Specimen
+from labvault.workflow.order_codec import seal_order
 from labvault.workflow.order_data import OrderRecord, OrderRequest
 from labvault.workflow.orders import load_order
 from labvault.workflow.result_codec import seal_result
 from labvault.workflow.result_values import CRITICAL_FLAGS, Previous, interpret
 from labvault.workflow.results import ResultEntry
+from labvault.workflow.specimen_codec import barcode_index, seal_barcode, seal_rejection_comment
 
 PANELS = ("NFS", "IONO")
 TESTS = ("CREA", "GLU")
@@ -666,10 +668,9 @@ class Filler:
                 self.serial += 1
                 at = dt.datetime.now(dt.UTC) - dt.timedelta(days=self.rng.randint(8, 730))
                 order_id = uuid.uuid4()
-                sealed_order = {
-                    column: codec.seal(keys, "orders", column, order_id, None)
-                    for column in ("prescribed_on_enc", "fasting_enc", "clinical_info_enc", "drugs_enc")
-                }
+                sealed_order = seal_order(
+                    keys, order_id, prescribed_on=None, fasting=None, clinical_info=None, drugs=None
+                )
                 orders.append(
                     {
                         "id": order_id,
@@ -694,18 +695,14 @@ class Filler:
                                 "id": specimen_id,
                                 "lab_id": lab_id,
                                 "order_id": order_id,
-                                "barcode_enc": codec.seal(
-                                    keys, "specimens", "barcode_enc", specimen_id, barcode
-                                ),
-                                "barcode_bidx": codec.barcode_index(keys, barcode),
+                                "barcode_enc": seal_barcode(keys, specimen_id, barcode),
+                                "barcode_bidx": barcode_index(keys, barcode),
                                 "tube": test.tube,
                                 "specimen": test.specimen,
                                 "status": "received",
                                 "collected_at": at,
                                 "received_at": at,
-                                "rejection_comment_enc": codec.seal(
-                                    keys, "specimens", "rejection_comment_enc", specimen_id, None
-                                ),
+                                "rejection_comment_enc": seal_rejection_comment(keys, specimen_id, None),
                                 "created_at": at,
                             }
                         )

@@ -19,10 +19,11 @@ from labvault.catalog.storage import LabCatalog
 from labvault.errors import NotFound
 from labvault.identity.models import Lab
 from labvault.security import audit
-from labvault.security.access import AccessContext, Role
+from labvault.security.access import AccessContext
 from labvault.security.audit import AuditRecord
+from labvault.security.gate import Gate
 from labvault.security.permissions import Permission
-from labvault.security.policy import require
+from labvault.security.policy import require_lab_object
 from labvault.store.database import Database, declared_lab
 
 
@@ -31,14 +32,11 @@ class CatalogService:
         self.db = db
         self._parsed: dict[tuple[uuid.UUID, int], Catalog] = {}
         self._lock = threading.Lock()
-
-    def _check_lab(self, ctx: AccessContext, lab_id: uuid.UUID) -> None:
-        if ctx.role is not Role.PLATFORM_OPERATOR and ctx.lab_id != lab_id:
-            raise NotFound(f"no laboratory {lab_id}")
+        self.gate = Gate(db)
 
     def active(self, lab_id: uuid.UUID) -> Catalog:
         """The lab's latest imported catalogue, or the shipped default."""
-        with self.db.transaction(None) as session:
+        with self.gate.lookup() as session:
             return self.active_in(session, lab_id)
 
     def active_in(self, session: Session, lab_id: uuid.UUID) -> Catalog:
@@ -64,17 +62,15 @@ class CatalogService:
         return catalog
 
     def export(self, ctx: AccessContext, lab_id: uuid.UUID) -> dict[str, object]:
-        self._check_lab(ctx, lab_id)
+        require_lab_object(ctx, lab_id, f"laboratory {lab_id}")
         return dump_catalog(self.active(lab_id))
 
     def import_document(
         self, ctx: AccessContext, lab_id: uuid.UUID, document: Mapping[str, object]
     ) -> Catalog:
         """Validate a whole catalogue, then make it the lab's active one (all or nothing)."""
-        require(ctx, Permission.CATALOG_MANAGE)
-        self._check_lab(ctx, lab_id)
-        catalog = load_catalog_dict(document)
-        with self.db.transaction(None) as session:
+        with self.gate.platform(ctx, Permission.CATALOG_MANAGE, lab_id=lab_id) as session:
+            catalog = load_catalog_dict(document)  # decided first; no statement sent yet
             if session.get(Lab, lab_id) is None:
                 raise NotFound(f"no laboratory {lab_id}")
             with declared_lab(session, lab_id):

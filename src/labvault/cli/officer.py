@@ -13,7 +13,7 @@ from labvault.cli.options import fail
 from labvault.config import Settings
 from labvault.errors import LabvaultError
 from labvault.platform import Platform, open_platform
-from labvault.security.access import AccessContext, Purpose, Role
+from labvault.security.access import AccessContext
 
 
 @contextmanager
@@ -27,9 +27,7 @@ def acting_officer(
         raise fail(str(exc)) from None
     try:
         info = platform.labs.by_code(lab)
-        ctx = AccessContext(
-            None, f"cli:{getpass.getuser()}", Role.LAB_ADMIN, info.id, Purpose.ADMINISTRATION, "cli"
-        )
+        ctx = AccessContext.console_officer(f"cli:{getpass.getuser()}", info.id)
         yield platform, ctx
     except LabvaultError as exc:
         raise fail(str(exc)) from None

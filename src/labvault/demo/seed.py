@@ -50,7 +50,7 @@ class DemoCredentials:
 
 def cli_context() -> AccessContext:
     """The local operator at the server's console acts as the platform operator."""
-    return AccessContext(None, f"cli:{getpass.getuser()}", Role.PLATFORM_OPERATOR, None, Purpose.MAINTENANCE)
+    return AccessContext.console(f"cli:{getpass.getuser()}")
 
 
 def to_patient_data(p: SyntheticPatient) -> PatientData:

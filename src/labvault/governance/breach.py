@@ -37,8 +37,8 @@ from labvault.oversight.canaries import canaries_among
 from labvault.security import audit
 from labvault.security.access import AccessContext
 from labvault.security.audit import AuditRecord
+from labvault.security.gate import Gate
 from labvault.security.permissions import Permission
-from labvault.security.policy import require_lab
 from labvault.store.database import Database
 
 BATCH = 2000  # distinct index values looked up per round trip group
@@ -113,17 +113,19 @@ def candidates(stream: LineSource) -> Iterator[Candidate]:
     yield from (sql_candidates(replay) if _SQL_START.match(first) else csv_candidates(replay))
 
 
+OFFICER = Permission.ALERTS_READ  # breach response is the security officer's
+
+
 class BreachChecker:
     def __init__(self, db: Database, keys: KeyStore) -> None:
         self.db = db
         self.keys = keys
+        self.gate = Gate(db, keys)
 
     def check(self, ctx: AccessContext, lab_code: str, stream: BinaryIO) -> BreachReport:
         """Scan ``stream`` (any size: read line by line, looked up in batches)."""
-        require_lab(ctx, Permission.ALERTS_READ)  # breach response is the security officer's
-        assert ctx.lab_id is not None
-        with self.db.transaction(ctx.lab_id) as session:
-            keys = self.keys.keyset(session, ctx.lab_id)
+        with self.gate.lab(ctx, OFFICER) as unit:
+            keys = unit.keys
         report = BreachReport(lab_code)
         hashing = _Hashing(stream)
         pending: list[Candidate] = []
@@ -139,7 +141,8 @@ class BreachChecker:
         report.lines = hashing.lines
         for match in report.matches.values():
             match.lines.sort()
-        with self.db.transaction(ctx.lab_id) as session:
+        with self.gate.lab_rows(ctx, OFFICER) as lab:
+            session = lab.session
             for patient_id in canaries_among(session, report.matches, keys):
                 report.matches[patient_id].canary = True
             detail = {
@@ -149,7 +152,7 @@ class BreachChecker:
                 "canaries": len(report.canaries),
             }
             # Ids and counts only; no patient named (the ids are in the officer's report).
-            audit.append(session, ctx, AuditRecord("breach.check", "lab", str(ctx.lab_id), detail))
+            audit.append(session, ctx, AuditRecord("breach.check", "lab", str(lab.lab_id), detail))
         return report
 
     def _look_up(
@@ -172,8 +175,8 @@ class BreachChecker:
             "ins": [Patient.ins_bidx],
             "name_birth_date": [Patient.name_birth_bidx, Patient.used_name_birth_bidx],
         }
-        assert ctx.lab_id is not None
-        with self.db.transaction(ctx.lab_id) as session:
+        with self.gate.lab_rows(ctx, OFFICER) as lab:
+            session = lab.session
             for kind, cols in columns.items():
                 values = [index for (k, index) in wanted if k == kind]
                 for column in cols:

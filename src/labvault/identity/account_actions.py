@@ -26,8 +26,8 @@ from labvault.identity.account_events import AccountAlert
 from labvault.identity.models import User
 from labvault.security.access import AccessContext, Role
 from labvault.security.audit import AuditRecord
+from labvault.security.gate import Gate
 from labvault.security.permissions import Permission
-from labvault.security.policy import require_lab
 from labvault.store.database import Database
 
 MAX_LISTED = 200
@@ -136,23 +136,17 @@ def take_due(
     return _out(row)
 
 
-def _lab_of(ctx: AccessContext) -> uuid.UUID:
-    require_lab(ctx, Permission.LAB_USERS_MANAGE)
-    assert ctx.lab_id is not None
-    return ctx.lab_id
-
-
 class AccountActionService:
     """The lab admins' side: see the platform's requests on their accounts, cancel them."""
 
     def __init__(self, db: Database, clock: Callable[[], dt.datetime]) -> None:
         self.db = db
         self.clock = clock
+        self.gate = Gate(db)
 
     def list(self, ctx: AccessContext) -> list[AccountAction]:
-        lab_id = _lab_of(ctx)
-        with self.db.transaction(lab_id) as session:
-            rows = session.scalars(
+        with self.gate.lab_rows(ctx, Permission.LAB_USERS_MANAGE) as lab:
+            rows = lab.session.scalars(
                 select(PendingAccountAction)
                 .order_by(PendingAccountAction.requested_at.desc())
                 .limit(MAX_LISTED)
@@ -161,9 +155,8 @@ class AccountActionService:
 
     def cancel(self, ctx: AccessContext, action_id: uuid.UUID) -> AccountAction:
         """Any active admin of the lab (the target included) stops a pending platform request."""
-        lab_id = _lab_of(ctx)
-        now = self.clock()
-        with self.db.transaction(lab_id) as session:
+        with self.gate.lab_rows(ctx, Permission.LAB_USERS_MANAGE) as lab:
+            now, session = self.clock(), lab.session
             row = session.get(PendingAccountAction, action_id, with_for_update=True)
             if row is None:
                 raise NotFound(f"no account action {action_id}")
@@ -178,7 +171,7 @@ class AccountActionService:
             account_events.record(
                 session,
                 ctx,
-                lab_id,
+                lab.lab_id,
                 AuditRecord("account_action.cancel", "user", str(row.user_id), {"action_id": str(row.id)}),
                 None,
             )

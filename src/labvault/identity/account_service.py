@@ -33,14 +33,16 @@ from labvault.identity.credentials import (
 )
 from labvault.identity.mfa_service import MfaService
 from labvault.identity.models import ApiToken, Lab, Physician, User
+from labvault.identity.user_codec import seal_full_name
 from labvault.keys.store import KeyStore
 from labvault.security import audit
 from labvault.security.access import LAB_ACCOUNT_ROLES, LAB_ROLES, AccessContext, Purpose, Role
 from labvault.security.audit import AuditRecord
+from labvault.security.gate import Gate
 from labvault.security.overrides import end_overrides_of
 from labvault.security.passwords import check_password_policy, hash_password
 from labvault.security.permissions import Permission
-from labvault.security.policy import require
+from labvault.security.policy import require, require_lab_object
 from labvault.security.tokens import display_prefix, new_token, token_digest
 from labvault.store.base import utcnow
 from labvault.store.database import Database
@@ -160,6 +162,7 @@ class AccountService:
         self.clock = clock
         self.checker = CredentialChecker(keys, self.policy, clock)
         self.mfa = MfaService(db, self.checker, self.policy)
+        self.gate = Gate(db, keys)
 
     def create_user(
         self,
@@ -190,8 +193,7 @@ class AccountService:
             require(ctx, Permission.LAB_USERS_MANAGE)
             if lab_id is None:
                 raise InvalidInput("lab", f"a {role.value} account needs a laboratory")
-            if ctx.role is not Role.PLATFORM_OPERATOR and ctx.lab_id != lab_id:
-                raise NotFound(f"no laboratory {lab_id}")
+            require_lab_object(ctx, lab_id, f"laboratory {lab_id}")
             if ctx.role is Role.PLATFORM_OPERATOR and role is not Role.LAB_ADMIN:
                 raise Forbidden(OPERATOR_BOOTSTRAP_ONLY)
         if role not in (*LAB_ACCOUNT_ROLES, Role.PLATFORM_OPERATOR):
@@ -201,13 +203,13 @@ class AccountService:
         if lab_id is not None:
             # Usernames are unique across the platform: checked where every account is visible,
             # since the lab's transaction below (row-level security) sees only its own lab's.
-            with self.db.transaction(None) as session:
+            with self.gate.lookup() as session:
                 if session.scalar(select(User.id).where(User.username == username)):
                     raise Conflict(f"username {username!r} is taken")
         # A lab's account is made in the lab's own transaction: its physician is looked up in the
         # lab's scope (one of another lab is as absent as one that does not exist), and the event
         # and its alert land on the lab's chain, where its admins see them.
-        with self.db.transaction(lab_id) as session:
+        with self.gate.named_lab(ctx, lab_id) as session:
             if lab_id is not None:
                 lab = session.get(Lab, lab_id)
                 if lab is None or lab.shredded_at is not None:
@@ -238,8 +240,8 @@ class AccountService:
                 physician_id=physician_id,
             )
             if lab_id is not None:
-                cipher = self.keys.keyset(session, lab_id).cipher
-                user.full_name_enc = cipher.encrypt("users", "full_name_enc", user.id, full_name or None)
+                keys = self.keys.keyset(session, lab_id)
+                user.full_name_enc = seal_full_name(keys, user.id, full_name or None)
             session.add(user)
             try:
                 session.flush()
@@ -266,7 +268,7 @@ class AccountService:
         if role is None and active is None:
             raise InvalidInput("body", "nothing to change: give a role, or active")
         lab_id = self._lab_of_account(ctx, user_id)
-        with self.db.transaction(lab_id) as session:
+        with self.gate.named_lab(ctx, lab_id) as session:
             user = session.get(User, user_id, with_for_update=True)
             self._authorize_management(ctx, user, user_id, changes_role=role is not None)
             assert user is not None
@@ -348,7 +350,7 @@ class AccountService:
         only after a delay the lab can use to cancel it, once the lab has an established admin:
         then the pending request is returned and nothing is reset yet (None: done)."""
         lab_id = self._lab_of_account(ctx, user_id)
-        with self.db.transaction(lab_id) as session:
+        with self.gate.named_lab(ctx, lab_id) as session:
             user = session.get(User, user_id, with_for_update=True)
             self._authorize_management(ctx, user, user_id, changes_role=False, resets_mfa=True)
             assert user is not None
@@ -382,13 +384,12 @@ class AccountService:
     def _lab_of_account(self, ctx: AccessContext, user_id: uuid.UUID) -> uuid.UUID | None:
         """The lab whose transaction manages this account (None: an operator's account). Another
         lab's account is as absent as one that does not exist."""
-        with self.db.transaction(None) as session:
+        with self.gate.lookup() as session:
             found = session.execute(select(User.lab_id).where(User.id == user_id)).first()
         if found is None:
             raise NotFound(f"no user {user_id}")
         lab_id: uuid.UUID | None = found.lab_id
-        if ctx.role is not Role.PLATFORM_OPERATOR and ctx.lab_id != lab_id:
-            raise NotFound(f"no user {user_id}")
+        require_lab_object(ctx, lab_id, f"user {user_id}")
         return lab_id
 
     @staticmethod
@@ -424,7 +425,7 @@ class AccountService:
     def authenticate(self, username: str, password: str, totp_code: str, origin: str = "local") -> Account:
         """Both factors, for the CLI (which then issues what it needs). Same refusal for every
         reason: see :mod:`labvault.identity.credentials`."""
-        with self.db.transaction(None) as session:
+        with self.gate.sign_in() as session:
             verified = self._sign_in(session, username, password, totp_code, origin)
             account = None if verified is None else _account(verified.user)
         if account is None:
@@ -446,7 +447,7 @@ class AccountService:
         UI's cookie."""
         if not kind.signed_in:
             raise ValueError("a login gives a login session, not a script token")
-        with self.db.transaction(None) as session:
+        with self.gate.sign_in() as session:
             verified = self._sign_in(session, username, password, totp_code, origin, second_factor)
             issued = None
             if verified is not None:
@@ -493,7 +494,7 @@ class AccountService:
         (:func:`labvault.identity.reauth.require_recent_auth`) accept it for a few minutes."""
         if account.token_id is None:
             raise Unauthenticated("re-authentication applies to a token")
-        with self.db.transaction(None) as session:
+        with self.gate.sign_in() as session:
             user = session.get(User, account.id, with_for_update=True)
             verified = self.checker.check(
                 session, user, account.username, password, totp_code, Check.REAUTH, origin, second_factor
@@ -532,7 +533,7 @@ class AccountService:
         if new_password == given_password:
             raise InvalidInput("new_password", "choose your own password, not the one you were given")
         new_hash = hash_password(new_password)
-        with self.db.transaction(None) as session:
+        with self.gate.sign_in() as session:
             user = find_user(session, username)
             verified = self.checker.check(
                 session, user, username, given_password, totp_code, Check.INITIAL_PASSWORD, origin
@@ -570,7 +571,7 @@ class AccountService:
             check_password_policy(new_password)
         except InvalidInput as exc:
             raise InvalidInput("new_password", exc.reason) from None
-        with self.db.transaction(None) as session:
+        with self.gate.sign_in() as session:
             user = session.get(User, account.id, with_for_update=True)
             verified = self.checker.check(
                 session, user, account.username, current_password, totp_code, Check.PASSWORD_CHANGE, origin
@@ -611,7 +612,7 @@ class AccountService:
         expires_at = now + ttl
         if account.token_expires_at is not None:
             expires_at = min(expires_at, account.token_expires_at)
-        with self.db.transaction(None) as session:
+        with self.gate.sign_in() as session:
             return self._insert_token(session, account, label, expires_at, TokenKind.SCRIPT, origin, now=now)
 
     def _insert_token(
@@ -651,7 +652,7 @@ class AccountService:
         if not token.startswith("lvt_") or len(token) > 100:
             raise Unauthenticated("invalid token")
         now = self.clock()
-        with self.db.transaction(None) as session:
+        with self.gate.sign_in() as session:
             row = session.execute(
                 select(ApiToken, User)
                 .join(User, User.id == ApiToken.user_id)
@@ -683,7 +684,7 @@ class AccountService:
     def revoke_token(self, ctx: AccessContext, token_id: uuid.UUID) -> None:
         """A user revokes their own tokens; admins those of their lab's users; an operator any
         (incident response), which the owner's lab sees on its chain and as a high alert."""
-        with self.db.transaction(None) as session:
+        with self.gate.lookup() as session:
             row = session.execute(
                 select(User.id, User.lab_id)
                 .join(ApiToken, User.id == ApiToken.user_id)
@@ -696,7 +697,7 @@ class AccountService:
         admin = ctx.role is Role.LAB_ADMIN and owner_lab == ctx.lab_id
         if not (own or admin or ctx.role is Role.PLATFORM_OPERATOR):
             raise NotFound(f"no token {token_id}")
-        with self.db.transaction(owner_lab) as session:
+        with self.gate.named_lab(ctx, owner_lab) as session:
             session.execute(update(ApiToken).where(ApiToken.id == token_id).values(revoked_at=self.clock()))
             event = AuditRecord("token.revoke", "token", str(token_id), {"user_id": str(owner_id)})
             if owner_lab is None or own:
@@ -713,7 +714,7 @@ class AccountService:
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     def by_username(self, username: str) -> Account:
-        with self.db.transaction(None) as session:
+        with self.gate.lookup() as session:
             user = find_user(session, username)
             if user is None:
                 raise NotFound(f"no user {username!r}")

@@ -21,6 +21,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from labvault.crypto.kdf import hmac_sha256
+from labvault.crypto.totp_secrets import KEY_PURPOSE, TotpSecretBox
 from labvault.identity.auth_policy import AuthPolicy
 from labvault.identity.models import Lab, User
 from labvault.identity.webauthn_models import SecurityKey
@@ -30,7 +31,6 @@ from labvault.security.access import AccessContext, Purpose, Role
 from labvault.security.audit import AuditRecord
 from labvault.security.passwords import verify_password
 from labvault.security.totp import matching_step
-from labvault.security.totp_secrets import KEY_PURPOSE, TotpSecretBox
 
 AUTH_FAILED = (
     "authentication failed: wrong username, password or one-time code, "
@@ -276,7 +276,7 @@ class CredentialChecker:
 
     def _record_unknown(self, session: Session, typed_username: str, check: Check, origin: str) -> None:
         # Nobody is acting: the platform chain, with the platform role its context requires.
-        ctx = AccessContext(None, "anonymous", Role.PLATFORM_OPERATOR, None, Purpose.ADMINISTRATION, origin)
+        ctx = AccessContext.anonymous(origin)
         detail = {
             "check": check.value,
             "reason": Refusal.UNKNOWN_USER.value,

@@ -17,8 +17,9 @@ from labvault.keys.store import KeyStore
 from labvault.security import audit
 from labvault.security.access import AccessContext, Role
 from labvault.security.audit import AuditRecord
+from labvault.security.gate import Gate
 from labvault.security.permissions import Permission
-from labvault.security.policy import require
+from labvault.security.policy import require, require_lab_object
 from labvault.store.base import utcnow
 from labvault.store.database import Database
 
@@ -48,6 +49,7 @@ class LabService:
     def __init__(self, db: Database, keys: KeyStore) -> None:
         self.db = db
         self.keys = keys
+        self.gate = Gate(db, keys)
 
     def create(self, ctx: AccessContext, code: str, name: str, finess: str) -> LabInfo:
         """A new tenant with its own key set and audit chain."""
@@ -61,7 +63,7 @@ class LabService:
         finess = validate_finess(finess)
         lab_id = uuid.uuid4()
         try:
-            with self.db.transaction(None) as session:
+            with self.gate.platform(ctx, Permission.LAB_MANAGE) as session:
                 if session.scalar(select(Lab.id).where((Lab.code == code) | (Lab.finess == finess))):
                     raise Conflict("a laboratory with this code or FINESS already exists")
                 lab = Lab(id=lab_id, code=code, name=name, finess=finess)
@@ -80,7 +82,7 @@ class LabService:
 
     def list(self, ctx: AccessContext) -> list[LabInfo]:
         """Operators see every lab; lab staff see their own."""
-        with self.db.transaction(None) as session:
+        with self.gate.lookup() as session:
             query = select(Lab).order_by(Lab.code)
             if ctx.role is not Role.PLATFORM_OPERATOR:
                 query = query.where(Lab.id == ctx.lab_id)
@@ -88,16 +90,15 @@ class LabService:
 
     def by_code(self, code: str) -> LabInfo:
         """Resolve a lab code (CLI, configuration): not personal data, no audit needed."""
-        with self.db.transaction(None) as session:
+        with self.gate.lookup() as session:
             lab = session.scalar(select(Lab).where(Lab.code == code.strip().upper()))
             if lab is None:
                 raise NotFound(f"no laboratory with code {code.strip().upper()!r}")
             return _info(lab)
 
     def get(self, ctx: AccessContext, lab_id: uuid.UUID) -> LabInfo:
-        if ctx.role is not Role.PLATFORM_OPERATOR and ctx.lab_id != lab_id:
-            raise NotFound(f"no laboratory {lab_id}")
-        with self.db.transaction(None) as session:
+        require_lab_object(ctx, lab_id, f"laboratory {lab_id}")
+        with self.gate.lookup() as session:
             lab = session.get(Lab, lab_id)
             if lab is None:
                 raise NotFound(f"no laboratory {lab_id}")
@@ -105,10 +106,7 @@ class LabService:
 
     def rotate_keys(self, ctx: AccessContext, lab_id: uuid.UUID) -> int:
         """New data key version for a lab; old ciphertexts stay readable until re-encrypted."""
-        require(ctx, Permission.KEYS_MANAGE)
-        if ctx.role is not Role.PLATFORM_OPERATOR and ctx.lab_id != lab_id:
-            raise NotFound(f"no laboratory {lab_id}")
-        with self.db.transaction(None) as session:
+        with self.gate.platform(ctx, Permission.KEYS_MANAGE, lab_id=lab_id) as session:
             if session.get(Lab, lab_id) is None:
                 raise NotFound(f"no laboratory {lab_id}")
             version = self.keys.rotate(session, lab_id)
@@ -117,8 +115,7 @@ class LabService:
 
     def shred(self, ctx: AccessContext, lab_id: uuid.UUID) -> None:
         """Crypto-shred a laboratory: its key set is destroyed, its ciphertexts become noise."""
-        require(ctx, Permission.LAB_MANAGE)
-        with self.db.transaction(None) as session:
+        with self.gate.platform(ctx, Permission.LAB_MANAGE) as session:
             lab = session.get(Lab, lab_id)
             if lab is None:
                 raise NotFound(f"no laboratory {lab_id}")

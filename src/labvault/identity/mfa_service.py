@@ -18,6 +18,7 @@ from labvault.identity.credentials import AUTH_FAILED, Check, CredentialChecker,
 from labvault.identity.models import User
 from labvault.security import audit
 from labvault.security.audit import AuditRecord
+from labvault.security.gate import Gate
 from labvault.security.totp import DIGITS, STEP_SECONDS, new_secret, provisioning_uri
 from labvault.store.database import Database
 
@@ -38,12 +39,13 @@ class MfaService:
         self.db = db
         self.checker = checker
         self.policy = policy
+        self.gate = Gate(db)
 
     def begin_enrollment(self, username: str, password: str, origin: str = "local") -> MfaEnrollment:
         """A new pending secret for an account without active MFA. Any refusal, including an
         account whose MFA is already active, is the same :data:`AUTH_FAILED`."""
         secret = new_secret()
-        with self.db.transaction(None) as session:
+        with self.gate.sign_in() as session:
             user = find_user(session, username)
             verified = self.checker.check(session, user, username, password, None, Check.MFA_ENROLL, origin)
             if verified is not None:
@@ -68,7 +70,7 @@ class MfaService:
 
     def confirm_enrollment(self, username: str, password: str, code: str, origin: str = "local") -> None:
         """Activate the pending secret with a current code from the app (the code is consumed)."""
-        with self.db.transaction(None) as session:
+        with self.gate.sign_in() as session:
             user = find_user(session, username)
             verified = self.checker.check(session, user, username, password, code, Check.MFA_CONFIRM, origin)
             if verified is not None:

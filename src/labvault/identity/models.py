@@ -67,7 +67,7 @@ class User(Base):
     # Set by anyone but the owner (an administrator creating the account): it works once, only for
     # its owner to replace it (AccountService.set_own_password), never to sign in or enrol a factor.
     password_temporary: Mapped[bool] = mapped_column(Boolean, default=True, server_default=false())
-    # TOTP: the secret sealed under a platform key bound to this row (security.totp_secrets); set
+    # TOTP: the secret sealed under a platform key bound to this row (crypto/totp_secrets.py); set
     # at enrolment, active once confirmed (mfa_enabled_at). totp_last_step makes codes single-use.
     totp_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
     mfa_enabled_at: Mapped[dt.datetime | None] = mapped_column(default=None)

@@ -12,7 +12,7 @@ from typing import Any
 from labvault.crypto.keyset import LabKeySet
 from labvault.identity.models import Patient
 from labvault.identity.patient_data import ENCRYPTED_FIELDS, PatientData, PatientRecord, name_birth_key
-from labvault.store.sealed_fields import open_fields, seal_fields
+from labvault.store.sealed_fields import SealedColumns
 
 __all__ = [
     "decode",
@@ -23,7 +23,7 @@ __all__ = [
     "nir_index",
 ]
 
-TABLE = Patient.__tablename__
+PATIENTS = SealedColumns(Patient, *ENCRYPTED_FIELDS)
 NIR_INDEX = "patients.nir"
 INS_INDEX = "patients.ins"
 NAME_BIRTH_INDEX = "patients.name_birth"
@@ -53,7 +53,7 @@ def name_birth_index(keys: LabKeySet, name: str, birth_date: dt.date) -> bytes:
 def encrypted_columns(keys: LabKeySet, row_id: uuid.UUID, data: PatientData) -> dict[str, Any]:
     """Column values (ciphertexts + blind indexes) for a validated patient."""
     clear = {name: _to_text(name, getattr(data, name)) for name in ENCRYPTED_FIELDS}
-    values: dict[str, Any] = seal_fields(keys.cipher, TABLE, row_id, clear)
+    values: dict[str, Any] = PATIENTS.seal_all(keys.cipher, row_id, clear)
     values["ins_oid"] = data.ins_oid
     values["ins_status"] = data.ins_status
     values["nir_bidx"] = nir_index(keys, data.nir) if data.nir else None
@@ -67,7 +67,7 @@ def encrypted_columns(keys: LabKeySet, row_id: uuid.UUID, data: PatientData) -> 
 
 def decode(keys: LabKeySet, row: Patient) -> PatientRecord:
     """Decrypt a row; any tampered or misplaced ciphertext raises IntegrityError."""
-    clear: dict[str, Any] = open_fields(keys.cipher, TABLE, row, ENCRYPTED_FIELDS)
+    clear: dict[str, Any] = PATIENTS.open_all(keys.cipher, row)
     clear["birth_date"] = dt.date.fromisoformat(clear["birth_date"])
     data = PatientData(**clear, ins_oid=row.ins_oid, ins_status=row.ins_status)
     return PatientRecord(row.id, row.lab_id, row.revision, data, row.created_at, row.updated_at)

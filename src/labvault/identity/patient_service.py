@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, insert, select, true, update
 from sqlalchemy.orm import Session
 
 from labvault.crypto.keyset import LabKeySet
-from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound
+from labvault.errors import Conflict, InvalidInput, NotFound
 from labvault.identity import patient_codec as codec
 from labvault.identity.models import Patient
 from labvault.identity.patient_data import FIELD_NAMES, PatientData, PatientRecord, validate_patient
@@ -26,8 +26,9 @@ from labvault.keys.store import KeyStore
 from labvault.security import audit, policy
 from labvault.security.access import AccessContext, Role
 from labvault.security.audit import AuditRecord
+from labvault.security.gate import Gate
 from labvault.security.permissions import Permission
-from labvault.security.policy import Relationship, require_lab
+from labvault.security.policy import Relationship
 from labvault.store.base import utcnow
 from labvault.store.database import Database, prefer_custom_plans
 
@@ -54,38 +55,30 @@ class PatientService:
         self.db = db
         self.keys = keys
         self.prescribed = prescribed
+        self.gate = Gate(db, keys)
 
     def _prescribed_for(self, ctx: AccessContext) -> ColumnElement[bool]:
         """A condition on :class:`Patient`: every patient of the lab for its staff; for a prescriber,
         the patients with at least one order they prescribed (identity/prescribed.py)."""
-        if ctx.role is not Role.PRESCRIBER:
-            return true()
-        if ctx.physician_id is None:
-            raise Forbidden("a prescriber account acts for its physician: this context names none")
-        return self.prescribed.condition(ctx.physician_id)
+        physician = policy.prescriber_of(ctx)
+        return true() if physician is None else self.prescribed.condition(physician)
 
     def _check_prescribed(
         self, session: Session, keys: LabKeySet, ctx: AccessContext, patient_ids: list[uuid.UUID]
     ) -> None:
         """For a prescriber, check the seals of the orders that tied them to ``patient_ids``."""
-        if ctx.role is Role.PRESCRIBER and ctx.physician_id is not None and patient_ids:
-            self.prescribed.verify(session, keys, ctx.physician_id, patient_ids)
+        physician = policy.prescriber_of(ctx)
+        if physician is not None and patient_ids:
+            self.prescribed.verify(session, keys, physician, patient_ids)
 
     @contextmanager
     def _lab(
         self, ctx: AccessContext, permission: Permission, *, per_patient: bool = False
     ) -> Iterator[tuple[Session, LabKeySet]]:
-        """The lab's transaction, once the policy allows ``permission``. ``per_patient``: a read held
-        to :meth:`_prescribed_for` (a prescriber passes this gate, then sees only their patients)."""
-        if per_patient:
-            policy.enforce_on_own_orders(ctx, permission)
-            if ctx.lab_id is None:
-                raise Forbidden(f"{permission.value} needs a laboratory scope")
-        else:
-            require_lab(ctx, permission)
-        assert ctx.lab_id is not None
-        with self.db.transaction(ctx.lab_id) as session:
-            yield session, self.keys.keyset(session, ctx.lab_id)
+        """The gate's lab unit (security/gate.py). ``per_patient``: a read held to
+        :meth:`_prescribed_for` (a prescriber passes the gate, then sees only their patients)."""
+        with self.gate.lab(ctx, permission, own_orders=per_patient) as unit:
+            yield unit.session, unit.keys
 
     # --- duplicates -------------------------------------------------------------------------------
 

@@ -11,19 +11,21 @@ from sqlalchemy.orm import Session
 from labvault.crypto.keyset import LabKeySet
 from labvault.errors import Conflict, InvalidInput, NotFound
 from labvault.identity.models import Physician
+from labvault.identity.physician_codec import (
+    PHYSICIANS,
+    open_physician,
+    open_rpps,
+    rpps_index,
+    seal_physician,
+)
 from labvault.identity.validation import validate_email, validate_phone, validate_rpps
 from labvault.keys.store import KeyStore
 from labvault.security import audit
 from labvault.security.access import AccessContext
 from labvault.security.audit import AuditRecord
+from labvault.security.gate import Gate
 from labvault.security.permissions import Permission
-from labvault.security.policy import require_lab
 from labvault.store.database import Database
-from labvault.store.sealed_fields import open_fields, seal_fields
-
-TABLE = Physician.__tablename__
-RPPS_INDEX = "physicians.rpps"
-ENCRYPTED = ("rpps", "family_name", "given_names", "phone", "email")
 
 
 @dataclass(frozen=True)
@@ -64,39 +66,34 @@ class PhysicianService:
     def __init__(self, db: Database, keys: KeyStore) -> None:
         self.db = db
         self.keys = keys
+        self.gate = Gate(db, keys)
 
     def register(self, ctx: AccessContext, data: PhysicianData) -> PhysicianRecord:
         """One record per RPPS per lab."""
         data = validate_physician(data)
-        require_lab(ctx, Permission.PHYSICIAN_WRITE)
-        assert ctx.lab_id is not None
-        with self.db.transaction(ctx.lab_id) as session:
-            keys = self.keys.keyset(session, ctx.lab_id)
-            index = keys.indexer.index(RPPS_INDEX, data.rpps)
+        with self.gate.lab(ctx, Permission.PHYSICIAN_WRITE) as unit:
+            session, keys = unit.session, unit.keys
+            index = rpps_index(keys, data.rpps)
             existing = session.scalar(select(Physician.id).where(Physician.rpps_bidx == index))
             if existing is not None:
                 raise Conflict("a physician with this RPPS is already registered", [str(existing)])
-            row = Physician(id=uuid.uuid4(), lab_id=ctx.lab_id, specialty=data.specialty, rpps_bidx=index)
-            sealed = seal_fields(
-                keys.cipher, TABLE, row.id, {name: getattr(data, name) for name in ENCRYPTED}
-            )
+            row = Physician(id=uuid.uuid4(), lab_id=unit.lab_id, specialty=data.specialty, rpps_bidx=index)
+            sealed = seal_physician(keys, row.id, {name: getattr(data, name) for name in PHYSICIANS.fields})
             for column, value in sealed.items():
                 setattr(row, column, value)
             session.add(row)
             session.flush()
             audit.append(session, ctx, AuditRecord("physician.create", "physician", str(row.id)))
-            return PhysicianRecord(row.id, ctx.lab_id, data)
+            return PhysicianRecord(row.id, unit.lab_id, data)
 
     def find_by_rpps(self, ctx: AccessContext, rpps: str) -> PhysicianRecord:
         rpps = validate_rpps(rpps)
-        require_lab(ctx, Permission.PHYSICIAN_READ)
-        assert ctx.lab_id is not None
-        with self.db.transaction(ctx.lab_id) as session:
-            keys = self.keys.keyset(session, ctx.lab_id)
+        with self.gate.lab(ctx, Permission.PHYSICIAN_READ) as unit:
+            session, keys = unit.session, unit.keys
             row = physician_by_rpps(session, keys, rpps)
             if row is None:
                 raise NotFound("no physician with this RPPS in this laboratory")
-            clear = open_fields(keys.cipher, TABLE, row, ENCRYPTED)
+            clear = open_physician(keys, row)
             audit.append(session, ctx, AuditRecord("physician.read", "physician", str(row.id)))
             data = PhysicianData(specialty=row.specialty, **clear)  # type: ignore[arg-type]
             return PhysicianRecord(row.id, row.lab_id, data)
@@ -104,8 +101,8 @@ class PhysicianService:
 
 def physician_by_rpps(session: Session, keys: LabKeySet, rpps: str) -> Physician | None:
     """The lab's physician with this (validated) RPPS: blind-index candidates, confirmed decrypted."""
-    index = keys.indexer.index(RPPS_INDEX, rpps)
+    index = rpps_index(keys, rpps)
     for row in session.scalars(select(Physician).where(Physician.rpps_bidx == index)):
-        if keys.cipher.decrypt(TABLE, "rpps_enc", row.id, row.rpps_enc) == rpps:
+        if open_rpps(keys, row) == rpps:
             return row
     return None

@@ -27,6 +27,7 @@ from labvault.identity.reauth import require_recent_auth
 from labvault.identity.webauthn_models import AuthChallenge, SecurityKey
 from labvault.security import audit
 from labvault.security.audit import AuditRecord
+from labvault.security.gate import Gate
 from labvault.security.webauthn_factor import (
     RelyingParty,
     assertion_credential_id,
@@ -75,12 +76,13 @@ class SecurityKeyService:
         self.accounts = accounts
         self.rp = rp
         self.clock = clock
+        self.gate = Gate(db)
 
     # --- registration (signed in, recently re-authenticated) -------------------------------------
 
     def begin_registration(self, account: Account) -> Ceremony:
         require_recent_auth(account, self.accounts.policy.reauth_max_age, self.clock())
-        with self.db.transaction(None) as session:
+        with self.gate.sign_in() as session:
             existing = list(
                 session.scalars(select(SecurityKey.credential_id).where(SecurityKey.user_id == account.id))
             )
@@ -101,7 +103,7 @@ class SecurityKeyService:
     ) -> KeyInfo:
         require_recent_auth(account, self.accounts.policy.reauth_max_age, self.clock())
         label = " ".join(label.split())[:100] or "security key"
-        with self.db.transaction(None) as session:
+        with self.gate.sign_in() as session:
             challenge = self._consume(session, challenge_id, REGISTER, user_id=account.id)
             if challenge is None:
                 raise InvalidInput("challenge_id", "unknown, used or expired challenge: start again")
@@ -127,7 +129,7 @@ class SecurityKeyService:
             return _info(row)
 
     def keys(self, account: Account) -> list[KeyInfo]:
-        with self.db.transaction(None) as session:
+        with self.gate.sign_in() as session:
             rows = session.scalars(
                 select(SecurityKey).where(SecurityKey.user_id == account.id).order_by(SecurityKey.created_at)
             )
@@ -135,7 +137,7 @@ class SecurityKeyService:
 
     def remove(self, account: Account, key_id: uuid.UUID, origin: str = "local") -> None:
         require_recent_auth(account, self.accounts.policy.reauth_max_age, self.clock())
-        with self.db.transaction(None) as session:
+        with self.gate.sign_in() as session:
             row = session.get(SecurityKey, key_id)
             if row is None or row.user_id != account.id:
                 raise NotFound(f"no security key {key_id}")
@@ -150,7 +152,7 @@ class SecurityKeyService:
         same whether the username exists, has keys or not. The challenge is bound to the typed
         username, whose key must then answer it."""
         typed = username.strip().lower()[:64]
-        with self.db.transaction(None) as session:
+        with self.gate.sign_in() as session:
             ceremony = authentication_challenge(self.rp, [])
             return self._store(
                 session,
@@ -172,14 +174,14 @@ class SecurityKeyService:
         """Password + key assertion for a session token (``kind``: BROWSER from the UI's sign-in
         page); every refusal is the login's 401."""
         typed = username.strip().lower()[:64]
-        with self.db.transaction(None) as session:
+        with self.gate.sign_in() as session:
             challenge = self._consume(session, challenge_id, LOGIN, username_hmac=self._pseudonym(typed))
         return self.accounts.login(
             username, password, "", origin, second_factor=self._assertion(challenge, credential), kind=kind
         )
 
     def begin_reauth(self, account: Account) -> Ceremony:
-        with self.db.transaction(None) as session:
+        with self.gate.sign_in() as session:
             ids = self._key_ids(session, account.id)
             if not ids:
                 raise InvalidInput("security_key", "no security key is registered for this account")
@@ -194,7 +196,7 @@ class SecurityKeyService:
         credential: dict[str, Any],
         origin: str = "local",
     ) -> dt.datetime:
-        with self.db.transaction(None) as session:
+        with self.gate.sign_in() as session:
             challenge = self._consume(session, challenge_id, REAUTH, user_id=account.id)
         return self.accounts.reauthenticate(
             account, password, "", origin, second_factor=self._assertion(challenge, credential)

@@ -53,7 +53,7 @@ class ReEncryptor:
         for table, columns in encrypted_tables():
             last: uuid.UUID | None = None
             while True:
-                with self.db.transaction(None, unscoped=True) as session:
+                with self.db.maintenance() as session:
                     cipher = self.keys.keyset(session, lab_id).cipher
                     query = select(table.c.id, *(table.c[c] for c in columns)).where(table.c.lab_id == lab_id)
                     if last is not None:
@@ -91,7 +91,7 @@ class ReEncryptor:
         for table in bound_tables():
             names = bound_columns(table)
             while True:
-                with self.db.transaction(None, unscoped=True) as session:
+                with self.db.maintenance() as session:
                     keys = self.keys.keyset(session, lab_id)
                     rows = session.execute(
                         select(table.c.id, *(table.c[name] for name in names))
@@ -110,7 +110,7 @@ class ReEncryptor:
                         sealed += 1
                 if len(rows) < self.batch_size:
                     break
-        with self.db.transaction(None, unscoped=True) as session:
+        with self.db.maintenance() as session:
             if self.keys.keyset(session, lab_id).links_bound:
                 return sealed, True
             for table in bound_tables():

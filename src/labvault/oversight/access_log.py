@@ -15,17 +15,17 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from labvault.errors import InvalidInput, NotFound
 from labvault.identity.models import Lab, Patient, User
+from labvault.identity.user_codec import open_full_name
 from labvault.keys.store import KeyStore
 from labvault.security import audit
 from labvault.security.access import AccessContext
 from labvault.security.audit import AuditRecord
+from labvault.security.gate import Gate, LabUnit
 from labvault.security.models import AuditEvent
 from labvault.security.permissions import Permission
-from labvault.security.policy import require_lab
 from labvault.store.database import Database
 
 MAX_PAGE = 200
@@ -131,6 +131,7 @@ class AccessLogService:
     def __init__(self, db: Database, keys: KeyStore) -> None:
         self.db = db
         self.keys = keys
+        self.gate = Gate(db, keys)
 
     def for_patient(
         self, ctx: AccessContext, patient_id: uuid.UUID, *, limit: int = 50, before: int | None = None
@@ -140,9 +141,8 @@ class AccessLogService:
             raise InvalidInput("limit", f"must be 1 to {MAX_PAGE}")
         if before is not None and not 1 <= before <= MAX_SEQ:
             raise InvalidInput("before", "must be a positive entry number from a previous page")
-        require_lab(ctx, Permission.ACCESS_LOG_READ)
-        assert ctx.lab_id is not None
-        with self.db.transaction(ctx.lab_id) as session:
+        with self.gate.lab(ctx, Permission.ACCESS_LOG_READ) as unit:
+            session, lab_id = unit.session, unit.lab_id
             if session.get(Patient, patient_id) is None:
                 raise NotFound(f"no patient {patient_id} in this laboratory")
             audit.append(
@@ -154,7 +154,7 @@ class AccessLogService:
                 select(AuditEvent)
                 .where(
                     AuditEvent.patient_id == patient_id,
-                    AuditEvent.chain == str(ctx.lab_id),
+                    AuditEvent.chain == str(lab_id),
                     AuditEvent.action.not_like("alert.%"),  # an alert repeats the access it is about
                 )
                 .order_by(AuditEvent.seq.desc())
@@ -165,8 +165,8 @@ class AccessLogService:
             events = list(session.scalars(query))
             more = len(events) > limit
             events = events[:limit]
-            names = self._names(session, ctx.lab_id, {e.actor_id for e in events if e.actor_id})
-            labs = {lab.id: lab.name for lab in session.scalars(select(Lab).where(Lab.id == ctx.lab_id))}
+            names = self._names(unit, {e.actor_id for e in events if e.actor_id})
+            labs = {lab.id: lab.name for lab in session.scalars(select(Lab).where(Lab.id == lab_id))}
             entries = [
                 AccessEntry(
                     seq=event.seq,
@@ -187,15 +187,12 @@ class AccessLogService:
             ]
             return AccessLogPage(patient_id, entries, events[-1].seq if more else None)
 
-    def _names(self, session: Session, lab_id: uuid.UUID, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    def _names(self, unit: LabUnit, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
         """Display names: the full name of the lab's staff (encrypted with its keys), else the username."""
         if not ids:
             return {}
-        cipher = self.keys.keyset(session, lab_id).cipher
         names: dict[uuid.UUID, str] = {}
-        for user in session.scalars(select(User).where(User.id.in_(ids))):
-            full_name = None
-            if user.lab_id == lab_id and user.full_name_enc:
-                full_name = cipher.decrypt(User.__tablename__, "full_name_enc", user.id, user.full_name_enc)
+        for user in unit.session.scalars(select(User).where(User.id.in_(ids))):
+            full_name = open_full_name(unit.keys, user) if user.lab_id == unit.lab_id else None
             names[user.id] = full_name or user.username
         return names

@@ -15,8 +15,8 @@ from labvault.security.access import AccessContext
 from labvault.security.alert_models import Alert
 from labvault.security.alerts import Severity, at_least
 from labvault.security.audit import AuditRecord
+from labvault.security.gate import Gate
 from labvault.security.permissions import Permission
-from labvault.security.policy import require_lab
 from labvault.store.base import utcnow
 from labvault.store.database import Database
 
@@ -67,6 +67,7 @@ def _record(row: Alert) -> AlertRecord:
 class AlertService:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.gate = Gate(db)
 
     def list(
         self,
@@ -80,36 +81,33 @@ class AlertService:
     ) -> AlertPage:
         """The lab's alerts, newest first. ``severity``: that level and above; ``open_only``: not
         yet acknowledged."""
-        require_lab(ctx, Permission.ALERTS_READ)
-        assert ctx.lab_id is not None
-        if since is not None and since.tzinfo is None:
-            raise InvalidInput("since", "needs a time zone (e.g. 2026-01-31T08:00:00Z)")
-        if not 1 <= limit <= MAX_PAGE:
-            raise InvalidInput("limit", f"must be 1 to {MAX_PAGE}")
-        if offset < 0:
-            raise InvalidInput("offset", "must not be negative")
-        query = select(Alert).order_by(Alert.at.desc(), Alert.id)
-        if since is not None:
-            query = query.where(Alert.at >= since)
-        if severity is not None:
-            query = query.where(Alert.severity.in_(at_least(severity)))
-        if open_only:
-            query = query.where(Alert.acknowledged_at.is_(None))
-        with self.db.transaction(ctx.lab_id) as session:
-            rows = session.scalars(query.offset(offset).limit(limit + 1)).all()
+        with self.gate.lab_rows(ctx, Permission.ALERTS_READ) as lab:
+            if since is not None and since.tzinfo is None:
+                raise InvalidInput("since", "needs a time zone (e.g. 2026-01-31T08:00:00Z)")
+            if not 1 <= limit <= MAX_PAGE:
+                raise InvalidInput("limit", f"must be 1 to {MAX_PAGE}")
+            if offset < 0:
+                raise InvalidInput("offset", "must not be negative")
+            query = select(Alert).order_by(Alert.at.desc(), Alert.id)
+            if since is not None:
+                query = query.where(Alert.at >= since)
+            if severity is not None:
+                query = query.where(Alert.severity.in_(at_least(severity)))
+            if open_only:
+                query = query.where(Alert.acknowledged_at.is_(None))
+            rows = lab.session.scalars(query.offset(offset).limit(limit + 1)).all()
             shown = [_record(row) for row in rows[:limit]]
             audit.append(
-                session,
+                lab.session,
                 ctx,
-                AuditRecord("alert.list", "lab", str(ctx.lab_id), {"alerts": [str(a.id) for a in shown]}),
+                AuditRecord("alert.list", "lab", str(lab.lab_id), {"alerts": [str(a.id) for a in shown]}),
             )
         return AlertPage(shown, offset + limit if len(rows) > limit else None)
 
     def acknowledge(self, ctx: AccessContext, alert_id: uuid.UUID) -> AlertRecord:
         """Mark an alert as seen by this officer; acknowledging it again changes nothing."""
-        require_lab(ctx, Permission.ALERTS_ACK)
-        assert ctx.lab_id is not None
-        with self.db.transaction(ctx.lab_id) as session:
+        with self.gate.lab_rows(ctx, Permission.ALERTS_ACK) as lab:
+            session = lab.session
             row = session.get(Alert, alert_id)
             if row is None:
                 raise NotFound(f"no alert {alert_id} in this laboratory")

@@ -34,11 +34,12 @@ from labvault.oversight.canary_models import INDEX_BYTES, Canary
 from labvault.security import audit
 from labvault.security.access import AccessContext
 from labvault.security.audit import AuditRecord, AuditUnavailable
+from labvault.security.gate import Gate
 from labvault.security.permissions import Permission
 from labvault.security.policy import require_lab
 from labvault.store.base import utcnow
 from labvault.store.database import Database
-from labvault.store.sealed_fields import open_fields, seal_fields
+from labvault.store.sealed_fields import SealedColumns
 from labvault.store.tenancy import LAB_KEY
 
 MAX_PLANT = 100
@@ -53,9 +54,8 @@ class CanaryInfo:
     label: str
 
 
-TABLE = "canaries"
 INDEX = "canary.patient"
-SEALED = ("patient_id", "planted_at")
+SEALED = SealedColumns(Canary, "patient_id", "planted_at")  # the canary's sealed fields
 _KEY_STORES: weakref.WeakKeyDictionary[Engine, KeyStore] = weakref.WeakKeyDictionary()
 
 
@@ -137,6 +137,7 @@ class CanaryService:
     def __init__(self, db: Database, patients: PatientService) -> None:
         self.db = db
         self.patients = patients
+        self.gate = Gate(db, patients.keys)
 
     def plant(self, ctx: AccessContext, count: int, label: str, seed: int | None = None) -> list[CanaryInfo]:
         """Register ``count`` synthetic patients one by one (each its own registration time, as a
@@ -162,17 +163,16 @@ class CanaryService:
         return planted
 
     def _record(self, ctx: AccessContext, patient_id: uuid.UUID, label: str) -> CanaryInfo:
-        assert ctx.lab_id is not None
-        with self.db.transaction(ctx.lab_id) as session:
-            keys = self.patients.keys.keyset(session, ctx.lab_id)
+        with self.gate.lab(ctx, Permission.CANARIES_MANAGE) as unit:
+            session, keys = unit.session, unit.keys
             row_id, planted_at = uuid.uuid4(), utcnow()
             clear = {"patient_id": str(patient_id), "planted_at": planted_at.isoformat()}
             row = Canary(
                 id=row_id,
-                lab_id=ctx.lab_id,
+                lab_id=unit.lab_id,
                 patient_bidx=canary_index(keys, patient_id),
                 label=label,
-                **seal_fields(keys.cipher, TABLE, row_id, clear),
+                **SEALED.seal_all(keys.cipher, row_id, clear),
             )
             session.add(row)
             session.flush()
@@ -181,20 +181,18 @@ class CanaryService:
             return CanaryInfo(row.id, patient_id, planted_at, label)
 
     def list(self, ctx: AccessContext) -> Sequence[CanaryInfo]:
-        require_lab(ctx, Permission.CANARIES_MANAGE)
-        assert ctx.lab_id is not None
-        with self.db.transaction(ctx.lab_id) as session:
-            keys = self.patients.keys.keyset(session, ctx.lab_id)
+        with self.gate.lab(ctx, Permission.CANARIES_MANAGE) as unit:
+            session, keys = unit.session, unit.keys
             rows = session.scalars(select(Canary)).all()
             audit.append(
-                session, ctx, AuditRecord("canary.list", "lab", str(ctx.lab_id), {"count": len(rows)})
+                session, ctx, AuditRecord("canary.list", "lab", str(unit.lab_id), {"count": len(rows)})
             )
             listed = [_opened(keys, row) for row in rows]
         return sorted(listed, key=lambda c: c.planted_at)
 
 
 def _opened(keys: LabKeySet, row: Canary) -> CanaryInfo:
-    clear = open_fields(keys.cipher, TABLE, row, SEALED)
+    clear = SEALED.open_all(keys.cipher, row)
     patient_id, planted_at = clear["patient_id"], clear["planted_at"]
     if patient_id is None or planted_at is None:
         raise IntegrityError(f"canary {row.id} has lost its sealed fields")

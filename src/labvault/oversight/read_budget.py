@@ -44,6 +44,7 @@ from labvault.security.access import AccessContext
 from labvault.security.alert_models import Alert
 from labvault.security.alerts import AlertSpec, Severity, raise_alert, recent_alert
 from labvault.security.audit import AuditRecord
+from labvault.security.gate import Gate
 from labvault.security.monitor import LabCount, Monitor, monitor_for, pending_counts
 from labvault.store.database import Database
 
@@ -304,7 +305,7 @@ def record_refusal(database: Database, refusal: ReadBudgetExceeded) -> None:
     time, its audit event, in a transaction of their own. The event names no patient (a refused
     read is not counted): what was asked, and its first object's id."""
     ctx = refusal.ctx
-    with database.transaction(ctx.lab_id) as session:
+    with Gate(database).own_chain(ctx) as session:
         monitor = monitor_for(session)
         now = monitor.clock()
         for spec in refusal.alerts:

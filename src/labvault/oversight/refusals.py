@@ -37,6 +37,7 @@ from labvault.security import audit
 from labvault.security.access import AccessContext
 from labvault.security.alerts import AlertSpec, Severity, raise_alert, recent_alert
 from labvault.security.audit import AuditRecord
+from labvault.security.gate import Gate
 from labvault.store.base import utcnow
 from labvault.store.database import Database
 
@@ -104,6 +105,7 @@ class RefusalService:
     ) -> None:
         self.db = db
         self.clock = clock
+        self.gate = Gate(db)
         self.alert_count = settings.refusal_alert_count
         self.window = dt.timedelta(minutes=settings.refusal_alert_minutes)
         self.per_minute = settings.refusal_events_per_minute
@@ -160,7 +162,7 @@ class RefusalService:
     def _write(self, ctx: AccessContext, refusal: Refusal, decision: _Decision, now: dt.datetime) -> None:
         """The event on the caller's chain, and the probing alert, in a transaction of their own
         (the refused request's own transaction, if any, has rolled back)."""
-        with self.db.transaction(ctx.lab_id) as session:
+        with self.gate.own_chain(ctx) as session:
             if decision.write:
                 audit.append(session, ctx, _event(refusal, decision.unrecorded))
             if decision.probing and ctx.lab_id is not None:

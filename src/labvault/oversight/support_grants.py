@@ -28,6 +28,8 @@ from labvault.security import audit
 from labvault.security.access import AccessContext, Purpose, Role
 from labvault.security.alerts import AlertSpec, Severity, raise_alert
 from labvault.security.audit import AuditRecord
+from labvault.security.gate import Gate
+from labvault.security.grant_codec import seal_grant_reason
 from labvault.security.grant_models import SupportGrant
 from labvault.security.permissions import Permission
 from labvault.security.policy import require_lab
@@ -91,14 +93,14 @@ class SupportGrantService:
         self.keys = keys
         self.reauth_max_age = reauth_max_age
         self.clock = clock
+        self.gate = Gate(db, keys)
 
     def grant(
         self, account: Account, ctx: AccessContext, operator: str, hours: int, reason: str
     ) -> GrantInfo:
         """Let ``operator`` into the caller's lab for ``hours`` (1 to 8). The caller, a lab admin,
         must have re-authenticated within the last minutes."""
-        require_lab(ctx, Permission.SUPPORT_GRANT_MANAGE)
-        assert ctx.lab_id is not None
+        require_lab(ctx, Permission.SUPPORT_GRANT_MANAGE)  # before the input is read (the gate: again)
         if not 1 <= hours <= MAX_HOURS:
             raise InvalidInput("hours", f"must be 1 to {MAX_HOURS}")
         cleaned = clean_reason(reason)
@@ -106,18 +108,18 @@ class SupportGrantService:
             raise Forbidden("support access is granted by the re-authenticated admin themself")
         now = self.clock()
         require_recent_auth(account, self.reauth_max_age, now)
-        with self.db.transaction(ctx.lab_id) as session:
+        with self.gate.lab(ctx, Permission.SUPPORT_GRANT_MANAGE) as unit:
+            session = unit.session
             user = _operator(session, operator)
             row = SupportGrant(
                 id=uuid.uuid4(),
-                lab_id=ctx.lab_id,
+                lab_id=unit.lab_id,
                 operator_id=user.id,
                 granted_by=ctx.actor_id,
                 created_at=now,
                 expires_at=now + dt.timedelta(hours=hours),
             )
-            cipher = self.keys.keyset(session, ctx.lab_id).cipher
-            row.reason_enc = cipher.encrypt(SupportGrant.__tablename__, "reason_enc", row.id, cleaned)
+            row.reason_enc = seal_grant_reason(unit.keys, row.id, cleaned)
             session.add(row)
             session.flush()
             detail = {"grant_id": str(row.id), "operator_id": str(user.id), "hours": hours}
@@ -127,8 +129,8 @@ class SupportGrantService:
 
     def revoke(self, ctx: AccessContext, grant_id: uuid.UUID) -> GrantInfo:
         """End a grant now (a second revocation changes nothing)."""
-        require_lab(ctx, Permission.SUPPORT_GRANT_MANAGE)
-        with self.db.transaction(ctx.lab_id) as session:
+        with self.gate.lab_rows(ctx, Permission.SUPPORT_GRANT_MANAGE) as lab:
+            session = lab.session
             row = session.get(SupportGrant, grant_id)
             if row is None:
                 raise NotFound(f"no support grant {grant_id} in this laboratory")
@@ -145,9 +147,8 @@ class SupportGrantService:
 
     def list(self, ctx: AccessContext) -> list[GrantInfo]:
         """The lab's grants, newest first (at most 200)."""
-        require_lab(ctx, Permission.SUPPORT_GRANT_MANAGE)
-        with self.db.transaction(ctx.lab_id) as session:
-            rows = session.execute(
+        with self.gate.lab_rows(ctx, Permission.SUPPORT_GRANT_MANAGE) as lab:
+            rows = lab.session.execute(
                 select(SupportGrant, User.username)
                 .join(User, User.id == SupportGrant.operator_id)
                 .order_by(SupportGrant.created_at.desc())
@@ -162,7 +163,7 @@ class SupportGrantService:
         if ctx.role is not Role.PLATFORM_OPERATOR or ctx.actor_id is None:
             raise Forbidden("only a platform operator acts under a support grant")
         now = self.clock()
-        with self.db.transaction(lab_id) as session:
+        with self.gate.named_lab(ctx, lab_id) as session:
             grant = session.scalars(
                 select(SupportGrant)
                 .where(

@@ -63,3 +63,21 @@ class AccessContext:
             raise ValueError("only a prescriber context names a physician")
         if self.role is Role.PRESCRIBER and self.physician_id is None:
             raise ValueError("a prescriber context needs its physician")
+
+    @classmethod
+    def console(cls, label: str) -> AccessContext:
+        """The local operator at the server's console (CLI, demo seeding): the platform operator,
+        for maintenance, with no account behind it (``label`` names the system user)."""
+        return cls(None, label, Role.PLATFORM_OPERATOR, None, Purpose.MAINTENANCE)
+
+    @classmethod
+    def console_officer(cls, label: str, lab_id: uuid.UUID) -> AccessContext:
+        """The local operator at the console acting as ``lab_id``'s security officer (canaries,
+        alerts, breach response from the CLI): the lab's admin, for administration."""
+        return cls(None, label, Role.LAB_ADMIN, lab_id, Purpose.ADMINISTRATION, "cli")
+
+    @classmethod
+    def anonymous(cls, origin: str) -> AccessContext:
+        """Nobody yet: a sign-in that named no account. Its events go on the platform chain, with
+        the platform role that chain's contexts carry."""
+        return cls(None, "anonymous", Role.PLATFORM_OPERATOR, None, Purpose.ADMINISTRATION, origin)

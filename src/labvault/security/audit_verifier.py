@@ -36,6 +36,7 @@ from labvault.security.checkpoint import (
     signing_lock,
     write_checkpoints,
 )
+from labvault.security.gate import Gate
 from labvault.security.merkle import Frontier, ProofError
 from labvault.security.models import AuditEvent, AuditHead
 from labvault.security.signed_checkpoint import (
@@ -77,6 +78,7 @@ class AuditVerifier:
         self.db = db
         self.checkpoint_dir = checkpoint_dir
         self.signer = signer
+        self.gate = Gate(db)
 
     @property
     def verifier(self) -> NoteVerifier:
@@ -120,7 +122,7 @@ class AuditVerifier:
         state = self.signed_state(verifier)
         signed = state.chains if state is not None else None
         reports: list[ChainReport] = []
-        with self.db.transaction(None, unscoped=True) as session:
+        with self.gate.maintenance() as session:
             heads = {row.chain: row for row in session.execute(select(_HEADS))}
             chains = set(heads) | set(session.scalars(select(_EVENTS.c.chain).distinct()))
             for chain in sorted(chains | set(signed or {})):
@@ -170,7 +172,7 @@ class AuditVerifier:
         every minute), but only where each extends the previous signed checkpoint, shown by an
         RFC 9162 consistency proof built from the new entries: a log rewritten since is refused."""
         taken_at = dt.datetime.now(dt.UTC)
-        with self.db.transaction(None, unscoped=True) as session:
+        with self.gate.maintenance() as session:
             trees: dict[str, Frontier] = {}
             for row in session.execute(select(_HEADS)):
                 try:
@@ -187,7 +189,7 @@ class AuditVerifier:
         state = self.signed_state()
         previous = state.chains if state is not None else {}
         notes: dict[str, tuple[str, Frontier]] = {}
-        with self.db.transaction(None, unscoped=True) as session:
+        with self.gate.maintenance() as session:
             for chain, stored in previous.items():
                 if chain not in trees:
                     raise AuditUnavailable(f"chain {chain} has a signed checkpoint but no longer exists")
@@ -265,11 +267,11 @@ class AuditVerifier:
     def inclusion_proof(
         self, ctx: AccessContext, chain: str, seq: int, size: int
     ) -> audit_proofs.InclusionProof:
-        with self.db.transaction(None, unscoped=True) as session:
+        with self.gate.maintenance() as session:
             return audit_proofs.inclusion(session, ctx, chain, seq, size)
 
     def consistency_proof(
         self, ctx: AccessContext, chain: str, first: int, second: int
     ) -> audit_proofs.ConsistencyProof:
-        with self.db.transaction(None, unscoped=True) as session:
+        with self.gate.maintenance() as session:
             return audit_proofs.consistency(session, ctx, chain, first, second)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from sqlalchemy import Table, func, select
 
 from labvault.security.audit_verifier import AuditVerifier
+from labvault.security.gate import Gate
 from labvault.security.models import AuditHead
 from labvault.store.database import Database
 
@@ -40,6 +41,7 @@ class CheckpointSchedule:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.db, self.audit = db, audit
+        self.gate = Gate(db)
         self.interval, self.events, self.poll = interval, events, min(poll, interval)
         self.report = report
         self.clock = clock
@@ -51,7 +53,7 @@ class CheckpointSchedule:
 
     def appended(self) -> int:
         """Entries in every chain together, from the heads (one small indexed read)."""
-        with self.db.transaction(None, unscoped=True) as session:
+        with self.gate.maintenance() as session:
             return int(session.execute(select(func.coalesce(func.sum(_HEADS.c.last_seq), 0))).scalar_one())
 
     def due(self, total: int) -> bool:

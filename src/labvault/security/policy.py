@@ -24,7 +24,7 @@ import uuid
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from labvault.errors import Forbidden
+from labvault.errors import Forbidden, NotFound
 from labvault.security.access import AccessContext, Purpose, Role
 from labvault.security.permissions import Permission, allows
 
@@ -176,17 +176,26 @@ def relationship_to(ctx: AccessContext, prescriber_id: uuid.UUID | None) -> Rela
     return Relationship.NONE
 
 
+def prescriber_of(ctx: AccessContext) -> uuid.UUID | None:
+    """The physician whose orders alone a list may show ``ctx``: None for the lab's staff (every
+    order of the lab), the prescriber's own physician otherwise. A prescriber context naming no
+    physician is refused, never widened to every order."""
+    if ctx.role is not Role.PRESCRIBER:
+        return None
+    if ctx.physician_id is None:
+        raise Forbidden("a prescriber account acts for its physician: this context names none")
+    return ctx.physician_id
+
+
 def enforce_on_own_orders(ctx: AccessContext, permission: Permission) -> None:
     """The gate of a read that is then decided order by order: whether ``ctx`` could do
     ``permission`` on the orders it has a tie to. For a prescriber it assumes the tie, so every
     service that opens with this gate must then decide each order it shows (or filter its query
-    to the prescriber's own orders, :func:`relationship_to`); for everyone else it is
+    to the prescriber's own orders, :func:`prescriber_of`); for everyone else it is
     :func:`enforce` itself."""
-    if ctx.role is not Role.PRESCRIBER:
+    if prescriber_of(ctx) is None:
         enforce(ctx, permission)
         return
-    if ctx.physician_id is None:
-        raise Forbidden("a prescriber account acts for its physician: this context names none")
     enforce(ctx, permission, relationship=Relationship.PRESCRIBER)
 
 
@@ -205,3 +214,25 @@ def require_lab(ctx: AccessContext, permission: Permission) -> None:
     require(ctx, permission)
     if ctx.lab_id is None:
         raise Forbidden(f"{permission.value} needs a laboratory scope")
+
+
+def require_own_orders(ctx: AccessContext, permission: Permission) -> None:
+    """:func:`require_lab`, except that a prescriber is let through on the orders they prescribed
+    (decided order by order afterwards, or selected with :func:`prescriber_of`)."""
+    enforce_on_own_orders(ctx, permission)
+    if ctx.lab_id is None:
+        raise Forbidden(f"{permission.value} needs a laboratory scope")
+
+
+def require_lab_object(ctx: AccessContext, lab_id: uuid.UUID | None, what: str) -> None:
+    """An object of ``lab_id`` (None: the platform's) is the platform operator's to reach, or an
+    object of the caller's own lab; anything else is as absent as what does not exist (404 ``no
+    {what}``), so that no lab learns what another holds."""
+    if ctx.role is not Role.PLATFORM_OPERATOR and ctx.lab_id != lab_id:
+        raise NotFound(f"no {what}")
+
+
+def role_may(role: Role, permission: Permission) -> bool:
+    """Whether ``role`` may ever do ``permission`` (the role table alone): what a page offers or a
+    summary includes. Never an access decision: the services ask :func:`decide` for that."""
+    return allows(role, permission)

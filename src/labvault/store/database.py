@@ -70,6 +70,14 @@ class Database:
         finally:
             session.close()
 
+    @contextmanager
+    def maintenance(self) -> Iterator[Session]:
+        """Platform maintenance across labs, as the owner: ``transaction(None, unscoped=True)``,
+        named for the jobs below the access gate (keys/reencrypt.py) that cannot reach
+        security/gate.py, whose ``maintenance`` is this same transaction."""
+        with self.transaction(None, unscoped=True) as session:
+            yield session
+
     def dispose(self) -> None:
         self.engine.dispose()
         if self.owner_engine is not self.engine:

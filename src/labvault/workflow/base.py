@@ -22,11 +22,11 @@ from labvault.keys.store import KeyStore
 from labvault.security import audit, policy
 from labvault.security.access import AccessContext, Role
 from labvault.security.audit import AuditRecord
+from labvault.security.gate import Gate
 from labvault.security.grant_models import AccessOverride
 from labvault.security.permissions import Permission
-from labvault.security.policy import Effect, Relationship, Sensitivity, require_lab
+from labvault.security.policy import Effect, Relationship, Sensitivity
 from labvault.store.base import utcnow
-from labvault.store.bound_links import bind_session
 from labvault.store.database import Transactions
 from labvault.workflow.models import Order, OrderItem
 
@@ -52,29 +52,17 @@ class WorkflowService:
         self.db = db
         self.keys = keys
         self.catalogs = catalogs
+        self.gate = Gate(db, keys)
 
     @contextmanager
     def _unit(self, ctx: AccessContext, permission: Permission, *, per_order: bool = False) -> Iterator[Unit]:
-        """The lab's transaction, once the policy allows ``permission``. ``per_order``: a read that
-        decides each order it shows (:func:`authorize_order`) or only selects the caller's own
-        (:func:`own_orders`): a prescriber passes this gate and is held to their orders there."""
-        if per_order:
-            require_own_orders(ctx, permission)
-        else:
-            require_lab(ctx, permission)
-        assert ctx.lab_id is not None
-        with self.db.transaction(ctx.lab_id) as session:
-            keys = self.keys.keyset(session, ctx.lab_id)
-            bind_session(session, keys)  # every row with links is sealed and checked in this unit
-            yield Unit(session, keys, self.catalogs.active_in(session, ctx.lab_id), ctx.lab_id)
-
-
-def require_own_orders(ctx: AccessContext, permission: Permission) -> None:
-    """:func:`require_lab`, except that a prescriber is let through on the orders they prescribed
-    (decided order by order afterwards, or selected by :func:`own_orders`)."""
-    policy.enforce_on_own_orders(ctx, permission)
-    if ctx.lab_id is None:
-        raise Forbidden(f"{permission.value} needs a laboratory scope")
+        """The gate's lab unit (security/gate.py) with the lab's active catalogue. ``per_order``: a
+        read that decides each order it shows (:func:`authorize_order`) or only selects the
+        caller's own (:func:`own_orders`): a prescriber passes the gate and is held to their orders
+        there."""
+        with self.gate.lab(ctx, permission, own_orders=per_order) as lab:
+            catalog = self.catalogs.active_in(lab.session, lab.lab_id)
+            yield Unit(lab.session, lab.keys, catalog, lab.lab_id)
 
 
 def relationship_to_order(ctx: AccessContext, order: Order) -> Relationship:
@@ -94,16 +82,14 @@ def own_orders(ctx: AccessContext) -> ColumnElement[bool]:
     """A condition on :class:`Order` keeping what a list may show the caller: every order of the lab
     for its staff, only the orders they prescribed for a prescriber (in the query: no count of the
     others leaks)."""
-    if ctx.role is not Role.PRESCRIBER:
-        return true()
-    if ctx.physician_id is None:  # refused by the gate already; never every order
-        raise Forbidden("a prescriber account acts for its physician: this context names none")
-    return Order.prescriber_id == ctx.physician_id
+    physician = policy.prescriber_of(ctx)
+    return true() if physician is None else Order.prescriber_id == physician
 
 
 def own_orders_only(ctx: AccessContext, query: SelectT) -> SelectT:
     """``query`` (which selects from or joins :class:`Order`) held to :func:`own_orders`."""
-    return query if ctx.role is not Role.PRESCRIBER else query.where(own_orders(ctx))
+    physician = policy.prescriber_of(ctx)
+    return query if physician is None else query.where(Order.prescriber_id == physician)
 
 
 def list_relationship(ctx: AccessContext) -> Relationship:

@@ -27,12 +27,13 @@ from labvault.security import audit, policy
 from labvault.security.access import AccessContext
 from labvault.security.alerts import AlertSpec, Severity, raise_alert
 from labvault.security.audit import AuditRecord
+from labvault.security.gate import Gate
+from labvault.security.grant_codec import seal_override_reason
 from labvault.security.grant_models import AccessOverride
-from labvault.security.permissions import allows
+from labvault.security.permissions import Permission
 from labvault.security.policy import GLASS_READS, Effect, Sensitivity
 from labvault.security.reasons import clean_reason
 from labvault.store.base import utcnow
-from labvault.store.bound_links import bind_session
 from labvault.store.database import Database
 
 DEFAULT_MINUTES = 60
@@ -48,17 +49,20 @@ class OverrideInfo:
     expires_at: dt.datetime
 
 
-def check_may_break(ctx: AccessContext) -> None:
-    """Refuse unless the policy would open restricted reads to ``ctx`` by breaking the glass."""
+def check_may_break(ctx: AccessContext) -> Permission:
+    """Refuse unless the policy would open restricted reads to ``ctx`` by breaking the glass; the
+    first read it would open (which the policy allows ``ctx`` on normal data: the gate's question)."""
+    permissions = sorted(GLASS_READS)
     decisions = [
         policy.decide(policy.request_for(ctx, permission, sensitivity=Sensitivity.RESTRICTED))
-        for permission in sorted(GLASS_READS)
+        for permission in permissions
     ]
     if any(d.allowed for d in decisions):
         raise Conflict("this role already sees restricted tests: there is no glass to break")
-    if any(d.effect is Effect.BREAK_GLASS for d in decisions):
-        return
-    if not any(allows(ctx.role, permission) for permission in GLASS_READS):
+    for permission, decision in zip(permissions, decisions, strict=True):
+        if decision.effect is Effect.BREAK_GLASS:
+            return permission
+    if not any(policy.role_may(ctx.role, permission) for permission in GLASS_READS):
         raise Forbidden(
             f"role {ctx.role.value} reads no orders, results or reports, even by breaking the glass"
         )
@@ -88,6 +92,7 @@ class BreakGlassService:
         self.keys = keys
         self.reauth_max_age = reauth_max_age
         self.clock = clock
+        self.gate = Gate(db, keys)
 
     def open(
         self,
@@ -104,17 +109,19 @@ class BreakGlassService:
             raise InvalidInput("minutes", f"must be 1 to {MAX_MINUTES} (four hours at most)")
         if account.id != ctx.actor_id or ctx.actor_id is None or ctx.lab_id is None:
             raise Forbidden("the glass is broken by the re-authenticated person themself")
-        check_may_break(ctx)
+        glass_read = check_may_break(ctx)
         now = self.clock()
         require_recent_auth(account, self.reauth_max_age, now)
         expires_at = now + dt.timedelta(minutes=minutes)
-        with self.db.transaction(ctx.lab_id) as session:
+        # The gate's unit binds the session: the override names a patient, its links are sealed.
+        with self.gate.lab(ctx, glass_read) as unit:
+            session = unit.session
             still_holds_rights(session, ctx)
             if session.get(Patient, patient_id) is None:
                 raise NotFound(f"no patient {patient_id} in this laboratory")
             row = AccessOverride(
                 id=uuid.uuid4(),
-                lab_id=ctx.lab_id,
+                lab_id=unit.lab_id,
                 actor_id=ctx.actor_id,
                 object_type="patient",
                 object_id=patient_id,
@@ -122,10 +129,7 @@ class BreakGlassService:
                 at=now,
                 expires_at=expires_at,
             )
-            keys = self.keys.keyset(session, ctx.lab_id)
-            bind_session(session, keys)  # the override names a patient: its links are sealed
-            cipher = keys.cipher
-            row.reason_enc = cipher.encrypt(AccessOverride.__tablename__, "reason_enc", row.id, cleaned)
+            row.reason_enc = seal_override_reason(unit.keys, row.id, cleaned)
             session.add(row)
             session.flush()
             detail = {"override_id": str(row.id), "minutes": minutes}

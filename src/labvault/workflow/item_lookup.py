@@ -20,13 +20,13 @@ from labvault.security.access import AccessContext
 from labvault.security.audit import AuditRecord
 from labvault.security.permissions import Permission
 from labvault.store.database import Database, Rehearsal
-from labvault.workflow import codec
 from labvault.workflow.base import WorkflowService, refuse_unseen_item, sees_restricted
 from labvault.workflow.loading import chunks, patients_of_items, patients_of_orders
 from labvault.workflow.models import OrderItem, Specimen
 from labvault.workflow.order_data import ResultSummary
 from labvault.workflow.orders import specimen_record
 from labvault.workflow.results import ResultEntry, ResultService
+from labvault.workflow.specimen_codec import barcode_index
 from labvault.workflow.specimens import clean_barcode
 
 MAX_PAIRS = 5000
@@ -54,7 +54,7 @@ class ItemLookup(WorkflowService):
             for i, (barcode, code) in enumerate(pairs)
         ]
         with self._unit(ctx, Permission.RESULT_ENTER) as unit:
-            indexes = {barcode: codec.barcode_index(unit.keys, barcode) for barcode, _ in cleaned}
+            indexes = {barcode: barcode_index(unit.keys, barcode) for barcode, _ in cleaned}
             by_index: dict[bytes, Specimen] = {}
             wanted = list(dict.fromkeys(indexes.values()))
             for chunk in chunks(wanted):

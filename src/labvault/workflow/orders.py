@@ -19,11 +19,11 @@ from labvault.reports.view import LabelView
 from labvault.security import audit, policy
 from labvault.security.access import AccessContext
 from labvault.security.audit import AuditRecord
-from labvault.security.permissions import Permission, allows
+from labvault.security.permissions import Permission
 from labvault.security.policy import Relationship
 from labvault.store.base import utcnow
 from labvault.store.bound_links import check_columns, sealed_columns
-from labvault.workflow import codec, previous_values
+from labvault.workflow import previous_values
 from labvault.workflow.base import (
     Unit,
     WorkflowService,
@@ -34,6 +34,13 @@ from labvault.workflow.base import (
     unlock_restricted,
 )
 from labvault.workflow.models import Order, OrderItem, Report, Specimen
+from labvault.workflow.order_codec import (
+    open_clinical_info,
+    open_drugs,
+    open_fasting,
+    open_prescribed_on,
+    seal_order,
+)
 from labvault.workflow.order_data import (
     BillingAct,
     ItemRecord,
@@ -44,6 +51,13 @@ from labvault.workflow.order_data import (
     validate_order,
 )
 from labvault.workflow.result_codec import current_summaries
+from labvault.workflow.specimen_codec import (
+    barcode_index,
+    open_barcode,
+    open_rejection_comment,
+    seal_barcode,
+    seal_rejection_comment,
+)
 
 OBJECT = "order"
 BARCODE_DIGITS = 10
@@ -138,14 +152,16 @@ class OrderService(WorkflowService):
         return f"{prefix}{int(taken or 0) + 1:04d}"
 
     def _seal_order(self, unit: Unit, order: Order, request: OrderRequest) -> None:
-        keys, table = unit.keys, Order.__tablename__
-        prescribed = request.prescribed_on.isoformat() if request.prescribed_on else None
-        order.prescribed_on_enc = codec.seal(keys, table, "prescribed_on_enc", order.id, prescribed)
-        order.fasting_enc = codec.seal_json(keys, table, "fasting_enc", order.id, request.fasting)
-        order.clinical_info_enc = codec.seal(
-            keys, table, "clinical_info_enc", order.id, request.clinical_info
+        sealed = seal_order(
+            unit.keys,
+            order.id,
+            prescribed_on=request.prescribed_on,
+            fasting=request.fasting,
+            clinical_info=request.clinical_info,
+            drugs=list(request.drugs),
         )
-        order.drugs_enc = codec.seal_json(keys, table, "drugs_enc", order.id, list(request.drugs))
+        for column, value in sealed.items():
+            setattr(order, column, value)
 
     # --- reads ------------------------------------------------------------------------------------
 
@@ -204,7 +220,7 @@ class OrderService(WorkflowService):
             return records
 
     def _record(self, unit: Unit, ctx: AccessContext, order: Order, *, show_restricted: bool) -> OrderRecord:
-        keys, table, session = unit.keys, Order.__tablename__, unit.session
+        keys, session = unit.keys, unit.session
         items = session.scalars(
             select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.position)
         ).all()
@@ -212,7 +228,7 @@ class OrderService(WorkflowService):
         readable = [i for i in visible if i.status == "validated"] if signed_results_only(ctx) else visible
         summaries = (
             previous_values.for_caller(unit, ctx, current_summaries(unit, readable))
-            if allows(ctx.role, Permission.RESULT_READ)
+            if policy.role_may(ctx.role, Permission.RESULT_READ)
             else {}
         )
         item_records: list[ItemRecord] = []
@@ -238,7 +254,6 @@ class OrderService(WorkflowService):
         specimens = session.scalars(
             select(Specimen).where(Specimen.order_id == order.id).order_by(Specimen.created_at)
         ).all()
-        prescribed = codec.open_text(keys, table, "prescribed_on_enc", order.id, order.prescribed_on_enc)
         billing = _billing(unit, visible)  # a hidden HIV test must not show up as a billed act
         # Derived data carries its source's rules: "suivi PrEP" or "Truvada" tell of the hidden HIV
         # test, so an order's clinical context is shown only to who may see its restricted tests
@@ -257,15 +272,11 @@ class OrderService(WorkflowService):
             accession=order.accession,
             patient_id=order.patient_id,
             prescriber_id=order.prescriber_id,
-            prescribed_on=dt.date.fromisoformat(prescribed) if prescribed else None,
+            prescribed_on=open_prescribed_on(keys, order),
             urgent=order.urgent,
-            fasting=codec.open_json(keys, table, "fasting_enc", order.id, order.fasting_enc),
-            clinical_info=None
-            if withheld
-            else codec.open_text(keys, table, "clinical_info_enc", order.id, order.clinical_info_enc),
-            drugs=()
-            if withheld
-            else tuple(codec.open_json(keys, table, "drugs_enc", order.id, order.drugs_enc) or ()),
+            fasting=open_fasting(keys, order),
+            clinical_info=None if withheld else open_clinical_info(keys, order),
+            drugs=() if withheld else open_drugs(keys, order),
             clinical_context_withheld=withheld,
             catalog_version=order.catalog_version,
             created_at=order.created_at,
@@ -321,16 +332,14 @@ class OrderService(WorkflowService):
 def new_specimen(unit: Unit, order_id: uuid.UUID, tube: str, kind: str) -> Specimen:
     while True:
         barcode = new_barcode()
-        index = codec.barcode_index(unit.keys, barcode)
+        index = barcode_index(unit.keys, barcode)
         if unit.session.scalar(select(Specimen.id).where(Specimen.barcode_bidx == index)) is None:
             break
     specimen = Specimen(id=uuid.uuid4(), lab_id=unit.lab_id, order_id=order_id, tube=tube, specimen=kind)
     specimen.barcode_bidx = index
     specimen.status = "awaited"
-    specimen.barcode_enc = codec.seal(unit.keys, "specimens", "barcode_enc", specimen.id, barcode)
-    specimen.rejection_comment_enc = codec.seal(
-        unit.keys, "specimens", "rejection_comment_enc", specimen.id, None
-    )
+    specimen.barcode_enc = seal_barcode(unit.keys, specimen.id, barcode)
+    specimen.rejection_comment_enc = seal_rejection_comment(unit.keys, specimen.id, None)
     unit.session.add(specimen)
     return specimen
 
@@ -339,16 +348,14 @@ def specimen_record(unit: Unit, row: Specimen) -> SpecimenRecord:
     keys = unit.keys
     return SpecimenRecord(
         id=row.id,
-        barcode=codec.open_text(keys, "specimens", "barcode_enc", row.id, row.barcode_enc) or "",
+        barcode=open_barcode(keys, row) or "",
         tube=row.tube,
         specimen=row.specimen,
         status=row.status,
         collected_at=row.collected_at,
         received_at=row.received_at,
         rejection_reason=row.rejection_reason,
-        rejection_comment=codec.open_text(
-            keys, "specimens", "rejection_comment_enc", row.id, row.rejection_comment_enc
-        ),
+        rejection_comment=open_rejection_comment(keys, row),
     )
 
 

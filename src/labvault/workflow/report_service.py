@@ -17,6 +17,8 @@ from labvault.errors import Conflict, Forbidden, NotFound
 from labvault.identity import patient_codec
 from labvault.identity.models import Lab, Patient, Physician, User
 from labvault.identity.patient_data import PatientData
+from labvault.identity.physician_codec import open_physician
+from labvault.identity.user_codec import open_full_name
 from labvault.reports.render import render_history_pdf, render_report_pdf
 from labvault.reports.view import (
     HistorySeries,
@@ -36,8 +38,7 @@ from labvault.security.permissions import Permission
 from labvault.security.policy import Relationship
 from labvault.store.base import utcnow
 from labvault.store.bound_links import check_columns, sealed_columns
-from labvault.store.sealed_fields import open_fields
-from labvault.workflow import codec, previous_values
+from labvault.workflow import previous_values
 from labvault.workflow.base import (
     Unit,
     WorkflowService,
@@ -48,9 +49,10 @@ from labvault.workflow.base import (
 )
 from labvault.workflow.loading import patients_of_orders
 from labvault.workflow.models import Order, OrderItem, Report, Result, Specimen
+from labvault.workflow.order_codec import open_prescribed_on
 from labvault.workflow.orders import load_order
-from labvault.workflow.result_codec import TABLE as RESULTS
-from labvault.workflow.result_codec import open_correction_reason, summarise
+from labvault.workflow.report_codec import open_context, open_pdf, seal_context, seal_pdf
+from labvault.workflow.result_codec import open_correction_reason, open_value, summarise
 from labvault.workflow.result_values import reference_text, stored_number
 
 OBJECT = "report"
@@ -101,8 +103,8 @@ class ReportService(WorkflowService):
             if (row.version, row.kind, row.result_ids) != (planned.version, planned.kind, planned.result_ids):
                 raise Conflict("the order changed while its report was being prepared: release it again")
             row.released_at = planned.released_at
-            row.pdf_enc = unit.keys.cipher.encrypt_bytes(Report.__tablename__, "pdf_enc", row.id, pdf)
-            row.context_enc = codec.seal_json(unit.keys, Report.__tablename__, "context_enc", row.id, context)
+            row.pdf_enc = seal_pdf(unit.keys, row.id, pdf)
+            row.context_enc = seal_context(unit.keys, row.id, context)
             unit.session.add(row)
             unit.session.flush()
             audit.append(
@@ -176,7 +178,7 @@ class ReportService(WorkflowService):
                     "this report holds a restricted result: biologists only, or break the glass "
                     "(POST /api/v1/break-glass)"
                 )
-            pdf = unit.keys.cipher.decrypt_bytes(Report.__tablename__, "pdf_enc", row.id, row.pdf_enc)
+            pdf = open_pdf(unit.keys, row)
             audit.append(
                 unit.session,
                 ctx,
@@ -193,9 +195,9 @@ class ReportService(WorkflowService):
         with self._unit(ctx, Permission.REPORT_RELEASE) as unit:
             row = self._report(unit, order_id, version)
             order = load_order(unit, order_id)
-            context = codec.open_json(unit.keys, Report.__tablename__, "context_enc", row.id, row.context_enc)
+            context = open_context(unit.keys, row)
             pdf = render_report_pdf(self._view(unit, order, _items(unit, order.id), row, context))
-            stored = unit.keys.cipher.decrypt_bytes(Report.__tablename__, "pdf_enc", row.id, row.pdf_enc)
+            stored = open_pdf(unit.keys, row)
             audit.append(
                 unit.session,
                 ctx,
@@ -301,9 +303,6 @@ class ReportService(WorkflowService):
                     correction_reason=open_correction_reason(keys, row),
                 )
             )
-        prescribed = codec.open_text(
-            keys, Order.__tablename__, "prescribed_on_enc", order.id, order.prescribed_on_enc
-        )
         lab, person, doctor = context["lab"], context["patient"], context["prescriber"]
         return ReportView(
             lab=LabHeader(lab["name"], lab["finess"], lab["code"], lab["timezone"]),
@@ -312,7 +311,7 @@ class ReportService(WorkflowService):
             ),
             prescriber=PrescriberBlock(doctor["name"], doctor["rpps"]) if doctor else None,
             accession=order.accession,
-            prescribed_on=dt.date.fromisoformat(prescribed) if prescribed else None,
+            prescribed_on=open_prescribed_on(keys, order),
             collected_at=_collected_at(unit, [i for i in items if i.id in by_item]),
             issued_at=report.released_at,
             kind="final" if report.kind == "final" else "partial",
@@ -373,7 +372,7 @@ class ReportService(WorkflowService):
             test = catalog.get(code)
             if test is None or test.result_type != "numeric":
                 continue
-            text = codec.open_text(keys, RESULTS, "value_enc", result.id, result.value_enc)
+            text = open_value(keys, result)
             number = stored_number(text)  # None: not a finite number (entered before the strict grammar)
             if number is not None:
                 points.setdefault(code, []).append(TrendPoint(created_at.date(), number))
@@ -432,12 +431,7 @@ def _staff_name(unit: Unit, user_id: uuid.UUID) -> str:
     user = unit.session.get(User, user_id)
     if user is None:
         return "?"
-    name = (
-        unit.keys.cipher.decrypt("users", "full_name_enc", user.id, user.full_name_enc)
-        if user.full_name_enc
-        else None
-    )
-    return name or user.username
+    return open_full_name(unit.keys, user) or user.username
 
 
 def _prescriber(unit: Unit, physician_id: uuid.UUID | None) -> PrescriberBlock | None:
@@ -446,9 +440,7 @@ def _prescriber(unit: Unit, physician_id: uuid.UUID | None) -> PrescriberBlock |
     row = unit.session.get(Physician, physician_id)
     if row is None:
         return None
-    clear = open_fields(
-        unit.keys.cipher, Physician.__tablename__, row, ("rpps", "family_name", "given_names")
-    )
+    clear = open_physician(unit.keys, row, ("rpps", "family_name", "given_names"))
     return PrescriberBlock(
         f"Dr {(clear['family_name'] or '').upper()} {clear['given_names'] or ''}", clear["rpps"] or ""
     )

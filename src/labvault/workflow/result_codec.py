@@ -1,4 +1,4 @@
-"""Result rows: seal a new version, open one for an authorised reader."""
+"""Result rows: seal a new version, open one for an authorised reader; a critical call's record."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from sqlalchemy import select
 from labvault.catalog.model import TestDefinition
 from labvault.crypto.keyset import LabKeySet
 from labvault.store.bound_links import check_columns, sealed_columns
-from labvault.workflow import codec
+from labvault.store.sealed_fields import SealedColumns
 from labvault.workflow.base import Unit
 from labvault.workflow.loading import chunks, load_by_id
 from labvault.workflow.models import CriticalCall, OrderItem, Result
 from labvault.workflow.order_data import ResultSummary
 
-TABLE = Result.__tablename__
+RESULTS = SealedColumns(Result, "value", "flag", "comment", "interpretation", "correction_reason")
+CRITICAL_CALLS = SealedColumns(CriticalCall, "method", "called_party", "note")
 
 
 def seal_result(
@@ -29,39 +30,49 @@ def seal_result(
     interpretation: dict[str, Any],
     correction_reason: str | None,
 ) -> dict[str, bytes]:
-    return {
-        "value_enc": codec.seal(keys, TABLE, "value_enc", row_id, value),
-        "flag_enc": codec.seal(keys, TABLE, "flag_enc", row_id, flag),
-        "comment_enc": codec.seal(keys, TABLE, "comment_enc", row_id, comment),
-        "interpretation_enc": codec.seal_json(keys, TABLE, "interpretation_enc", row_id, interpretation),
-        "correction_reason_enc": codec.seal(keys, TABLE, "correction_reason_enc", row_id, correction_reason),
-    }
+    clear = {"value": value, "flag": flag, "comment": comment, "correction_reason": correction_reason}
+    return RESULTS.seal_all(keys.cipher, row_id, clear, {"interpretation": interpretation})
+
+
+def open_value(keys: LabKeySet, row: Result) -> str | None:
+    return RESULTS.open(keys.cipher, row, "value")
+
+
+def open_value_of(keys: LabKeySet, result_id: uuid.UUID, sealed: bytes | None) -> str | None:
+    """A value selected apart from its row (a column query): the result's id and ciphertext."""
+    return RESULTS.open_blob(keys.cipher, "value", result_id, sealed)
 
 
 def open_flag(keys: LabKeySet, row: Result) -> str:
-    return codec.open_text(keys, TABLE, "flag_enc", row.id, row.flag_enc) or "N"
+    return RESULTS.open(keys.cipher, row, "flag") or "N"
 
 
 def open_correction_reason(keys: LabKeySet, row: Result) -> str | None:
-    return codec.open_text(keys, TABLE, "correction_reason_enc", row.id, row.correction_reason_enc)
+    return RESULTS.open(keys.cipher, row, "correction_reason")
+
+
+def seal_critical_call(
+    keys: LabKeySet, call_id: uuid.UUID, method: str, called_party: str, note: str | None
+) -> dict[str, bytes]:
+    """Column values (``<field>_enc``) for a critical value's call: how, to whom, and a note."""
+    clear = {"method": method, "called_party": called_party, "note": note}
+    return CRITICAL_CALLS.seal_all(keys.cipher, call_id, clear)
 
 
 def summarise(
     unit: Unit, row: Result, test: TestDefinition | None, *, critical_called: bool = False
 ) -> ResultSummary:
     keys = unit.keys
-    interpretation: dict[str, Any] = (
-        codec.open_json(keys, TABLE, "interpretation_enc", row.id, row.interpretation_enc) or {}
-    )
+    interpretation: dict[str, Any] = RESULTS.open_json(keys.cipher, row, "interpretation") or {}
     chosen = interpretation.get("range")
     return ResultSummary(
         id=row.id,
         order_item_id=row.order_item_id,
         version=row.version,
         status=row.status,
-        value=codec.open_text(keys, TABLE, "value_enc", row.id, row.value_enc) or "",
+        value=open_value(keys, row) or "",
         flag=open_flag(keys, row),
-        comment=codec.open_text(keys, TABLE, "comment_enc", row.id, row.comment_enc),
+        comment=RESULTS.open(keys.cipher, row, "comment"),
         unit=interpretation.get("unit", test.unit if test else None),
         reference=(chosen[0], chosen[1]) if chosen else None,
         previous=interpretation.get("previous"),

@@ -27,7 +27,7 @@ from labvault.security.permissions import Permission
 from labvault.store.base import utcnow
 from labvault.store.bound_links import check_columns, sealed_columns
 from labvault.store.database import prefer_custom_plans
-from labvault.workflow import codec, previous_values
+from labvault.workflow import previous_values
 from labvault.workflow.base import (
     NO_ITEM,
     Unit,
@@ -43,10 +43,13 @@ from labvault.workflow.loading import chunks, load_by_id, patients_of_items, pat
 from labvault.workflow.models import CriticalCall, Order, OrderItem, Result, Specimen
 from labvault.workflow.order_data import ResultSummary
 from labvault.workflow.result_codec import (
-    TABLE,
     called_results,
     current_summaries,
+    open_correction_reason,
     open_flag,
+    open_value,
+    open_value_of,
+    seal_critical_call,
     seal_result,
     summarise,
 )
@@ -127,7 +130,7 @@ class PreviousResults:
         if not earlier:
             return None
         ordered_at, result_id, sealed = max(earlier, key=lambda candidate: candidate[0])
-        value = codec.open_text(self._unit.keys, TABLE, "value_enc", result_id, sealed) or ""
+        value = open_value_of(self._unit.keys, result_id, sealed) or ""
         return Previous(value, ordered_at.date(), str(result_id))
 
 
@@ -454,7 +457,7 @@ class ResultService(WorkflowService):
                 current = currents.get(item.current_result_id) if item.current_result_id else None
                 if current is None or item.calculated:
                     continue
-                text = codec.open_text(unit.keys, TABLE, "value_enc", current.id, current.value_enc)
+                text = open_value(unit.keys, current)
                 try:
                     values[item.test_code] = parse_number("value", text or "")
                 except InvalidInput:
@@ -476,7 +479,7 @@ class ResultService(WorkflowService):
                     continue
                 text = f"{number:.{test.decimals}f}" if test.decimals is not None else f"{number:g}"
                 if current is not None and current.status != "superseded":
-                    old = codec.open_text(unit.keys, TABLE, "value_enc", current.id, current.value_enc)
+                    old = open_value(unit.keys, current)
                     if old == text:
                         continue
                 reason = "inputs corrected" if current is not None and current.status == "validated" else None
@@ -614,10 +617,8 @@ class ResultService(WorkflowService):
             call = CriticalCall(
                 id=uuid.uuid4(), lab_id=unit.lab_id, result_id=result.id, called_by=ctx.actor_id
             )
-            table = CriticalCall.__tablename__
-            call.method_enc = codec.seal(unit.keys, table, "method_enc", call.id, method)
-            call.called_party_enc = codec.seal(unit.keys, table, "called_party_enc", call.id, party)
-            call.note_enc = codec.seal(unit.keys, table, "note_enc", call.id, note)
+            for column, value in seal_critical_call(unit.keys, call.id, method, party, note).items():
+                setattr(call, column, value)
             unit.session.add(call)
             unit.session.flush()
             audit.append(
@@ -656,9 +657,7 @@ class ResultService(WorkflowService):
             history = [
                 (
                     summaries[row.id],
-                    codec.open_text(
-                        unit.keys, TABLE, "correction_reason_enc", row.id, row.correction_reason_enc
-                    ),
+                    open_correction_reason(unit.keys, row),
                 )
                 for row in rows
             ]

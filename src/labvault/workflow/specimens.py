@@ -12,12 +12,12 @@ from labvault.security.access import AccessContext
 from labvault.security.audit import AuditRecord
 from labvault.security.permissions import Permission
 from labvault.store.base import utcnow
-from labvault.workflow import codec
 from labvault.workflow.base import Unit, WorkflowService
 from labvault.workflow.loading import patients_of_orders
 from labvault.workflow.models import OrderItem, Specimen
 from labvault.workflow.order_data import SpecimenRecord
 from labvault.workflow.orders import new_specimen, specimen_record
+from labvault.workflow.specimen_codec import barcode_index, seal_rejection_comment
 
 OBJECT = "specimen"
 REJECTION_REASONS = ("haemolysed", "insufficient", "wrong_tube", "clotted", "unlabelled", "too_old", "other")
@@ -34,7 +34,7 @@ def clean_barcode(field: str, barcode: str) -> str:
 
 def find_by_barcode(unit: Unit, barcode: str) -> Specimen:
     cleaned = clean_barcode("barcode", barcode)
-    index = codec.barcode_index(unit.keys, cleaned)
+    index = barcode_index(unit.keys, cleaned)
     row = unit.session.scalar(select(Specimen).where(Specimen.barcode_bidx == index))
     if row is None or specimen_record(unit, row).barcode != cleaned:
         raise NotFound("no specimen with this barcode in this laboratory")
@@ -102,9 +102,7 @@ class SpecimenService(WorkflowService):
                 reason,
             )
             cleaned = " ".join(comment.split()) if comment else None
-            row.rejection_comment_enc = codec.seal(
-                unit.keys, "specimens", "rejection_comment_enc", row.id, cleaned or None
-            )
+            row.rejection_comment_enc = seal_rejection_comment(unit.keys, row.id, cleaned or None)
             replacement = self._replacement(unit, row)
             unit.session.flush()  # the new tube exists before its items point at it
             for item in items:

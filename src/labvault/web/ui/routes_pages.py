@@ -13,7 +13,8 @@ from starlette.responses import RedirectResponse, Response
 
 from labvault.errors import InvalidInput
 from labvault.identity.patient_data import PatientRecord
-from labvault.security.permissions import Permission, allows
+from labvault.security.permissions import Permission
+from labvault.security.policy import role_may
 from labvault.web.deps import PlatformDep
 from labvault.web.ui import UI_PREFIX, pages
 from labvault.web.ui.form_fields import no_nul, optional
@@ -26,8 +27,8 @@ def _menu(session: UiSession) -> dict[str, bool]:
     """The links a role is shown (the services refuse the rest anyway)."""
     role = session.account.role
     return {
-        "patients": allows(role, Permission.PATIENT_READ),
-        "alerts": allows(role, Permission.ALERTS_READ),
+        "patients": role_may(role, Permission.PATIENT_READ),
+        "alerts": role_may(role, Permission.ALERTS_READ),
     }
 
 
@@ -85,7 +86,7 @@ def search(
 @router.get("/patients/{patient_id}")
 def patient(patient_id: uuid.UUID, session: UiSessionDep, platform: PlatformDep) -> Response:
     record = platform.patients.get(session.ctx, patient_id)
-    may_see_log = allows(session.account.role, Permission.ACCESS_LOG_READ)
+    may_see_log = role_may(session.account.role, Permission.ACCESS_LOG_READ)
     return page("patient.html", session, patient=record, may_see_log=may_see_log)
 
 
