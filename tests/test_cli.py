@@ -20,7 +20,8 @@ from labvault.platform import Platform, open_platform
 from labvault.security.access import Purpose, Role
 from labvault.workflow.order_data import OrderRequest
 from tests.auth_helpers import Authenticator, AuthenticatorPool, forget_code_use
-from tests.conftest import BACKENDS, TEST_PASSWORD, Factory, PgDatabase, require_pg
+from tests.conftest import BACKENDS, PgDatabase, require_pg
+from tests.factories import TEST_PASSWORD, Factory
 
 runner = CliRunner()
 

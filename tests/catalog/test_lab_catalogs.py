@@ -14,7 +14,7 @@ from labvault.catalog.storage import LabCatalog
 from labvault.cli import app
 from labvault.errors import Forbidden, InvalidInput, NotFound
 from labvault.security.access import Role
-from tests.conftest import Factory, cli_ctx
+from tests.factories import Factory, cli_ctx
 
 
 def customised(version: str) -> dict[str, object]:

@@ -15,7 +15,7 @@ from labvault.security.access import AccessContext, Purpose, Role
 from labvault.security.audit import AuditUnavailable
 from labvault.security.models import AuditEvent, AuditHead
 from labvault.store.tenancy import TenantScopeError
-from tests.conftest import Factory, cli_ctx
+from tests.factories import Factory, cli_ctx
 
 
 def lab_events(factory: Factory, lab_id: uuid.UUID) -> list[tuple[str, str | None, dict[str, object]]]:

@@ -12,7 +12,7 @@ from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound
 from labvault.identity.models import Physician
 from labvault.identity.physician_service import PhysicianData
 from labvault.security.access import Role
-from tests.conftest import Factory
+from tests.factories import Factory
 
 
 def test_register_and_find_by_rpps(factory: Factory) -> None:

@@ -31,7 +31,7 @@ from labvault.security.access import AccessContext, Purpose, Role
 from labvault.security.models import AuditEvent
 from labvault.store.base import utcnow
 from tests.auth_helpers import pool_for
-from tests.conftest import GIVEN_PASSWORD, TEST_PASSWORD, Factory, cli_ctx, own
+from tests.factories import GIVEN_PASSWORD, TEST_PASSWORD, Factory, cli_ctx, own
 
 
 @dataclass

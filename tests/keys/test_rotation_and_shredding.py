@@ -15,7 +15,7 @@ from labvault.identity.models import Patient
 from labvault.keys.models import LabKey
 from labvault.platform import open_platform
 from labvault.security.access import Role
-from tests.conftest import TEST_PASSWORD, Factory, cli_ctx
+from tests.factories import TEST_PASSWORD, Factory, cli_ctx
 
 _HOUR = dt.timedelta(hours=1)
 

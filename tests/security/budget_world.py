@@ -19,7 +19,7 @@ from labvault.security.monitor import install
 from labvault.security.read_budget import SOFT_RECHECK
 from labvault.store.base import utcnow
 from tests.auth_helpers import FakeClock
-from tests.conftest import Factory
+from tests.factories import Factory
 
 STEP = SOFT_RECHECK.total_seconds() + 1  # seconds between reads: every soft check is due
 

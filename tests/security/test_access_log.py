@@ -18,7 +18,7 @@ from labvault.security.access import AccessContext, Purpose, Role
 from labvault.security.access_log import AccessEntry
 from labvault.store.base import utcnow
 from labvault.workflow.order_data import OrderRequest
-from tests.conftest import GIVEN_PASSWORD, own
+from tests.factories import GIVEN_PASSWORD, own
 from tests.workflow.helpers import Bench, audit_events
 
 REASON = "Patient transféré en réanimation, résultats VIH nécessaires"

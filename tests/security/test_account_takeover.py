@@ -24,7 +24,7 @@ from labvault.platform import Platform
 from labvault.security.access import Purpose, Role
 from labvault.security.alert_service import AlertService
 from tests.auth_helpers import FakeClock, enroll, login_body, mark_reauthenticated, with_clock
-from tests.conftest import GIVEN_PASSWORD, TEST_PASSWORD, Factory
+from tests.factories import GIVEN_PASSWORD, TEST_PASSWORD, Factory
 from tests.web.support import API, TestClient, app_client, audit_actions, bearer
 
 OPERATOR_PASSWORD = "the operator chose this one"

@@ -29,7 +29,7 @@ from labvault.security.alert_webhook import WebhookNotifier
 from labvault.security.alerts import AlertSpec, Severity, raise_alert
 from labvault.security.monitor import Monitor, install
 from tests.auth_helpers import FakeClock
-from tests.conftest import Factory
+from tests.factories import Factory
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -9,7 +9,7 @@ from sqlalchemy import delete, text
 from labvault.security.access import Role
 from labvault.security.models import AuditHead
 from labvault.web.app import create_app
-from tests.conftest import Factory
+from tests.factories import Factory
 from tests.web.support import API, Bench, TestClient, bearer, token_for
 
 REFUSE_INSERT = {

@@ -22,7 +22,7 @@ from labvault.identity.patient_data import PatientData, PatientRecord
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Role
 from labvault.security.canaries import CanaryService
-from tests.conftest import Factory
+from tests.factories import Factory
 
 runner = CliRunner()
 

@@ -23,7 +23,8 @@ from labvault.security.canaries import CanaryInfo, CanaryService
 from labvault.security.monitor import install
 from labvault.security.read_budget import BLOCKED, ReadBudgetExceeded
 from labvault.workflow.order_data import OrderRequest
-from tests.conftest import Factory, forget_account_alerts
+from tests.conftest import forget_account_alerts
+from tests.factories import Factory
 from tests.web.support import API, app_client, bearer, token_for
 
 

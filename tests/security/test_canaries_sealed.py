@@ -16,7 +16,7 @@ from labvault.security.access import Role
 from labvault.security.alert_models import Alert
 from labvault.security.canaries import CanaryService
 from labvault.security.canary_models import Canary
-from tests.conftest import Factory
+from tests.factories import Factory
 
 
 def forms(value: Any) -> set[str]:

@@ -32,7 +32,7 @@ from labvault.security.read_budget import (
 from labvault.security.read_windows import RATE
 from labvault.store.base import utcnow
 from labvault.workflow.order_data import OrderRequest
-from tests.conftest import Factory
+from tests.factories import Factory
 from tests.web.support import API, app_client, bearer, token_for
 
 SOFT_LIMIT, HARD_LIMIT = 5, 12

@@ -33,7 +33,8 @@ from labvault.security.access import AccessContext, Role
 from labvault.store.base import utcnow
 from labvault.workflow.order_data import OrderRequest
 from labvault.workflow.results import ResultEntry
-from tests.conftest import IN_CI, Factory
+from tests.conftest import IN_CI
+from tests.factories import Factory
 from tests.workflow.helpers import pdf_text
 
 MARKER_NAME = "ZORGLUBOVITCH"

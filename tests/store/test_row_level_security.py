@@ -45,7 +45,8 @@ from labvault.store.pg_rls import (
 )
 from labvault.store.tenancy import scope_session
 from labvault.workflow.models import Order, Result
-from tests.conftest import PG_ADMIN_URL, Factory, PgDatabase, cli_ctx, require_pg
+from tests.conftest import PG_ADMIN_URL, PgDatabase, require_pg
+from tests.factories import Factory, cli_ctx
 from tests.workflow.helpers import Bench
 
 # The session-wide platform, on its PostgreSQL side only.

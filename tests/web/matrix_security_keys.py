@@ -18,7 +18,7 @@ from labvault.security.access import Role
 from labvault.store.base import utcnow
 from labvault.web.app import API_PREFIX
 from tests.auth_helpers import mark_reauthenticated, pool_for
-from tests.conftest import TEST_PASSWORD
+from tests.factories import TEST_PASSWORD
 from tests.soft_authenticator import SoftAuthenticator
 from tests.web.support import bearer
 

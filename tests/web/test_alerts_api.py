@@ -16,7 +16,8 @@ from labvault.identity.lab_service import LabInfo
 from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.security.alerts import AlertSpec, Severity, raise_alert
-from tests.conftest import Factory, forget_account_alerts
+from tests.conftest import forget_account_alerts
+from tests.factories import Factory
 from tests.web.support import API, TestClient, app_client, audit_actions, bearer, token_for
 
 ALERTS = f"{API}/alerts"

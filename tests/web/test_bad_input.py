@@ -28,7 +28,7 @@ from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.web.app import API_PREFIX, create_app
 from tests.auth_helpers import mark_reauthenticated
-from tests.conftest import TEST_PASSWORD, Factory
+from tests.factories import TEST_PASSWORD, Factory
 from tests.web.support import (
     TestClient,
     audit_count,

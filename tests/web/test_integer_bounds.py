@@ -33,7 +33,7 @@ from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.web.app import API_PREFIX, create_app
 from labvault.workflow.models import Result
-from tests.conftest import Factory
+from tests.factories import Factory
 from tests.web.support import Bench, TestClient, bearer, token_for
 from tests.web.test_openapi_auth import FreshOrigin, fastapi_app
 

@@ -206,7 +206,7 @@ from labvault.web.app import API_PREFIX, create_app
 from labvault.workflow.models import AccessOverride, CriticalCall, Order, OrderItem, Report, Result, Specimen
 from labvault.workflow.order_data import OrderRecord, OrderRequest
 from tests.auth_helpers import Authenticator, forget_code_use, mark_reauthenticated, pool_for
-from tests.conftest import GIVEN_PASSWORD, TEST_PASSWORD, Factory, own
+from tests.factories import GIVEN_PASSWORD, TEST_PASSWORD, Factory, own
 from tests.web import matrix_security_keys
 from tests.web.support import (
     Bench,

@@ -19,7 +19,7 @@ from labvault.security.models import AuditEvent
 from labvault.security.monitor import install
 from labvault.security.refusals import PROBING, REFUSED
 from labvault.store.base import utcnow
-from tests.conftest import Factory
+from tests.factories import Factory
 from tests.web.support import API, app_client, audit_count, bearer, token_for
 from tests.web.ui_support import UiBrowser
 

@@ -23,7 +23,7 @@ from labvault.security.access import Role
 from labvault.web.app import API_PREFIX, create_app
 from labvault.workflow.models import Result
 from labvault.workflow.order_data import OrderRecord
-from tests.conftest import Factory
+from tests.factories import Factory
 from tests.web.support import Bench, TestClient, assert_pdf_download, bearer, row_count, token_for
 
 RESULTS = f"{API_PREFIX}/results"

@@ -52,7 +52,7 @@ from labvault.security.access import Role
 from labvault.web.app import API_PREFIX, OPENAPI_URL, create_app
 from labvault.web.deps import bearer as bearer_scheme
 from labvault.web.headers import SECURITY_HEADERS
-from tests.conftest import Factory
+from tests.factories import Factory
 from tests.web.support import Bench, bearer, token_for
 from tests.web.test_openapi_auth import FreshOrigin, fastapi_app
 

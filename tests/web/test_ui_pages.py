@@ -17,7 +17,8 @@ from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.security.alert_models import Alert
 from labvault.security.alerts import AlertSpec, Severity, raise_alert
-from tests.conftest import Factory, forget_account_alerts
+from tests.conftest import forget_account_alerts
+from tests.factories import Factory
 from tests.web.support import audit_actions
 from tests.web.ui_support import UiBrowser
 

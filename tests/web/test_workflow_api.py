@@ -25,7 +25,7 @@ from labvault.security.access import Role
 from labvault.web.app import API_PREFIX, create_app
 from labvault.workflow.models import Order, Report, Result
 from labvault.workflow.order_data import OrderRecord
-from tests.conftest import Factory
+from tests.factories import Factory
 from tests.web.support import (
     Bench,
     TestClient,
