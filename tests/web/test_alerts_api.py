@@ -17,8 +17,9 @@ from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.security.alerts import AlertSpec, Severity, raise_alert
 from tests.conftest import forget_account_alerts
+from tests.db_inspect import audit_actions
 from tests.factories import Factory
-from tests.web.support import API, TestClient, app_client, audit_actions, bearer, token_for
+from tests.web.support import API, TestClient, app_client, bearer, token_for
 
 ALERTS = f"{API}/alerts"
 

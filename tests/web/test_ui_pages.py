@@ -18,8 +18,8 @@ from labvault.security.access import Role
 from labvault.security.alert_models import Alert
 from labvault.security.alerts import AlertSpec, Severity, raise_alert
 from tests.conftest import forget_account_alerts
+from tests.db_inspect import audit_actions
 from tests.factories import Factory
-from tests.web.support import audit_actions
 from tests.web.ui_support import UiBrowser
 
 
