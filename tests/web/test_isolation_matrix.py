@@ -185,12 +185,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi import routing as fastapi_routing
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from labvault.demo.synthetic import generate_finess, generate_rpps
 from labvault.identity.account_action_models import PendingAccountAction
 from labvault.identity.account_service import Account, context_for
 from labvault.identity.lab_service import LabInfo
+from labvault.identity.models import Patient, User
 from labvault.identity.patient_data import PatientData, PatientRecord
 from labvault.identity.physician_service import PhysicianData, PhysicianRecord
 from labvault.keys.models import LabKey
@@ -204,24 +205,19 @@ from labvault.security.signed_checkpoint import NoteVerifier
 from labvault.store.base import utcnow
 from labvault.web.app import API_PREFIX, create_app
 from labvault.workflow.models import AccessOverride, CriticalCall, Order, OrderItem, Report, Result, Specimen
-from labvault.workflow.order_data import OrderRecord, OrderRequest
+from labvault.workflow.order_data import OrderRecord
 from tests.auth_helpers import Authenticator, forget_code_use, mark_reauthenticated, pool_for
-from tests.factories import GIVEN_PASSWORD, TEST_PASSWORD, Factory, own
+from tests.db_inspect import audit_count, row_count, row_value
+from tests.factories import GIVEN_PASSWORD, LOCAL, STAFF_ROLES, TEST_PASSWORD, Bench, Factory, own
 from tests.web import matrix_security_keys
 from tests.web.support import (
-    Bench,
     TestClient,
     app_client,
     assert_pdf_download,
-    audit_count,
     bearer,
     expire_token,
-    patient_count,
     patient_json,
-    row_count,
-    row_value,
     token_for,
-    user_count,
 )
 
 
@@ -357,12 +353,7 @@ def world(platform: Platform) -> Iterator[World]:
     twin = platform.patients.register(
         ctx, factory.patient_data(birth_name=distinctive_name(rng), first_names=distinctive_name(rng))
     )
-    bench = Bench(
-        platform,
-        accounts[("a", Role.RECEPTION)],
-        accounts[("a", Role.TECHNICIAN)],
-        accounts[("a", Role.BIOLOGIST)],
-    )
+    bench = Bench(factory, lab_a, {role: accounts[("a", role)] for role in STAFF_ROLES}, LOCAL)
     dr_d, dr_e = physician_in(platform, ctx), physician_in(platform, ctx)
     for side, lab, physician in (
         ("a", lab_a, dr_d),
@@ -417,13 +408,8 @@ def prescriber_account(platform: Platform, admin: Account, lab: LabInfo, physici
 
 
 def prescribed(bench: Bench, patient_id: uuid.UUID, prescriber_id: uuid.UUID, *tests: str) -> OrderRecord:
-    """An order of ``prescriber_id`` for the patient, its tubes received (``Bench.order`` names none)."""
-    reception = bench.ctx(bench.reception)
-    request = OrderRequest(patient_id=patient_id, tests=tests, prescriber_id=prescriber_id)
-    record = bench.platform.orders.create(reception, request)
-    for specimen in record.specimens:
-        bench.platform.specimens.receive(reception, specimen.barcode)
-    return record
+    """An order of ``prescriber_id`` for the patient, its tubes received."""
+    return bench.order(patient_id, tests=tests, prescriber_id=prescriber_id)
 
 
 # --- the routes -----------------------------------------------------------------------------------
@@ -645,12 +631,7 @@ def build_cancel_account_action(world: World, attempt: Attempt) -> Req:
 
 
 def verify_cancel_account_action(world: World, _attempt: Attempt, req: Req, response: httpx.Response) -> None:
-    with world.platform.db.owner_engine.connect() as conn:
-        status = conn.execute(
-            select(PendingAccountAction.__table__.c.status).where(
-                PendingAccountAction.__table__.c.id == uuid.UUID(req.context["action"])
-            )
-        ).scalar_one()
+    status = row_value(world.platform, PendingAccountAction, uuid.UUID(req.context["action"]), "status")
     assert (status == "cancelled") is (response.status_code == 200)
 
 
@@ -849,28 +830,21 @@ def build_create_user(world: World, attempt: Attempt) -> Req:
 def verify_create_user(world: World, _attempt: Attempt, req: Req, response: httpx.Response) -> None:
     assert req.json is not None
     created = response.status_code == 201
-    assert user_count(world.platform, req.json["username"]) == int(created)
+    assert row_count(world.platform, User, username=req.json["username"]) == int(created)
     if created:
         assert response.json()["lab_id"] == str(world.lab_a.id)
-
-
-def key_versions(platform: Platform, lab_id: uuid.UUID) -> int:
-    table = LabKey.__table__
-    with platform.db.owner_engine.connect() as conn:
-        query = select(func.count()).select_from(table).where(table.c.lab_id == lab_id)
-        return int(conn.execute(query).scalar_one())
 
 
 def build_rotate(world: World, _attempt: Attempt) -> Req:
     return Req(
         f"{API_PREFIX}/labs/{world.lab_a.id}/keys/rotate",
-        context={"keys": key_versions(world.platform, world.lab_a.id)},
+        context={"keys": row_count(world.platform, LabKey, lab_id=world.lab_a.id)},
     )
 
 
 def verify_rotate(world: World, _attempt: Attempt, req: Req, response: httpx.Response) -> None:
     rotated = response.status_code == 200
-    assert key_versions(world.platform, world.lab_a.id) == req.context["keys"] + int(rotated)
+    assert row_count(world.platform, LabKey, lab_id=world.lab_a.id) == req.context["keys"] + int(rotated)
     if rotated:
         assert response.json()["lab_id"] == str(world.lab_a.id)
 
@@ -1004,7 +978,7 @@ SPECIMEN_OUTCOME = {"collect": "collected", "receive": "received", "reject": "re
 
 def specimen_builder(action: str) -> Build:
     def build(world: World, _attempt: Attempt) -> Req:
-        order = world.flow.bench.order(world.target.id, "K", receive=False)
+        order = world.flow.bench.order(world.target.id, tests=["K"], receive=False)
         specimen = order.specimens[0]
         body: dict[str, Any] = {"barcode": specimen.barcode}
         if action == "reject":
@@ -1054,7 +1028,7 @@ def verify_worklist(world: World, attempt: Attempt, _req: Req, response: httpx.R
 
 
 def build_enter(world: World, _attempt: Attempt) -> Req:
-    item = Bench.items(world.flow.bench.order(world.target.id, "K"))["K"]
+    item = Bench.items(world.flow.bench.order(world.target.id, tests=["K"]))["K"]
     return Req(RESULTS, {"entries": [{"item_id": str(item), "value": "4.4"}]}, context={"item": item})
 
 
@@ -1068,7 +1042,7 @@ def verify_enter(world: World, _attempt: Attempt, req: Req, response: httpx.Resp
 def validation_builder(biological: bool) -> Build:
     def build(world: World, _attempt: Attempt) -> Req:
         bench = world.flow.bench
-        order = bench.order(world.target.id, "K")
+        order = bench.order(world.target.id, tests=["K"])
         bench.enter(order, {"K": "4.4"})
         if biological:
             bench.validate(order, ["K"], biological=False)
@@ -1094,7 +1068,7 @@ def verify_validation(world: World, _attempt: Attempt, req: Req, response: httpx
 
 def build_critical_call(world: World, _attempt: Attempt) -> Req:
     bench = world.flow.bench
-    order = bench.order(world.target.id, "K")
+    order = bench.order(world.target.id, tests=["K"])
     bench.enter(order, {"K": "7.5"})  # above the critical limit: HH
     item = Bench.items(order)["K"]
     result = row_value(world.platform, OrderItem, item, "current_result_id")
@@ -1118,7 +1092,7 @@ def verify_versions(_world: World, _attempt: Attempt, _req: Req, response: httpx
 
 def build_release(world: World, _attempt: Attempt) -> Req:
     bench = world.flow.bench
-    order = bench.order(world.target.id, "K")
+    order = bench.order(world.target.id, tests=["K"])
     bench.enter(order, {"K": "4.4"})
     bench.validate(order, ["K"])
     return Req(f"{ORDERS}/{order.id}/reports", context={"order": order.id})
@@ -1663,7 +1637,7 @@ def test_isolation_matrix(world: World, route: Route, caller: Caller) -> None:
     for sent, headers in enumerate(world.headers(caller, role)):
         if sent and route.single_use:
             req = route.build(world, attempt)
-        patients_before = patient_count(world.platform, world.lab_a.id)
+        patients_before = row_count(world.platform, Patient, lab_id=world.lab_a.id)
         audit_before = audit_count(world.platform, world.lab_a.id)
         response = world.client.request(route.method, req.path, json=req.json, headers=headers)
         assert response.status_code == expected, (
@@ -1678,7 +1652,7 @@ def test_isolation_matrix(world: World, route: Route, caller: Caller) -> None:
             for value in world.secrets(include_twin):
                 assert value.lower() not in text, f"{caller} got a value of lab A's patient"
             if route.role is not None:
-                assert patient_count(world.platform, world.lab_a.id) == patients_before
+                assert row_count(world.platform, Patient, lab_id=world.lab_a.id) == patients_before
                 told = caller is Caller.OPERATOR and route.tells_lab and response.status_code < 400
                 assert (audit_count(world.platform, world.lab_a.id) > audit_before) is told
         route.verify(world, attempt, req, response)

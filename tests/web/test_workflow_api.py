@@ -25,16 +25,14 @@ from labvault.security.access import Role
 from labvault.web.app import API_PREFIX, create_app
 from labvault.workflow.models import Order, Report, Result
 from labvault.workflow.order_data import OrderRecord
-from tests.factories import Factory
+from tests.db_inspect import audit_actions, row_count
+from tests.factories import LOCAL, Bench, Factory
 from tests.web.support import (
-    Bench,
     TestClient,
     assert_no_store,
     assert_pdf_download,
-    audit_actions,
     bearer,
     patient_json,
-    row_count,
     token_for,
 )
 
@@ -77,12 +75,7 @@ class Env:
         return response
 
     def bench(self) -> Bench:
-        return Bench(
-            self.platform,
-            self.account(Role.RECEPTION),
-            self.account(Role.TECHNICIAN),
-            self.account(Role.BIOLOGIST),
-        )
+        return Bench(self.factory, self.lab_a, {role: self.account(role) for role in STAFF}, LOCAL)
 
     def patient(self) -> PatientRecord:
         # An adult: reference ranges (and so flags and the history's band) are adult ones. No NIR,
@@ -94,7 +87,7 @@ class Env:
         body = patient_json(adult, accept_homonym=True)
         response = self.call("POST", f"{API_PREFIX}/patients", Role.RECEPTION, body)
         assert response.status_code == 201, response.text
-        ctx = self.bench().ctx(self.account(Role.RECEPTION))
+        ctx = self.bench().reception
         return self.platform.patients.get(ctx, uuid.UUID(response.json()["id"]))
 
 
@@ -124,7 +117,7 @@ class Case:
 def case(env: Env) -> Case:
     bench = env.bench()
     patient = env.patient()
-    order = bench.order(patient.id, "K", "NA", "HIV")
+    order = bench.order(patient.id, tests=["K", "NA", "HIV"])
     bench.enter(order, {"K": "4.6", "NA": "139", "HIV": "negative"})
     bench.validate(order, ["K", "NA"])
     bench.release(order)
@@ -390,7 +383,7 @@ def test_breaking_the_glass_needs_re_authentication_and_a_reason(env: Env, case:
 def test_an_open_override_reveals_restricted_items_and_is_audited(env: Env) -> None:
     bench = env.bench()
     patient = env.patient()
-    order = bench.order(patient.id, "K", "HIV")
+    order = bench.order(patient.id, tests=["K", "HIV"])
     bench.enter(order, {"K": "4.4", "HIV": "negative"})
     path = f"{ORDERS}/{order.id}"
     assert env.call("GET", path, Role.TECHNICIAN).json()["hidden_items"] == 1
@@ -416,7 +409,7 @@ def test_an_open_override_reveals_restricted_items_and_is_audited(env: Env) -> N
 def test_a_restricted_report_needs_a_biologist_or_an_override(env: Env) -> None:
     bench = env.bench()
     patient = env.patient()
-    order = bench.order(patient.id, "NA", "HIV")
+    order = bench.order(patient.id, tests=["NA", "HIV"])
     bench.enter(order, {"NA": "141", "HIV": "negative"})
     bench.validate(order, ["NA", "HIV"])
     released = env.call("POST", f"{ORDERS}/{order.id}/reports", Role.BIOLOGIST)
@@ -433,7 +426,7 @@ def test_a_restricted_report_needs_a_biologist_or_an_override(env: Env) -> None:
 
 
 def test_a_rejection_needs_a_known_reason(env: Env) -> None:
-    order = env.bench().order(env.patient().id, "K", receive=False)
+    order = env.bench().order(env.patient().id, tests=["K"], receive=False)
     body = {"barcode": order.specimens[0].barcode, "reason": "dropped"}
     _refused(env.call("POST", f"{SPECIMENS}/reject", Role.RECEPTION, body), ["body", "reason"], "dropped")
     found = env.call("POST", f"{SPECIMENS}/lookup", Role.RECEPTION, {"barcode": body["barcode"]})
@@ -544,7 +537,7 @@ def test_orders_refuse_bad_input_by_field(env: Env, case: Case) -> None:
 
 def test_results_refuse_bad_input_by_entry(env: Env) -> None:
     bench = env.bench()
-    order = bench.order(env.patient().id, "K", "NA", "HIV")
+    order = bench.order(env.patient().id, tests=["K", "NA", "HIV"])
     items = {code: str(item) for code, item in Bench.items(order).items()}
     batch = {
         "entries": [{"item_id": items["K"], "value": "4.0"}, {"item_id": items["NA"], "value": "12x4secret"}]

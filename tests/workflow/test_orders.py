@@ -13,7 +13,8 @@ from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.workflow.models import Order, OrderItem, Specimen
 from labvault.workflow.order_data import OrderRequest
-from tests.workflow.helpers import Bench, audit_events, raw_rows, row_count
+from tests.db_inspect import audit_events, raw_rows, row_count
+from tests.factories import Bench
 
 
 @pytest.fixture(scope="module")

@@ -29,8 +29,9 @@ from labvault.store.base import utcnow
 from labvault.workflow.base import sees_restricted
 from labvault.workflow.order_data import OrderRecord, OrderRequest
 from labvault.workflow.results import ResultEntry
-from tests.factories import GIVEN_PASSWORD, own
-from tests.workflow.helpers import Bench, audit_events, pdf_text
+from tests.db_inspect import audit_events
+from tests.factories import GIVEN_PASSWORD, Bench, own
+from tests.pdf import pdf_text
 
 OWN_ONLY = "a prescriber sees only the orders they prescribed"
 

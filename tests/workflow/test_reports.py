@@ -13,7 +13,9 @@ from sqlalchemy import update
 from labvault.errors import Conflict, Forbidden, NotFound
 from labvault.platform import Platform
 from labvault.workflow.models import Order, Report
-from tests.workflow.helpers import Bench, audit_events, pdf_text, raw_rows
+from tests.db_inspect import audit_events, raw_rows
+from tests.factories import Bench
+from tests.pdf import pdf_text
 
 COMMENT_MARKER = "Qzreportcomment lipémie franche"
 
