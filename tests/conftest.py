@@ -4,7 +4,8 @@ PostgreSQL: a throw-away database per test session on 127.0.0.1:5432 (override t
 LABVAULT_TEST_PG_URL). Locally, tests skip with a message if it is down; under CI=true a missing
 PostgreSQL fails the run instead.
 
-The classes the fixtures hand out (``Factory`` and the workflow ``Bench``) live in tests/factories.py.
+The classes the fixtures hand out live in tests/factories.py (``Factory``, the workflow ``Bench``)
+and tests/web/support.py (``TwoLabs``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from labvault.config import Settings
 from labvault.platform import Platform, initialise, open_platform
 from labvault.store.engine import libpq_conninfo
 from tests.factories import Factory
+from tests.web.support import TwoLabs
 
 PG_ADMIN_URL = os.environ.get("LABVAULT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -121,3 +123,11 @@ def factory(platform: Platform) -> Factory:
 @pytest.fixture
 def fresh_factory(fresh_platform: Platform) -> Factory:
     return Factory(fresh_platform)
+
+
+@pytest.fixture(scope="module")
+def two_labs(platform: Platform) -> Iterator[TwoLabs]:
+    """Lab A with its admin and staff, lab B likewise, a platform operator and an anonymous client
+    (tests/web/support.py): one per module, so what a module's tests add stays in that module."""
+    with TwoLabs.open(platform) as labs:
+        yield labs

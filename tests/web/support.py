@@ -1,4 +1,5 @@
-"""Helpers shared by the web API tests: the test client, auth headers, payloads, PDF downloads.
+"""Helpers shared by the web API tests: the test client, auth headers, payloads, PDF downloads, and
+:class:`TwoLabs`, the two-lab world of the isolation tests (the ``two_labs`` fixture).
 
 What the database holds is read with tests/db_inspect.py.
 """
@@ -10,18 +11,23 @@ import dataclasses
 import datetime as dt
 import uuid
 import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from sqlalchemy import update
 
 from labvault.identity.account_service import Account
+from labvault.identity.lab_service import LabInfo
 from labvault.identity.models import ApiToken
 from labvault.identity.patient_data import PatientData
 from labvault.platform import Platform
+from labvault.security.access import Role
 from labvault.store.base import utcnow
 from labvault.web.app import create_app
 from tests.auth_helpers import mark_reauthenticated
+from tests.factories import LOCAL, STAFF_ROLES, Bench, Factory
 from tests.pdf import pdf_text
 
 with warnings.catch_warnings():
@@ -34,7 +40,9 @@ with warnings.catch_warnings():
 
 __all__ = [
     "API",
+    "LAB_ROLES",
     "TestClient",
+    "TwoLabs",
     "app_client",
     "assert_no_store",
     "assert_pdf_download",
@@ -45,6 +53,7 @@ __all__ = [
 ]
 
 API = "/api/v1"
+LAB_ROLES = (*STAFF_ROLES, Role.LAB_ADMIN)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -106,3 +115,54 @@ def assert_pdf_download(response: httpx.Response, filename: str) -> str:
     assert_no_store(response)
     assert response.content.startswith(b"%PDF")
     return pdf_text(response.content)
+
+
+@dataclass
+class TwoLabs:
+    """Lab A, whose data a test reads, and lab B, each with one account in every lab role; a
+    platform operator; an API token for each of them; and a test client that sends no token unless
+    a request adds one (the anonymous caller). Isolation tests try lab A's objects as lab B (404),
+    as the operator (403, no patient permission) and as no one (401)."""
+
+    platform: Platform
+    factory: Factory
+    client: TestClient
+    lab_a: LabInfo
+    lab_b: LabInfo
+    accounts: dict[tuple[str, Role], Account]  # ("a" or "b", role)
+    operator: Account
+    tokens: dict[uuid.UUID, str]  # account id -> its API token
+
+    @classmethod
+    @contextlib.contextmanager
+    def open(cls, platform: Platform, **settings: Any) -> Iterator[TwoLabs]:
+        """Build the labs and their accounts, and serve them (``settings``: see :func:`app_client`)."""
+        factory = Factory(platform)
+        lab_a, lab_b = factory.lab("Laboratoire A"), factory.lab("Laboratoire B")
+        accounts = {
+            (side, role): factory.user(lab, role)
+            for side, lab in (("a", lab_a), ("b", lab_b))
+            for role in LAB_ROLES
+        }
+        operator = factory.user(None, Role.PLATFORM_OPERATOR)
+        tokens = {account.id: token_for(platform, account) for account in [*accounts.values(), operator]}
+        with app_client(platform, **settings) as client:
+            yield cls(platform, factory, client, lab_a, lab_b, accounts, operator, tokens)
+
+    def owner(self, role: Role) -> Account:
+        """Lab A's account in ``role``."""
+        return self.accounts[("a", role)]
+
+    def other(self, role: Role) -> Account:
+        """Lab B's account in ``role``."""
+        return self.accounts[("b", role)]
+
+    def auth(self, account: Account) -> dict[str, str]:
+        """The Authorization header of ``account``'s token."""
+        return bearer(self.tokens[account.id])
+
+    def bench(self, side: str = "a") -> Bench:
+        """A workflow bench over that lab's staff accounts, acting from ``local`` (no network
+        origin), so that the setup leaves the accounts' usual origins to the requests."""
+        lab = self.lab_a if side == "a" else self.lab_b
+        return Bench(self.factory, lab, {role: self.accounts[(side, role)] for role in STAFF_ROLES}, LOCAL)

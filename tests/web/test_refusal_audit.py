@@ -18,7 +18,7 @@ from labvault.security.refusals import PROBING, REFUSED
 from labvault.store.base import utcnow
 from tests.db_inspect import alerts, audit_count, audit_events
 from tests.factories import Factory
-from tests.web.support import API, app_client, bearer, token_for
+from tests.web.support import API, TwoLabs, app_client, bearer, token_for
 from tests.web.ui_support import UiBrowser
 
 PATIENT_ROUTE = f"{API}/patients/{{patient_id}}"
@@ -35,14 +35,14 @@ def client(platform: Platform) -> Iterator[Any]:
         yield test_client
 
 
-def test_probing_another_labs_ids_is_recorded_and_alerted(platform: Platform, client: Any) -> None:
+def test_probing_another_labs_ids_is_recorded_and_alerted(two_labs: TwoLabs) -> None:
     """The probe's steps: a lab B user asks for 20 of lab A's patients one by one (404 each)."""
-    factory = Factory(platform)
-    lab_a, lab_b = factory.lab("Laboratoire A"), factory.lab("Laboratoire B")
-    reception_a = factory.ctx(lab_a)
+    platform, client, factory = two_labs.platform, two_labs.client, two_labs.factory
+    lab_a, lab_b = two_labs.lab_a, two_labs.lab_b
+    reception_a = two_labs.bench().reception
     ids = [platform.patients.register(reception_a, factory.patient_data()).id for _ in range(20)]
-    prober = factory.user(lab_b, Role.RECEPTION)
-    headers = bearer(token_for(platform, prober))
+    prober = two_labs.other(Role.RECEPTION)
+    headers = two_labs.auth(prober)
     chain_a = audit_count(platform, lab_a.id)
     for patient_id in ids:
         response = client.get(f"{API}/patients/{patient_id}", headers=headers)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,17 +17,15 @@ import httpx
 import pytest
 
 from labvault.identity.account_service import Account
-from labvault.identity.lab_service import LabInfo
 from labvault.identity.patient_data import PatientRecord
-from labvault.platform import Platform
 from labvault.security.access import Role
-from labvault.web.app import API_PREFIX, create_app
+from labvault.web.app import API_PREFIX
 from labvault.workflow.models import Order, Report, Result
 from labvault.workflow.order_data import OrderRecord
 from tests.db_inspect import audit_actions, row_count
-from tests.factories import LOCAL, Bench, Factory
+from tests.factories import Bench
 from tests.web.support import (
-    TestClient,
+    TwoLabs,
     assert_no_store,
     assert_pdf_download,
     bearer,
@@ -41,18 +38,11 @@ RESULTS = f"{API_PREFIX}/results"
 SPECIMENS = f"{API_PREFIX}/specimens"
 WORKLIST = f"{API_PREFIX}/worklist"
 REASON = "Appel du medecin traitant: exposition au sang declaree ce jour"
-STAFF = (Role.RECEPTION, Role.TECHNICIAN, Role.BIOLOGIST)
 
 
-@dataclass
-class Env:
-    platform: Platform
-    client: TestClient
-    factory: Factory
-    lab_a: LabInfo
-    lab_b: LabInfo
-    accounts: dict[tuple[str, Role], Account]
-    tokens: dict[uuid.UUID, str]
+class Env(TwoLabs):
+    """The shared two labs (``two_labs``), with this file's shortcuts: calls as a role of either lab,
+    and new adult patients of lab A registered over HTTP."""
 
     def account(self, role: Role, lab: str = "a") -> Account:
         return self.accounts[(lab, role)]
@@ -74,9 +64,6 @@ class Env:
         )
         return response
 
-    def bench(self) -> Bench:
-        return Bench(self.factory, self.lab_a, {role: self.account(role) for role in STAFF}, LOCAL)
-
     def patient(self) -> PatientRecord:
         # An adult: reference ranges (and so flags and the history's band) are adult ones. No NIR,
         # which would have to agree with the birth date.
@@ -92,15 +79,8 @@ class Env:
 
 
 @pytest.fixture(scope="module")
-def env(platform: Platform) -> Iterator[Env]:
-    factory = Factory(platform)
-    lab_a, lab_b = factory.lab("Laboratoire du parcours"), factory.lab("Laboratoire voisin")
-    accounts = {
-        (side, role): factory.user(lab, role) for side, lab in (("a", lab_a), ("b", lab_b)) for role in STAFF
-    }
-    tokens = {account.id: token_for(platform, account) for account in accounts.values()}
-    with TestClient(create_app(platform)) as client:
-        yield Env(platform, client, factory, lab_a, lab_b, accounts, tokens)
+def env(two_labs: TwoLabs) -> Env:
+    return Env(**vars(two_labs))
 
 
 @dataclass

@@ -22,11 +22,6 @@ def bench(platform: Platform) -> Bench:
     return Bench.create(platform)
 
 
-@pytest.fixture(scope="module")
-def other(platform: Platform) -> Bench:
-    return Bench.create(platform, "Autre laboratoire")
-
-
 def test_items_come_from_panels_and_single_tests_each_once(bench: Bench) -> None:
     catalog = default_catalog()
     order = bench.order(panels=["NFS", "EAL"], tests=["GLU", "HGB", "PLT", "CRP"], receive=False)

@@ -73,8 +73,8 @@ def registered(bench: Bench) -> PatientRecord:
 
 
 @pytest.fixture(scope="module")
-def world(platform: Platform) -> World:
-    bench, other = Bench.create(platform), Bench.create(platform, "Laboratoire voisin")
+def world(platform: Platform, other: Bench) -> World:
+    bench = Bench.create(platform)
     dr_d, _ = bench.physician("Dupraz", "Denise")
     dr_e, _ = bench.physician("Estienne", "Eugène")
     account = prescriber_account(bench, dr_d)

@@ -25,11 +25,6 @@ def bench(platform: Platform) -> Bench:
     return Bench.create(platform, "Laboratoire des comptes rendus")
 
 
-@pytest.fixture(scope="module")
-def other(platform: Platform) -> Bench:
-    return Bench.create(platform, "Autre laboratoire")
-
-
 def test_report_pdf_shows_request_results_and_kind(bench: Bench) -> None:
     doctor, rpps = bench.physician("Vauquelin", "Hortense")
     patient = bench.patient(birth_name="Brossard", first_names="Ysoline", used_name=None)

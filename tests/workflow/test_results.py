@@ -24,11 +24,6 @@ def bench(platform: Platform) -> Bench:
     return Bench.create(platform)
 
 
-@pytest.fixture(scope="module")
-def other(platform: Platform) -> Bench:
-    return Bench.create(platform, "Autre laboratoire")
-
-
 def results_in(bench: Bench) -> int:
     return row_count(bench.platform, Result, lab_id=bench.lab.id)
 

@@ -19,11 +19,6 @@ def bench(platform: Platform) -> Bench:
     return Bench.create(platform)
 
 
-@pytest.fixture(scope="module")
-def other(platform: Platform) -> Bench:
-    return Bench.create(platform, "Autre laboratoire")
-
-
 def test_receive_by_barcode(bench: Bench) -> None:
     order = bench.order(panels=["NFS"], tests=["K"], receive=False)
     edta = next(s for s in order.specimens if s.tube.startswith("EDTA"))
