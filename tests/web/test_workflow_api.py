@@ -2,7 +2,7 @@
 policy (hidden items, break-the-glass overrides), what each role may read, isolation between labs, and bad
 input refused by field without echoing it.
 
-The isolation matrix (``test_isolation_matrix.py``) tries every route with every kind of caller;
+The isolation matrix (``tests/web/isolation/``) tries every route with every kind of caller;
 this file follows one order through the whole path, as the lab would.
 """
 
