@@ -19,7 +19,7 @@ from labvault.platform import Platform
 from labvault.security.tokens import token_digest
 from labvault.security.totp import STEP_SECONDS, code_at_step, step_of
 from labvault.store.base import utcnow
-from tests.conftest import TEST_PASSWORD
+from tests.factories import TEST_PASSWORD
 
 
 class FakeClock:

@@ -14,13 +14,13 @@ from typer.testing import CliRunner
 
 from labvault.cli import app
 from labvault.config import Settings
-from labvault.identity.account_service import Account, context_for
+from labvault.identity.account_service import Account
 from labvault.identity.lab_service import LabInfo
 from labvault.platform import Platform, open_platform
-from labvault.security.access import Purpose, Role
-from labvault.workflow.order_data import OrderRequest
+from labvault.security.access import Role
 from tests.auth_helpers import Authenticator, AuthenticatorPool, forget_code_use
-from tests.conftest import BACKENDS, TEST_PASSWORD, Factory, PgDatabase, require_pg
+from tests.conftest import BACKENDS, PgDatabase, require_pg
+from tests.factories import TEST_PASSWORD, Bench, Factory
 
 runner = CliRunner()
 
@@ -254,16 +254,31 @@ def cli_enrol(dirs: list[str], username: str, given: str) -> Authenticator:
 
 
 @dataclass
-class Bench:
+class ResultsImport:
+    """A workflow bench (tests/factories.py) on the platform the commands open, with one order
+    whose tubes are received, and the means to run ``results import`` as one of its accounts."""
+
     dirs: list[str]
-    platform: Platform
-    factory: Factory
-    lab: LabInfo
-    technician: Account
-    biologist: Account
+    bench: Bench
     order_id: uuid.UUID
     tubes: dict[str, str]  # tube type -> barcode
     codes: AuthenticatorPool
+
+    @property
+    def factory(self) -> Factory:
+        return self.bench.factory
+
+    @property
+    def lab(self) -> LabInfo:
+        return self.bench.lab
+
+    @property
+    def technician(self) -> Account:
+        return self.bench.staff[Role.TECHNICIAN]
+
+    @property
+    def biologist(self) -> Account:
+        return self.bench.staff[Role.BIOLOGIST]
 
     def csv(self, tmp_path: Path, text: str, encoding: str = "utf-8-sig") -> str:
         path = tmp_path / f"results-{uuid.uuid4().hex[:6]}.csv"
@@ -271,8 +286,7 @@ class Bench:
         return str(path)
 
     def statuses(self) -> dict[str, str]:
-        ctx = context_for(self.biologist, Purpose.CARE)
-        return {i.test_code: i.status for i in self.platform.orders.get(ctx, self.order_id).items}
+        return {i.test_code: i.status for i in self.bench.get(self.order_id).items}
 
     def run_import(
         self,
@@ -292,28 +306,17 @@ class Bench:
 
 
 @pytest.fixture
-def bench(dirs: list[str]) -> Iterator[Bench]:
+def bench(dirs: list[str]) -> Iterator[ResultsImport]:
     assert run("init", *dirs)[0] == 0
     platform = open_from(dirs)
-    factory = Factory(platform)
-    lab = factory.lab()
-    technician = factory.user(lab, Role.TECHNICIAN)
-    biologist = factory.user(lab, Role.BIOLOGIST)
-    reception = factory.ctx(lab, Role.RECEPTION)
-    data = factory.patient_data()
-    while data.birth_date.year > 1995:  # an adult, so that the eGFR is calculated
-        data = factory.patient_data()
-    patient = platform.patients.register(reception, data)
-    order = platform.orders.create(
-        reception, OrderRequest(patient_id=patient.id, panels=("IONO", "RENAL"), tests=("GLU", "HIV"))
-    )
-    tubes = {}
-    for specimen in order.specimens:
-        platform.specimens.receive(reception, specimen.barcode)
-        tubes[specimen.tube.split(" ")[0].replace("fluoride", "grey")] = specimen.barcode
-    yield Bench(
-        dirs, platform, factory, lab, technician, biologist, order.id, tubes, AuthenticatorPool(platform)
-    )
+    bench = Bench.create(platform)
+    # An adult (ADULT_BIRTH), so that the eGFR is calculated.
+    order = bench.order(bench.patient(), panels=("IONO", "RENAL"), tests=("GLU", "HIV"))
+    tubes = {
+        specimen.tube.split(" ")[0].replace("fluoride", "grey"): specimen.barcode
+        for specimen in order.specimens
+    }
+    yield ResultsImport(dirs, bench, order.id, tubes, AuthenticatorPool(platform))
     platform.close()
 
 
@@ -330,7 +333,7 @@ GOOD_CSV = (
 )
 
 
-def test_results_import_enters_and_summarises_flags(bench: Bench, tmp_path: Path) -> None:
+def test_results_import_enters_and_summarises_flags(bench: ResultsImport, tmp_path: Path) -> None:
     assert set(bench.tubes) == {"heparin", "SST", "grey"}
     code, output = bench.run_import(bench.csv(tmp_path, GOOD_CSV))
     assert code == 0, output
@@ -341,8 +344,7 @@ def test_results_import_enters_and_summarises_flags(bench: Bench, tmp_path: Path
     statuses = bench.statuses()
     assert statuses.pop("HIV") == "pending"  # restricted, not in the file
     assert set(statuses.values()) == {"entered"} and "EGFR" in statuses
-    ctx = context_for(bench.biologist, Purpose.CARE)
-    items = {i.test_code: i for i in bench.platform.orders.get(ctx, bench.order_id).items}
+    items = {i.test_code: i for i in bench.bench.get(bench.order_id).items}
     assert items["K"].result is not None and items["K"].result.value == "5.6"
     assert items["K"].result.comment == "prélèvement difficile"
     assert items["GLU"].result is not None and items["GLU"].result.flag == "HH"
@@ -372,7 +374,7 @@ def test_results_import_enters_and_summarises_flags(bench: Bench, tmp_path: Path
     ],
 )
 def test_results_import_bad_line_writes_nothing(
-    bench: Bench, tmp_path: Path, text: str, message: str
+    bench: ResultsImport, tmp_path: Path, text: str, message: str
 ) -> None:
     code, output = bench.run_import(bench.csv(tmp_path, text))
     assert code == 1, output
@@ -380,7 +382,7 @@ def test_results_import_bad_line_writes_nothing(
     assert set(bench.statuses().values()) == {"pending"}
 
 
-def test_results_import_dry_run_checks_and_writes_nothing(bench: Bench, tmp_path: Path) -> None:
+def test_results_import_dry_run_checks_and_writes_nothing(bench: ResultsImport, tmp_path: Path) -> None:
     path = bench.csv(tmp_path, GOOD_CSV + "{SST};HIV;Negative;\n", encoding="utf-8")
     code, output = bench.run_import(path, bench.biologist.username, "--dry-run")
     assert code == 0, output
@@ -398,7 +400,7 @@ def test_results_import_dry_run_checks_and_writes_nothing(bench: Bench, tmp_path
 
 
 def test_a_technicians_dry_run_tells_no_restricted_test_from_an_absent_one(
-    bench: Bench, tmp_path: Path
+    bench: ResultsImport, tmp_path: Path
 ) -> None:
     """Issue 10, finding 8: the dry run said "restricted test HIV: entered by a biologist" for the
     HIV tube and "not ordered on this tube" for another; both lines now read the same."""
@@ -414,7 +416,7 @@ def test_a_technicians_dry_run_tells_no_restricted_test_from_an_absent_one(
 
 
 def test_results_import_refuses_another_labs_account_and_non_bench_roles(
-    bench: Bench, tmp_path: Path
+    bench: ResultsImport, tmp_path: Path
 ) -> None:
     other_lab = bench.factory.lab()
     stranger = bench.factory.user(other_lab, Role.TECHNICIAN)

@@ -22,7 +22,7 @@ from labvault.security.access import Role
 from labvault.web.ui.cookies import SESSION_COOKIE
 from tests.auth_helpers import pool_for
 from tests.browser.conftest import LiveServer
-from tests.conftest import TEST_PASSWORD, Factory
+from tests.factories import TEST_PASSWORD, Factory
 
 
 @dataclass

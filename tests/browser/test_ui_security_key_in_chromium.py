@@ -16,7 +16,7 @@ from labvault.security.webauthn_factor import RelyingParty
 from labvault.web.app import create_app
 from tests.auth_helpers import pool_for
 from tests.browser.conftest import LiveServer
-from tests.conftest import TEST_PASSWORD, Factory
+from tests.factories import TEST_PASSWORD, Factory
 from tests.web.test_live_server import free_port
 
 VIRTUAL_KEY = {

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from labvault.catalog.loader import default_catalog, dump_catalog
@@ -14,24 +13,14 @@ from labvault.catalog.storage import LabCatalog
 from labvault.cli import app
 from labvault.errors import Forbidden, InvalidInput, NotFound
 from labvault.security.access import Role
-from tests.conftest import Factory, cli_ctx
+from tests.db_inspect import row_count
+from tests.factories import Factory, cli_ctx
 
 
 def customised(version: str) -> dict[str, object]:
     document = dump_catalog(default_catalog())
     document["version"] = version
     return document
-
-
-def revisions(factory: Factory, lab_id: object) -> int:
-    with factory.platform.db.owner_engine.connect() as conn:
-        return int(
-            conn.execute(
-                select(func.count())
-                .select_from(LabCatalog.__table__)
-                .where(LabCatalog.__table__.c.lab_id == lab_id)
-            ).scalar_one()
-        )
 
 
 def test_lab_starts_on_the_shipped_catalogue_then_imports_its_own(factory: Factory) -> None:
@@ -43,7 +32,7 @@ def test_lab_starts_on_the_shipped_catalogue_then_imports_its_own(factory: Facto
     assert catalogs.active(lab.id).version == "LAB-2027.1" == imported.version
     assert catalogs.active(other.id).version == default_catalog().version
     assert catalogs.export(biologist, lab.id)["version"] == "LAB-2027.1"
-    assert revisions(factory, lab.id) == 1
+    assert row_count(factory.platform, LabCatalog, lab_id=lab.id) == 1
 
 
 def test_import_is_validated_whole_and_role_checked(factory: Factory) -> None:
@@ -59,7 +48,7 @@ def test_import_is_validated_whole_and_role_checked(factory: Factory) -> None:
         catalogs.import_document(factory.ctx(lab, Role.TECHNICIAN), lab.id, customised("X"))
     with pytest.raises(NotFound):
         catalogs.import_document(factory.ctx(other, Role.LAB_ADMIN), lab.id, customised("X"))
-    assert revisions(factory, lab.id) == 0
+    assert row_count(factory.platform, LabCatalog, lab_id=lab.id) == 0
     catalogs.import_document(cli_ctx(), lab.id, customised("BY-OPERATOR"))
     assert catalogs.active(lab.id).version == "BY-OPERATOR"
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from labvault.errors import Conflict
 from labvault.security.access import Role
-from tests.conftest import Factory
+from tests.factories import Factory
 
 
 def race(calls: list[Callable[[], object]]) -> list[object]:

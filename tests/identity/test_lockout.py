@@ -24,7 +24,7 @@ from labvault.security.access import Role
 from labvault.security.models import PLATFORM_CHAIN, AuditEvent
 from labvault.security.rate_limit import SlidingWindowLimiter
 from tests.auth_helpers import Authenticator, FakeClock, enroll, with_clock
-from tests.conftest import TEST_PASSWORD, Factory
+from tests.factories import TEST_PASSWORD, Factory
 
 POLICY = AuthPolicy(max_failures=3, lockout=dt.timedelta(minutes=15))
 

@@ -16,7 +16,7 @@ from labvault.security.access import Role
 from labvault.security.models import AuditEvent
 from labvault.store.base import utcnow
 from tests.auth_helpers import enroll, with_clock
-from tests.conftest import TEST_PASSWORD, Factory
+from tests.factories import TEST_PASSWORD, Factory
 
 
 def test_concurrent_guesses_stop_at_the_lockout(platform: Platform) -> None:

@@ -18,7 +18,7 @@ from labvault.platform import Platform
 from labvault.security.access import Purpose, Role
 from labvault.security.totp import code_at_step, provisioning_uri, step_of
 from tests.auth_helpers import Authenticator, FakeClock, enroll, with_clock
-from tests.conftest import TEST_PASSWORD, Factory
+from tests.factories import TEST_PASSWORD, Factory
 
 
 @pytest.fixture
@@ -186,7 +186,7 @@ def test_admin_reset_lets_the_user_enrol_again(clocked: Platform, clock: FakeClo
 
 
 def test_operators_reset_only_lab_admins_of_a_lab(clocked: Platform) -> None:
-    from tests.conftest import cli_ctx
+    from tests.factories import cli_ctx
 
     factory = Factory(clocked)
     lab = factory.lab()

@@ -15,16 +15,12 @@ from labvault.security.access import AccessContext, Purpose, Role
 from labvault.security.audit import AuditUnavailable
 from labvault.security.models import AuditEvent, AuditHead
 from labvault.store.tenancy import TenantScopeError
-from tests.conftest import Factory, cli_ctx
+from tests.db_inspect import audit_events
+from tests.factories import Factory, cli_ctx
 
 
 def lab_events(factory: Factory, lab_id: uuid.UUID) -> list[tuple[str, str | None, dict[str, object]]]:
-    table = AuditEvent.__table__
-    with factory.platform.db.owner_engine.connect() as conn:
-        rows = conn.execute(
-            select(table).where(table.c.chain == str(lab_id)).order_by(table.c.chain_seq)
-        ).all()
-    return [(row.action, row.object_id, row.detail) for row in rows]
+    return [(row.action, row.object_id, row.detail) for row in audit_events(factory.platform, lab_id)]
 
 
 def test_every_access_is_audited_with_ids_only(factory: Factory) -> None:

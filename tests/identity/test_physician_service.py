@@ -12,7 +12,7 @@ from labvault.identity.models import Physician
 from labvault.identity.physician_service import PhysicianData
 from labvault.identity.synthetic import generate_rpps
 from labvault.security.access import Role
-from tests.conftest import Factory
+from tests.factories import Factory
 
 
 def test_register_and_find_by_rpps(factory: Factory) -> None:

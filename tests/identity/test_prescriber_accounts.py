@@ -28,10 +28,10 @@ from labvault.identity.physician_service import PhysicianData
 from labvault.identity.synthetic import generate_rpps
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose, Role
-from labvault.security.models import AuditEvent
 from labvault.store.base import utcnow
 from tests.auth_helpers import pool_for
-from tests.conftest import GIVEN_PASSWORD, TEST_PASSWORD, Factory, cli_ctx, own
+from tests.db_inspect import audit_events
+from tests.factories import GIVEN_PASSWORD, TEST_PASSWORD, Factory, cli_ctx, own
 
 
 @dataclass
@@ -78,14 +78,8 @@ def labs(platform: Platform) -> Iterator[tuple[Lab, Lab]]:
 
 
 def audit_detail(platform: Platform, lab_id: uuid.UUID, object_id: uuid.UUID) -> list[tuple[str, object]]:
-    table = AuditEvent.__table__
-    query = (
-        table.select()
-        .where(table.c.chain == str(lab_id), table.c.object_id == str(object_id))
-        .order_by(table.c.chain_seq)
-    )
-    with platform.db.owner_engine.connect() as conn:
-        return [(row.action, row.detail) for row in conn.execute(query)]
+    events = audit_events(platform, lab_id, object_id=str(object_id))
+    return [(row.action, row.detail) for row in events]
 
 
 def test_a_lab_admin_creates_a_prescriber_account_for_a_physician_of_the_lab(labs: tuple[Lab, Lab]) -> None:

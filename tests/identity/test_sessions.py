@@ -18,7 +18,7 @@ from labvault.identity.reauth import ReauthenticationRequired, require_recent_au
 from labvault.platform import Platform
 from labvault.security.access import Purpose, Role
 from tests.auth_helpers import Authenticator, FakeClock, enroll, with_clock
-from tests.conftest import TEST_PASSWORD, Factory, cli_ctx
+from tests.factories import TEST_PASSWORD, Factory, cli_ctx
 
 POLICY = AuthPolicy(session_idle=dt.timedelta(minutes=30), session_lifetime=dt.timedelta(hours=8))
 

@@ -9,7 +9,7 @@ from labvault.crypto.errors import KeyUnavailable
 from labvault.crypto.field_cipher import header_of
 from labvault.platform import open_platform
 from labvault.security.access import Role
-from tests.conftest import Factory, cli_ctx
+from tests.factories import Factory, cli_ctx
 
 
 def test_other_process_sees_rotation_and_shredding(factory: Factory) -> None:

@@ -21,8 +21,7 @@ from labvault.platform import Platform
 from labvault.store.bound_links import MAC_COLUMN, bound_tables
 from labvault.workflow.models import Order, OrderItem
 from labvault.workflow.order_data import OrderRecord
-from tests.conftest import cli_ctx
-from tests.workflow.helpers import Bench
+from tests.factories import Bench, cli_ctx
 
 KEYS = LabKey.__table__
 

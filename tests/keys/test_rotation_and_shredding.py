@@ -15,14 +15,14 @@ from labvault.identity.models import Patient
 from labvault.keys.models import LabKey
 from labvault.platform import open_platform
 from labvault.security.access import Role
-from tests.conftest import TEST_PASSWORD, Factory, cli_ctx
+from tests.db_inspect import raw_rows
+from tests.factories import TEST_PASSWORD, Factory, cli_ctx
 
 _HOUR = dt.timedelta(hours=1)
 
 
 def stored_versions(factory: Factory, patient_ids: list[object]) -> set[int]:
-    with factory.platform.db.owner_engine.connect() as conn:
-        rows = conn.execute(select(Patient.__table__).where(Patient.__table__.c.id.in_(patient_ids))).all()
+    rows = raw_rows(factory.platform, Patient, id=patient_ids)
     return {header_of(row.birth_name_enc)[1] for row in rows} | {header_of(row.nir_enc)[1] for row in rows}
 
 

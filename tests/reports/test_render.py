@@ -38,6 +38,7 @@ from labvault.reports.view import (
     ResultLine,
     TrendPoint,
 )
+from tests.pdf import pdf_lines, pdf_text
 
 REPO = Path(__file__).resolve().parents[2]
 _RNG = random.Random(20260302)
@@ -103,16 +104,6 @@ def sample_report(**changes: object) -> ReportView:
         validators=("Dr TESTBIO Jeanne", "Dr TESTBIO Marc"),
     )
     return dataclasses.replace(report, **changes)  # type: ignore[arg-type]
-
-
-def pdf_lines(pdf: bytes) -> list[str]:
-    reader = PdfReader(io.BytesIO(pdf))
-    return [row for page in reader.pages for row in page.extract_text().splitlines()]
-
-
-def pdf_text(pdf: bytes) -> str:
-    """All pages' text, whitespace collapsed: where a long line wraps does not matter."""
-    return " ".join(" ".join(pdf_lines(pdf)).split())
 
 
 @pytest.fixture(scope="module")

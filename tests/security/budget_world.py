@@ -19,7 +19,7 @@ from labvault.security.access import AccessContext, Role
 from labvault.security.monitor import install
 from labvault.store.base import utcnow
 from tests.auth_helpers import FakeClock
-from tests.conftest import Factory
+from tests.factories import Factory
 
 STEP = SOFT_RECHECK.total_seconds() + 1  # seconds between reads: every soft check is due
 

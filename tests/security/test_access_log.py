@@ -18,8 +18,8 @@ from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose, Role
 from labvault.store.base import utcnow
 from labvault.workflow.order_data import OrderRequest
-from tests.conftest import GIVEN_PASSWORD, own
-from tests.workflow.helpers import Bench, audit_events
+from tests.db_inspect import audit_events
+from tests.factories import GIVEN_PASSWORD, Bench, own
 
 REASON = "Patient transféré en réanimation, résultats VIH nécessaires"
 

@@ -24,8 +24,9 @@ from labvault.oversight.alert_service import AlertService
 from labvault.platform import Platform
 from labvault.security.access import Purpose, Role
 from tests.auth_helpers import FakeClock, enroll, login_body, mark_reauthenticated, with_clock
-from tests.conftest import GIVEN_PASSWORD, TEST_PASSWORD, Factory
-from tests.web.support import API, TestClient, app_client, audit_actions, bearer
+from tests.db_inspect import audit_actions
+from tests.factories import GIVEN_PASSWORD, TEST_PASSWORD, Factory
+from tests.web.support import API, TestClient, app_client, bearer
 
 OPERATOR_PASSWORD = "the operator chose this one"
 ADMIN_OWN = "the admin's own secret 42"

@@ -19,7 +19,7 @@ from labvault.platform import Platform
 from labvault.security.access import Purpose, Role
 from labvault.store.migrate import alembic_config
 from tests.auth_helpers import FakeClock, enroll, with_clock
-from tests.conftest import TEST_PASSWORD, Factory
+from tests.factories import TEST_PASSWORD, Factory
 
 OWN_AFTER_UPGRADE = "the admin's own, at last"
 

@@ -15,7 +15,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
 
 from labvault.config import Settings
 from labvault.errors import ConfigurationError
@@ -24,12 +23,12 @@ from labvault.oversight.access_patterns import NEW_ORIGIN, OFF_HOURS
 from labvault.platform import Platform
 from labvault.security import audit
 from labvault.security.access import AccessContext, Role
-from labvault.security.alert_models import Alert
 from labvault.security.alert_webhook import WebhookNotifier
 from labvault.security.alerts import AlertSpec, Severity, raise_alert
 from labvault.security.monitor import Monitor, install
 from tests.auth_helpers import FakeClock
-from tests.conftest import Factory
+from tests.db_inspect import alerts
+from tests.factories import Factory
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -37,13 +36,6 @@ PARIS = ZoneInfo("Europe/Paris")
 def paris(day: int, hour: int, minute: int = 0) -> dt.datetime:
     """A lab-local instant in January 2030 (the 6th is a Sunday, the 7th a Monday)."""
     return dt.datetime(2030, 1, day, hour, minute, tzinfo=PARIS).astimezone(dt.UTC)
-
-
-def alerts(platform: Platform, actor: uuid.UUID | None, kind: str) -> list[Any]:
-    table = Alert.__table__
-    query = select(table).where(table.c.actor_id == actor, table.c.kind == kind).order_by(table.c.at)
-    with platform.db.owner_engine.connect() as conn:
-        return list(conn.execute(query).all())
 
 
 @pytest.fixture
@@ -84,7 +76,7 @@ def test_off_hours_access_raises_one_low_alert_per_user_per_day(
     platform.patients.get(ctx, patient)
     clock.now = paris(12, 10)
     platform.patients.get(ctx, patient)  # Saturday is a working day by default
-    found = alerts(platform, ctx.actor_id, OFF_HOURS)
+    found = alerts(platform, actor_id=ctx.actor_id, kind=OFF_HOURS)
     assert [(a.severity, a.detail["local_time"]) for a in found] == [
         ("low", "Sun 03:00"),
         ("low", "Mon 06:59"),
@@ -93,7 +85,7 @@ def test_off_hours_access_raises_one_low_alert_per_user_per_day(
     other = factory.ctx(info, Role.BIOLOGIST)  # per user
     clock.now = paris(7, 21)
     platform.patients.get(other, patient)
-    assert len(alerts(platform, other.actor_id, OFF_HOURS)) == 1
+    assert len(alerts(platform, actor_id=other.actor_id, kind=OFF_HOURS)) == 1
 
 
 def test_off_hours_follow_the_settings() -> None:
@@ -131,11 +123,11 @@ def test_a_new_network_origin_raises_one_low_alert(lab: tuple[Factory, LabInfo, 
     at = {origin: dataclasses.replace(home, origin=origin) for origin in ("192.0.2.10", "198.51.100.7")}
     platform.patients.get(at["192.0.2.10"], patient)  # the first network origin: the baseline
     platform.patients.get(at["192.0.2.10"], patient)
-    assert alerts(platform, home.actor_id, NEW_ORIGIN) == []
+    assert alerts(platform, actor_id=home.actor_id, kind=NEW_ORIGIN) == []
     platform.patients.get(at["198.51.100.7"], patient)
     platform.patients.get(at["198.51.100.7"], patient)  # now known
     platform.patients.get(at["192.0.2.10"], patient)  # known too
-    (alert,) = alerts(platform, home.actor_id, NEW_ORIGIN)
+    (alert,) = alerts(platform, actor_id=home.actor_id, kind=NEW_ORIGIN)
     assert (alert.severity, alert.origin, alert.detail) == ("low", "198.51.100.7", {"lookback_days": 30})
 
 
@@ -147,7 +139,7 @@ def test_console_and_in_process_origins_are_not_network_origins(
     ctx = factory.ctx(info, Role.RECEPTION)
     for origin in ("local", "cli", "192.0.2.10", "testclient", "203.0.113.9"):
         platform.patients.get(dataclasses.replace(ctx, origin=origin), patient)
-    assert [a.origin for a in alerts(platform, ctx.actor_id, NEW_ORIGIN)] == ["203.0.113.9"]
+    assert [a.origin for a in alerts(platform, actor_id=ctx.actor_id, kind=NEW_ORIGIN)] == ["203.0.113.9"]
 
 
 def test_origins_are_forgotten_after_the_lookback(
@@ -162,7 +154,7 @@ def test_origins_are_forgotten_after_the_lookback(
     platform.patients.get(usual, patient)  # the only origin of the last 30 days: baseline
     clock.advance(seconds=1)
     platform.patients.get(old, patient)  # seen 31 days ago only: new again
-    assert [a.origin for a in alerts(platform, ctx.actor_id, NEW_ORIGIN)] == ["192.0.2.10"]
+    assert [a.origin for a in alerts(platform, actor_id=ctx.actor_id, kind=NEW_ORIGIN)] == ["192.0.2.10"]
 
 
 # --- webhook -------------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ from labvault.security.models import AuditHead
 from labvault.store.database import Database
 from labvault.web.app import create_app
 from labvault.workflow.prescribed_patients import PrescribedThroughOrders
-from tests.conftest import Factory
-from tests.web.support import API, Bench, TestClient, bearer, token_for
+from tests.factories import LOCAL, Bench, Factory
+from tests.web.support import API, TestClient, bearer, token_for
 
 REFUSE_INSERT = {
     "sqlite": [
@@ -36,18 +36,16 @@ def test_restricted_read_fails_closed_when_the_audit_cannot_be_written(
 ) -> None:
     platform = fresh_factory.platform
     lab = fresh_factory.lab()
-    bench = Bench(
-        platform,
-        fresh_factory.user(lab, Role.RECEPTION),
-        fresh_factory.user(lab, Role.TECHNICIAN),
-        fresh_factory.user(lab, Role.BIOLOGIST),
-    )
+    staff = {
+        role: fresh_factory.user(lab, role) for role in (Role.RECEPTION, Role.TECHNICIAN, Role.BIOLOGIST)
+    }
+    bench = Bench(fresh_factory, lab, staff, LOCAL)
     patient = platform.patients.register(
         fresh_factory.ctx(lab, Role.RECEPTION), fresh_factory.patient_data(birth_name="Qzrestreint")
     )
-    order = bench.order(patient.id, "HIV")
+    order = bench.order(patient.id, tests=["HIV"])
     bench.enter(order, {"HIV": "negative"})
-    token = token_for(platform, bench.biologist)
+    token = token_for(platform, bench.staff[Role.BIOLOGIST])
     url = f"{API}/orders/{order.id}"
     with TestClient(create_app(platform)) as client:
         readable = client.get(url, headers=bearer(token))

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from labvault.platform import Platform
 from labvault.security.models import AuditEvent
 from labvault.workflow.results import ResultEntry
-from tests.workflow.helpers import Bench
+from tests.factories import Bench
 
 EVENTS = AuditEvent.__table__
 # Events about no single patient: a search (its hits are separate events), an empty worklist.

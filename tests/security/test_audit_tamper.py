@@ -39,7 +39,7 @@ from labvault.security.signed_checkpoint import (
     open_checkpoint,
     origin_of,
 )
-from tests.conftest import Factory
+from tests.factories import Factory
 
 EVENTS = AuditEvent.__table__
 HEADS = AuditHead.__table__

@@ -22,7 +22,7 @@ from labvault.identity.synthetic import synthetic_patients
 from labvault.oversight.canaries import CanaryService
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Role
-from tests.conftest import Factory
+from tests.factories import Factory
 
 runner = CliRunner()
 

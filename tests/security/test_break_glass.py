@@ -21,7 +21,8 @@ from labvault.security.grant_models import AccessOverride
 from labvault.security.reasons import MIN_REASON
 from labvault.store.base import utcnow
 from labvault.workflow.break_glass import MAX_MINUTES
-from tests.workflow.helpers import Bench, audit_events, raw_rows, row_count
+from tests.db_inspect import audit_events, raw_rows, row_count
+from tests.factories import Bench
 
 REASON = "Arrêt cardiaque au service des urgences, biologiste injoignable"
 

@@ -16,7 +16,8 @@ from labvault.identity.account_service import Account, context_for
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose, Role
 from labvault.store.base import utcnow
-from tests.workflow.helpers import Bench, audit_events
+from tests.db_inspect import audit_events
+from tests.factories import Bench
 
 REASON = "Patient inconscient aux urgences, biologiste de garde injoignable"
 

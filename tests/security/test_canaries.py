@@ -3,7 +3,6 @@ and any access naming one (read, search hit, order, list, worklist) raises a hig
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +22,9 @@ from labvault.security.access import AccessContext, Role
 from labvault.security.alert_models import Alert
 from labvault.security.monitor import install
 from labvault.workflow.order_data import OrderRequest
-from tests.conftest import Factory, forget_account_alerts
+from tests.conftest import forget_account_alerts
+from tests.db_inspect import alerts
+from tests.factories import Factory
 from tests.web.support import API, app_client, bearer, token_for
 
 
@@ -57,22 +58,13 @@ def garden(platform: Platform) -> Garden:
     return Garden(factory, lab, admin, planted, decoy)
 
 
-def lab_alerts(platform: Platform, lab_id: uuid.UUID, kind: str | None = None) -> list[Any]:
-    table = Alert.__table__
-    query = select(table).where(table.c.lab_id == lab_id).order_by(table.c.at)
-    if kind is not None:
-        query = query.where(table.c.kind == kind)
-    with platform.db.owner_engine.connect() as conn:
-        return list(conn.execute(query).all())
-
-
 def test_planting_registers_ordinary_looking_patients_silently(garden: Garden) -> None:
     platform = garden.platform
-    assert lab_alerts(platform, garden.lab.id) == []
+    assert alerts(platform, lab_id=garden.lab.id) == []
     listed = CanaryService(platform.db, platform.patients).list(context_for(garden.admin))
     assert [c.id for c in listed] == [c.id for c in garden.canaries]
     assert [c.label for c in listed] == ["test planting"] * 2
-    assert lab_alerts(platform, garden.lab.id) == []  # listing them is not touching them
+    assert alerts(platform, lab_id=garden.lab.id) == []  # listing them is not touching them
     with platform.db.transaction(garden.lab.id) as session:
         assert len(session.scalars(select(Alert)).all()) == 0
 
@@ -83,7 +75,7 @@ def test_reading_a_canary_raises_a_high_alert_that_does_not_name_it(garden: Gard
     record = garden.canary(reader)
     assert record.data.nir and record.data.email is None and record.data.ins is None
     platform.patients.get(reader, garden.decoy.id)  # an ordinary patient: nothing
-    (alert,) = lab_alerts(platform, garden.lab.id, "canary")
+    (alert,) = alerts(platform, lab_id=garden.lab.id, kind="canary")
     assert (alert.severity, alert.actor_id, alert.blocked) == ("high", reader.actor_id, False)
     assert alert.detail == {"canary_id": str(garden.canaries[0].id), "action": "patient.read"}
     assert alert.patient_id is None  # the officer's alert list must not tell which patient is a canary
@@ -94,7 +86,7 @@ def test_every_way_of_touching_a_canary_is_seen(garden: Garden, how: str) -> Non
     platform = garden.platform
     reception, technician = garden.ctx(), garden.ctx(Role.TECHNICIAN)
     canary = garden.canary(context_for(garden.admin))  # the admin's look: one alert, set aside
-    before = len(lab_alerts(platform, garden.lab.id, "canary"))
+    before = len(alerts(platform, lab_id=garden.lab.id, kind="canary"))
     expected = {
         "search_nir": "patient.search_hit",
         "search_name": "patient.search_hit",
@@ -115,10 +107,10 @@ def test_every_way_of_touching_a_canary_is_seen(garden: Garden, how: str) -> Non
         order = platform.orders.create(reception, OrderRequest(patient_id=canary.id, tests=("K",)))
         for specimen in order.specimens:
             platform.specimens.receive(reception, specimen.barcode)
-        before = len(lab_alerts(platform, garden.lab.id, "canary"))
+        before = len(alerts(platform, lab_id=garden.lab.id, kind="canary"))
         lines = platform.results.worklist(technician, "biochemistry", "entry")
         assert order.id in {line.order_id for line in lines}
-    found = lab_alerts(platform, garden.lab.id, "canary")[before:]
+    found = alerts(platform, lab_id=garden.lab.id, kind="canary")[before:]
     assert [(a.severity, a.detail["action"]) for a in found] == [("high", expected)]
 
 
@@ -134,12 +126,12 @@ def test_a_canary_read_refused_by_the_budget_is_still_reported(garden: Garden) -
             platform.patients.get(scraper, garden.canaries[1].patient_id)
     finally:
         install(platform.db, platform.settings)
-    canary_alerts = lab_alerts(platform, garden.lab.id, "canary")
+    canary_alerts = alerts(platform, lab_id=garden.lab.id, kind="canary")
     assert [(a.detail["canary_id"], a.blocked) for a in canary_alerts] == [
         (str(garden.canaries[0].id), False),
         (str(garden.canaries[1].id), True),  # refused, but the attempt is reported
     ]
-    assert len(lab_alerts(platform, garden.lab.id, BLOCKED)) == 1
+    assert len(alerts(platform, lab_id=garden.lab.id, kind=BLOCKED)) == 1
 
 
 @pytest.fixture

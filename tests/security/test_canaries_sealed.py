@@ -16,7 +16,7 @@ from labvault.oversight.canary_models import Canary
 from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.security.alert_models import Alert
-from tests.conftest import Factory
+from tests.factories import Factory
 
 
 def forms(value: Any) -> set[str]:

@@ -9,7 +9,7 @@ import threading
 from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.security.checkpoint import CHECKPOINT_FILE, signing_lock
-from tests.conftest import Factory
+from tests.factories import Factory
 
 
 def test_a_signer_waits_for_the_one_holding_the_lock(factory: Factory) -> None:

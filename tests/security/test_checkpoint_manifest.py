@@ -26,7 +26,7 @@ from labvault.security.checkpoint import (
 )
 from labvault.security.merkle import Frontier
 from labvault.security.signed_checkpoint import KEY_NAME, Checkpoint, Manifest, NoteSigner, origin_of
-from tests.conftest import Factory
+from tests.factories import Factory
 from tests.security.test_audit_tamper import (
     POPULATED_SIZE,
     Lab,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from labvault.security.access import Role
 from labvault.security.checkpoint_schedule import CheckpointSchedule
-from tests.conftest import Factory
+from tests.factories import Factory
 from tests.security.test_audit_tamper import as_entry, chain_rows, drop_append_only_guards, rewrite, touch
 
 

@@ -29,7 +29,7 @@ from labvault.identity.models import Patient
 from labvault.identity.patient_data import ENCRYPTED_FIELDS, PatientRecord
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Role
-from tests.conftest import Factory
+from tests.factories import Factory
 
 PATIENTS: Table = Patient.__table__  # type: ignore[assignment]
 COLUMNS = tuple(f"{name}_enc" for name in ENCRYPTED_FIELDS)

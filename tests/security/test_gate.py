@@ -14,7 +14,7 @@ from labvault.security.permissions import Permission
 from labvault.security.policy import prescriber_of, require_lab_object
 from labvault.store.bound_links import SESSION_KEY
 from labvault.store.database import Database
-from tests.conftest import Factory, cli_ctx
+from tests.factories import Factory, cli_ctx
 
 
 class _Untouched(Database):

@@ -32,8 +32,7 @@ from labvault.store.base import utcnow
 from labvault.store.bound_links import MAC_COLUMN, bound_columns, bound_tables
 from labvault.workflow.models import CriticalCall, Order, OrderItem, Report, Result, Specimen
 from labvault.workflow.order_data import OrderRecord
-from tests.conftest import GIVEN_PASSWORD, own
-from tests.workflow.helpers import Bench
+from tests.factories import GIVEN_PASSWORD, Bench, own
 
 SECRETS = ("positive", "Truvada", "suivi PrEP")
 

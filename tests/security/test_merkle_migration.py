@@ -10,7 +10,7 @@ from labvault.security.access import Role
 from labvault.security.merkle import Frontier
 from labvault.security.models import AuditHead
 from labvault.store.migrate import alembic_config
-from tests.conftest import Factory
+from tests.factories import Factory
 
 HEADS = AuditHead.__table__
 

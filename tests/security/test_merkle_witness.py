@@ -24,7 +24,8 @@ from labvault.security.signed_checkpoint import (
     origin_of,
 )
 from labvault.web.app import create_app
-from tests.conftest import Factory, build_platform
+from tests.conftest import build_platform
+from tests.factories import Factory
 from tests.web.support import API, TestClient, bearer, token_for
 
 # golang.org/x/mod/sumdb/note: the reference signed note, its signer seed and verifier key.

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from labvault.identity.account_service import context_for
 from labvault.identity.lab_service import LabInfo
@@ -27,12 +26,12 @@ from labvault.oversight.read_windows import RATE
 from labvault.platform import Platform
 from labvault.security import audit
 from labvault.security.access import Role
-from labvault.security.alert_models import Alert
-from labvault.security.models import AuditEvent
 from labvault.security.monitor import install
 from labvault.store.base import utcnow
 from labvault.workflow.order_data import OrderRequest
-from tests.conftest import Factory
+from tests import db_inspect
+from tests.db_inspect import actor_events
+from tests.factories import Factory
 from tests.web.support import API, app_client, bearer, token_for
 
 SOFT_LIMIT, HARD_LIMIT = 5, 12
@@ -84,19 +83,7 @@ def world(budgeted: Platform) -> World:
 
 def alerts(platform: Platform, actor: uuid.UUID | None) -> list[Any]:
     """The user's read-budget alerts (not those of accounts they created)."""
-    table = Alert.__table__
-    query = (
-        select(table).where(table.c.actor_id == actor, table.c.kind.in_(BUDGET_ALERTS)).order_by(table.c.at)
-    )
-    with platform.db.owner_engine.connect() as conn:
-        return list(conn.execute(query).all())
-
-
-def audited(platform: Platform, actor: uuid.UUID, action: str) -> list[Any]:
-    table = AuditEvent.__table__
-    query = select(table).where(table.c.actor_id == actor, table.c.action == action)
-    with platform.db.owner_engine.connect() as conn:
-        return list(conn.execute(query.order_by(table.c.seq)).all())
+    return db_inspect.alerts(platform, actor_id=actor, kind=BUDGET_ALERTS)
 
 
 def test_scraping_over_http_is_flagged_then_refused(world: World) -> None:
@@ -118,7 +105,7 @@ def test_scraping_over_http_is_flagged_then_refused(world: World) -> None:
     assert statuses == [200] * HARD_LIMIT + [429] * 4
     assert again.status_code == 200
     # The refused reads were rolled back: not audited as reads, nothing disclosed.
-    reads = {row.patient_id for row in audited(platform, scraper.id, "patient.read")}
+    reads = {row.patient_id for row in actor_events(platform, scraper.id, "patient.read")}
     assert reads == set(world.patients[:HARD_LIMIT])
     found = alerts(platform, scraper.id)
     assert [a.kind for a in found] == [SOFT, BLOCKED]  # one of each: no alert per request
@@ -132,7 +119,7 @@ def test_scraping_over_http_is_flagged_then_refused(world: World) -> None:
     assert (blocked.severity, blocked.blocked, blocked.detail["threshold"]) == ("high", True, HARD_LIMIT)
     assert (blocked.origin, blocked.lab_id, blocked.role) == ("192.0.2.10", world.lab.id, "reception")
     # The refusal's alert was written after the rollback, and audited in the lab's chain like any.
-    raised = {row.object_id for row in audited(platform, scraper.id, "alert.raise")}
+    raised = {row.object_id for row in actor_events(platform, scraper.id, "alert.raise")}
     assert raised == {str(soft.id), str(blocked.id)}
 
 

@@ -33,10 +33,10 @@ from labvault.oversight.read_budget import (
 from labvault.oversight.read_windows import RATE
 from labvault.platform import Platform, open_platform
 from labvault.security.access import Role
-from labvault.security.alert_models import Alert
 from labvault.security.models import AuditEvent
 from labvault.security.monitor import LabBudget, Monitor, install
 from labvault.workflow.order_data import OrderRequest
+from tests.db_inspect import alerts
 from tests.security.budget_world import STEP, World, budget_world
 from tests.web.support import API, app_client, bearer, token_for
 
@@ -66,11 +66,7 @@ def world(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> Iterator[World
 
 def lab_alerts(platform: Platform, lab_id: uuid.UUID, *kinds: str) -> list[Any]:
     """The lab's read-budget alerts (of ``kinds`` if given): not the alerts of its new accounts."""
-    table = Alert.__table__
-    query = select(table).where(table.c.lab_id == lab_id).order_by(table.c.at, table.c.kind)
-    query = query.where(table.c.kind.in_(kinds or BUDGET_ALERTS))
-    with platform.db.owner_engine.connect() as conn:
-        return list(conn.execute(query).all())
+    return alerts(platform, order_by=("at", "kind"), lab_id=lab_id, kind=kinds or BUDGET_ALERTS)
 
 
 def counted_reads(platform: Platform, lab_id: uuid.UUID) -> set[uuid.UUID]:

@@ -27,7 +27,7 @@ from labvault.security.models import AuditEvent
 from labvault.security.monitor import install
 from labvault.store.base import utcnow
 from tests.auth_helpers import FakeClock
-from tests.conftest import Factory
+from tests.factories import Factory
 
 BURST, BURST_SECONDS, PAUSE_MINUTES = 990, 12.6, 13
 TRIED_AFTER_REFUSAL = 20

@@ -13,7 +13,6 @@ from typing import Any
 
 import pydantic
 import pytest
-from sqlalchemy import select
 
 from labvault.config import Settings
 from labvault.errors import ConfigurationError
@@ -22,10 +21,10 @@ from labvault.oversight.read_budget import BLOCKED, REFUSED, ReadBudgetExceeded
 from labvault.oversight.read_windows import RATE, RATE_RECHECK
 from labvault.platform import Platform, open_platform
 from labvault.security.access import Role
-from labvault.security.alert_models import Alert
-from labvault.security.models import AuditEvent
 from labvault.security.monitor import Budget, Monitor, install
 from labvault.workflow.order_data import OrderRequest
+from tests import db_inspect
+from tests.db_inspect import actor_events
 from tests.security.budget_world import World, budget_world
 from tests.web.support import API, app_client, bearer, token_for
 
@@ -53,17 +52,8 @@ def world(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> Iterator[World
 
 
 def alerts(platform: Platform, actor: uuid.UUID | None) -> list[Any]:
-    table = Alert.__table__
-    query = select(table).where(table.c.actor_id == actor).order_by(table.c.at, table.c.kind)
-    with platform.db.owner_engine.connect() as conn:
-        return list(conn.execute(query).all())
-
-
-def events(platform: Platform, actor: uuid.UUID | None, action: str) -> list[Any]:
-    table = AuditEvent.__table__
-    query = select(table).where(table.c.actor_id == actor, table.c.action == action)
-    with platform.db.owner_engine.connect() as conn:
-        return list(conn.execute(query.order_by(table.c.seq)).all())
+    """The user's alerts, oldest first."""
+    return db_inspect.alerts(platform, order_by=("at", "kind"), actor_id=actor)
 
 
 def test_hour_window_refuses_over_http_from_two_processes(world: World) -> None:
@@ -108,7 +98,7 @@ def test_hour_window_refuses_over_http_from_two_processes(world: World) -> None:
     )
     assert (blocked.detail["distinct_patients"], blocked.detail["threshold"]) == (13, 12)
     assert (blocked.detail["window"], blocked.detail["window_minutes"]) == ("hour", 60)
-    refused = events(platform, account.id, REFUSED)  # every refusal, though one alert
+    refused = actor_events(platform, account.id, REFUSED)  # every refusal, though one alert
     assert [(e.object_type, e.object_id) for e in refused] == [
         ("patient", str(p)) for p in world.patients[12:16]
     ]
@@ -116,7 +106,7 @@ def test_hour_window_refuses_over_http_from_two_processes(world: World) -> None:
         ("hour", 12, "patient.read")
     }
     assert all(e.patient_id is None for e in refused)  # a refusal is not a read: not counted
-    reads = {e.patient_id for e in events(platform, account.id, "patient.read")}
+    reads = {e.patient_id for e in actor_events(platform, account.id, "patient.read")}
     assert reads == set(world.patients[:12]) | {world.patients[20]}
     assert platform.audit.verify().ok
 
@@ -144,7 +134,7 @@ def test_day_window_refuses_the_31st_patient_of_the_day(world: World) -> None:
     ]
     world.clock.advance(hours=23)
     platform.patients.get(ctx, world.patients[36])
-    assert len(events(platform, ctx.actor_id, REFUSED)) == 6
+    assert len(actor_events(platform, ctx.actor_id, REFUSED)) == 6
 
 
 def test_patients_already_counted_stay_readable(world: World) -> None:

@@ -33,8 +33,9 @@ from labvault.security.access import AccessContext, Role
 from labvault.store.base import utcnow
 from labvault.workflow.order_data import OrderRequest
 from labvault.workflow.results import ResultEntry
-from tests.conftest import IN_CI, Factory
-from tests.workflow.helpers import pdf_text
+from tests.conftest import IN_CI
+from tests.factories import Factory
+from tests.pdf import pdf_text
 
 MARKER_NAME = "ZORGLUBOVITCH"
 MARKER_FIRST = "Anastasie-Philomène"

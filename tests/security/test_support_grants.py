@@ -23,8 +23,8 @@ from labvault.security.alert_models import Alert
 from labvault.security.grant_models import SupportGrant
 from labvault.store.base import utcnow
 from labvault.workflow.order_data import OrderRequest
-from tests.conftest import Factory
-from tests.workflow.helpers import Bench, audit_events, raw_rows, row_count
+from tests.db_inspect import audit_events, raw_rows, row_count
+from tests.factories import Bench, Factory
 
 REASON = "Ticket 4512: doublons de patients après import du fichier CSV"
 

@@ -16,8 +16,9 @@ from labvault.identity.lab_service import LabInfo
 from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.web.app import API_PREFIX, create_app
-from tests.conftest import Factory
-from tests.web.support import TestClient, audit_actions, bearer, patient_json, token_for
+from tests.db_inspect import audit_actions
+from tests.factories import Factory
+from tests.web.support import TestClient, bearer, patient_json, token_for
 
 REASON = "Ticket 981: le patient n'apparaît pas dans la liste de travail"
 

@@ -38,7 +38,7 @@ from labvault.security.witness_fetch import CHECKPOINTS, CONSISTENCY, plain_http
 from labvault.security.witness_result import Kind, RoundResult
 from labvault.security.witness_state import WitnessStateError
 from labvault.web.app import create_app
-from tests.conftest import Factory
+from tests.factories import Factory
 from tests.security.test_audit_tamper import (
     POPULATED_SIZE,
     as_entry,

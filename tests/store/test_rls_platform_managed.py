@@ -32,7 +32,7 @@ from labvault.store.base import Base, utcnow
 from labvault.store.database import declared_lab
 from labvault.store.pg_rls import apply_row_level_security
 from labvault.store.tenancy import LAB_KEY, TenantScopeError
-from tests.conftest import Factory, cli_ctx
+from tests.factories import Factory, cli_ctx
 
 on_pg = pytest.mark.parametrize("platform", ["postgresql"], indirect=True)
 

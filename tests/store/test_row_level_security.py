@@ -46,8 +46,9 @@ from labvault.store.pg_rls import (
 )
 from labvault.store.tenancy import scope_session
 from labvault.workflow.models import Order, Result
-from tests.conftest import PG_ADMIN_URL, Factory, PgDatabase, cli_ctx, require_pg
-from tests.workflow.helpers import Bench
+from tests.conftest import PG_ADMIN_URL, PgDatabase, require_pg
+from tests.db_inspect import row_count
+from tests.factories import Bench, Factory, cli_ctx
 
 # The session-wide platform, on its PostgreSQL side only.
 on_pg = pytest.mark.parametrize("platform", ["postgresql"], indirect=True)
@@ -84,12 +85,6 @@ def table_of(model: type[Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
-
-
-def owner_count(platform: Platform, model: type[Base], lab_id: uuid.UUID) -> int:
-    table = table_of(model)
-    with platform.db.owner_engine.connect() as conn:
-        return int(conn.execute(select(func.count()).where(table.c.lab_id == lab_id)).scalar_one())
 
 
 def as_lab(conn: Connection, lab_id: uuid.UUID | str | None) -> None:
@@ -271,7 +266,7 @@ def test_creating_the_app_role_tolerates_a_concurrent_creation(platform: Platfor
 @on_pg
 def test_an_unscoped_session_on_the_app_engine_sees_only_its_lab(platform: Platform, labs: TwoLabs) -> None:
     for model in CROSS_LAB_TABLES:
-        assert owner_count(platform, model, labs.b.lab.id) > 0  # lab B's rows exist
+        assert row_count(platform, model, lab_id=labs.b.lab.id) > 0  # lab B's rows exist
     session = scope_session(Session(platform.db.engine), labs.a.lab.id, unscoped=True)
     with session, session.begin():
         for model in CROSS_LAB_TABLES:
@@ -337,7 +332,7 @@ def test_writing_a_row_of_lab_b_as_lab_a_is_refused(platform: Platform, labs: Tw
                 conn.execute(update(table).where(table.c.lab_id == b_lab).values(lab_id=b_lab)).rowcount == 0
             )
             assert conn.execute(table.delete().where(table.c.lab_id == b_lab)).rowcount == 0
-    assert all(owner_count(platform, model, b_lab) > 0 for model in CROSS_LAB_TABLES)
+    assert all(row_count(platform, model, lab_id=b_lab) > 0 for model in CROSS_LAB_TABLES)
 
 
 @on_pg
@@ -425,7 +420,7 @@ def test_without_a_lab_the_log_shows_only_the_platform_chain(platform: Platform,
     """A login or account path that forgot a filter must not read a lab's events (they name
     patients); it may still append to a lab's chain (account changes, failed logins)."""
     events = table_of(AuditEvent)
-    assert owner_count(platform, AuditEvent, labs.a.lab.id) > 0
+    assert row_count(platform, AuditEvent, lab_id=labs.a.lab.id) > 0
     with platform.db.engine.connect() as conn:
         seen = set(conn.execute(select(events.c.chain).distinct()).scalars())
         assert seen <= {"platform"}, seen
@@ -434,6 +429,6 @@ def test_without_a_lab_the_log_shows_only_the_platform_chain(platform: Platform,
         assert mine == {str(labs.a.lab.id)}
     # The service path: a lab admin's account change, from a platform transaction, is appended to
     # the lab's chain although that transaction cannot read it back.
-    before = owner_count(platform, AuditEvent, labs.a.lab.id)
+    before = row_count(platform, AuditEvent, lab_id=labs.a.lab.id)
     labs.a.factory.user(labs.a.lab, Role.TECHNICIAN)
-    assert owner_count(platform, AuditEvent, labs.a.lab.id) > before
+    assert row_count(platform, AuditEvent, lab_id=labs.a.lab.id) > before

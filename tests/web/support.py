@@ -1,33 +1,35 @@
-"""Helpers shared by the web API tests: the test client, auth headers, payloads, row counters."""
+"""Helpers shared by the web API tests: the test client, auth headers, payloads, PDF downloads, and
+:class:`TwoLabs`, the two-lab world of the isolation tests (the ``two_labs`` fixture).
+
+What the database holds is read with tests/db_inspect.py.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import datetime as dt
-import io
 import uuid
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import pypdf
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 
-from labvault.identity.account_service import Account, context_for
-from labvault.identity.models import ApiToken, Patient, User
+from labvault.identity.account_service import Account
+from labvault.identity.lab_service import LabInfo
+from labvault.identity.models import ApiToken
 from labvault.identity.patient_data import PatientData
 from labvault.oversight.refusals import RefusalService
 from labvault.platform import Platform
-from labvault.security.access import AccessContext
-from labvault.security.models import AuditEvent
-from labvault.store.base import Base, utcnow
+from labvault.security.access import Role
+from labvault.store.base import utcnow
 from labvault.web.app import create_app
-from labvault.workflow.order_data import OrderRecord, OrderRequest
-from labvault.workflow.results import ResultEntry
 from tests.auth_helpers import mark_reauthenticated
+from tests.factories import LOCAL, STAFF_ROLES, Bench, Factory
+from tests.pdf import pdf_text
 
 with warnings.catch_warnings():
     # Starlette warns when it falls back from ``httpx2`` to ``httpx`` (the pinned dependency);
@@ -39,25 +41,20 @@ with warnings.catch_warnings():
 
 __all__ = [
     "API",
-    "Bench",
+    "LAB_ROLES",
     "TestClient",
+    "TwoLabs",
     "app_client",
     "assert_no_store",
     "assert_pdf_download",
-    "audit_actions",
-    "audit_count",
     "bearer",
     "expire_token",
-    "patient_count",
     "patient_json",
-    "pdf_text",
-    "row_count",
-    "row_value",
     "token_for",
-    "user_count",
 ]
 
 API = "/api/v1"
+LAB_ROLES = (*STAFF_ROLES, Role.LAB_ADMIN)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -105,35 +102,6 @@ def patient_json(data: PatientData, **extra: Any) -> dict[str, Any]:
     return body
 
 
-def patient_count(platform: Platform, lab_id: uuid.UUID) -> int:
-    """Rows of ``lab_id`` in the patients table, read below the ORM (no tenant filter involved)."""
-    table = Patient.__table__
-    with platform.db.owner_engine.connect() as conn:
-        return int(
-            conn.execute(select(func.count()).select_from(table).where(table.c.lab_id == lab_id)).scalar_one()
-        )
-
-
-def audit_count(platform: Platform, lab_id: uuid.UUID | None) -> int:
-    """Events in a lab's audit chain (``None``: the platform chain)."""
-    table = AuditEvent.__table__
-    chain = str(lab_id) if lab_id else "platform"
-    with platform.db.owner_engine.connect() as conn:
-        return int(
-            conn.execute(select(func.count()).select_from(table).where(table.c.chain == chain)).scalar_one()
-        )
-
-
-def user_count(platform: Platform, username: str) -> int:
-    table = User.__table__
-    with platform.db.engine.connect() as conn:
-        return int(
-            conn.execute(
-                select(func.count()).select_from(table).where(table.c.username == username)
-            ).scalar_one()
-        )
-
-
 def assert_no_store(response: httpx.Response) -> None:
     assert response.headers.get("cache-control") == "no-store", (
         f"{response.request.method} {response.request.url.path} -> {response.status_code} "
@@ -142,37 +110,6 @@ def assert_no_store(response: httpx.Response) -> None:
 
 
 # --- workflow -------------------------------------------------------------------------------------
-
-
-def row_count(platform: Platform, model: type[Base], **where: object) -> int:
-    """Rows of ``model``'s table matching ``where`` (column = value), read below the ORM."""
-    table = model.__table__
-    query = select(func.count()).select_from(table)
-    for column, value in where.items():
-        query = query.where(table.c[column] == value)
-    with platform.db.owner_engine.connect() as conn:
-        return int(conn.execute(query).scalar_one())
-
-
-def row_value(platform: Platform, model: type[Base], row_id: uuid.UUID, column: str) -> Any:
-    """One clear column of one row (a status, a version), read below the ORM."""
-    table = model.__table__
-    with platform.db.owner_engine.connect() as conn:
-        return conn.execute(select(table.c[column]).where(table.c.id == row_id)).scalar_one()
-
-
-def audit_actions(platform: Platform, lab_id: uuid.UUID, object_id: uuid.UUID | None = None) -> list[str]:
-    """The actions of a lab's audit chain, oldest first, optionally for one object."""
-    table = AuditEvent.__table__
-    query = select(table.c.action).where(table.c.chain == str(lab_id)).order_by(table.c.chain_seq)
-    if object_id is not None:
-        query = query.where(table.c.object_id == str(object_id))
-    with platform.db.owner_engine.connect() as conn:
-        return [str(action) for action in conn.execute(query).scalars()]
-
-
-def pdf_text(content: bytes) -> str:
-    return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(content)).pages)
 
 
 def assert_pdf_download(response: httpx.Response, filename: str) -> str:
@@ -186,64 +123,51 @@ def assert_pdf_download(response: httpx.Response, filename: str) -> str:
 
 
 @dataclass
-class Bench:
-    """Moves orders through the workflow with the services directly (setup for the API tests):
-    reception registers and receives, the technician enters and validates technically, the
-    biologist enters restricted tests, calls critical values, signs and releases."""
+class TwoLabs:
+    """Lab A, whose data a test reads, and lab B, each with one account in every lab role; a
+    platform operator; an API token for each of them; and a test client that sends no token unless
+    a request adds one (the anonymous caller). Isolation tests try lab A's objects as lab B (404),
+    as the operator (403, no patient permission) and as no one (401)."""
 
     platform: Platform
-    reception: Account
-    technician: Account
-    biologist: Account
+    factory: Factory
+    client: TestClient
+    lab_a: LabInfo
+    lab_b: LabInfo
+    accounts: dict[tuple[str, Role], Account]  # ("a" or "b", role)
+    operator: Account
+    tokens: dict[uuid.UUID, str]  # account id -> its API token
 
-    def ctx(self, account: Account) -> AccessContext:
-        return context_for(account)
+    @classmethod
+    @contextlib.contextmanager
+    def open(cls, platform: Platform, **settings: Any) -> Iterator[TwoLabs]:
+        """Build the labs and their accounts, and serve them (``settings``: see :func:`app_client`)."""
+        factory = Factory(platform)
+        lab_a, lab_b = factory.lab("Laboratoire A"), factory.lab("Laboratoire B")
+        accounts = {
+            (side, role): factory.user(lab, role)
+            for side, lab in (("a", lab_a), ("b", lab_b))
+            for role in LAB_ROLES
+        }
+        operator = factory.user(None, Role.PLATFORM_OPERATOR)
+        tokens = {account.id: token_for(platform, account) for account in [*accounts.values(), operator]}
+        with app_client(platform, **settings) as client:
+            yield cls(platform, factory, client, lab_a, lab_b, accounts, operator, tokens)
 
-    def order(self, patient_id: uuid.UUID, *tests: str, receive: bool = True) -> OrderRecord:
-        record = self.platform.orders.create(
-            self.ctx(self.reception), OrderRequest(patient_id=patient_id, tests=tests)
-        )
-        if receive:
-            for specimen in record.specimens:
-                self.platform.specimens.receive(self.ctx(self.reception), specimen.barcode)
-        return record
+    def owner(self, role: Role) -> Account:
+        """Lab A's account in ``role``."""
+        return self.accounts[("a", role)]
 
-    @staticmethod
-    def items(order: OrderRecord) -> dict[str, uuid.UUID]:
-        return {item.test_code: item.id for item in order.items}
+    def other(self, role: Role) -> Account:
+        """Lab B's account in ``role``."""
+        return self.accounts[("b", role)]
 
-    def enter(self, order: OrderRecord, values: dict[str, str]) -> None:
-        restricted = {item.test_code for item in order.items if item.restricted}
-        items = self.items(order)
-        for account, codes in (
-            (self.technician, [c for c in values if c not in restricted]),
-            (self.biologist, [c for c in values if c in restricted]),
-        ):
-            if codes:
-                entries = [ResultEntry(items[code], values[code]) for code in codes]
-                self.platform.results.enter(self.ctx(account), entries)
+    def auth(self, account: Account) -> dict[str, str]:
+        """The Authorization header of ``account``'s token."""
+        return bearer(self.tokens[account.id])
 
-    def validate(self, order: OrderRecord, codes: Iterable[str], *, biological: bool = True) -> None:
-        """Technical validation of ``codes`` (by the biologist for restricted tests), then the
-        biologist's, with the critical calls it needs recorded first."""
-        items = self.items(order)
-        restricted = {item.test_code for item in order.items if item.restricted}
-        codes = list(codes)
-        for account, chosen in (
-            (self.technician, [c for c in codes if c not in restricted]),
-            (self.biologist, [c for c in codes if c in restricted]),
-        ):
-            if chosen:
-                self.platform.results.validate_technical(self.ctx(account), [items[c] for c in chosen])
-        if not biological:
-            return
-        bio = self.ctx(self.biologist)
-        for item in self.platform.orders.get(bio, order.id).items:
-            result = item.result
-            critical = result is not None and result.flag in ("LL", "HH") and not result.critical_called
-            if item.test_code in codes and critical:
-                self.platform.results.record_critical_call(bio, item.id, "Dr Garde, SAU", "phone")
-        self.platform.results.validate_biological(bio, [items[c] for c in codes])
-
-    def release(self, order: OrderRecord) -> int:
-        return self.platform.reports.release(self.ctx(self.biologist), order.id).version
+    def bench(self, side: str = "a") -> Bench:
+        """A workflow bench over that lab's staff accounts, acting from ``local`` (no network
+        origin), so that the setup leaves the accounts' usual origins to the requests."""
+        lab = self.lab_a if side == "a" else self.lab_b
+        return Bench(self.factory, lab, {role: self.accounts[(side, role)] for role in STAFF_ROLES}, LOCAL)

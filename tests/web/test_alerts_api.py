@@ -5,53 +5,39 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from labvault.identity.account_service import Account, context_for
-from labvault.identity.lab_service import LabInfo
-from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.security.alerts import AlertSpec, Severity, raise_alert
-from tests.conftest import Factory, forget_account_alerts
-from tests.web.support import API, TestClient, app_client, audit_actions, bearer, token_for
+from tests.conftest import forget_account_alerts
+from tests.db_inspect import audit_actions
+from tests.web.support import API, TwoLabs
 
 ALERTS = f"{API}/alerts"
 
 
 @dataclass
-class Env:
-    platform: Platform
-    client: TestClient
-    lab_a: LabInfo
-    lab_b: LabInfo
-    accounts: dict[tuple[str, Role], Account]
-    operator: Account
+class Env(TwoLabs):
+    """The shared two labs (``two_labs``): lab A with an alert of every severity, lab B with one."""
+
     raised: dict[str, uuid.UUID]  # lab A's alerts by name
-    other: uuid.UUID  # an alert of lab B
-    tokens: dict[uuid.UUID, str]
+    theirs: uuid.UUID  # an alert of lab B
 
     def get(self, who: Account, **params: Any) -> Any:
-        return self.client.get(ALERTS, params=params, headers=bearer(self.tokens[who.id]))
+        return self.client.get(ALERTS, params=params, headers=self.auth(who))
 
     def ack(self, who: Account, alert_id: uuid.UUID) -> Any:
-        return self.client.post(f"{ALERTS}/{alert_id}/acknowledge", headers=bearer(self.tokens[who.id]))
+        return self.client.post(f"{ALERTS}/{alert_id}/acknowledge", headers=self.auth(who))
 
 
 @pytest.fixture(scope="module")
-def env(platform: Platform) -> Iterator[Env]:
-    factory = Factory(platform)
-    lab_a, lab_b = factory.lab("Laboratoire A"), factory.lab("Laboratoire B")
-    accounts = {
-        (side, role): factory.user(lab, role)
-        for side, lab in (("a", lab_a), ("b", lab_b))
-        for role in (Role.RECEPTION, Role.TECHNICIAN, Role.BIOLOGIST, Role.LAB_ADMIN)
-    }
-    operator = factory.user(None, Role.PLATFORM_OPERATOR)
-    for lab in (lab_a, lab_b):
+def env(two_labs: TwoLabs) -> Env:
+    platform = two_labs.platform
+    for lab in (two_labs.lab_a, two_labs.lab_b):
         forget_account_alerts(platform, lab.id)
     raised: dict[str, uuid.UUID] = {}
     start = dt.datetime(2030, 3, 1, 12, tzinfo=dt.UTC)
@@ -61,17 +47,15 @@ def env(platform: Platform) -> Iterator[Env]:
         ("high", AlertSpec("canary", Severity.HIGH, {"canary_id": str(uuid.uuid4())})),
         ("critical", AlertSpec("test", Severity.CRITICAL, blocked=True)),
     ]
-    ctx_a = context_for(accounts[("a", Role.RECEPTION)])
-    with platform.db.transaction(lab_a.id) as session:
+    ctx_a = context_for(two_labs.owner(Role.RECEPTION))
+    with platform.db.transaction(two_labs.lab_a.id) as session:
         for minutes, (name, spec) in enumerate(specs):
             raised[name] = raise_alert(session, ctx_a, spec, at=start + dt.timedelta(minutes=minutes))
-    with platform.db.transaction(lab_b.id) as session:
-        other = raise_alert(
-            session, context_for(accounts[("b", Role.RECEPTION)]), AlertSpec("x", Severity.HIGH)
+    with platform.db.transaction(two_labs.lab_b.id) as session:
+        theirs = raise_alert(
+            session, context_for(two_labs.other(Role.RECEPTION)), AlertSpec("x", Severity.HIGH)
         )
-    tokens = {a.id: token_for(platform, a) for a in [*accounts.values(), operator]}
-    with app_client(platform) as client:
-        yield Env(platform, client, lab_a, lab_b, accounts, operator, raised, other, tokens)
+    return Env(**vars(two_labs), raised=raised, theirs=theirs)
 
 
 def ids(response: Any) -> list[str]:
@@ -91,7 +75,7 @@ def test_the_security_officer_lists_the_lab_alerts_newest_first(env: Env) -> Non
         "reception",
     )
     assert first["actor_id"] == str(env.accounts[("a", Role.RECEPTION)].id)
-    assert str(env.other) not in response.text
+    assert str(env.theirs) not in response.text
     assert "alert.list" in audit_actions(env.platform, env.lab_a.id)  # reading alerts is audited
 
 
@@ -131,7 +115,7 @@ def test_other_roles_are_refused(env: Env, role: Role) -> None:
 
 def test_another_lab_and_the_operator_see_nothing_of_lab_a(env: Env) -> None:
     other_officer = env.accounts[("b", Role.LAB_ADMIN)]
-    assert ids(env.get(other_officer)) == [str(env.other)]
+    assert ids(env.get(other_officer)) == [str(env.theirs)]
     target, nowhere = env.raised["high"], uuid.uuid4()
     refused, absent = env.ack(other_officer, target), env.ack(other_officer, nowhere)
     assert refused.status_code == absent.status_code == 404  # the same answer as for no alert at all

@@ -21,7 +21,7 @@ from labvault.security.access import Purpose, Role
 from labvault.store.base import utcnow
 from labvault.web.app import API_PREFIX, OPENAPI_URL, create_app
 from tests.auth_helpers import Authenticator, FakeClock, enroll, mark_reauthenticated, with_clock
-from tests.conftest import GIVEN_PASSWORD, TEST_PASSWORD, Factory
+from tests.factories import GIVEN_PASSWORD, TEST_PASSWORD, Factory
 from tests.web.support import TestClient, assert_no_store, bearer, patient_json, token_for
 
 LOGIN = f"{API_PREFIX}/auth/login"

@@ -23,21 +23,15 @@ from stdnum.fr import nir as stdnum_nir
 
 from labvault.identity.account_service import Account
 from labvault.identity.lab_service import LabInfo
+from labvault.identity.models import Patient, User
 from labvault.identity.patient_data import PatientData
 from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.web.app import API_PREFIX, create_app
 from tests.auth_helpers import mark_reauthenticated
-from tests.conftest import TEST_PASSWORD, Factory
-from tests.web.support import (
-    TestClient,
-    audit_count,
-    bearer,
-    patient_count,
-    patient_json,
-    token_for,
-    user_count,
-)
+from tests.db_inspect import audit_count, row_count
+from tests.factories import TEST_PASSWORD, Factory
+from tests.web.support import TestClient, bearer, patient_json, token_for
 
 PATIENTS = f"{API_PREFIX}/patients"
 MAX_BODY = 64 * 1024
@@ -107,7 +101,7 @@ def nothing_written(
 
     def state() -> tuple[int, int, int | None]:
         return (
-            patient_count(env.platform, env.lab.id),
+            row_count(env.platform, Patient, lab_id=env.lab.id),
             audit_count(env.platform, env.lab.id),
             audit_count(env.platform, None) if platform_chain else None,
         )
@@ -367,7 +361,7 @@ def test_user_creation_in_an_unknown_lab_is_404(env: Env, who: str) -> None:
     with nothing_written(env, platform_chain=True, **refused):
         response = env.post(f"{API_PREFIX}/labs/{uuid.uuid4()}/users", body, account)
     assert response.status_code == 404, response.text
-    assert user_count(env.platform, username) == 0
+    assert row_count(env.platform, User, username=username) == 0
 
 
 def test_lab_id_that_is_not_a_uuid_is_refused(env: Env) -> None:
@@ -377,7 +371,7 @@ def test_lab_id_that_is_not_a_uuid_is_refused(env: Env) -> None:
     with nothing_written(env, platform_chain=True):
         response = env.post(f"{API_PREFIX}/labs/not-a-uuid/users", body, env.operator)
     assert refused_fields(response) == ["lab_id"]
-    assert user_count(env.platform, username) == 0
+    assert row_count(env.platform, User, username=username) == 0
 
 
 # --- duplicates ------------------------------------------------------------------------------------
@@ -415,10 +409,10 @@ def test_same_name_and_birth_date_needs_accept_homonym(env: Env) -> None:
         response = env.post(PATIENTS, patient_json(homonym))
     assert response.status_code == 409, response.text
     assert response.json()["existing_ids"] == [first["id"]]
-    before = patient_count(env.platform, env.lab.id)
+    before = row_count(env.platform, Patient, lab_id=env.lab.id)
     second = env.register(homonym, accept_homonym=True)
     assert second["id"] != first["id"]
-    assert patient_count(env.platform, env.lab.id) == before + 1
+    assert row_count(env.platform, Patient, lab_id=env.lab.id) == before + 1
     found = env.post(
         f"{PATIENTS}/search/name", {"name": first["birth_name"], "birth_date": first["birth_date"]}
     )

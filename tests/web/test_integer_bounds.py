@@ -33,8 +33,8 @@ from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.web.app import API_PREFIX, create_app
 from labvault.workflow.models import Result
-from tests.conftest import Factory
-from tests.web.support import Bench, TestClient, bearer, token_for
+from tests.factories import LOCAL, Bench, Factory
+from tests.web.support import TestClient, bearer, token_for
 from tests.web.test_openapi_auth import FreshOrigin, fastapi_app
 
 PROBES = (2**31, 2**63, -1)
@@ -175,12 +175,12 @@ def env(platform: Platform) -> Iterator[Env]:
     lab = factory.lab("Laboratoire des bornes")
     roles = (Role.BIOLOGIST, Role.TECHNICIAN, Role.RECEPTION, Role.LAB_ADMIN)
     staff = {role: factory.user(lab, role) for role in roles}
-    bench = Bench(platform, staff[Role.RECEPTION], staff[Role.TECHNICIAN], staff[Role.BIOLOGIST])
+    bench = Bench(factory, lab, staff, LOCAL)
     adult = factory.patient_data(
         birth_date=dt.date(1966, 4, 9), nir=None, ins=None, ins_oid=None, ins_status=None
     )
-    patient = platform.patients.register(bench.ctx(staff[Role.RECEPTION]), adult)
-    order = bench.order(patient.id, "K", "NA")
+    patient = platform.patients.register(bench.reception, adult)
+    order = bench.order(patient.id, tests=["K", "NA"])
     bench.enter(order, {"K": "4.1", "NA": "140"})
     bench.validate(order, ["K", "NA"])
     bench.release(order)

@@ -10,8 +10,9 @@ from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.web.app import API_PREFIX
 from tests.auth_helpers import FakeClock, enroll, login_body, with_clock
-from tests.conftest import TEST_PASSWORD, Factory
-from tests.web.support import app_client, audit_actions
+from tests.db_inspect import audit_actions
+from tests.factories import TEST_PASSWORD, Factory
+from tests.web.support import app_client
 
 LOGIN = f"{API_PREFIX}/auth/login"
 ENROLL = f"{API_PREFIX}/auth/mfa/enroll"

@@ -17,7 +17,7 @@ from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.web.app import API_PREFIX
 from tests.auth_helpers import Authenticator, FakeClock, enroll, login_body, with_clock
-from tests.conftest import TEST_PASSWORD, Factory
+from tests.factories import TEST_PASSWORD, Factory
 from tests.web.support import TestClient, app_client, bearer
 
 LOGIN = f"{API_PREFIX}/auth/login"

@@ -11,7 +11,7 @@ from labvault.identity.synthetic import generate_finess
 from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.web.app import API_PREFIX
-from tests.conftest import Factory
+from tests.factories import Factory
 from tests.web.support import app_client, bearer, token_for
 
 

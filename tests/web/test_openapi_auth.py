@@ -31,7 +31,7 @@ from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.web.app import API_PREFIX, OPENAPI_URL, create_app
 from labvault.web.deps import bearer as bearer_scheme
-from tests.conftest import Factory
+from tests.factories import Factory
 from tests.web.support import TestClient, bearer, token_for
 
 PUBLIC_PATHS = re.compile(rf"^(/healthz|{API_PREFIX}/auth/.+)$")

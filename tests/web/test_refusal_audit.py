@@ -8,40 +8,25 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from labvault.oversight import refusals
 from labvault.oversight.refusals import PROBING, REFUSED
 from labvault.platform import Platform
 from labvault.security.access import Role
-from labvault.security.alert_models import Alert
 from labvault.security.audit import AuditUnavailable
-from labvault.security.models import AuditEvent
 from labvault.security.monitor import install
 from labvault.store.base import utcnow
-from tests.conftest import Factory
-from tests.web.support import API, app_client, audit_count, bearer, token_for
+from tests.db_inspect import alerts, audit_count, audit_events
+from tests.factories import Factory
+from tests.web.support import API, TwoLabs, app_client, bearer, token_for
 from tests.web.ui_support import UiBrowser
 
 PATIENT_ROUTE = f"{API}/patients/{{patient_id}}"
 
 
 def refusal_events(platform: Platform, lab_id: uuid.UUID | None, actor_id: uuid.UUID) -> list[Any]:
-    table = AuditEvent.__table__
-    chain = str(lab_id) if lab_id else "platform"
-    query = (
-        select(table)
-        .where(table.c.chain == chain, table.c.action == REFUSED, table.c.actor_id == actor_id)
-        .order_by(table.c.chain_seq)
-    )
-    with platform.db.owner_engine.connect() as conn:
-        return list(conn.execute(query).all())
-
-
-def alerts_of(platform: Platform, lab_id: uuid.UUID, kind: str) -> list[Any]:
-    table = Alert.__table__
-    with platform.db.owner_engine.connect() as conn:
-        return list(conn.execute(select(table).where(table.c.lab_id == lab_id, table.c.kind == kind)).all())
+    """The actor's refusals on a chain (``None``: the platform chain), oldest first."""
+    return audit_events(platform, lab_id, REFUSED, actor_id=actor_id)
 
 
 @pytest.fixture
@@ -50,14 +35,14 @@ def client(platform: Platform) -> Iterator[Any]:
         yield test_client
 
 
-def test_probing_another_labs_ids_is_recorded_and_alerted(platform: Platform, client: Any) -> None:
+def test_probing_another_labs_ids_is_recorded_and_alerted(two_labs: TwoLabs) -> None:
     """The probe's steps: a lab B user asks for 20 of lab A's patients one by one (404 each)."""
-    factory = Factory(platform)
-    lab_a, lab_b = factory.lab("Laboratoire A"), factory.lab("Laboratoire B")
-    reception_a = factory.ctx(lab_a)
+    platform, client, factory = two_labs.platform, two_labs.client, two_labs.factory
+    lab_a, lab_b = two_labs.lab_a, two_labs.lab_b
+    reception_a = two_labs.bench().reception
     ids = [platform.patients.register(reception_a, factory.patient_data()).id for _ in range(20)]
-    prober = factory.user(lab_b, Role.RECEPTION)
-    headers = bearer(token_for(platform, prober))
+    prober = two_labs.other(Role.RECEPTION)
+    headers = two_labs.auth(prober)
     chain_a = audit_count(platform, lab_a.id)
     for patient_id in ids:
         response = client.get(f"{API}/patients/{patient_id}", headers=headers)
@@ -69,12 +54,12 @@ def test_probing_another_labs_ids_is_recorded_and_alerted(platform: Platform, cl
         assert event.detail["target"] == {"patient_id": event.object_id}
         assert event.patient_id is None  # a refused request read no one
     assert audit_count(platform, lab_a.id) == chain_a  # nothing written in the lab probed
-    (alert,) = alerts_of(platform, lab_b.id, PROBING)
+    (alert,) = alerts(platform, lab_id=lab_b.id, kind=PROBING)
     assert (alert.severity, alert.actor_id) == ("high", prober.id)
     assert alert.detail["refusals"] == 20 and alert.detail["route"] == PATIENT_ROUTE
-    assert alerts_of(platform, lab_a.id, PROBING) == []
+    assert alerts(platform, lab_id=lab_a.id, kind=PROBING) == []
     client.get(f"{API}/patients/{uuid.uuid4()}", headers=headers)  # one alert per window, not per refusal
-    assert len(alerts_of(platform, lab_b.id, PROBING)) == 1
+    assert len(alerts(platform, lab_id=lab_b.id, kind=PROBING)) == 1
 
 
 def test_repeats_are_coalesced_and_still_count(platform: Platform, client: Any) -> None:
@@ -92,7 +77,7 @@ def test_repeats_are_coalesced_and_still_count(platform: Platform, client: Any) 
         str(target),
         f"{API}/orders/{{order_id}}",
     )
-    (alert,) = alerts_of(platform, lab.id, PROBING)
+    (alert,) = alerts(platform, lab_id=lab.id, kind=PROBING)
     assert alert.actor_id == user.id
 
 

@@ -23,8 +23,9 @@ from labvault.security.access import Role
 from labvault.web.app import API_PREFIX, create_app
 from labvault.workflow.models import Result
 from labvault.workflow.order_data import OrderRecord
-from tests.conftest import Factory
-from tests.web.support import Bench, TestClient, assert_pdf_download, bearer, row_count, token_for
+from tests.db_inspect import row_count
+from tests.factories import LOCAL, Bench, Factory
+from tests.web.support import TestClient, assert_pdf_download, bearer, token_for
 
 RESULTS = f"{API_PREFIX}/results"
 
@@ -39,7 +40,7 @@ class Env:
     biologist: dict[str, str]
 
     def order(self, *codes: str) -> tuple[OrderRecord, dict[str, uuid.UUID]]:
-        order = self.bench.order(self.patient_id, *codes)
+        order = self.bench.order(self.patient_id, tests=codes)
         return order, Bench.items(order)
 
     def enter(self, item: uuid.UUID, value: str) -> tuple[int, Any]:
@@ -53,11 +54,11 @@ def env(platform: Platform) -> Iterator[Env]:
     factory = Factory(platform)
     lab = factory.lab("Laboratoire des valeurs")
     staff = {role: factory.user(lab, role) for role in (Role.RECEPTION, Role.TECHNICIAN, Role.BIOLOGIST)}
-    bench = Bench(platform, staff[Role.RECEPTION], staff[Role.TECHNICIAN], staff[Role.BIOLOGIST])
+    bench = Bench(factory, lab, staff, LOCAL)
     adult = factory.patient_data(
         birth_date=dt.date(1959, 9, 23), nir=None, ins=None, ins_oid=None, ins_status=None
     )
-    patient = platform.patients.register(bench.ctx(staff[Role.RECEPTION]), adult)
+    patient = platform.patients.register(bench.reception, adult)
     technician = bearer(token_for(platform, staff[Role.TECHNICIAN]))
     biologist = bearer(token_for(platform, staff[Role.BIOLOGIST]))
     with TestClient(create_app(platform)) as client:
@@ -106,7 +107,7 @@ def test_extreme_plausible_values_chart_as_finite_numbers(env: Env) -> None:
         order, items = env.order("K")
         status, body = env.enter(items["K"], value)
         assert status == 201, body
-        env.bench.validate(order, ["K"])
+        env.bench.validate(order, ["K"], call_critical=True)
     history = env.client.get(f"{API_PREFIX}/patients/{env.patient_id}/history", headers=env.biologist)
     assert history.status_code == 200, history.text
     points = [p["value"] for s in history.json()["series"] if s["test_code"] == "K" for p in s["points"]]

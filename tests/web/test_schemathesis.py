@@ -52,8 +52,8 @@ from labvault.security.access import Role
 from labvault.web.app import API_PREFIX, OPENAPI_URL, create_app
 from labvault.web.deps import bearer as bearer_scheme
 from labvault.web.headers import SECURITY_HEADERS
-from tests.conftest import Factory
-from tests.web.support import Bench, bearer, token_for
+from tests.factories import LOCAL, Bench, Factory
+from tests.web.support import bearer, token_for
 from tests.web.test_openapi_auth import FreshOrigin, fastapi_app
 
 Operation = APIOperation[Any, Any, Any, Any]
@@ -127,12 +127,12 @@ def target(platform: Platform) -> Iterator[Target]:
     lab = factory.lab("Laboratoire du banc d'essai")
     roles = (Role.BIOLOGIST, Role.TECHNICIAN, Role.RECEPTION, Role.LAB_ADMIN)
     staff = {role: factory.user(lab, role) for role in roles}
-    bench = Bench(platform, staff[Role.RECEPTION], staff[Role.TECHNICIAN], staff[Role.BIOLOGIST])
+    bench = Bench(factory, lab, staff, LOCAL)
     adult = factory.patient_data(
         birth_date=dt.date(1971, 6, 2), nir=None, ins=None, ins_oid=None, ins_status=None
     )
-    patient = platform.patients.register(bench.ctx(staff[Role.RECEPTION]), adult)
-    order = bench.order(patient.id, "K", "NA")
+    patient = platform.patients.register(bench.reception, adult)
+    order = bench.order(patient.id, tests=["K", "NA"])
     bench.enter(order, {"K": "4.1", "NA": "140"})
     bench.validate(order, ["K", "NA"])
     version = bench.release(order)

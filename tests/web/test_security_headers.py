@@ -25,7 +25,8 @@ from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.web.app import API_PREFIX, OPENAPI_URL, create_app
 from labvault.web.headers import SECURITY_HEADERS, SecurityHeaders
-from tests.conftest import Factory, build_platform
+from tests.conftest import build_platform
+from tests.factories import Factory
 from tests.web.support import TestClient, bearer, patient_json, token_for
 from tests.web.test_live_server import free_port
 

@@ -22,7 +22,7 @@ from labvault.security.access import Role
 from labvault.security.models import AuditEvent
 from labvault.web.app import API_PREFIX
 from tests.auth_helpers import Authenticator, enroll, forget_code_use, login_body
-from tests.conftest import TEST_PASSWORD, Factory
+from tests.factories import TEST_PASSWORD, Factory
 from tests.soft_authenticator import SoftAuthenticator
 from tests.web.support import TestClient, app_client, bearer, token_for
 

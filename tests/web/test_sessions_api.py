@@ -17,8 +17,8 @@ from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.web.app import API_PREFIX
 from tests.auth_helpers import Authenticator, FakeClock, enroll, login_body, with_clock
-from tests.conftest import TEST_PASSWORD, Factory
-from tests.web.support import TestClient, app_client, bearer, token_for
+from tests.factories import TEST_PASSWORD, Factory
+from tests.web.support import TestClient, TwoLabs, app_client, bearer, token_for
 
 LOGIN = f"{API_PREFIX}/auth/login"
 REAUTH = f"{API_PREFIX}/auth/reauth"
@@ -176,9 +176,8 @@ def test_a_role_change_or_deactivation_revokes_every_token(env: Env) -> None:
     assert stale.status_code == 403 and "re-authentication required" in stale.text
 
 
-def test_user_administration_stays_in_the_lab(env: Env) -> None:
-    other_lab = env.factory.lab()
-    foreign = env.factory.user(other_lab, Role.TECHNICIAN)
+def test_user_administration_stays_in_the_lab(env: Env, two_labs: TwoLabs) -> None:
+    foreign = two_labs.other(Role.TECHNICIAN)
     admin = env.login(env.admin, env.admin_app)
     for method, path, body in (
         ("PATCH", f"{API_PREFIX}/users/{foreign.id}", {"active": False}),

@@ -17,8 +17,10 @@ from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.security.alert_models import Alert
 from labvault.security.alerts import AlertSpec, Severity, raise_alert
-from tests.conftest import Factory, forget_account_alerts
-from tests.web.support import audit_actions
+from tests.conftest import forget_account_alerts
+from tests.db_inspect import audit_actions
+from tests.factories import Factory
+from tests.web.support import TwoLabs
 from tests.web.ui_support import UiBrowser
 
 
@@ -105,13 +107,12 @@ def test_nul_in_a_form_field_is_refused_by_name(world: World) -> None:
     assert response.status_code == 422 and "nir" in response.text
 
 
-def test_patient_page_shows_the_record_and_other_labs_get_404(world: World, factory: Factory) -> None:
+def test_patient_page_shows_the_record_and_other_labs_get_404(world: World, two_labs: TwoLabs) -> None:
     page = world.browser(world.reception).get(f"/ui/patients/{world.patient.id}")
     assert page.status_code == 200
     assert html.escape(world.patient.data.first_names) in page.text
     assert "access-log" not in page.text  # reception may not read the access log
-    other_lab = factory.lab()
-    stranger = world.browser(factory.user(other_lab, Role.BIOLOGIST))
+    stranger = world.browser(two_labs.other(Role.BIOLOGIST))
     refused = stranger.get(f"/ui/patients/{world.patient.id}")
     assert refused.status_code == 404 and world.patient.data.birth_name not in refused.text
     assert world.browser(world.reception).get(f"/ui/patients/{uuid.uuid4()}").status_code == 404

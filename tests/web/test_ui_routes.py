@@ -19,9 +19,9 @@ from labvault.security.access import Role
 from labvault.security.alerts import AlertSpec, Severity, raise_alert
 from labvault.store.base import utcnow
 from labvault.web.app import create_app
-from tests.conftest import Factory
+from tests.factories import Factory
 from tests.soft_authenticator import SoftAuthenticator
-from tests.web.test_isolation_matrix import enumerate_routes, fastapi_app
+from tests.web.isolation.support import enumerate_routes, fastapi_app
 from tests.web.ui_support import UiBrowser
 
 

@@ -16,7 +16,7 @@ from labvault.identity.security_keys import SecurityKeyService
 from labvault.platform import Platform
 from labvault.security.access import Role
 from tests.auth_helpers import FakeClock, pool_for
-from tests.conftest import TEST_PASSWORD, Factory
+from tests.factories import TEST_PASSWORD, Factory
 from tests.soft_authenticator import SoftAuthenticator
 from tests.web.support import bearer
 from tests.web.ui_support import UiBrowser, csrf_of

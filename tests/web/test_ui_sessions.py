@@ -16,8 +16,9 @@ from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.web.ui.cookies import LOGIN_COOKIE, SESSION_COOKIE
 from tests.auth_helpers import FakeClock, pool_for, with_clock
-from tests.conftest import TEST_PASSWORD, Factory
-from tests.web.support import audit_count, bearer, token_for
+from tests.db_inspect import audit_count
+from tests.factories import TEST_PASSWORD, Factory
+from tests.web.support import bearer, token_for
 from tests.web.ui_support import ORIGIN, SAME_ORIGIN, UiBrowser, csrf_of
 
 

@@ -2,7 +2,7 @@
 policy (hidden items, break-the-glass overrides), what each role may read, isolation between labs, and bad
 input refused by field without echoing it.
 
-The isolation matrix (``test_isolation_matrix.py``) tries every route with every kind of caller;
+The isolation matrix (``tests/web/isolation/``) tries every route with every kind of caller;
 this file follows one order through the whole path, as the lab would.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,23 +17,19 @@ import httpx
 import pytest
 
 from labvault.identity.account_service import Account
-from labvault.identity.lab_service import LabInfo
 from labvault.identity.patient_data import PatientRecord
-from labvault.platform import Platform
 from labvault.security.access import Role
-from labvault.web.app import API_PREFIX, create_app
+from labvault.web.app import API_PREFIX
 from labvault.workflow.models import Order, Report, Result
 from labvault.workflow.order_data import OrderRecord
-from tests.conftest import Factory
+from tests.db_inspect import audit_actions, row_count
+from tests.factories import Bench
 from tests.web.support import (
-    Bench,
-    TestClient,
+    TwoLabs,
     assert_no_store,
     assert_pdf_download,
-    audit_actions,
     bearer,
     patient_json,
-    row_count,
     token_for,
 )
 
@@ -43,18 +38,11 @@ RESULTS = f"{API_PREFIX}/results"
 SPECIMENS = f"{API_PREFIX}/specimens"
 WORKLIST = f"{API_PREFIX}/worklist"
 REASON = "Appel du medecin traitant: exposition au sang declaree ce jour"
-STAFF = (Role.RECEPTION, Role.TECHNICIAN, Role.BIOLOGIST)
 
 
-@dataclass
-class Env:
-    platform: Platform
-    client: TestClient
-    factory: Factory
-    lab_a: LabInfo
-    lab_b: LabInfo
-    accounts: dict[tuple[str, Role], Account]
-    tokens: dict[uuid.UUID, str]
+class Env(TwoLabs):
+    """The shared two labs (``two_labs``), with this file's shortcuts: calls as a role of either lab,
+    and new adult patients of lab A registered over HTTP."""
 
     def account(self, role: Role, lab: str = "a") -> Account:
         return self.accounts[(lab, role)]
@@ -76,14 +64,6 @@ class Env:
         )
         return response
 
-    def bench(self) -> Bench:
-        return Bench(
-            self.platform,
-            self.account(Role.RECEPTION),
-            self.account(Role.TECHNICIAN),
-            self.account(Role.BIOLOGIST),
-        )
-
     def patient(self) -> PatientRecord:
         # An adult: reference ranges (and so flags and the history's band) are adult ones. No NIR,
         # which would have to agree with the birth date.
@@ -94,20 +74,13 @@ class Env:
         body = patient_json(adult, accept_homonym=True)
         response = self.call("POST", f"{API_PREFIX}/patients", Role.RECEPTION, body)
         assert response.status_code == 201, response.text
-        ctx = self.bench().ctx(self.account(Role.RECEPTION))
+        ctx = self.bench().reception
         return self.platform.patients.get(ctx, uuid.UUID(response.json()["id"]))
 
 
 @pytest.fixture(scope="module")
-def env(platform: Platform) -> Iterator[Env]:
-    factory = Factory(platform)
-    lab_a, lab_b = factory.lab("Laboratoire du parcours"), factory.lab("Laboratoire voisin")
-    accounts = {
-        (side, role): factory.user(lab, role) for side, lab in (("a", lab_a), ("b", lab_b)) for role in STAFF
-    }
-    tokens = {account.id: token_for(platform, account) for account in accounts.values()}
-    with TestClient(create_app(platform)) as client:
-        yield Env(platform, client, factory, lab_a, lab_b, accounts, tokens)
+def env(two_labs: TwoLabs) -> Env:
+    return Env(**vars(two_labs))
 
 
 @dataclass
@@ -124,7 +97,7 @@ class Case:
 def case(env: Env) -> Case:
     bench = env.bench()
     patient = env.patient()
-    order = bench.order(patient.id, "K", "NA", "HIV")
+    order = bench.order(patient.id, tests=["K", "NA", "HIV"])
     bench.enter(order, {"K": "4.6", "NA": "139", "HIV": "negative"})
     bench.validate(order, ["K", "NA"])
     bench.release(order)
@@ -390,7 +363,7 @@ def test_breaking_the_glass_needs_re_authentication_and_a_reason(env: Env, case:
 def test_an_open_override_reveals_restricted_items_and_is_audited(env: Env) -> None:
     bench = env.bench()
     patient = env.patient()
-    order = bench.order(patient.id, "K", "HIV")
+    order = bench.order(patient.id, tests=["K", "HIV"])
     bench.enter(order, {"K": "4.4", "HIV": "negative"})
     path = f"{ORDERS}/{order.id}"
     assert env.call("GET", path, Role.TECHNICIAN).json()["hidden_items"] == 1
@@ -416,7 +389,7 @@ def test_an_open_override_reveals_restricted_items_and_is_audited(env: Env) -> N
 def test_a_restricted_report_needs_a_biologist_or_an_override(env: Env) -> None:
     bench = env.bench()
     patient = env.patient()
-    order = bench.order(patient.id, "NA", "HIV")
+    order = bench.order(patient.id, tests=["NA", "HIV"])
     bench.enter(order, {"NA": "141", "HIV": "negative"})
     bench.validate(order, ["NA", "HIV"])
     released = env.call("POST", f"{ORDERS}/{order.id}/reports", Role.BIOLOGIST)
@@ -433,7 +406,7 @@ def test_a_restricted_report_needs_a_biologist_or_an_override(env: Env) -> None:
 
 
 def test_a_rejection_needs_a_known_reason(env: Env) -> None:
-    order = env.bench().order(env.patient().id, "K", receive=False)
+    order = env.bench().order(env.patient().id, tests=["K"], receive=False)
     body = {"barcode": order.specimens[0].barcode, "reason": "dropped"}
     _refused(env.call("POST", f"{SPECIMENS}/reject", Role.RECEPTION, body), ["body", "reason"], "dropped")
     found = env.call("POST", f"{SPECIMENS}/lookup", Role.RECEPTION, {"barcode": body["barcode"]})
@@ -544,7 +517,7 @@ def test_orders_refuse_bad_input_by_field(env: Env, case: Case) -> None:
 
 def test_results_refuse_bad_input_by_entry(env: Env) -> None:
     bench = env.bench()
-    order = bench.order(env.patient().id, "K", "NA", "HIV")
+    order = bench.order(env.patient().id, tests=["K", "NA", "HIV"])
     items = {code: str(item) for code, item in Bench.items(order).items()}
     batch = {
         "entries": [{"item_id": items["K"], "value": "4.0"}, {"item_id": items["NA"], "value": "12x4secret"}]

@@ -13,7 +13,7 @@ from labvault.platform import Platform
 from labvault.web.app import create_app
 from labvault.web.ui.cookies import SESSION_COOKIE
 from tests.auth_helpers import pool_for
-from tests.conftest import TEST_PASSWORD
+from tests.factories import TEST_PASSWORD
 from tests.web.support import TestClient
 
 ORIGIN = "https://testserver"

@@ -10,7 +10,8 @@ import pytest
 
 from labvault.platform import Platform
 from labvault.workflow.models import Specimen
-from tests.workflow.helpers import Bench, audit_events, raw_rows
+from tests.db_inspect import audit_events, raw_rows
+from tests.factories import Bench
 
 
 @pytest.fixture(scope="module")

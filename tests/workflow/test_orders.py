@@ -13,17 +13,13 @@ from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.workflow.models import Order, OrderItem, Specimen
 from labvault.workflow.order_data import OrderRequest
-from tests.workflow.helpers import Bench, audit_events, raw_rows, row_count
+from tests.db_inspect import audit_events, raw_rows, row_count
+from tests.factories import Bench
 
 
 @pytest.fixture(scope="module")
 def bench(platform: Platform) -> Bench:
     return Bench.create(platform)
-
-
-@pytest.fixture(scope="module")
-def other(platform: Platform) -> Bench:
-    return Bench.create(platform, "Autre laboratoire")
 
 
 def test_items_come_from_panels_and_single_tests_each_once(bench: Bench) -> None:

@@ -29,8 +29,9 @@ from labvault.store.base import utcnow
 from labvault.workflow.base import sees_restricted
 from labvault.workflow.order_data import OrderRecord, OrderRequest
 from labvault.workflow.results import ResultEntry
-from tests.conftest import GIVEN_PASSWORD, own
-from tests.workflow.helpers import Bench, audit_events, pdf_text
+from tests.db_inspect import audit_events
+from tests.factories import GIVEN_PASSWORD, Bench, own
+from tests.pdf import pdf_text
 
 OWN_ONLY = "a prescriber sees only the orders they prescribed"
 
@@ -72,8 +73,8 @@ def registered(bench: Bench) -> PatientRecord:
 
 
 @pytest.fixture(scope="module")
-def world(platform: Platform) -> World:
-    bench, other = Bench.create(platform), Bench.create(platform, "Laboratoire voisin")
+def world(platform: Platform, other: Bench) -> World:
+    bench = Bench.create(platform)
     dr_d, _ = bench.physician("Dupraz", "Denise")
     dr_e, _ = bench.physician("Estienne", "Eugène")
     account = prescriber_account(bench, dr_d)

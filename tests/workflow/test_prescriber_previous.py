@@ -12,7 +12,8 @@ from labvault.identity.account_service import context_for
 from labvault.platform import Platform
 from labvault.security.access import AccessContext
 from labvault.workflow.order_data import OrderRecord
-from tests.workflow.helpers import Bench, pdf_text
+from tests.factories import Bench
+from tests.pdf import pdf_text
 from tests.workflow.test_prescriber_access import prescriber_account, registered
 
 

@@ -13,7 +13,9 @@ from sqlalchemy import update
 from labvault.errors import Conflict, Forbidden, NotFound
 from labvault.platform import Platform
 from labvault.workflow.models import Order, Report
-from tests.workflow.helpers import Bench, audit_events, pdf_text, raw_rows
+from tests.db_inspect import audit_events, raw_rows
+from tests.factories import Bench
+from tests.pdf import pdf_text
 
 COMMENT_MARKER = "Qzreportcomment lipémie franche"
 
@@ -21,11 +23,6 @@ COMMENT_MARKER = "Qzreportcomment lipémie franche"
 @pytest.fixture(scope="module")
 def bench(platform: Platform) -> Bench:
     return Bench.create(platform, "Laboratoire des comptes rendus")
-
-
-@pytest.fixture(scope="module")
-def other(platform: Platform) -> Bench:
-    return Bench.create(platform, "Autre laboratoire")
 
 
 def test_report_pdf_shows_request_results_and_kind(bench: Bench) -> None:

@@ -19,7 +19,9 @@ from labvault.store.base import utcnow
 from labvault.workflow.models import Result
 from labvault.workflow.order_data import OrderRecord
 from labvault.workflow.results import ResultEntry
-from tests.workflow.helpers import Bench, audit_events, pdf_text, row_count
+from tests.db_inspect import audit_events, row_count
+from tests.factories import Bench
+from tests.pdf import pdf_text
 
 RESTRICTED = ("HIV", "HBSAG", "HBSAB", "HBCAB", "HCV")
 REASON = "Patient aux urgences, médecin de garde au téléphone"

@@ -18,7 +18,8 @@ from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose, Role
 from labvault.store.base import utcnow
 from labvault.workflow.order_data import OrderRecord
-from tests.workflow.helpers import Bench, audit_events
+from tests.db_inspect import audit_events
+from tests.factories import Bench
 from tests.workflow.test_prescriber_access import prescriber_account
 
 CLINICAL = "suivi PrEP"

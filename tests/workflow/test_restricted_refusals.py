@@ -22,7 +22,8 @@ from labvault.store.base import utcnow
 from labvault.workflow.models import Result
 from labvault.workflow.order_data import OrderRecord
 from labvault.workflow.results import ResultEntry
-from tests.workflow.helpers import Bench, row_count
+from tests.db_inspect import row_count
+from tests.factories import Bench
 
 REASON = "Patient aux urgences, médecin de garde au téléphone"
 

@@ -15,17 +15,13 @@ from labvault.errors import Forbidden, InvalidInput, NotFound
 from labvault.platform import Platform
 from labvault.workflow.models import OrderItem, Result
 from labvault.workflow.results import ResultEntry
-from tests.workflow.helpers import ADULT_BIRTH, Bench, audit_events, row_count
+from tests.db_inspect import audit_events, row_count
+from tests.factories import ADULT_BIRTH, Bench
 
 
 @pytest.fixture(scope="module")
 def bench(platform: Platform) -> Bench:
     return Bench.create(platform)
-
-
-@pytest.fixture(scope="module")
-def other(platform: Platform) -> Bench:
-    return Bench.create(platform, "Autre laboratoire")
 
 
 def results_in(bench: Bench) -> int:

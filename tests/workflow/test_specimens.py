@@ -10,17 +10,13 @@ from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound
 from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.workflow.models import Specimen
-from tests.workflow.helpers import Bench, audit_events, raw_rows
+from tests.db_inspect import audit_events, raw_rows
+from tests.factories import Bench
 
 
 @pytest.fixture(scope="module")
 def bench(platform: Platform) -> Bench:
     return Bench.create(platform)
-
-
-@pytest.fixture(scope="module")
-def other(platform: Platform) -> Bench:
-    return Bench.create(platform, "Autre laboratoire")
 
 
 def test_receive_by_barcode(bench: Bench) -> None:

@@ -8,7 +8,8 @@ import pytest
 from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound
 from labvault.platform import Platform
 from labvault.workflow.models import CriticalCall, Report, Result
-from tests.workflow.helpers import Bench, audit_events, raw_rows, row_count
+from tests.db_inspect import audit_events, raw_rows, row_count
+from tests.factories import Bench
 
 
 @pytest.fixture(scope="module")
