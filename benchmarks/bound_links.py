@@ -40,7 +40,7 @@ from benchmarks.common import (
 )
 from labvault.catalog.model import Catalog, TestDefinition
 from labvault.catalog.ranges import select_range
-from labvault.identity.account_service import context_for
+from labvault.identity.accounts import context_for
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose, Role
 from labvault.store import bound_links

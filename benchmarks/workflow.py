@@ -61,7 +61,7 @@ from benchmarks.common import (
 )
 from labvault.catalog.model import Catalog, Sex, TestDefinition
 from labvault.catalog.ranges import age_in_days, select_range
-from labvault.identity.account_service import context_for
+from labvault.identity.accounts import context_for
 from labvault.identity.patient_data import PatientData
 from labvault.identity.physician_service import PhysicianData
 from labvault.identity.synthetic import generate_rpps

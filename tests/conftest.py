@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from labvault.config import Settings
 from labvault.demo.seed import to_patient_data
-from labvault.identity.account_service import Account, context_for
+from labvault.identity.accounts import Account, context_for
 from labvault.identity.lab_service import LabInfo
 from labvault.identity.patient_data import PatientData
 from labvault.identity.synthetic import generate_finess, synthetic_patients

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from labvault.identity.account_service import context_for
+from labvault.identity.accounts import context_for
 from labvault.identity.lab_service import LabInfo
 from labvault.oversight.read_budget import (
     BLOCKED,

@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from labvault.demo.seed import seed
-from labvault.identity.account_service import context_for
+from labvault.identity.accounts import context_for
 from labvault.identity.lab_service import LabInfo
 from labvault.identity.patient_data import PatientData
 from labvault.identity.physician_service import PhysicianData

@@ -16,7 +16,7 @@ import httpx
 import pypdf
 from sqlalchemy import func, select, update
 
-from labvault.identity.account_service import Account, context_for
+from labvault.identity.accounts import Account, context_for
 from labvault.identity.models import ApiToken, Patient, User
 from labvault.identity.patient_data import PatientData
 from labvault.oversight.refusals import RefusalService

@@ -188,7 +188,7 @@ from fastapi import routing as fastapi_routing
 from sqlalchemy import func, select
 
 from labvault.identity.account_action_models import PendingAccountAction
-from labvault.identity.account_service import Account, context_for
+from labvault.identity.accounts import Account, context_for
 from labvault.identity.lab_service import LabInfo
 from labvault.identity.patient_data import PatientData, PatientRecord
 from labvault.identity.physician_service import PhysicianData, PhysicianRecord

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from labvault.identity.account_service import Account, context_for
+from labvault.identity.accounts import Account, context_for
 from labvault.identity.physician_service import PhysicianData
 from labvault.identity.synthetic import generate_rpps
 from labvault.platform import Platform

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from labvault.identity.account_service import Account
+from labvault.identity.accounts import Account
 from labvault.identity.lab_service import LabInfo
 from labvault.identity.patient_data import PatientRecord
 from labvault.platform import Platform

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from labvault.errors import Forbidden, NotFound
-from labvault.identity.account_service import Account, context_for
+from labvault.identity.accounts import Account, context_for
 from labvault.identity.patient_data import PatientRecord
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose, Role

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import update
 
 from labvault.errors import Forbidden, InvalidInput, NotFound
-from labvault.identity.account_service import Account, context_for
+from labvault.identity.accounts import Account, context_for
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Role
 from labvault.security.grant_models import AccessOverride

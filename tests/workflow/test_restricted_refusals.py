@@ -15,7 +15,7 @@ from collections.abc import Callable
 import pytest
 
 from labvault.errors import Forbidden, InvalidInput, LabvaultError, NotFound
-from labvault.identity.account_service import context_for
+from labvault.identity.accounts import context_for
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Role
 from labvault.store.base import utcnow

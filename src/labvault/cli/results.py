@@ -26,7 +26,7 @@ from labvault.cli.options import (
 )
 from labvault.cli.prompts import read_code, read_password
 from labvault.errors import LabvaultError
-from labvault.identity.account_service import context_for
+from labvault.identity.accounts import context_for
 from labvault.security.access import Purpose
 from labvault.workflow.csv_import import CsvLineError, CsvResultRow, parse_results_csv
 from labvault.workflow.order_data import ResultSummary
