@@ -45,7 +45,7 @@ from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose, Role
 from labvault.store import bound_links
 from labvault.workflow.order_data import OrderRecord, OrderRequest
-from labvault.workflow.results import ResultEntry
+from labvault.workflow.result_entry import ResultEntry
 
 
 @contextmanager

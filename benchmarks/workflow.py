@@ -75,8 +75,8 @@ from labvault.workflow.order_codec import seal_order
 from labvault.workflow.order_data import OrderRecord, OrderRequest
 from labvault.workflow.orders import load_order
 from labvault.workflow.result_codec import seal_result
+from labvault.workflow.result_entry import ResultEntry
 from labvault.workflow.result_values import CRITICAL_FLAGS, Previous, interpret
-from labvault.workflow.results import ResultEntry
 from labvault.workflow.specimen_codec import barcode_index, seal_barcode, seal_rejection_comment
 
 PANELS = ("NFS", "IONO")

@@ -32,7 +32,7 @@ from labvault.platform import Platform
 from labvault.security.access import AccessContext, Role
 from labvault.store.base import utcnow
 from labvault.workflow.order_data import OrderRequest
-from labvault.workflow.results import ResultEntry
+from labvault.workflow.result_entry import ResultEntry
 from tests.conftest import IN_CI, Factory
 from tests.workflow.helpers import pdf_text
 

@@ -26,7 +26,7 @@ from labvault.security.models import AuditEvent
 from labvault.store.base import Base, utcnow
 from labvault.web.app import create_app
 from labvault.workflow.order_data import OrderRecord, OrderRequest
-from labvault.workflow.results import ResultEntry
+from labvault.workflow.result_entry import ResultEntry
 from tests.auth_helpers import mark_reauthenticated
 
 with warnings.catch_warnings():

@@ -26,7 +26,7 @@ from labvault.security.models import AuditEvent
 from labvault.store.base import utcnow
 from labvault.web.app import API_PREFIX, create_app
 from labvault.workflow.order_data import OrderRequest
-from labvault.workflow.results import ResultEntry
+from labvault.workflow.result_entry import ResultEntry
 from tests.conftest import TEST_PASSWORD, Factory
 from tests.web.support import TestClient, bearer, token_for
 

@@ -28,7 +28,7 @@ from labvault.security.access import AccessContext, Role
 from labvault.security.models import AuditEvent
 from labvault.store.base import Base
 from labvault.workflow.order_data import ItemRecord, OrderRecord, OrderRequest, ResultSummary, SpecimenRecord
-from labvault.workflow.results import ResultEntry
+from labvault.workflow.result_entry import ResultEntry
 from tests.conftest import Factory
 
 ADULT_BIRTH = dt.date(1970, 5, 1)

@@ -28,7 +28,7 @@ from labvault.security.policy import Relationship
 from labvault.store.base import utcnow
 from labvault.workflow.base import sees_restricted
 from labvault.workflow.order_data import OrderRecord, OrderRequest
-from labvault.workflow.results import ResultEntry
+from labvault.workflow.result_entry import ResultEntry
 from tests.conftest import GIVEN_PASSWORD, own
 from tests.workflow.helpers import Bench, audit_events, pdf_text
 

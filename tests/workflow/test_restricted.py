@@ -18,7 +18,7 @@ from labvault.security.grant_models import AccessOverride
 from labvault.store.base import utcnow
 from labvault.workflow.models import Result
 from labvault.workflow.order_data import OrderRecord
-from labvault.workflow.results import ResultEntry
+from labvault.workflow.result_entry import ResultEntry
 from tests.workflow.helpers import Bench, audit_events, pdf_text, row_count
 
 RESTRICTED = ("HIV", "HBSAG", "HBSAB", "HBCAB", "HCV")

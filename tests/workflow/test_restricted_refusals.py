@@ -21,7 +21,7 @@ from labvault.security.access import AccessContext, Role
 from labvault.store.base import utcnow
 from labvault.workflow.models import Result
 from labvault.workflow.order_data import OrderRecord
-from labvault.workflow.results import ResultEntry
+from labvault.workflow.result_entry import ResultEntry
 from tests.workflow.helpers import Bench, row_count
 
 REASON = "Patient aux urgences, médecin de garde au téléphone"
