@@ -40,12 +40,12 @@ from benchmarks.common import (
 )
 from labvault.catalog.model import Catalog, TestDefinition
 from labvault.catalog.ranges import select_range
-from labvault.identity.account_service import context_for
+from labvault.identity.accounts import context_for
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose, Role
 from labvault.store import bound_links
 from labvault.workflow.order_data import OrderRecord, OrderRequest
-from labvault.workflow.results import ResultEntry
+from labvault.workflow.result_entry import ResultEntry
 
 
 @contextmanager

@@ -27,7 +27,7 @@ from starlette.testclient import TestClient
 
 from benchmarks.common import BENCH_PASSWORD, bench_platform, generate_finess_for, generate_patients, log
 from labvault.demo.seed import cli_context
-from labvault.identity.account_service import context_for
+from labvault.identity.accounts import context_for
 from labvault.oversight.canaries import CanaryService, canaries_among, canary_index
 from labvault.oversight.canary_models import Canary
 from labvault.oversight.refusals import RefusalService

@@ -44,7 +44,7 @@ from sqlalchemy.engine import make_url
 
 from labvault.config import Settings
 from labvault.demo.seed import cli_context, to_patient_data
-from labvault.identity.account_service import context_for
+from labvault.identity.accounts import context_for
 from labvault.identity.patient_data import FIELD_NAMES, PatientData
 from labvault.identity.synthetic import generate_finess, synthetic_patients
 from labvault.platform import Platform, initialise, open_platform

@@ -49,7 +49,7 @@ from benchmarks.common import (
     write_results,
 )
 from labvault.demo.seed import cli_context
-from labvault.identity.account_service import context_for
+from labvault.identity.accounts import context_for
 from labvault.oversight.read_budget import _EVENTS, counted_in_lab, distinct_query, lab_patients
 from labvault.security import audit
 from labvault.security.access import AccessContext, Purpose, Role

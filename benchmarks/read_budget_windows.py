@@ -39,7 +39,7 @@ from benchmarks.common import (
 )
 from benchmarks.read_budget_lab import Arm, audit_clock, paired
 from labvault.demo.seed import cli_context
-from labvault.identity.account_service import context_for
+from labvault.identity.accounts import context_for
 from labvault.security.access import AccessContext, Purpose, Role
 from labvault.security.monitor import LabBudget, Monitor, Window, install
 

@@ -61,7 +61,7 @@ from benchmarks.common import (
 )
 from labvault.catalog.model import Catalog, Sex, TestDefinition
 from labvault.catalog.ranges import age_in_days, select_range
-from labvault.identity.account_service import context_for
+from labvault.identity.accounts import context_for
 from labvault.identity.patient_data import PatientData
 from labvault.identity.physician_service import PhysicianData
 from labvault.identity.synthetic import generate_rpps
@@ -75,8 +75,8 @@ from labvault.workflow.order_codec import seal_order
 from labvault.workflow.order_data import OrderRecord, OrderRequest
 from labvault.workflow.orders import load_order
 from labvault.workflow.result_codec import seal_result
+from labvault.workflow.result_entry import ResultEntry
 from labvault.workflow.result_values import CRITICAL_FLAGS, Previous, interpret
-from labvault.workflow.results import ResultEntry
 from labvault.workflow.specimen_codec import barcode_index, seal_barcode, seal_rejection_comment
 
 PANELS = ("NFS", "IONO")

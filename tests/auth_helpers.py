@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy import update
 
 from labvault.identity.account_actions import AccountActionService
-from labvault.identity.account_service import Account, AccountService
+from labvault.identity.account_service import AccountService
+from labvault.identity.accounts import Account
 from labvault.identity.auth_policy import AuthPolicy
 from labvault.identity.models import ApiToken, User
 from labvault.platform import Platform

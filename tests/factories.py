@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy.exc
 
 from labvault.demo.seed import to_patient_data
-from labvault.identity.account_service import Account, context_for
+from labvault.identity.accounts import Account, context_for
 from labvault.identity.lab_service import LabInfo
 from labvault.identity.patient_data import PatientData
 from labvault.identity.physician_service import PhysicianData
@@ -29,7 +29,7 @@ from labvault.identity.synthetic import generate_finess, generate_rpps, syntheti
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose, Role
 from labvault.workflow.order_data import ItemRecord, OrderRecord, OrderRequest, ResultSummary, SpecimenRecord
-from labvault.workflow.results import ResultEntry
+from labvault.workflow.result_entry import ResultEntry
 
 TEST_PASSWORD = "correct horse battery staple"
 # What an administrator gives a new account: it works once, for the owner to set their own.

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from labvault.cli import app
 from labvault.config import Settings
-from labvault.identity.account_service import Account
+from labvault.identity.accounts import Account
 from labvault.identity.lab_service import LabInfo
 from labvault.platform import Platform, open_platform
 from labvault.security.access import Role

@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from starlette.responses import HTMLResponse
 from starlette.types import Receive, Scope, Send
 
-from labvault.identity.account_service import Account, context_for
+from labvault.identity.accounts import Account, context_for
 from labvault.identity.patient_data import PatientRecord
 from labvault.platform import Platform
 from labvault.security.access import Role

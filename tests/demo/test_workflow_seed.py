@@ -16,7 +16,7 @@ from labvault.catalog.ranges import select_range
 from labvault.demo.seed import seed
 from labvault.demo.workflow_seed import PROFILES, SeedPatient, _draw_number, _plan
 from labvault.errors import Forbidden
-from labvault.identity.account_service import context_for
+from labvault.identity.accounts import context_for
 from labvault.identity.models import User
 from labvault.platform import Platform
 from labvault.security.access import Purpose

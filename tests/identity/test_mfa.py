@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from labvault.crypto.errors import IntegrityError
 from labvault.errors import Forbidden, NotFound, Unauthenticated
-from labvault.identity.account_service import context_for
+from labvault.identity.accounts import context_for
 from labvault.identity.credentials import AUTH_FAILED
 from labvault.identity.models import User
 from labvault.platform import Platform

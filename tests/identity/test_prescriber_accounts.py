@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from labvault.cli import app
 from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound
-from labvault.identity.account_service import Account, context_for
+from labvault.identity.accounts import Account, context_for
 from labvault.identity.lab_service import LabInfo
 from labvault.identity.models import User
 from labvault.identity.physician_service import PhysicianData

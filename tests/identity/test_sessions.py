@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from labvault.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
-from labvault.identity.account_service import Account, TokenKind, context_for
+from labvault.identity.accounts import Account, TokenKind, context_for
 from labvault.identity.auth_policy import AuthPolicy
 from labvault.identity.models import ApiToken
 from labvault.identity.reauth import ReauthenticationRequired, require_recent_auth

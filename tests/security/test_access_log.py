@@ -12,7 +12,7 @@ import pytest
 from faker import Faker
 
 from labvault.errors import Forbidden, InvalidInput, NotFound
-from labvault.identity.account_service import Account, context_for
+from labvault.identity.accounts import Account, context_for
 from labvault.oversight.access_log import AccessEntry
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose, Role

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from labvault.errors import Unauthenticated
-from labvault.identity.account_service import Account, context_for
+from labvault.identity.accounts import Account, context_for
 from labvault.identity.credentials import AUTH_FAILED
 from labvault.oversight.alert_service import AlertService
 from labvault.platform import Platform

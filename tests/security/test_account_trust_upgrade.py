@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from labvault.errors import Conflict, Unauthenticated
 from labvault.identity.account_actions import lab_has_established_admin
-from labvault.identity.account_service import context_for
+from labvault.identity.accounts import context_for
 from labvault.identity.models import User
 from labvault.platform import Platform
 from labvault.security.access import Purpose, Role

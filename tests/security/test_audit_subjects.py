@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from labvault.platform import Platform
 from labvault.security.models import AuditEvent
-from labvault.workflow.results import ResultEntry
+from labvault.workflow.result_entry import ResultEntry
 from tests.factories import Bench
 
 EVENTS = AuditEvent.__table__

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from labvault.cli import app
 from labvault.governance.breach import BreachChecker, BreachReport
 from labvault.governance.breach_extract import BreachInputError
-from labvault.identity.account_service import context_for
+from labvault.identity.accounts import context_for
 from labvault.identity.lab_service import LabInfo
 from labvault.identity.patient_data import PatientData, PatientRecord
 from labvault.identity.synthetic import synthetic_patients

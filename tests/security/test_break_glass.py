@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound
-from labvault.identity.account_service import Account, context_for
+from labvault.identity.accounts import Account, context_for
 from labvault.identity.reauth import ReauthenticationRequired
 from labvault.platform import Platform
 from labvault.security.access import Purpose, Role

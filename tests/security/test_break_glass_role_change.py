@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from labvault.errors import Forbidden
-from labvault.identity.account_service import Account, context_for
+from labvault.identity.accounts import Account, context_for
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose, Role
 from labvault.store.base import utcnow

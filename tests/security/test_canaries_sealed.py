@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import event, select
 
-from labvault.identity.account_service import context_for
+from labvault.identity.accounts import context_for
 from labvault.identity.models import Patient
 from labvault.oversight.canaries import CanaryService
 from labvault.oversight.canary_models import Canary

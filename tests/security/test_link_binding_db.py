@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError
 
 from labvault.crypto.errors import IntegrityError
 from labvault.errors import Forbidden
-from labvault.identity.account_service import Account, context_for
+from labvault.identity.accounts import Account, context_for
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose, Role
 from labvault.security.grant_models import AccessOverride

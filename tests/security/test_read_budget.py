@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from labvault.identity.account_service import context_for
+from labvault.identity.accounts import context_for
 from labvault.identity.lab_service import LabInfo
 from labvault.oversight.read_budget import (
     BLOCKED,

@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from labvault.demo.seed import seed
-from labvault.identity.account_service import context_for
+from labvault.identity.accounts import context_for
 from labvault.identity.lab_service import LabInfo
 from labvault.identity.patient_data import PatientData
 from labvault.identity.physician_service import PhysicianData
@@ -32,7 +32,7 @@ from labvault.platform import Platform
 from labvault.security.access import AccessContext, Role
 from labvault.store.base import utcnow
 from labvault.workflow.order_data import OrderRequest
-from labvault.workflow.results import ResultEntry
+from labvault.workflow.result_entry import ResultEntry
 from tests.conftest import IN_CI
 from tests.factories import Factory
 from tests.pdf import pdf_text

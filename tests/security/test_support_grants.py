@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import update
 
 from labvault.errors import Forbidden, InvalidInput, NotFound
-from labvault.identity.account_service import Account, context_for
+from labvault.identity.accounts import Account, context_for
 from labvault.identity.lab_service import LabInfo
 from labvault.identity.reauth import ReauthenticationRequired
 from labvault.platform import Platform

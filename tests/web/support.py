@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from sqlalchemy import update
 
-from labvault.identity.account_service import Account
+from labvault.identity.accounts import Account
 from labvault.identity.lab_service import LabInfo
 from labvault.identity.models import ApiToken
 from labvault.identity.patient_data import PatientData

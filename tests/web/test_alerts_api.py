@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from labvault.identity.account_service import Account, context_for
+from labvault.identity.accounts import Account, context_for
 from labvault.security.access import Role
 from labvault.security.alerts import AlertSpec, Severity, raise_alert
 from tests.conftest import forget_account_alerts

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from labvault.identity.account_service import Account, context_for
+from labvault.identity.accounts import Account, context_for
 from labvault.identity.lab_service import LabInfo
 from labvault.identity.models import User
 from labvault.platform import Platform

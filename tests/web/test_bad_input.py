@@ -21,7 +21,7 @@ import httpx
 import pytest
 from stdnum.fr import nir as stdnum_nir
 
-from labvault.identity.account_service import Account
+from labvault.identity.accounts import Account
 from labvault.identity.lab_service import LabInfo
 from labvault.identity.models import Patient, User
 from labvault.identity.patient_data import PatientData

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from labvault.identity.account_service import Account, context_for
+from labvault.identity.accounts import Account, context_for
 from labvault.identity.physician_service import PhysicianData
 from labvault.identity.synthetic import generate_rpps
 from labvault.platform import Platform
@@ -26,7 +26,7 @@ from labvault.security.models import AuditEvent
 from labvault.store.base import utcnow
 from labvault.web.app import API_PREFIX, create_app
 from labvault.workflow.order_data import OrderRequest
-from labvault.workflow.results import ResultEntry
+from labvault.workflow.result_entry import ResultEntry
 from tests.factories import TEST_PASSWORD, Factory
 from tests.web.support import TestClient, bearer, token_for
 

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from labvault.identity.account_service import Account, AccountService
+from labvault.identity.account_service import AccountService
+from labvault.identity.accounts import Account
 from labvault.identity.auth_policy import AuthPolicy
 from labvault.identity.models import User
 from labvault.identity.security_keys import SecurityKeyService

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from labvault.identity.account_service import Account
+from labvault.identity.accounts import Account
 from labvault.identity.auth_policy import AuthPolicy
 from labvault.identity.lab_service import LabInfo
 from labvault.platform import Platform

@@ -10,7 +10,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from labvault.identity.account_service import Account, context_for
+from labvault.identity.accounts import Account, context_for
 from labvault.identity.lab_service import LabInfo
 from labvault.identity.patient_data import PatientRecord
 from labvault.platform import Platform

@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from labvault.identity.account_service import Account, AccountService
+from labvault.identity.account_service import AccountService
+from labvault.identity.accounts import Account
 from labvault.identity.security_keys import SecurityKeyService
 from labvault.platform import Platform
 from labvault.security.access import Role

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from labvault.identity.account_service import Account, context_for
+from labvault.identity.accounts import Account, context_for
 from labvault.identity.auth_policy import AuthPolicy
 from labvault.identity.lab_service import LabInfo
 from labvault.platform import Platform

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from labvault.identity.account_service import Account
+from labvault.identity.accounts import Account
 from labvault.identity.patient_data import PatientRecord
 from labvault.security.access import Role
 from labvault.web.app import API_PREFIX

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from labvault.identity.account_service import Account
+from labvault.identity.accounts import Account
 from labvault.platform import Platform
 from labvault.web.app import create_app
 from labvault.web.ui.cookies import SESSION_COOKIE

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from labvault.errors import Forbidden, NotFound
-from labvault.identity.account_service import Account, context_for
+from labvault.identity.accounts import Account, context_for
 from labvault.identity.patient_data import PatientRecord
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose, Role
@@ -28,7 +28,7 @@ from labvault.security.policy import Relationship
 from labvault.store.base import utcnow
 from labvault.workflow.base import sees_restricted
 from labvault.workflow.order_data import OrderRecord, OrderRequest
-from labvault.workflow.results import ResultEntry
+from labvault.workflow.result_entry import ResultEntry
 from tests.db_inspect import audit_events
 from tests.factories import GIVEN_PASSWORD, Bench, own
 from tests.pdf import pdf_text

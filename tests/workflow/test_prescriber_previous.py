@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from labvault.errors import Forbidden
-from labvault.identity.account_service import context_for
+from labvault.identity.accounts import context_for
 from labvault.platform import Platform
 from labvault.security.access import AccessContext
 from labvault.workflow.order_data import OrderRecord

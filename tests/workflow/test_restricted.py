@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import update
 
 from labvault.errors import Forbidden, InvalidInput, NotFound
-from labvault.identity.account_service import Account, context_for
+from labvault.identity.accounts import Account, context_for
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Role
 from labvault.security.grant_models import AccessOverride
 from labvault.store.base import utcnow
 from labvault.workflow.models import Result
 from labvault.workflow.order_data import OrderRecord
-from labvault.workflow.results import ResultEntry
+from labvault.workflow.result_entry import ResultEntry
 from tests.db_inspect import audit_events, row_count
 from tests.factories import Bench
 from tests.pdf import pdf_text

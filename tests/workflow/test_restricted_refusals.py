@@ -15,13 +15,13 @@ from collections.abc import Callable
 import pytest
 
 from labvault.errors import Forbidden, InvalidInput, LabvaultError, NotFound
-from labvault.identity.account_service import context_for
+from labvault.identity.accounts import context_for
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Role
 from labvault.store.base import utcnow
 from labvault.workflow.models import Result
 from labvault.workflow.order_data import OrderRecord
-from labvault.workflow.results import ResultEntry
+from labvault.workflow.result_entry import ResultEntry
 from tests.db_inspect import row_count
 from tests.factories import Bench
 

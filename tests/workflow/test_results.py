@@ -14,7 +14,7 @@ from labvault.catalog.ranges import age_in_days
 from labvault.errors import Forbidden, InvalidInput, NotFound
 from labvault.platform import Platform
 from labvault.workflow.models import OrderItem, Result
-from labvault.workflow.results import ResultEntry
+from labvault.workflow.result_entry import ResultEntry
 from tests.db_inspect import audit_events, row_count
 from tests.factories import ADULT_BIRTH, Bench
 

@@ -26,11 +26,11 @@ from labvault.cli.options import (
 )
 from labvault.cli.prompts import read_code, read_password
 from labvault.errors import LabvaultError
-from labvault.identity.account_service import context_for
+from labvault.identity.accounts import context_for
 from labvault.security.access import Purpose
 from labvault.workflow.csv_import import CsvLineError, CsvResultRow, parse_results_csv
 from labvault.workflow.order_data import ResultSummary
-from labvault.workflow.results import ResultEntry
+from labvault.workflow.result_entry import ResultEntry
 
 app = typer.Typer(help="Results: batch import from an analyzer export.", no_args_is_help=True)
 

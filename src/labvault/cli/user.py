@@ -22,7 +22,7 @@ from labvault.cli.options import (
 )
 from labvault.cli.prompts import read_code, read_password
 from labvault.demo.seed import cli_context
-from labvault.identity.account_service import context_for
+from labvault.identity.accounts import context_for
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose, Role
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from labvault.demo.workflow_seed import LabStaff, SeedPatient, WorkflowSummary, seed_workflow
 from labvault.errors import NotFound, Unauthenticated
-from labvault.identity.account_service import Account, context_for
+from labvault.identity.accounts import Account, context_for
 from labvault.identity.patient_data import PatientData
 from labvault.identity.synthetic import (
     SyntheticPatient,

@@ -28,7 +28,7 @@ from labvault.platform import Platform
 from labvault.security.access import AccessContext
 from labvault.store.base import utcnow
 from labvault.workflow.order_data import ItemRecord, OrderRecord, OrderRequest
-from labvault.workflow.results import ResultEntry
+from labvault.workflow.result_entry import ResultEntry
 
 ADULT_DAYS = 6575  # 18 years: the catalogue's adult reference ranges start there
 PHYSICIANS_PER_LAB = 5

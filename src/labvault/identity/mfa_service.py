@@ -3,7 +3,7 @@
 Two steps, both proven with the password: ``begin`` draws a secret and returns it once (as an
 ``otpauth://`` URI for the authenticator app); ``confirm`` activates it with a first code, proving
 the app holds it. Starting again before confirming replaces the pending secret; once active, only
-an administrator's reset (:meth:`AccountService.reset_mfa`) allows a new enrolment.
+an administrator's reset (:meth:`AccountAdminService.reset_mfa`) allows a new enrolment.
 """
 
 from __future__ import annotations

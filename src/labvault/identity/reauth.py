@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 
 from labvault.errors import Forbidden
-from labvault.identity.account_service import Account
+from labvault.identity.accounts import Account
 from labvault.store.base import utcnow
 
 DEFAULT_MAX_AGE = dt.timedelta(minutes=5)

@@ -20,10 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from labvault.errors import InvalidInput, NotFound, Unauthenticated
-from labvault.identity.account_service import Account, AccountService, IssuedToken, TokenKind
+from labvault.identity.accounts import Account, TokenKind
 from labvault.identity.credentials import AUTH_FAILED, user_context
 from labvault.identity.models import User
 from labvault.identity.reauth import require_recent_auth
+from labvault.identity.sign_in import IssuedToken, SignInService
 from labvault.identity.webauthn_models import AuthChallenge, SecurityKey
 from labvault.security import audit
 from labvault.security.audit import AuditRecord
@@ -68,7 +69,7 @@ class SecurityKeyService:
     def __init__(
         self,
         db: Database,
-        accounts: AccountService,
+        accounts: SignInService,
         rp: RelyingParty,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:

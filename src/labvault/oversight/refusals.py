@@ -15,7 +15,7 @@ high ``refusal_probing`` alert for the account's lab (one per account per window
 
 Unauthenticated requests (401) are not recorded here: there is no account to attribute them to,
 recording them would give anyone a free way to fill the log, and sign-in failures are audited where
-they happen (identity/account_service.py) under the per-origin login limit.
+they happen (identity/sign_in.py) under the per-origin login limit.
 
 Recording never changes the answer: any failure is logged and the refusal is returned as it was.
 """

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labvault.errors import Forbidden, InvalidInput, NotFound
-from labvault.identity.account_service import Account
+from labvault.identity.accounts import Account
 from labvault.identity.models import User
 from labvault.identity.reauth import DEFAULT_MAX_AGE, require_recent_auth
 from labvault.keys.store import KeyStore

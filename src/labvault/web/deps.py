@@ -13,7 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from labvault.config import Settings
 from labvault.errors import InvalidInput, Unauthenticated
-from labvault.identity.account_service import Account, TokenKind, context_for
+from labvault.identity.accounts import Account, TokenKind, context_for
 from labvault.identity.reauth import require_recent_auth
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose

@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from labvault.crypto.errors import IntegrityError, KeyUnavailable
 from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated, UnknownId
-from labvault.identity.account_service import context_for
+from labvault.identity.accounts import context_for
 from labvault.oversight.read_budget import ReadBudgetExceeded
 from labvault.oversight.refusals import Refusal, RefusalService, target_of
 from labvault.security.access import AccessContext

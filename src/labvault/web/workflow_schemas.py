@@ -24,7 +24,8 @@ from labvault.workflow.order_data import (
     SpecimenRecord,
 )
 from labvault.workflow.report_service import ReportInfo
-from labvault.workflow.results import ResultEntry, WorklistLine
+from labvault.workflow.result_entry import ResultEntry
+from labvault.workflow.worklist import WorklistLine
 
 MAX_BATCH = 5000
 Code = Annotated[str, Field(min_length=1, max_length=16)]

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound
-from labvault.identity.account_service import Account
+from labvault.identity.accounts import Account
 from labvault.identity.models import Patient, User
 from labvault.identity.reauth import DEFAULT_MAX_AGE, require_recent_auth
 from labvault.keys.store import KeyStore

@@ -25,7 +25,7 @@ from labvault.workflow.loading import chunks, patients_of_items, patients_of_ord
 from labvault.workflow.models import OrderItem, Specimen
 from labvault.workflow.order_data import ResultSummary
 from labvault.workflow.orders import specimen_record
-from labvault.workflow.results import ResultEntry, ResultService
+from labvault.workflow.result_entry import ResultEntry, ResultEntryService
 from labvault.workflow.specimen_codec import barcode_index
 from labvault.workflow.specimens import clean_barcode
 
@@ -36,7 +36,7 @@ NOT_ON_TUBE = "this test is not ordered on this tube"
 class ItemLookup(WorkflowService):
     def __init__(self, db: Database, keys: KeyStore, catalogs: CatalogService) -> None:
         super().__init__(db, keys, catalogs)
-        self.rehearsal = ResultService(Rehearsal(db), keys, catalogs)
+        self.rehearsal = ResultEntryService(Rehearsal(db), keys, catalogs)
 
     def resolve_items(self, ctx: AccessContext, pairs: Sequence[tuple[str, str]]) -> list[uuid.UUID]:
         """The order item of each (specimen barcode, test code), in order, for result entry.
@@ -130,7 +130,7 @@ class ItemLookup(WorkflowService):
             return found
 
     def rehearse_entry(self, ctx: AccessContext, entries: Sequence[ResultEntry]) -> list[ResultSummary]:
-        """What :meth:`ResultService.enter` would do with ``entries`` (same checks, same flags and
+        """What :meth:`ResultEntryService.enter` would do with ``entries`` (same checks, same flags and
         calculated results), rolled back. The rehearsal itself is audited, item by item."""
         summaries = self.rehearsal.enter(ctx, entries)
         with self._unit(ctx, Permission.RESULT_ENTER) as unit:

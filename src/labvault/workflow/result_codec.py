@@ -17,6 +17,7 @@ from labvault.workflow.loading import chunks, load_by_id
 from labvault.workflow.models import CriticalCall, OrderItem, Result
 from labvault.workflow.order_data import ResultSummary
 
+OBJECT = "result"  # the object type of a result version's audit events
 RESULTS = SealedColumns(Result, "value", "flag", "comment", "interpretation", "correction_reason")
 CRITICAL_CALLS = SealedColumns(CriticalCall, "method", "called_party", "note")
 

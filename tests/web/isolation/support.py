@@ -25,7 +25,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi import routing as fastapi_routing
 
-from labvault.identity.account_service import Account, context_for
+from labvault.identity.accounts import Account, context_for
 from labvault.identity.lab_service import LabInfo
 from labvault.identity.models import Patient
 from labvault.identity.patient_data import PatientData, PatientRecord

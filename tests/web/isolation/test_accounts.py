@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from labvault.identity.account_action_models import PendingAccountAction
-from labvault.identity.account_service import Account, context_for
+from labvault.identity.accounts import Account, context_for
 from labvault.security.access import Purpose, Role
 from labvault.web.app import API_PREFIX
 from tests.auth_helpers import Authenticator, forget_code_use

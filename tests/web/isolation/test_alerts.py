@@ -7,7 +7,7 @@ import uuid
 import httpx
 import pytest
 
-from labvault.identity.account_service import context_for
+from labvault.identity.accounts import context_for
 from labvault.security.access import Role
 from labvault.security.alert_models import Alert
 from labvault.security.alerts import AlertSpec, Severity, raise_alert

@@ -8,7 +8,7 @@ import dataclasses
 import httpx
 import pytest
 
-from labvault.identity.account_service import context_for
+from labvault.identity.accounts import context_for
 from labvault.security.access import Role
 from labvault.security.grant_models import AccessOverride, SupportGrant
 from labvault.store.base import utcnow

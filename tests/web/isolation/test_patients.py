@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from labvault.identity.account_service import context_for
+from labvault.identity.accounts import context_for
 from labvault.identity.physician_service import PhysicianData, PhysicianRecord
 from labvault.identity.synthetic import generate_rpps
 from labvault.security.access import Role

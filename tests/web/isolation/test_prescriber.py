@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from labvault.identity.account_service import context_for
+from labvault.identity.accounts import context_for
 from labvault.security.access import Role
 from labvault.security.models import AuditEvent
 from labvault.web.app import API_PREFIX

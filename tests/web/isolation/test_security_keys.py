@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from labvault.identity.account_service import Account
+from labvault.identity.accounts import Account
 from labvault.security.access import Role
 from labvault.store.base import utcnow
 from labvault.web.app import API_PREFIX

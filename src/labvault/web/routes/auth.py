@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from labvault.identity.account_actions import AccountAction
-from labvault.identity.account_service import IssuedToken
+from labvault.identity.sign_in import IssuedToken
 from labvault.web.deps import (
     AuthRateLimit,
     Ctx,

@@ -21,7 +21,7 @@ from labvault.web.workflow_schemas import (
     ValidateIn,
     WorklistLineOut,
 )
-from labvault.workflow.results import MAX_WORKLIST
+from labvault.workflow.worklist import MAX_WORKLIST
 
 router = APIRouter(tags=["results"])
 

@@ -15,7 +15,8 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from labvault.errors import Forbidden, Unauthenticated
-from labvault.identity.account_service import IssuedToken, TokenKind
+from labvault.identity.accounts import TokenKind
+from labvault.identity.sign_in import IssuedToken
 from labvault.web.deps import AuthRateLimit, PlatformDep, origin_of
 from labvault.web.ui import UI_PREFIX, cookies, csrf, pages
 from labvault.web.ui.ceremonies import ceremony_response

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from labvault.errors import Unauthenticated
-from labvault.identity.account_service import Account, TokenKind, context_for
+from labvault.identity.accounts import Account, TokenKind, context_for
 from labvault.security.access import AccessContext
 from labvault.web.deps import PlatformDep, origin_of
 from labvault.web.ui import cookies, csrf
