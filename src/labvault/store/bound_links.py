@@ -1,8 +1,8 @@
 """Row links sealed in the one place every service goes through: the ORM session.
 
 A column tagged :func:`bound` (``info={"bound": ...}``) is covered by its row's ``links_mac``
-(crypto/row_links.py). In a session the workflow gate has bound to its lab's keys
-(:func:`bind_session`):
+(crypto/row_links.py). In a session bound to its lab's keys (:func:`bind_session`: the access
+gate binds every lab unit it opens, security/gate.py):
 
 - every row of a bound table written (added, or one of its bound columns changed) is sealed at
   flush, so no service can forget it;
