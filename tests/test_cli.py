@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from labvault.cli import app
@@ -447,3 +448,15 @@ def test_audit_proof_integers_are_bounded_before_the_database(option: str, value
     """2^63 reached the database driver (an OverflowError); now a usage error naming the option."""
     code, output = run("audit", "proof", "platform", option, value)
     assert code == 2 and f"Invalid value for '{option}'" in output, output
+
+
+@pytest.mark.parametrize("command", [["alerts", "--lab", "NOPE"], ["canary", "list", "--lab", "NOPE"]])
+def test_security_commands_name_a_bad_setting_without_a_traceback(command: list[str], tmp_path: Path) -> None:
+    """The security officer's commands open the platform like every other: a bad ``LABVAULT_*``
+    variable is a one-line message and exit code 2."""
+    env = {"LABVAULT_LAB_READ_BUDGET_SOFT": "0"}  # at least 1
+    args = [*command, "--data-dir", str(tmp_path / "data"), "--key-dir", str(tmp_path / "keys")]
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code == 2, result.output
+    assert "invalid setting" in result.output and "lab_read_budget_soft" in result.output
+    assert not isinstance(result.exception, ValidationError)

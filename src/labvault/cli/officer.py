@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from labvault.cli.opening import open_or_fail
 from labvault.cli.options import fail
-from labvault.config import Settings
 from labvault.errors import LabvaultError
-from labvault.platform import Platform, open_platform
+from labvault.platform import Platform
 from labvault.security.access import AccessContext
 
 
@@ -20,11 +20,9 @@ from labvault.security.access import AccessContext
 def acting_officer(
     data_dir: Path, key_dir: Path, database_url: str | None, lab: str
 ) -> Iterator[tuple[Platform, AccessContext]]:
-    """The platform, and the console acting as ``lab``'s security officer; errors exit with 2."""
-    try:
-        platform = open_platform(Settings(data_dir=data_dir, key_dir=key_dir, database_url=database_url))
-    except LabvaultError as exc:
-        raise fail(str(exc)) from None
+    """The platform, and the console acting as ``lab``'s security officer; errors (a bad
+    ``LABVAULT_*`` variable included, as for every command: cli/opening.py) exit with 2."""
+    platform = open_or_fail(data_dir, key_dir, database_url)
     try:
         info = platform.labs.by_code(lab)
         ctx = AccessContext.console_officer(f"cli:{getpass.getuser()}", info.id)
