@@ -119,9 +119,8 @@ def open_platform(settings: Settings) -> Platform:
     check_layout(settings)
     provider = FileKeyProvider(settings.key_dir)
     db = Database(settings.resolved_database_url(), app_url=settings.database_app_url)
-    install_monitor(
-        db, settings, lab_code=lab_code_of
-    )  # read budgets, off-hours and origin alerts, alert webhook
+    # Read budgets, off-hours and origin alerts, the alert webhook (which names labs by code).
+    install_monitor(db, settings, lab_code=lab_code_of)
     register_watch(db, watch)  # every audit batch: canaries, read budgets, unusual access
     keys = KeyStore(provider)
     use_key_store(db, keys)  # the canary check's keys when a transaction has not loaded them
