@@ -29,7 +29,6 @@ from labvault.store.database import Database, declared_lab
 
 class CatalogService:
     def __init__(self, db: Database) -> None:
-        self.db = db
         self._parsed: dict[tuple[uuid.UUID, int], Catalog] = {}
         self._lock = threading.Lock()
         self.gate = Gate(db)

@@ -118,8 +118,6 @@ OFFICER = Permission.ALERTS_READ  # breach response is the security officer's
 
 class BreachChecker:
     def __init__(self, db: Database, keys: KeyStore) -> None:
-        self.db = db
-        self.keys = keys
         self.gate = Gate(db, keys)
 
     def check(self, ctx: AccessContext, lab_code: str, stream: BinaryIO) -> BreachReport:

@@ -140,7 +140,6 @@ class AccountActionService:
     """The lab admins' side: see the platform's requests on their accounts, cancel them."""
 
     def __init__(self, db: Database, clock: Callable[[], dt.datetime]) -> None:
-        self.db = db
         self.clock = clock
         self.gate = Gate(db)
 

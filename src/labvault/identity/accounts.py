@@ -86,7 +86,6 @@ class AccountsBase:
         policy: AuthPolicy | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
-        self.db = db
         self.keys = keys
         self.policy = policy or AuthPolicy()
         self.clock = clock

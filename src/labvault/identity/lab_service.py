@@ -47,7 +47,6 @@ def lab_code_of(session: Session, lab_id: uuid.UUID) -> str | None:
 
 class LabService:
     def __init__(self, db: Database, keys: KeyStore) -> None:
-        self.db = db
         self.keys = keys
         self.gate = Gate(db, keys)
 

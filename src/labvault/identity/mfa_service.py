@@ -36,7 +36,6 @@ class MfaEnrollment:
 
 class MfaService:
     def __init__(self, db: Database, checker: CredentialChecker, policy: AuthPolicy) -> None:
-        self.db = db
         self.checker = checker
         self.policy = policy
         self.gate = Gate(db)

@@ -52,7 +52,6 @@ def _hits(patient_ids: list[str]) -> list[AuditRecord]:
 
 class PatientService:
     def __init__(self, db: Database, keys: KeyStore, prescribed: PrescribedPatients) -> None:
-        self.db = db
         self.keys = keys
         self.prescribed = prescribed
         self.gate = Gate(db, keys)

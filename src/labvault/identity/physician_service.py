@@ -64,8 +64,6 @@ def validate_physician(data: PhysicianData) -> PhysicianData:
 
 class PhysicianService:
     def __init__(self, db: Database, keys: KeyStore) -> None:
-        self.db = db
-        self.keys = keys
         self.gate = Gate(db, keys)
 
     def register(self, ctx: AccessContext, data: PhysicianData) -> PhysicianRecord:

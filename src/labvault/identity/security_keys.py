@@ -73,7 +73,6 @@ class SecurityKeyService:
         rp: RelyingParty,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
-        self.db = db
         self.accounts = accounts
         self.rp = rp
         self.clock = clock

@@ -129,8 +129,6 @@ def _words(table: dict[str, tuple[str, str]], key: str, default: tuple[str, str]
 
 class AccessLogService:
     def __init__(self, db: Database, keys: KeyStore) -> None:
-        self.db = db
-        self.keys = keys
         self.gate = Gate(db, keys)
 
     def for_patient(

@@ -66,7 +66,6 @@ def _record(row: Alert) -> AlertRecord:
 
 class AlertService:
     def __init__(self, db: Database) -> None:
-        self.db = db
         self.gate = Gate(db)
 
     def list(

@@ -135,7 +135,6 @@ def canary_identity(person: SyntheticPatient) -> PatientData:
 
 class CanaryService:
     def __init__(self, db: Database, patients: PatientService) -> None:
-        self.db = db
         self.patients = patients
         self.gate = Gate(db, patients.keys)
 

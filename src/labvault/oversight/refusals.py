@@ -103,7 +103,6 @@ class RefusalService:
     def __init__(
         self, db: Database, settings: Settings, clock: Callable[[], dt.datetime] | None = None
     ) -> None:
-        self.db = db
         self.clock = clock
         self.gate = Gate(db)
         self.alert_count = settings.refusal_alert_count

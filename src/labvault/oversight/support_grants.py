@@ -89,8 +89,6 @@ class SupportGrantService:
         reauth_max_age: dt.timedelta = DEFAULT_MAX_AGE,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
-        self.db = db
-        self.keys = keys
         self.reauth_max_age = reauth_max_age
         self.clock = clock
         self.gate = Gate(db, keys)

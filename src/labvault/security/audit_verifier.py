@@ -75,7 +75,6 @@ class AuditVerifier:
     """Checks every chain against itself, its head row and the signed checkpoints; signs new ones."""
 
     def __init__(self, db: Database, checkpoint_dir: Path, signer: NoteSigner) -> None:
-        self.db = db
         self.checkpoint_dir = checkpoint_dir
         self.signer = signer
         self.gate = Gate(db)

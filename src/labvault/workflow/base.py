@@ -49,8 +49,6 @@ class Unit:
 
 class WorkflowService:
     def __init__(self, db: Transactions, keys: KeyStore, catalogs: CatalogService) -> None:
-        self.db = db
-        self.keys = keys
         self.catalogs = catalogs
         self.gate = Gate(db, keys)
 
