@@ -13,6 +13,7 @@ import labvault.identity.models
 import labvault.identity.webauthn_models
 import labvault.keys.models
 import labvault.oversight.canary_models
+import labvault.oversight.read_mark_models
 import labvault.security.alert_models
 import labvault.security.grant_models
 import labvault.security.models

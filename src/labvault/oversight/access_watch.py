@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 from labvault.oversight.access_patterns import new_origin_alert, off_hours_alert
 from labvault.oversight.canaries import canaries_among
 from labvault.oversight.read_budget import check_budget, refuse
+from labvault.oversight.read_counts import opened_patients
+from labvault.oversight.read_marks import mark
 from labvault.security.access import AccessContext
 from labvault.security.alerts import AlertSpec, Severity, raise_alert
 from labvault.security.audit import AuditRecord
@@ -42,6 +44,7 @@ def watch(
         return
     if session.info.get(LAB_KEY) != ctx.lab_id:
         return  # account and token changes run in platform transactions: they name no patient
+    mark(session, ctx.lab_id, ctx.actor_id, opened_patients(records), batch_at)  # before counting
     monitor = monitor_for(session)
     now = monitor.clock()
     alerts = canary_alerts(session, records)

@@ -1,7 +1,8 @@
 """Read budgets: how many distinct patients one user, and one whole lab, touched in sliding windows.
 
-Counted from the audit log itself (indexes ``(actor_id, at)`` and ``(chain, at)``), the events
-being appended included, so every service is covered without keeping a counter anywhere. A user
+Counted from the read marks (oversight/read_marks.py), which every batch of audit events moves
+forward in its own transaction before the count, so every service is covered and a count costs an
+index range over at most the threshold + 1 marks, not the window's events. A user
 has three windows (the short one here, an hour and a day in oversight/read_windows.py, with the
 rate signal). Past a window's soft threshold one alert per user per window; past a hard threshold
 the request is refused with :class:`ReadBudgetExceeded` (HTTP 429). Its transaction rolls back
@@ -38,6 +39,7 @@ from labvault.oversight.read_counts import (  # re-exported: tests and benchmark
     distinct_patients,
     distinct_query,  # noqa: F401
 )
+from labvault.oversight.read_marks import marked_since
 from labvault.oversight.read_windows import check_rate, check_windows, window_detail
 from labvault.security import audit
 from labvault.security.access import AccessContext
@@ -211,12 +213,9 @@ def counted_in_lab(lab_id: uuid.UUID, since: dt.datetime) -> list[Any]:
 
 
 def lab_patients(session: Session, lab_id: uuid.UUID, since: dt.datetime, stop_after: int | None) -> int:
-    """Distinct patients in the lab's counted events since ``since`` (index ``(chain, at)``),
-    every account's, the console's included; stops at ``stop_after`` when given."""
-    distinct = select(_EVENTS.c.patient_id).where(*counted_in_lab(lab_id, since)).distinct()
-    if stop_after is not None:
-        distinct = distinct.limit(stop_after)
-    return int(session.scalar(select(func.count()).select_from(distinct.subquery())) or 0)
+    """Distinct patients in the lab's counted events since ``since``, every account's, the
+    console's included, from the lab's read marks; stops at ``stop_after`` when given."""
+    return marked_since(session, lab_id, since, stop_after)
 
 
 def top_readers(session: Session, lab_id: uuid.UUID, since: dt.datetime) -> dict[str, Any]:

@@ -1,9 +1,12 @@
 """What read budgets count, and the per-user count itself (oversight/read_budget.py and
 oversight/read_windows.py share it).
 
-A user's count is the distinct patients their counted events of a window name, read from the audit
-log by ``(actor_id, at)``: every service is covered without a counter anywhere. It stops at the
-threshold that matters + 1, so a user far past it costs no more.
+A user's count is the distinct patients their counted events of a window name: every service is
+covered, since every event passes the audit log's one append. It is read from the user's read
+marks (oversight/read_marks.py), which every batch moves forward in its own transaction, not from
+the window's events; it stops at the threshold that matters + 1, so a user far past it costs no
+more. :func:`distinct_query` keeps the count from the log itself, for benchmarks and tests that
+check the marks against it.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ import uuid
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from labvault.oversight.read_marks import marked_since
 from labvault.security.access import AccessContext
 from labvault.security.audit import AuditRecord
 from labvault.security.models import AuditEvent
@@ -57,6 +61,16 @@ def counted_patients(
     return {r.patient_id for r in records if r.patient_id is not None and r.action not in excluded}
 
 
+def opened_patients(records: Sequence[AuditRecord]) -> dict[uuid.UUID, bool]:
+    """The batch's counted patients, each with whether an event opened its record (not a list's)."""
+    opened: dict[uuid.UUID, bool] = {}
+    for record in records:
+        if record.patient_id is None or record.action in NOT_COUNTED:
+            continue
+        opened[record.patient_id] = opened.get(record.patient_id, False) or record.action not in LISTS
+    return opened
+
+
 def distinct_query(
     ctx: AccessContext, since: dt.datetime, stop_after: int, excluded: Collection[str] = NOT_COUNTED
 ) -> Select[Any]:
@@ -82,7 +96,10 @@ def distinct_patients(
     stop_after: int,
     excluded: Collection[str] = NOT_COUNTED,
 ) -> int:
-    """Distinct patients in the user's counted events since ``since``; stops counting at
-    ``stop_after`` (all a threshold needs to know), so a user far past it costs no more."""
-    distinct = distinct_query(ctx, since, stop_after, excluded)
-    return int(session.scalar(select(func.count()).select_from(distinct.subquery())) or 0)
+    """Distinct patients in the user's counted events since ``since`` (``excluded`` NOT_RATED:
+    those opened one by one), from their read marks (oversight/read_marks.py: the same number,
+    without reading the window's events); stops counting at ``stop_after``."""
+    if excluded not in (NOT_COUNTED, NOT_RATED):
+        raise ValueError("the read marks count the budgets' events and the rate's, nothing else")
+    assert ctx.actor_id is not None
+    return marked_since(session, ctx.actor_id, since, stop_after, opened=excluded == NOT_RATED)
