@@ -13,14 +13,14 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Table, case, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from labvault.oversight.read_mark_models import ReadMark
 
-_MARKS = ReadMark.__table__
+_MARKS: Table = ReadMark.__table__  # type: ignore[assignment]
 
 
 def mark(
