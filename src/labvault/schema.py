@@ -9,6 +9,7 @@ from sqlalchemy import MetaData
 
 import labvault.catalog.storage
 import labvault.identity.account_action_models
+import labvault.identity.credential_epoch
 import labvault.identity.models
 import labvault.identity.webauthn_models
 import labvault.keys.models

@@ -19,6 +19,7 @@ from labvault.errors import InvalidInput, NotFound, Unauthenticated
 from labvault.identity import account_events
 from labvault.identity.accounts import Account, AccountsBase, TokenKind, account_of, context_for
 from labvault.identity.auth_policy import AuthPolicy
+from labvault.identity.credential_epoch import current_epoch
 from labvault.identity.credentials import (
     AUTH_FAILED,
     Check,
@@ -31,6 +32,7 @@ from labvault.identity.credentials import (
 )
 from labvault.identity.mfa_service import MfaService
 from labvault.identity.models import ApiToken, User
+from labvault.identity.token_cache import TokenCache
 from labvault.keys.store import KeyStore
 from labvault.security import audit
 from labvault.security.access import AccessContext, Purpose, Role
@@ -61,6 +63,7 @@ class SignInService(AccountsBase):
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         super().__init__(db, keys, policy, clock)
+        self.tokens = TokenCache()
         self.checker = CredentialChecker(keys, self.policy, clock)
         self.mfa = MfaService(db, self.checker, self.policy)
 
@@ -292,38 +295,64 @@ class SignInService(AccountsBase):
 
     def resolve_token(self, token: str) -> Account:
         """The account behind a valid, unexpired, unrevoked token of an active user; login
-        sessions also expire after :attr:`AuthPolicy.session_idle` without use."""
+        sessions also expire after :attr:`AuthPolicy.session_idle` without use.
+
+        Read-only: one row (the credential epoch) when this process resolved the token before
+        and nothing it depends on changed since (identity/token_cache.py); the token, account and
+        lab otherwise. "Last used" is written at most every :attr:`AuthPolicy.touch_interval`."""
         if not token.startswith("lvt_") or len(token) > 100:
             raise Unauthenticated("invalid token")
         now = self.clock()
+        digest = token_digest(token)
+        with self.gate.sign_in(read_only=True) as session:
+            epoch = current_epoch(session)  # before the rows: a change committed after moves it
+            cached = self.tokens.get(digest, epoch)
+            if cached is not None and self._usable(cached.account, cached.last_used, now):
+                account, last_used = cached.account, cached.last_used
+            else:
+                account, last_used = self._resolve(session, digest, now)
+                self.tokens.put(digest, account, last_used, epoch)
+        if now - last_used >= self.policy.touch_interval:
+            self._touch(digest, account, now)
+        return account
+
+    def _usable(self, account: Account, last_used: dt.datetime, now: dt.datetime) -> bool:
+        """Unexpired and, for a login session, not idle as far as this process knows (another
+        process may have seen a later use: then it is read again before any refusal)."""
+        if account.token_expires_at is None or account.token_expires_at <= now:
+            return False
+        kind = account.token_kind
+        return not (kind is not None and kind.signed_in and now - last_used > self.policy.session_idle)
+
+    def _resolve(self, session: Session, digest: bytes, now: dt.datetime) -> tuple[Account, dt.datetime]:
+        row = session.execute(
+            select(ApiToken, User)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == digest)
+        ).first()
+        if row is None:
+            raise Unauthenticated("invalid token")
+        api_token, user = row
+        if api_token.revoked_at is not None or api_token.expires_at <= now or not may_sign_in(session, user):
+            raise Unauthenticated("token expired or revoked")
+        kind = TokenKind(api_token.kind)
+        last_used = api_token.last_used_at or api_token.created_at
+        if kind.signed_in and now - last_used > self.policy.session_idle:
+            raise Unauthenticated("session expired after a period without use: log in again")
+        account = dataclasses.replace(
+            account_of(user),
+            token_id=api_token.id,
+            token_kind=kind,
+            token_expires_at=api_token.expires_at,
+            reauthenticated_at=api_token.reauthenticated_at,
+        )
+        return account, api_token.last_used_at or dt.datetime.min.replace(tzinfo=dt.UTC)
+
+    def _touch(self, digest: bytes, account: Account, now: dt.datetime) -> None:
+        """Note the token's use (to the minute: the idle timeout's clock)."""
         with self.gate.sign_in() as session:
-            row = session.execute(
-                select(ApiToken, User)
-                .join(User, User.id == ApiToken.user_id)
-                .where(ApiToken.token_hash == token_digest(token))
-            ).first()
-            if row is None:
-                raise Unauthenticated("invalid token")
-            api_token, user = row
-            if (
-                api_token.revoked_at is not None
-                or api_token.expires_at <= now
-                or not may_sign_in(session, user)
-            ):
-                raise Unauthenticated("token expired or revoked")
-            kind = TokenKind(api_token.kind)
-            last_used = api_token.last_used_at or api_token.created_at
-            if kind.signed_in and now - last_used > self.policy.session_idle:
-                raise Unauthenticated("session expired after a period without use: log in again")
-            if api_token.last_used_at is None or now - api_token.last_used_at >= self.policy.touch_interval:
-                session.execute(update(ApiToken).where(ApiToken.id == api_token.id).values(last_used_at=now))
-            return dataclasses.replace(
-                account_of(user),
-                token_id=api_token.id,
-                token_kind=kind,
-                token_expires_at=api_token.expires_at,
-                reauthenticated_at=api_token.reauthenticated_at,
-            )
+            session.execute(update(ApiToken).where(ApiToken.id == account.token_id).values(last_used_at=now))
+        self.tokens.used(digest, now)
 
     def revoke_token(self, ctx: AccessContext, token_id: uuid.UUID) -> None:
         """A user revokes their own tokens; admins those of their lab's users; an operator any

@@ -132,10 +132,11 @@ class Gate:
             yield session
 
     @contextmanager
-    def sign_in(self) -> Iterator[Session]:
+    def sign_in(self, *, read_only: bool = False) -> Iterator[Session]:
         """A platform transaction of the sign-in path and of one's own credentials (tokens,
-        second factors, security keys): no context yet, the credential checks decide."""
-        with self.db.transaction(None) as session:
+        second factors, security keys): no context yet, the credential checks decide.
+        ``read_only``: a token's resolution, which writes nothing (no write lock)."""
+        with self.db.transaction(None, read_only=read_only) as session:
             yield session
 
     @contextmanager

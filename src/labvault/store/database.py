@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import DBAPIError, InvalidRequestError
 from sqlalchemy.orm import Session, sessionmaker
 
-from labvault.store.engine import make_engine
+from labvault.store.engine import READ_ONLY_OPTIONS, make_engine
 from labvault.store.pg_rls import app_role_url, bind_transaction
 from labvault.store.tenancy import LAB_KEY, UNSCOPED_KEY, TenantScopeError, scope_session
 
@@ -27,7 +27,7 @@ class Transactions(Protocol):
     :class:`Rehearsal` of it that commits nothing."""
 
     def transaction(
-        self, lab_id: uuid.UUID | None, *, unscoped: bool = False
+        self, lab_id: uuid.UUID | None, *, unscoped: bool = False, read_only: bool = False
     ) -> AbstractContextManager[Session]: ...
 
 
@@ -59,13 +59,18 @@ class Database:
         return self.engine.dialect.name
 
     @contextmanager
-    def transaction(self, lab_id: uuid.UUID | None, *, unscoped: bool = False) -> Iterator[Session]:
+    def transaction(
+        self, lab_id: uuid.UUID | None, *, unscoped: bool = False, read_only: bool = False
+    ) -> Iterator[Session]:
         """One unit of work for one lab (``lab_id`` None: platform tables only, unless ``unscoped``:
-        platform maintenance across labs, run as the owner)."""
+        platform maintenance across labs, run as the owner). ``read_only``: it writes nothing, so
+        it takes no write lock on SQLite, and PostgreSQL refuses a write in it."""
         sessions = self._owner_sessions if unscoped else self._sessions
         session = scope_session(sessions(), lab_id, unscoped=unscoped)
         try:
             with session.begin():
+                if read_only:
+                    session.connection(execution_options=READ_ONLY_OPTIONS)
                 yield session
         finally:
             session.close()
@@ -92,7 +97,9 @@ class Rehearsal:
         self._sessions = sessionmaker(db.engine, expire_on_commit=False, autoflush=False)
 
     @contextmanager
-    def transaction(self, lab_id: uuid.UUID | None, *, unscoped: bool = False) -> Iterator[Session]:
+    def transaction(
+        self, lab_id: uuid.UUID | None, *, unscoped: bool = False, read_only: bool = False
+    ) -> Iterator[Session]:
         if unscoped:
             raise TenantScopeError("a rehearsal runs in one lab's transaction, never unscoped")
         session = scope_session(self._sessions(), lab_id)

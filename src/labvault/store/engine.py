@@ -9,6 +9,11 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+# The execution options of a read-only transaction: SQLite begins it deferred (no write lock), psycopg
+# begins it READ ONLY (PostgreSQL refuses any write in it).
+READ_ONLY = "labvault_read_only"
+READ_ONLY_OPTIONS = {READ_ONLY: True, "postgresql_readonly": True}
+
 
 def normalise_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL URLs given without a driver."""
@@ -99,4 +104,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only transaction (store/database.py) takes no write lock: it reads the snapshot of
+        # its first statement while the one writer goes on.
+        read_only = connection.get_execution_options().get(READ_ONLY)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -85,6 +85,8 @@ EVENTS_APPEND_POLICY = "labvault_chain_append"
 APP_PRIVILEGES = {
     "audit_events": "SELECT, INSERT",
     "audit_heads": "SELECT, INSERT, UPDATE",
+    # Moved by triggers on the accounts and tokens, as their writer (identity/credential_epoch.py).
+    "credential_epoch": "SELECT, UPDATE",
 }
 DEFAULT_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 
