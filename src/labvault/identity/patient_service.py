@@ -79,6 +79,13 @@ class PatientService:
         with self.gate.lab(ctx, permission, own_orders=per_patient) as unit:
             yield unit.session, unit.keys
 
+    @contextmanager
+    def _read(self, ctx: AccessContext) -> Iterator[tuple[Session, LabKeySet]]:
+        """A read unit (read-only, its events group-committed: security/gate.py ``Gate.read``),
+        held to :meth:`_prescribed_for` like a ``per_patient`` :meth:`_lab`."""
+        with self.gate.read(ctx, Permission.PATIENT_READ, own_orders=True) as unit:
+            yield unit.session, unit.keys
+
     # --- duplicates -------------------------------------------------------------------------------
 
     def _duplicates(self, session: Session, keys: LabKeySet, data: PatientData) -> list[Duplicate]:
@@ -263,7 +270,7 @@ class PatientService:
 
     def get(self, ctx: AccessContext, patient_id: uuid.UUID) -> PatientRecord:
         """One identity; for a prescriber, of a patient they prescribed for (403 otherwise)."""
-        with self._lab(ctx, Permission.PATIENT_READ, per_patient=True) as (session, keys):
+        with self._read(ctx) as (session, keys):
             row = self._row(session, patient_id)
             if ctx.role is Role.PRESCRIBER:
                 prescribed = session.scalar(
@@ -287,7 +294,7 @@ class PatientService:
     ) -> list[PatientRecord]:
         """Blind-index candidates, confirmed on decrypted values; one transaction, one audit event.
         A prescriber finds only the patients they prescribed for."""
-        with self._lab(ctx, Permission.PATIENT_READ, per_patient=True) as (session, keys):
+        with self._read(ctx) as (session, keys):
             rows = _union(session, conditions(keys), MAX_RESULTS + 1, self._prescribed_for(ctx))
             records = [r for r in (codec.decode(keys, row) for row in rows) if confirm(r.data)][:MAX_RESULTS]
             self._check_prescribed(session, keys, ctx, [r.id for r in records])

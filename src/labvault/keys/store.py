@@ -36,7 +36,7 @@ from labvault.store.database import declared_lab
 SESSION_KEYSETS = "labvault.keysets"  # the key sets a transaction loaded, by lab
 
 
-def _used_in(session: Session, keys: LabKeySet) -> LabKeySet:
+def used_in(session: Session, keys: LabKeySet) -> LabKeySet:
     """Remember the keys in the transaction's session: the checks run from the audit choke point
     (the canary lookup, oversight/canaries.py) reuse them without reading the marker again."""
     session.info.setdefault(SESSION_KEYSETS, {})[keys.lab_id] = keys
@@ -74,13 +74,13 @@ class KeyStore:
                 raise KeyUnavailable(f"laboratory {lab_id} has no key set (destroyed?)")
             cached = self._cache.get(lab_id)
             if cached is not None and cached[0] == marker:
-                return _used_in(session, cached[1])
+                return used_in(session, cached[1])
             with self._lock:
                 current = self._cache.get(lab_id)
                 if current is None or current[0] != marker:
                     current = (marker, self._load(session, lab_id))
                     self._cache[lab_id] = current
-                return _used_in(session, current[1])
+                return used_in(session, current[1])
 
     def _load(self, session: Session, lab_id: uuid.UUID) -> LabKeySet:
         rows = session.scalars(select(LabKey).where(LabKey.lab_id == lab_id)).all()

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from labvault.errors import LabvaultError
 from labvault.oversight.read_counts import (  # re-exported: tests and benchmarks use them from here
@@ -266,7 +266,7 @@ def refuse(
         minutes * 60,
         records,
     )
-    session.info[PENDING_REFUSAL] = refusal
+    session.info.setdefault(PENDING_REFUSAL, []).append(refusal)
     raise refusal
 
 
@@ -281,22 +281,23 @@ def _action(records: Sequence[AuditRecord]) -> str:
     return max(set(counted), key=counted.count) if counted else ""
 
 
-@event.listens_for(Session, "after_soft_rollback")
-def _record_refusal(session: Session, _previous: Any) -> None:
-    """After the refused transaction rolled back (its connection released: on SQLite the write lock
-    is free again), record its alerts in a new transaction. Never masks the refusal itself."""
-    if session.in_transaction():  # a savepoint rolled back, not the transaction
+@event.listens_for(Session, "after_transaction_end")
+def _record_refusal(session: Session, transaction: SessionTransaction) -> None:
+    """Once the transaction of a refused access is over (rolled back; or, for a read unit's
+    events refused in a group commit, only their savepoint was, and the group's transaction
+    committed: security/audit_group.py), record each refusal's alerts in a new transaction (on
+    SQLite the write lock is free again). Never masks the refusal itself."""
+    if transaction.parent is not None:  # a savepoint, not the transaction
         return
-    refusal = session.info.pop(PENDING_REFUSAL, None)
-    if not isinstance(refusal, ReadBudgetExceeded):
-        return
-    try:
-        database = monitor_for(session).database
-        if database is None:
-            raise RuntimeError("no monitor is installed on this database")
-        record_refusal(database, refusal)
-    except Exception:  # the refusal stands; the log says the alert is missing
-        log.exception("could not record the read-budget refusal alert")
+    refusals = session.info.pop(PENDING_REFUSAL, None) or []
+    for refusal in refusals:
+        try:
+            database = monitor_for(session).database
+            if database is None:
+                raise RuntimeError("no monitor is installed on this database")
+            record_refusal(database, refusal)
+        except Exception:  # the refusal stands; the log says the alert is missing
+            log.exception("could not record the read-budget refusal alert")
 
 
 def record_refusal(database: Database, refusal: ReadBudgetExceeded) -> None:

@@ -54,6 +54,19 @@ class AuditRecord:
     patient_id: uuid.UUID | None = None
 
 
+@dataclass(frozen=True)
+class Deferred:
+    """One call of :func:`append_many` made in a read unit (security/gate.py ``Gate.read``): its
+    events are appended by the group commit (security/audit_group.py) once the unit is over."""
+
+    ctx: AccessContext
+    records: tuple[AuditRecord, ...]
+    on_lab: uuid.UUID | None
+
+
+# A read unit's session holds the list its events wait in (append_many writes nothing there).
+DEFERRED = "labvault.deferred_audit"
+
 # What sees every appended batch, in its transaction: (session, context, records, batch time, the
 # chain's last sequence number). It may raise to refuse the access (a hard read budget: 429).
 Watch = Callable[[Session, AccessContext, Sequence[AuditRecord], dt.datetime, int], None]
@@ -106,6 +119,8 @@ def append_many(
 ) -> None:
     """Append events to the context's chain; locks the chain head until the transaction ends.
     Any failure to write them is :class:`AuditUnavailable`: the caller's access fails with it.
+    In a read unit, the events wait for the unit's end, then the group commit appends them (the
+    read is answered only once they are committed).
 
     ``on_lab``: a platform context (an operator) acting on one lab's accounts records it on that
     lab's chain, where the lab's own auditors see it (in a transaction of that lab)."""
@@ -116,6 +131,10 @@ def append_many(
     lab_id = ctx.lab_id or on_lab
     chain = str(lab_id) if lab_id else PLATFORM_CHAIN
     watch = _watch_of(session)
+    deferred: list[Deferred] | None = session.info.get(DEFERRED)
+    if deferred is not None:
+        deferred.append(Deferred(ctx, tuple(records), on_lab))
+        return
     try:
         _append(session, ctx, chain, lab_id, records, watch)
     except DBAPIError as exc:

@@ -4,6 +4,8 @@ A service never calls ``db.transaction`` itself. It asks the gate for the kind o
 needs, and the gate decides with the policy (security/policy.py) before opening it:
 
 - :meth:`Gate.lab`: one lab's data, with its keys and row-link sealing bound (:class:`LabUnit`);
+- :meth:`Gate.read`: the same for a read, in a read-only transaction whose audit events are
+  group-committed (security/audit_group.py);
 - :meth:`Gate.lab_rows`: one lab's rows that hold no sealed field (no keys loaded, :class:`LabRows`);
 - :meth:`Gate.platform`: an operator's (or a lab admin's) action on the platform's tables;
 - :meth:`Gate.named_lab`: the lab a request names, not the caller's own: one lab's accounts, the
@@ -28,11 +30,12 @@ from sqlalchemy.orm import Session
 
 from labvault.crypto.keyset import LabKeySet
 from labvault.keys.store import KeyStore
-from labvault.security import policy
+from labvault.security import audit, policy
 from labvault.security.access import AccessContext
+from labvault.security.audit_group import group_of
 from labvault.security.permissions import Permission
 from labvault.store.bound_links import bind_session
-from labvault.store.database import Transactions
+from labvault.store.database import Database, Transactions
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,29 @@ class Gate:
             keys = self.keys.keyset(session, lab_id)
             bind_session(session, keys)
             yield LabUnit(session, keys, lab_id)
+
+    @contextmanager
+    def read(
+        self, ctx: AccessContext, permission: Permission, *, own_orders: bool = False
+    ) -> Iterator[LabUnit]:
+        """A read of the caller's lab, decided as :meth:`lab`, in a read-only transaction (no write
+        lock): its audit events are appended by the group commit (security/audit_group.py) when the
+        unit ends, and the unit ends only once they are committed, or raises what refused them.
+        For a unit that writes nothing but its audit events (PostgreSQL refuses any other write)."""
+        if not isinstance(self.db, Database):  # a rehearsal: it commits nothing anyway
+            with self.lab(ctx, permission, own_orders=own_orders) as unit:
+                yield unit
+            return
+        if self.keys is None:
+            raise TypeError("this gate was built without the key store: it opens no lab unit")
+        lab_id = self._decide_lab(ctx, permission, own_orders)
+        events: list[audit.Deferred] = []
+        with self.db.transaction(lab_id, read_only=True) as session:
+            keys = self.keys.keyset(session, lab_id)
+            bind_session(session, keys)
+            session.info[audit.DEFERRED] = events
+            yield LabUnit(session, keys, lab_id)
+        group_of(self.db).commit(lab_id, keys, events)
 
     @contextmanager
     def lab_rows(self, ctx: AccessContext, permission: Permission) -> Iterator[LabRows]:
