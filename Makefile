@@ -24,6 +24,7 @@ test: $(STAMP) lint
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.api_reads
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
