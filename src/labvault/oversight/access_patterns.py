@@ -6,13 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from labvault.security.access import AccessContext
 from labvault.security.alerts import AlertSpec, Severity, raised_here, recent_alert
+from labvault.security.audit import flush_held
 from labvault.security.models import AuditEvent
-from labvault.security.monitor import Monitor
+from labvault.security.monitor import Monitor, pending_counts
 
 OFF_HOURS = "off_hours"
 NEW_ORIGIN = "new_origin"
@@ -55,19 +56,37 @@ def new_origin_alert(
     events being appended, at ``batch_at``, excluded), while their recent events came from another
     network origin. A user's first network origin is their baseline, not an alert; once the
     alert's transaction commits, the origin is known and the alert is not raised again."""
-    if not is_network_origin(ctx.origin):
+    if not is_network_origin(ctx.origin) or ctx.actor_id is None:
         return None
-    window = (
-        _EVENTS.c.actor_id == ctx.actor_id,
-        _EVENTS.c.at >= now - monitor.origin_lookback,
-        _EVENTS.c.at < batch_at,
-    )
-    seen = select(_EVENTS.c.at).where(*window, _EVENTS.c.origin == ctx.origin).order_by(_EVENTS.c.at.desc())
-    if session.execute(seen.limit(1)).first() is not None:
+    key = (ctx.actor_id, ctx.origin)
+    pending_counts(session).origins[key] = batch_at  # known once this transaction commits
+    known = monitor.origin_seen(*key)
+    if known is not None and known >= now - monitor.origin_lookback:
+        return None  # committed, within the look-back: no query
+    flush_held(session)  # a group's earlier events of this user are in the log before it is read
+    parameters = {"actor": ctx.actor_id, "since": now - monitor.origin_lookback, "before": batch_at}
+    connection = session.connection()
+    if connection.execute(_SEEN, {**parameters, "origin": ctx.origin}).first() is not None:
         return None
-    recent = select(_EVENTS.c.origin).where(*window).order_by(_EVENTS.c.at.desc()).limit(RECENT_ORIGINS)
-    known = {origin for origin in session.scalars(recent) if is_network_origin(origin)}
-    if not known:
+    known_origins = {o for o in connection.execute(_RECENT, parameters).scalars() if is_network_origin(o)}
+    if not known_origins:
         return None
     # The origin itself is the alert's ``origin`` column.
     return AlertSpec(NEW_ORIGIN, Severity.LOW, {"lookback_days": monitor.origin_lookback.days})
+
+
+# Built once, run on the session's connection (the audit log is no lab's table; row-level security
+# holds it to the transaction's lab on PostgreSQL): the user's events of the look-back, this
+# batch's excluded.
+_WINDOW = (
+    _EVENTS.c.actor_id == bindparam("actor"),
+    _EVENTS.c.at >= bindparam("since"),
+    _EVENTS.c.at < bindparam("before"),
+)
+_SEEN = (
+    select(_EVENTS.c.at)
+    .where(*_WINDOW, _EVENTS.c.origin == bindparam("origin"))
+    .order_by(_EVENTS.c.at.desc())
+    .limit(1)
+)
+_RECENT = select(_EVENTS.c.origin).where(*_WINDOW).order_by(_EVENTS.c.at.desc()).limit(RECENT_ORIGINS)

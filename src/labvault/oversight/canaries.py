@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.orm import Session
 
 from labvault.crypto.errors import IntegrityError
@@ -55,6 +55,7 @@ class CanaryInfo:
 
 
 INDEX = "canary.patient"
+PLANTED = "labvault.planted_canaries"  # the lab's canary indexes, read once per transaction
 SEALED = SealedColumns(Canary, "patient_id", "planted_at")  # the canary's sealed fields
 _KEY_STORES: weakref.WeakKeyDictionary[Engine, KeyStore] = weakref.WeakKeyDictionary()
 
@@ -99,21 +100,41 @@ def canaries_among(
     session: Session, patient_ids: Iterable[uuid.UUID], keys: LabKeySet | None = None
 ) -> dict[uuid.UUID, uuid.UUID]:
     """Which of these patients (of the session's lab) are canaries: patient id -> canary id.
-    One keyed hash per patient, one indexed query per 500 patients."""
+    One keyed hash per patient; the lab's canaries are read once per transaction (a group commit
+    checks a whole group's reads against them: security/audit_group.py)."""
     patients = list(set(patient_ids))
     if not patients:
         return {}
     keys = keys or _session_keys(session)
     key = index_key(keys)
-    wanted = {canary_index(keys, patient_id, key): patient_id for patient_id in patients}
-    indexes = list(wanted)
+    planted = _lab_canaries(session)
     found: dict[uuid.UUID, uuid.UUID] = {}
-    for start in range(0, len(indexes), CHUNK):
-        query = select(Canary.patient_bidx, Canary.id).where(
-            Canary.patient_bidx.in_(indexes[start : start + CHUNK])
-        )
-        found.update((wanted[row.patient_bidx], row.id) for row in session.execute(query))
+    for patient_id in patients:
+        canary_id = planted.get(canary_index(keys, patient_id, key))
+        if canary_id is not None:
+            found[patient_id] = canary_id
     return found
+
+
+_CANARIES = Canary.__table__
+# Built once, run on the session's connection with its lab named (the watch runs it on every read
+# of a group; row-level security holds it to the lab on PostgreSQL).
+_PLANTED_QUERY = select(_CANARIES.c.patient_bidx, _CANARIES.c.id).where(
+    _CANARIES.c.lab_id == bindparam("canary_lab")
+)
+
+
+def _lab_canaries(session: Session) -> dict[bytes, uuid.UUID]:
+    """The blind indexes of the session's lab's canaries, as of its transaction (one query; a
+    canary planted in the transaction drops them: :meth:`CanaryService._record`)."""
+    lab_id = session.info.get(LAB_KEY)
+    cached: tuple[object, dict[bytes, uuid.UUID]] | None = session.info.get(PLANTED)
+    if cached is not None and cached[0] == lab_id:
+        return cached[1]
+    rows = session.connection().execute(_PLANTED_QUERY, {"canary_lab": lab_id})
+    planted = {row.patient_bidx: row.id for row in rows}
+    session.info[PLANTED] = (lab_id, planted)
+    return planted
 
 
 def canary_identity(person: SyntheticPatient) -> PatientData:
@@ -175,6 +196,7 @@ class CanaryService:
             )
             session.add(row)
             session.flush()
+            session.info.pop(PLANTED, None)
             # Names the canary, not its patient: the event must not itself look like an access.
             audit.append(session, ctx, AuditRecord("canary.plant", "canary", str(row.id), {"label": label}))
             return CanaryInfo(row.id, patient_id, planted_at, label)

@@ -221,6 +221,7 @@ def lab_patients(session: Session, lab_id: uuid.UUID, since: dt.datetime, stop_a
 def top_readers(session: Session, lab_id: uuid.UUID, since: dt.datetime) -> dict[str, Any]:
     """Who read the most distinct patients of the lab in the window: account ids and counts only
     (``None``: the console), and how many accounts read at all."""
+    audit.flush_held(session)  # a group commit's events so far are counted too
     patients = func.count(_EVENTS.c.patient_id.distinct()).label("patients")
     rows = session.execute(
         select(_EVENTS.c.actor_id, patients)

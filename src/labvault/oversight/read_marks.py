@@ -13,14 +13,54 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Table, case, func, select
+from sqlalchemy import Table, bindparam, case, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from labvault.oversight.read_mark_models import ReadMark
+from labvault.store.tenancy import LAB_KEY, TenantScopeError
 
 _MARKS: Table = ReadMark.__table__  # type: ignore[assignment]
+
+
+def _upsert(insert: Any) -> Any:
+    """The marks' upsert for one dialect; never backwards: two processes' clocks, or two
+    transactions, may commit out of order."""
+    new = insert.excluded
+    return insert.on_conflict_do_update(
+        index_elements=[_MARKS.c.lab_id, _MARKS.c.reader_id, _MARKS.c.patient_id],
+        set_={
+            "last_at": case((new.last_at > _MARKS.c.last_at, new.last_at), else_=_MARKS.c.last_at),
+            "last_opened_at": case(
+                (_MARKS.c.last_opened_at.is_(None), new.last_opened_at),
+                (new.last_opened_at > _MARKS.c.last_opened_at, new.last_opened_at),
+                else_=_MARKS.c.last_opened_at,
+            ),
+        },
+    )
+
+
+# Built once (SQLAlchemy caches their compiled form) and run on the session's connection: on every
+# batch of every read, the ORM's per-statement work cost more than the statements themselves. Each
+# names its lab explicitly (the ORM's tenant filter does not see them); on PostgreSQL row-level
+# security holds them to the transaction's lab like any statement.
+_UPSERTS = {"postgresql": _upsert(pg_insert(_MARKS)), "sqlite": _upsert(sqlite_insert(_MARKS))}
+
+_COUNTS = {
+    opened: select(func.count()).select_from(
+        select(_MARKS.c.id)
+        .where(
+            _MARKS.c.lab_id == bindparam("marks_lab"),
+            _MARKS.c.reader_id == bindparam("marks_reader"),
+            (_MARKS.c.last_opened_at if opened else _MARKS.c.last_at) >= bindparam("marks_since"),
+        )
+        .limit(bindparam("marks_limit"))
+        .subquery()
+    )
+    for opened in (False, True)
+}
+NO_LIMIT = 2**62
 
 
 def mark(
@@ -47,22 +87,8 @@ def mark(
         for reader in readers
         for patient_id, was_opened in opened.items()
     ]
-    dialect = session.get_bind().dialect.name
-    insert: Any = pg_insert(_MARKS) if dialect == "postgresql" else sqlite_insert(_MARKS)
-    new = insert.excluded
-    # Never backwards: two processes' clocks, or two transactions, may commit out of order.
-    statement = insert.on_conflict_do_update(
-        index_elements=[_MARKS.c.lab_id, _MARKS.c.reader_id, _MARKS.c.patient_id],
-        set_={
-            "last_at": case((new.last_at > _MARKS.c.last_at, new.last_at), else_=_MARKS.c.last_at),
-            "last_opened_at": case(
-                (_MARKS.c.last_opened_at.is_(None), new.last_opened_at),
-                (new.last_opened_at > _MARKS.c.last_opened_at, new.last_opened_at),
-                else_=_MARKS.c.last_opened_at,
-            ),
-        },
-    )
-    session.execute(statement, rows)
+    connection = session.connection()
+    connection.execute(_UPSERTS[connection.dialect.name], rows)
 
 
 def marked_since(
@@ -75,8 +101,13 @@ def marked_since(
 ) -> int:
     """Distinct patients the reader touched (``opened``: opened one by one) since ``since``, in
     the session's lab; stops at ``stop_after`` when given (all a threshold needs to know)."""
-    column = ReadMark.last_opened_at if opened else ReadMark.last_at
-    marks = select(ReadMark.id).where(ReadMark.reader_id == reader_id, column >= since)
-    if stop_after is not None:
-        marks = marks.limit(stop_after)
-    return int(session.scalar(select(func.count()).select_from(marks.subquery())) or 0)
+    lab_id = session.info.get(LAB_KEY)
+    if lab_id is None:
+        raise TenantScopeError("read marks are counted in a laboratory's transaction")
+    parameters = {
+        "marks_lab": lab_id,
+        "marks_reader": reader_id,
+        "marks_since": since,
+        "marks_limit": NO_LIMIT if stop_after is None else stop_after,
+    }
+    return int(session.connection().execute(_COUNTS[opened], parameters).scalar() or 0)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -136,65 +136,165 @@ def append_many(
         deferred.append(Deferred(ctx, tuple(records), on_lab))
         return
     try:
-        _append(session, ctx, chain, lab_id, records, watch)
+        held = held_cursor(session, chain)
+        cursor = held or ChainCursor.lock(session, chain)
+        at = utcnow()
+        rows = cursor.advance(ctx, lab_id, records, at)
+        if held is None:
+            _insert(session, rows)
+            cursor.save(session)
+        else:
+            cursor.pending.extend(rows)  # inserted with the group's (flush_held)
+        watch(
+            session, ctx, records, at, cursor.seq
+        )  # canaries, read budgets, unusual access (may refuse: 429)
     except DBAPIError as exc:
         raise AuditUnavailable(f"audit chain {chain} cannot be written ({exc.__class__.__name__})") from None
 
 
-def _append(
-    session: Session,
-    ctx: AccessContext,
-    chain: str,
-    lab_id: uuid.UUID | None,
-    records: Sequence[AuditRecord],
-    watch: Watch,
-) -> None:
-    head = session.execute(
-        update(_HEADS)
-        .where(_HEADS.c.chain == chain)
-        .values(last_seq=_HEADS.c.last_seq + len(records))
-        .returning(_HEADS.c.last_seq, _HEADS.c.last_hash, _HEADS.c.merkle_frontier)
-    ).first()
-    if head is None:
-        raise AuditUnavailable(f"audit chain {chain} does not exist")
-    seq = head.last_seq - len(records)
-    try:
-        frontier = Frontier.from_bytes(seq, head.merkle_frontier)
-    except ProofError:
-        raise AuditUnavailable(f"audit chain {chain} has a malformed Merkle frontier") from None
-    prev = head.last_hash
-    at = utcnow()
-    rows: list[dict[str, Any]] = []
-    for record in records:
-        seq += 1
-        entry = ChainEntry(
-            chain=chain,
-            chain_seq=seq,
-            at=at,
-            lab_id=lab_id,
-            actor_id=ctx.actor_id,
-            actor_label=ctx.actor_label,
-            role=ctx.role.value,
-            action=record.action,
-            object_type=record.object_type,
-            object_id=record.object_id,
-            purpose=ctx.purpose.value,
-            origin=ctx.origin,
-            detail=record.detail or {},
-            patient_id=record.patient_id,
-        )
-        digest = entry_hash(prev, entry)
-        # The stored row is the hashed entry plus its links: the column names are the field names.
-        rows.append({**vars(entry), "prev_hash": prev, "entry_hash": digest})
-        frontier.append(leaf_hash(digest))
-        prev = digest
-    session.execute(insert(_EVENTS), rows)
-    session.execute(
-        update(_HEADS)
-        .where(_HEADS.c.chain == chain)
-        .values(last_hash=prev, merkle_frontier=frontier.to_bytes())
+# Statements built once (their compiled form is cached by SQLAlchemy) and run on the session's
+# connection: the audit tables are no lab's tables (store/tenancy.py has nothing to add), and on
+# PostgreSQL row-level security holds them to the transaction's lab as for any statement.
+_LOCK_HEAD = (
+    update(_HEADS)
+    .where(_HEADS.c.chain == bindparam("head_chain"))
+    .values(last_seq=_HEADS.c.last_seq)
+    .returning(_HEADS.c.last_seq, _HEADS.c.last_hash, _HEADS.c.merkle_frontier)
+)
+_SAVE_HEAD = (
+    update(_HEADS)
+    .where(_HEADS.c.chain == bindparam("head_chain"))
+    .values(
+        last_seq=bindparam("head_seq"),
+        last_hash=bindparam("head_hash"),
+        merkle_frontier=bindparam("head_frontier"),
     )
-    watch(session, ctx, records, at, seq)  # canaries, read budgets, unusual access (may refuse: 429)
+)
+_INSERT_EVENTS = insert(_EVENTS)
+_HELD = "labvault.held_chains"
+
+
+class ChainCursor:
+    """A chain's head as one transaction holds it: locked (the row's lock on PostgreSQL, the write
+    lock on SQLite) until the transaction ends, moved forward in memory, written back by :meth:`save`.
+    """
+
+    def __init__(self, chain: str, seq: int, last_hash: bytes, frontier: Frontier) -> None:
+        self.chain, self.seq, self.last_hash, self.frontier = chain, seq, last_hash, frontier
+        self.pending: list[dict[str, Any]] = []  # held: rows appended, not inserted yet
+
+    @classmethod
+    def lock(cls, session: Session, chain: str) -> ChainCursor:
+        head = session.connection().execute(_LOCK_HEAD, {"head_chain": chain}).first()
+        if head is None:
+            raise AuditUnavailable(f"audit chain {chain} does not exist")
+        try:
+            frontier = Frontier.from_bytes(head.last_seq, head.merkle_frontier)
+        except ProofError:
+            raise AuditUnavailable(f"audit chain {chain} has a malformed Merkle frontier") from None
+        return cls(chain, head.last_seq, head.last_hash, frontier)
+
+    def mark(self) -> CursorMark:
+        """Where the cursor is, to go back to if what follows is rolled back (a savepoint)."""
+        return CursorMark(self.seq, self.last_hash, self.frontier.to_bytes(), tuple(self.pending))
+
+    def reset(self, mark: CursorMark) -> None:
+        """Back to ``mark`` after its savepoint was rolled back: rows pending then are pending
+        again, even those a flush inserted since (the rollback took them out of the table)."""
+        self.seq, self.last_hash = mark.seq, mark.last_hash
+        self.frontier = Frontier.from_bytes(mark.seq, mark.frontier)
+        self.pending = list(mark.pending)
+
+    def advance(
+        self, ctx: AccessContext, lab_id: uuid.UUID | None, records: Sequence[AuditRecord], at: dt.datetime
+    ) -> list[dict[str, Any]]:
+        """The rows of ``records`` as the next entries of the chain; the cursor moves past them."""
+        rows: list[dict[str, Any]] = []
+        for record in records:
+            self.seq += 1
+            entry = ChainEntry(
+                chain=self.chain,
+                chain_seq=self.seq,
+                at=at,
+                lab_id=lab_id,
+                actor_id=ctx.actor_id,
+                actor_label=ctx.actor_label,
+                role=ctx.role.value,
+                action=record.action,
+                object_type=record.object_type,
+                object_id=record.object_id,
+                purpose=ctx.purpose.value,
+                origin=ctx.origin,
+                detail=record.detail or {},
+                patient_id=record.patient_id,
+            )
+            digest = entry_hash(self.last_hash, entry)
+            # The stored row is the hashed entry plus its links: the column names are the field names.
+            rows.append({**vars(entry), "prev_hash": self.last_hash, "entry_hash": digest})
+            self.frontier.append(leaf_hash(digest))
+            self.last_hash = digest
+        return rows
+
+    def save(self, session: Session) -> None:
+        """Write the head back (a held cursor's pending rows first: flush_held)."""
+        _insert(session, self.pending)
+        self.pending = []
+        session.connection().execute(
+            _SAVE_HEAD,
+            {
+                "head_chain": self.chain,
+                "head_seq": self.seq,
+                "head_hash": self.last_hash,
+                "head_frontier": self.frontier.to_bytes(),
+            },
+        )
+
+
+@dataclass(frozen=True)
+class CursorMark:
+    seq: int
+    last_hash: bytes
+    frontier: bytes
+    pending: tuple[dict[str, Any], ...]
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.connection().execute(_INSERT_EVENTS, rows)
+
+
+def flush_held(session: Session) -> None:
+    """Insert the rows held cursors keep pending: before anything in the transaction reads the
+    events table (the watch's rare look-ups of the log), and by the group before it commits."""
+    for cursor in session.info.get(_HELD, {}).values():
+        rows, cursor.pending = cursor.pending, []
+        try:
+            _insert(session, rows)
+        except BaseException:
+            cursor.pending = rows + cursor.pending
+            raise
+
+
+def held_cursor(session: Session, chain: str) -> ChainCursor | None:
+    """The cursor a group commit holds on ``chain`` in this session, if any (security/audit_group.py):
+    every append of the transaction, the watch's alerts included, moves it, and the group writes
+    the head once at the end."""
+    held: dict[str, ChainCursor] = session.info.get(_HELD, {})
+    return held.get(chain)
+
+
+def hold(session: Session, chain: str) -> ChainCursor:
+    """Lock ``chain``'s head for the rest of the session's transaction and hold it in memory: the
+    caller writes it back with :meth:`ChainCursor.save` before committing."""
+    cursor = held_cursor(session, chain)
+    if cursor is None:
+        cursor = ChainCursor.lock(session, chain)
+        session.info.setdefault(_HELD, {})[chain] = cursor
+    return cursor
+
+
+def release(session: Session, chain: str) -> None:
+    session.info.get(_HELD, {}).pop(chain, None)
 
 
 def stored_entry(row: Any) -> StoredEntry:

@@ -108,18 +108,28 @@ class GroupCommit:
                 unit.committed = unit.error is None
 
     def _write_lab(self, lab_id: uuid.UUID, units: list[_Unit]) -> None:
+        """One transaction: the chain head read once and held (security/audit.py ``hold``), each
+        unit in a savepoint, the head written once."""
+        chain = str(lab_id)
         with self.db.transaction(lab_id) as session:
-            for unit in units:
-                if unit.keys is not None:
-                    used_in(session, unit.keys)  # the canary check's index key, without a query
-                savepoint = session.begin_nested()
-                try:
-                    for event in unit.events:
-                        audit.append_many(session, event.ctx, event.records, on_lab=event.on_lab)
-                    savepoint.commit()
-                except Exception as exc:  # refused (a read budget) or unwritable: this unit only
-                    savepoint.rollback()
-                    unit.error = exc
+            cursor = audit.hold(session, chain)
+            try:
+                for unit in units:
+                    if unit.keys is not None:
+                        used_in(session, unit.keys)  # the canary check's index key, without a query
+                    before = cursor.mark()
+                    savepoint = session.begin_nested()
+                    try:
+                        for event in unit.events:
+                            audit.append_many(session, event.ctx, event.records, on_lab=event.on_lab)
+                        savepoint.commit()
+                    except Exception as exc:  # refused (a read budget) or unwritable: this unit only
+                        savepoint.rollback()
+                        cursor.reset(before)
+                        unit.error = exc
+                cursor.save(session)
+            finally:
+                audit.release(session, chain)
         # A failure to commit raises out of the ``with``: _write gives it to every unit.
 
 

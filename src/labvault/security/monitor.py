@@ -63,6 +63,7 @@ HOUR, DAY = dt.timedelta(hours=1), dt.timedelta(days=1)
 # host stamps with a clock this far behind still falls in the short window counted later.
 CLOCK_MARGIN = dt.timedelta(minutes=1)
 FLAGGED_MAX = 10_000
+ORIGINS_MAX = 100_000  # (user, network origin) pairs remembered per process
 LAB_COUNTS_MAX = 10_000  # labs whose last count a process remembers (then it forgets them all)
 WINDOW_COUNTS_MAX = 50_000  # (user, window) counts a process remembers (then it forgets them all)
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -172,6 +173,7 @@ class Monitor:
     _flagged: set[tuple[uuid.UUID | None, dt.date]] = field(default_factory=set, repr=False)
     _lab_counts: dict[uuid.UUID, LabCount] = field(default_factory=dict, repr=False)
     _window_counts: dict[tuple[uuid.UUID, str], WindowCount] = field(default_factory=dict, repr=False)
+    _origins: dict[tuple[uuid.UUID, str], dt.datetime] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock = utcnow) -> Monitor:
@@ -223,6 +225,18 @@ class Monitor:
         if len(self._lab_counts) >= LAB_COUNTS_MAX and lab_id not in self._lab_counts:
             self._lab_counts.clear()
         self._lab_counts[lab_id] = count
+
+    def origin_seen(self, actor_id: uuid.UUID, origin: str) -> dt.datetime | None:
+        """When a committed event of this user last came from ``origin``, as far as this process
+        knows (oversight/access_patterns.py: no query while it is within the look-back)."""
+        return self._origins.get((actor_id, origin))
+
+    def remember_origin(self, actor_id: uuid.UUID, origin: str, at: dt.datetime) -> None:
+        if len(self._origins) >= ORIGINS_MAX and (actor_id, origin) not in self._origins:
+            self._origins.clear()
+        known = self._origins.get((actor_id, origin))
+        if known is None or at > known:
+            self._origins[(actor_id, origin)] = at
 
     def window_count(self, actor_id: uuid.UUID, window: str) -> WindowCount | None:
         return self._window_counts.get((actor_id, window))
@@ -337,6 +351,7 @@ class PendingCounts:
 
     labs: dict[uuid.UUID, LabCount] = field(default_factory=dict)
     windows: dict[tuple[uuid.UUID, str], WindowCount] = field(default_factory=dict)
+    origins: dict[tuple[uuid.UUID, str], dt.datetime] = field(default_factory=dict)  # network origins used
 
 
 def pending_counts(session: Session) -> PendingCounts:
@@ -356,6 +371,8 @@ def _keep_counts(session: Session) -> None:
         monitor.remember_lab_count(lab_id, count)
     for (actor_id, window), window_count in pending.windows.items():
         monitor.remember_window_count(actor_id, window, window_count)
+    for (actor_id, origin), at in pending.origins.items():
+        monitor.remember_origin(actor_id, origin, at)
 
 
 @event.listens_for(Session, "after_soft_rollback")
