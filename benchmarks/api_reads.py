@@ -48,6 +48,7 @@ from benchmarks.bare_app import PATIENT_BODY_ENV, WORKLIST_BODY_ENV
 from benchmarks.common import (
     BENCH_PASSWORD,
     DEFAULT_PG_ADMIN_URL,
+    RAISED_BUDGETS,
     PgDatabase,
     Progress,
     generate_finess_for,
@@ -75,17 +76,6 @@ WRK_THREADS = 1
 WRK_TIMEOUT = "10s"
 STARTUP_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 30.0
-# Budgets on, thresholds far above anything a run reads: the checks run, nothing is refused.
-SOFT, HARD = 500_000, 1_000_000
-ROLES = tuple(role.value for role in Role)
-RAISED_BUDGETS: dict[str, object] = {
-    "read_budgets": True,
-    **{f"read_budget{window}_soft": dict.fromkeys(ROLES, SOFT) for window in ("", "_hour", "_day")},
-    **{f"read_budget{window}_hard": dict.fromkeys(ROLES, HARD) for window in ("", "_hour", "_day")},
-    "read_rate_per_minute": HARD,
-    "lab_read_budget_soft": SOFT,
-    "lab_read_budget_hard": HARD,
-}
 
 
 class BenchmarkError(RuntimeError):

@@ -58,6 +58,23 @@ BENCH_PASSWORD = "benchmark horse battery staple"
 
 Progress = Callable[[str], None]
 
+# Read budgets on, thresholds far above anything a benchmark reads: every check runs, none refuses.
+RAISED_SOFT, RAISED_HARD = 500_000, 1_000_000
+RAISED_BUDGETS: dict[str, Any] = {
+    "read_budgets": True,
+    **{
+        f"read_budget{w}_soft": dict.fromkeys((r.value for r in Role), RAISED_SOFT)
+        for w in ("", "_hour", "_day")
+    },
+    **{
+        f"read_budget{w}_hard": dict.fromkeys((r.value for r in Role), RAISED_HARD)
+        for w in ("", "_hour", "_day")
+    },
+    "read_rate_per_minute": RAISED_HARD,
+    "lab_read_budget_soft": RAISED_SOFT,
+    "lab_read_budget_hard": RAISED_HARD,
+}
+
 
 def alternate(number: int, encrypted: Callable[[], int], plain: Callable[[], int]) -> tuple[int, int]:
     """Time both paths, swapping which goes first on every other call so drift hits both alike.
@@ -136,11 +153,10 @@ def bench_platform(backend: str, pg_admin_url: str = DEFAULT_PG_ADMIN_URL) -> It
             pg = PgDatabase(pg_admin_url, f"labvault_bench_{uuid.uuid4().hex[:12]}")
             pg.create()
             url = pg.url
-        # One reception account reads thousands of distinct patients in minutes: a read budget
-        # would refuse it (its cost for a real user is measured apart; docs/SECURITY.md).
-        settings = Settings(
-            data_dir=root / "data", key_dir=root / "keys", database_url=url, read_budgets=False
-        )
+        # The production path: budgets, watch and (on PostgreSQL) row-level security on. One
+        # reception account reads thousands of distinct patients in minutes: the thresholds are
+        # raised far above that, so every check runs and none refuses.
+        settings = Settings(data_dir=root / "data", key_dir=root / "keys", database_url=url, **RAISED_BUDGETS)
         initialise(settings)
         built = open_platform(settings)
         yield BenchEnv(built, root, new_lab_context(built, "BENCH1"), backend)

@@ -96,7 +96,10 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        # FULL: a commit is on disk before it returns (NORMAL, in WAL mode, may lose the last
+        # commits to a power loss or an OS crash). A read is answered only once its audit event is
+        # committed; the group commit (security/audit_group.py) makes one fsync serve many reads.
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA secure_delete=ON")

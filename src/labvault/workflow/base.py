@@ -62,6 +62,14 @@ class WorkflowService:
             catalog = self.catalogs.active_in(lab.session, lab.lab_id)
             yield Unit(lab.session, lab.keys, catalog, lab.lab_id)
 
+    @contextmanager
+    def _read(self, ctx: AccessContext, permission: Permission) -> Iterator[Unit]:
+        """A read's unit, decided as a ``per_order`` :meth:`_unit`: read-only, its audit events
+        group-committed, the answer given once they are (security/gate.py ``Gate.read``)."""
+        with self.gate.read(ctx, permission, own_orders=True) as lab:
+            catalog = self.catalogs.active_in(lab.session, lab.lab_id)
+            yield Unit(lab.session, lab.keys, catalog, lab.lab_id)
+
 
 def relationship_to_order(ctx: AccessContext, order: Order) -> Relationship:
     """The caller's tie to ``order``: the prescriber's, only for the account of its physician."""

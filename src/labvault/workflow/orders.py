@@ -170,7 +170,7 @@ class OrderService(WorkflowService):
         information and drugs, only for biologists and the order's prescriber, or through the
         caller's open break-the-glass override; result values only for roles that read results
         (a prescriber: their own orders' signed results)."""
-        with self._unit(ctx, Permission.ORDER_READ, per_order=True) as unit:
+        with self._read(ctx, Permission.ORDER_READ) as unit:
             order = load_order(unit, order_id)
             relationship = authorize_order(ctx, Permission.ORDER_READ, order)
             # From the items as loaded (their seals checked), not an SQL filter on the flag: a
@@ -192,7 +192,7 @@ class OrderService(WorkflowService):
     def for_patient(self, ctx: AccessContext, patient_id: uuid.UUID) -> list[OrderRecord]:
         """A patient's orders, newest first (restricted items hidden as in :meth:`get`). A
         prescriber gets only the orders they prescribed, and a 403 for a patient with none."""
-        with self._unit(ctx, Permission.ORDER_READ, per_order=True) as unit:
+        with self._read(ctx, Permission.ORDER_READ) as unit:
             if unit.session.get(Patient, patient_id) is None:
                 raise NotFound(f"no patient {patient_id} in this laboratory")
             query = own_orders_only(ctx, select(Order).where(Order.patient_id == patient_id))

@@ -150,7 +150,7 @@ class ReportService(WorkflowService):
 
     def list(self, ctx: AccessContext, order_id: uuid.UUID) -> list[ReportInfo]:
         """The released versions of an order's report (a prescriber: of their own orders)."""
-        with self._unit(ctx, Permission.REPORT_READ, per_order=True) as unit:
+        with self._read(ctx, Permission.REPORT_READ) as unit:
             order = load_order(unit, order_id)
             authorize_order(ctx, Permission.REPORT_READ, order)
             rows = unit.session.scalars(
@@ -166,7 +166,7 @@ class ReportService(WorkflowService):
     def pdf(self, ctx: AccessContext, order_id: uuid.UUID, version: int | None = None) -> bytes:
         """The stored PDF as released. One holding a restricted result is for biologists and the
         order's prescriber, or for someone with an open break-the-glass override for the patient."""
-        with self._unit(ctx, Permission.REPORT_READ, per_order=True) as unit:
+        with self._read(ctx, Permission.REPORT_READ) as unit:
             order = load_order(unit, order_id)
             relationship = authorize_order(ctx, Permission.REPORT_READ, order)
             row = self._report(unit, order_id, version)
@@ -327,7 +327,7 @@ class ReportService(WorkflowService):
         only for biologists, or through the caller's open break-the-glass override). A prescriber
         gets the results of their own orders only (theirs restricted included), and a 403 for a
         patient with none."""
-        with self._unit(ctx, Permission.RESULT_READ, per_order=True) as unit:
+        with self._read(ctx, Permission.RESULT_READ) as unit:
             view = self._history(unit, ctx, patient_id)
             audit.append(
                 unit.session,

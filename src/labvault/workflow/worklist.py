@@ -72,7 +72,7 @@ class WorklistService(WorkflowService):
         if not 1 <= limit <= MAX_WORKLIST:
             raise InvalidInput("limit", f"must be 1 to {MAX_WORKLIST}")
         permission = Permission.RESULT_BIO_VALIDATE if stage == "biological" else Permission.RESULT_READ
-        with self._unit(ctx, permission, per_order=True) as unit:
+        with self._read(ctx, permission) as unit:
             if section not in {t.section for t in unit.catalog.tests}:
                 raise InvalidInput("section", "unknown section in this laboratory's catalogue")
             query = own_orders_only(
@@ -141,7 +141,7 @@ class WorklistService(WorkflowService):
     def versions(self, ctx: AccessContext, item_id: uuid.UUID) -> list[tuple[ResultSummary, str | None]]:
         """Every version of an item's result, oldest first, each with its correction reason. A
         prescriber: the items of their own orders, and only the versions a biologist signed."""
-        with self._unit(ctx, Permission.RESULT_READ, per_order=True) as unit:
+        with self._read(ctx, Permission.RESULT_READ) as unit:
             item = unit.session.get(OrderItem, item_id)
             if item is None:
                 raise NotFound(f"no order item {item_id} in this laboratory")
