@@ -32,6 +32,7 @@ from labvault.schema import upgrade
 from labvault.security.audit import register_watch
 from labvault.security.audit_verifier import AuditVerifier
 from labvault.security.monitor import install as install_monitor
+from labvault.security.rate_limit import ORIGIN_KEY_PURPOSE, LoginRateLimit
 from labvault.security.signed_checkpoint import KEY_NAME, NoteSigner
 from labvault.security.webauthn_factor import RelyingParty
 from labvault.store.database import Database
@@ -75,6 +76,7 @@ class Platform:
     canaries: CanaryService
     refusals: RefusalService
     breach: BreachChecker
+    login_limit: LoginRateLimit  # the password-taking routes' per-origin limit, in the database
 
     def close(self) -> None:
         self.keys.forget()
@@ -156,4 +158,10 @@ def open_platform(settings: Settings) -> Platform:
         canaries=CanaryService(db, patients),
         refusals=RefusalService(db, settings),
         breach=BreachChecker(db, keys),
+        login_limit=LoginRateLimit(
+            db,
+            provider.derive(ORIGIN_KEY_PURPOSE),
+            settings.login_rate_limit,
+            settings.login_rate_window_seconds,
+        ),
     )

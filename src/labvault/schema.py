@@ -16,6 +16,7 @@ import labvault.oversight.canary_models
 import labvault.security.alert_models
 import labvault.security.grant_models
 import labvault.security.models
+import labvault.security.rate_limit_models
 import labvault.workflow.models  # noqa: F401 - each registers its tables on the metadata
 from labvault.store import migrate
 from labvault.store.base import Base
