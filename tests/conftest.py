@@ -32,6 +32,11 @@ BACKENDS = ("sqlite", "postgresql")
 # Off-hours alerts depend on the wall clock: off for the suite, so that no test's audit chain
 # changes with the hour it runs at (tests/security/test_alerts_patterns.py tests them, clock injected).
 os.environ.setdefault("LABVAULT_OFF_HOURS_ALERTS", "false")
+# The login rate limit counts in the database, so every app of a test session shares it, and the
+# suite signs in far more than 30 times a minute from "testclient": out of reach unless a test
+# sets its own (tests/web/test_lockout_api.py, tests/security/test_login_rate_limit.py, the live
+# servers of tests/web/test_proxy_headers.py and tests/web/test_serve_workers.py).
+os.environ.setdefault("LABVAULT_LOGIN_RATE_LIMIT", "100000")
 
 
 def pg_available() -> bool:

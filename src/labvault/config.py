@@ -24,6 +24,14 @@ class Settings(BaseSettings):
     # PostgreSQL: the application's own role (no table ownership, no BYPASSRLS); database_url is
     # the owner's, for migrations and platform maintenance. Default: database_url as labvault_app.
     database_app_url: str | None = None
+    # PostgreSQL connection pools, per server process (store/engine.py): the application's engine
+    # at most pool_size + max_overflow connections (40: one per thread of uvicorn's pool), the
+    # owner's (maintenance) at most owner_pool_size + owner_max_overflow. With N workers the server
+    # needs N times their sum: keep it under PostgreSQL's max_connections (README, Configuration).
+    database_pool_size: int = Field(default=10, ge=1, le=1000)
+    database_max_overflow: int = Field(default=30, ge=0, le=1000)
+    database_owner_pool_size: int = Field(default=2, ge=1, le=100)
+    database_owner_max_overflow: int = Field(default=3, ge=0, le=100)
     checkpoint_dir: Path | None = None
     # The server signs the audit heads at least every interval, sooner once this many events were
     # appended since the last signature, and on every graceful stop (security/checkpoint_schedule.py).

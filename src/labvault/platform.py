@@ -32,10 +32,11 @@ from labvault.schema import upgrade
 from labvault.security.audit import register_watch
 from labvault.security.audit_verifier import AuditVerifier
 from labvault.security.monitor import install as install_monitor
+from labvault.security.rate_limit import ORIGIN_KEY_PURPOSE, LoginRateLimit
 from labvault.security.signed_checkpoint import KEY_NAME, NoteSigner
 from labvault.security.webauthn_factor import RelyingParty
 from labvault.store.database import Database
-from labvault.store.engine import sqlite_file
+from labvault.store.engine import PoolSize, sqlite_file
 from labvault.store.pg_rls import app_role_of
 from labvault.workflow.break_glass import BreakGlassService
 from labvault.workflow.item_lookup import ItemLookup
@@ -75,6 +76,7 @@ class Platform:
     canaries: CanaryService
     refusals: RefusalService
     breach: BreachChecker
+    login_limit: LoginRateLimit  # the password-taking routes' per-origin limit, in the database
 
     def close(self) -> None:
         self.keys.forget()
@@ -118,7 +120,12 @@ def open_platform(settings: Settings) -> Platform:
     """Open an initialised platform (``labvault init`` first)."""
     check_layout(settings)
     provider = FileKeyProvider(settings.key_dir)
-    db = Database(settings.resolved_database_url(), app_url=settings.database_app_url)
+    db = Database(
+        settings.resolved_database_url(),
+        app_url=settings.database_app_url,
+        pool=PoolSize(settings.database_pool_size, settings.database_max_overflow),
+        owner_pool=PoolSize(settings.database_owner_pool_size, settings.database_owner_max_overflow),
+    )
     # Read budgets, off-hours and origin alerts, the alert webhook (which names labs by code).
     install_monitor(db, settings, lab_code=lab_code_of)
     register_watch(db, watch)  # every audit batch: canaries, read budgets, unusual access
@@ -156,4 +163,10 @@ def open_platform(settings: Settings) -> Platform:
         canaries=CanaryService(db, patients),
         refusals=RefusalService(db, settings),
         breach=BreachChecker(db, keys),
+        login_limit=LoginRateLimit(
+            db,
+            provider.derive(ORIGIN_KEY_PURPOSE),
+            settings.login_rate_limit,
+            settings.login_rate_window_seconds,
+        ),
     )

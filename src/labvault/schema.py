@@ -18,6 +18,7 @@ import labvault.oversight.read_mark_models
 import labvault.security.alert_models
 import labvault.security.grant_models
 import labvault.security.models
+import labvault.security.rate_limit_models
 import labvault.workflow.models  # noqa: F401 - each registers its tables on the metadata
 from labvault.store import migrate
 from labvault.store.base import Base

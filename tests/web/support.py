@@ -78,8 +78,14 @@ def app_client(
     if settings:
         changed = platform.settings.model_copy(update=settings)
         # The refusal counts take their thresholds from the settings they are built with.
+        # So do the login limit's bounds (its hits are the database's: shared by every app on it).
         platform = dataclasses.replace(
-            platform, settings=changed, refusals=RefusalService(platform.db, changed)
+            platform,
+            settings=changed,
+            refusals=RefusalService(platform.db, changed),
+            login_limit=platform.login_limit.configured(
+                changed.login_rate_limit, changed.login_rate_window_seconds
+            ),
         )
     return TestClient(create_app(platform), client=(origin, 50000))
 

@@ -169,16 +169,24 @@ class AuditVerifier:
     def checkpoint_heads(self) -> Path:
         """Sign the trees the chain heads hold, without a full walk (cheap: the server does it
         every minute), but only where each extends the previous signed checkpoint, shown by an
-        RFC 9162 consistency proof built from the new entries: a log rewritten since is refused."""
-        taken_at = dt.datetime.now(dt.UTC)
-        with self.gate.maintenance() as session:
-            trees: dict[str, Frontier] = {}
-            for row in session.execute(select(_HEADS)):
-                try:
-                    trees[row.chain] = Frontier.from_bytes(row.last_seq, row.merkle_frontier)
-                except ProofError:
-                    raise AuditUnavailable(f"chain {row.chain} holds a malformed Merkle frontier") from None
-        return self._sign(trees, taken_at)
+        RFC 9162 consistency proof built from the new entries: a log rewritten since is refused.
+
+        The heads are read under the signing lock: several server processes sign the same heads
+        (``serve --workers N``), and a signer that read them before waiting for the lock would hold
+        trees older than those the previous holder just signed, refused as a rollback (a false
+        alarm) or, at equal sizes, a manifest dated before the one it replaces."""
+        with signing_lock(self.checkpoint_dir):
+            taken_at = dt.datetime.now(dt.UTC)
+            with self.gate.maintenance() as session:
+                trees: dict[str, Frontier] = {}
+                for row in session.execute(select(_HEADS)):
+                    try:
+                        trees[row.chain] = Frontier.from_bytes(row.last_seq, row.merkle_frontier)
+                    except ProofError:
+                        raise AuditUnavailable(
+                            f"chain {row.chain} holds a malformed Merkle frontier"
+                        ) from None
+            return self._sign_locked(trees, taken_at)
 
     def _sign(self, trees: dict[str, Frontier], taken_at: dt.datetime) -> Path:
         with signing_lock(self.checkpoint_dir):

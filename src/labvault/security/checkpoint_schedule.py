@@ -7,6 +7,10 @@ signature (counted from the chain heads, so entries other processes append count
 more when it stops gracefully (``stop``, called from the app's lifespan shutdown: SIGTERM and
 SIGINT alike). A crash or SIGKILL leaves at most about ``interval`` seconds or ``events`` entries
 (plus one poll's worth) unsigned; a refused checkpoint (a tampered log) is reported, never silent.
+
+Several processes serving one platform share a :class:`SignerLease`: only its holder signs on
+schedule (the others poll for it, and take over when the holder exits); every one of them signs at
+its own stop.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from sqlalchemy import Table, func, select
 from labvault.security.audit_verifier import AuditVerifier
 from labvault.security.gate import Gate
 from labvault.security.models import AuditHead
+from labvault.security.signer_lease import SignerLease
 from labvault.store.database import Database
 
 _HEADS: Table = AuditHead.__table__  # type: ignore[assignment]
@@ -39,8 +44,10 @@ class CheckpointSchedule:
         report: Callable[[str], None],
         poll: float = POLL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        lease: SignerLease | None = None,
     ) -> None:
         self.db, self.audit = db, audit
+        self.lease = lease  # None: this schedule is the only signer
         self.gate = Gate(db)
         self.interval, self.events, self.poll = interval, events, min(poll, interval)
         self.report = report
@@ -81,9 +88,24 @@ class CheckpointSchedule:
         self._thread.start()
 
     def _run(self) -> None:
-        self.tick()
-        while not self._stop.wait(self.poll):
-            self.tick()
+        while True:
+            if self._leading():
+                self.tick()
+            if self._stop.wait(self.poll):
+                return
+
+    def _leading(self) -> bool:
+        """Whether this schedule signs now: it has no lease to share, or holds it. A lease that
+        cannot be taken (an unwritable directory) is reported once, and this schedule signs anyway:
+        several signers are safe, none is not."""
+        if self.lease is None:
+            return True
+        try:
+            return self.lease.acquire()
+        except OSError as exc:
+            self.report(f"audit signer lease unavailable, signing on schedule anyway: {exc}")
+            self.lease = None
+            return True
 
     def stop(self) -> bool:
         """Stop the thread, then sign the heads as they are now (the graceful-stop checkpoint).
@@ -97,5 +119,8 @@ class CheckpointSchedule:
         except Exception as exc:  # reported: the operator must see an unsigned stop
             self.report(f"audit checkpoint at shutdown refused: {exc}")
             return False
+        finally:
+            if self.lease is not None:
+                self.lease.release()  # after the last signature: a sibling takes over
         self.signed += 1
         return True

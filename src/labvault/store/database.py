@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import DBAPIError, InvalidRequestError
 from sqlalchemy.orm import Session, sessionmaker
 
-from labvault.store.engine import READ_ONLY_OPTIONS, make_engine
+from labvault.store.engine import APP_POOL, OWNER_POOL, READ_ONLY_OPTIONS, PoolSize, make_engine
 from labvault.store.pg_rls import app_role_url, bind_transaction
 from labvault.store.tenancy import LAB_KEY, UNSCOPED_KEY, TenantScopeError, scope_session
 
@@ -42,12 +42,22 @@ def prefer_custom_plans(session: Session) -> None:
 class Database:
     """Owns the engines; hands out sessions that commit on success and roll back on any error."""
 
-    def __init__(self, url: str, app_url: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        app_url: str | None = None,
+        *,
+        pool: PoolSize = APP_POOL,
+        owner_pool: PoolSize = OWNER_POOL,
+    ) -> None:
+        """``pool`` and ``owner_pool``: the PostgreSQL connection pools of the application's and
+        the owner's engines in this process (store/engine.py; SQLite has one engine, its own pool)."""
         self.url = url  # the owner's: migrations and maintenance
-        self.owner_engine: Engine = make_engine(url)
+        self.pools = (pool, owner_pool)
+        self.owner_engine: Engine = make_engine(url, pool=owner_pool)
         if self.owner_engine.dialect.name == "postgresql":
             self.app_url = app_url or app_role_url(url)
-            self.engine: Engine = make_engine(self.app_url)
+            self.engine: Engine = make_engine(self.app_url, pool=pool)
         else:
             self.app_url = url
             self.engine = self.owner_engine
@@ -82,6 +92,22 @@ class Database:
         security/gate.py, whose ``maintenance`` is this same transaction."""
         with self.transaction(None, unscoped=True) as session:
             yield session
+
+    def connections_needed(self) -> int:
+        """PostgreSQL: the most connections this process's two pools may hold at once; SQLite: 0."""
+        if self.dialect != "postgresql":
+            return 0
+        return sum(pool.most for pool in self.pools)
+
+    def connections_allowed(self) -> int | None:
+        """PostgreSQL: the connections the server accepts from roles that are not superusers
+        (``max_connections`` less the reserved ones); None on SQLite."""
+        if self.dialect != "postgresql":
+            return None
+        with self.engine.connect() as conn:
+            total = int(conn.exec_driver_sql("SHOW max_connections").scalar_one())
+            reserved = int(conn.exec_driver_sql("SHOW superuser_reserved_connections").scalar_one())
+        return total - reserved
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +72,35 @@ def secure_sqlite_file(path: Path) -> None:
             continue
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+@dataclass(frozen=True)
+class PoolSize:
+    """The connections one engine of one process keeps open (``size``) and opens beyond that under
+    load (``overflow``, closed again when returned): at most ``size + overflow`` at once, after
+    which a thread waits for one (SQLAlchemy's QueuePool, 30 s, then an error)."""
+
+    size: int
+    overflow: int
+
+    @property
+    def most(self) -> int:
+        return self.size + self.overflow
+
+
+# PostgreSQL, the application's engine: one connection per request thread at most, and uvicorn
+# runs sync routes on anyio's thread pool of 40, so 40 connections per worker process. Two workers
+# (80) plus the owner's engines (below) stay under PostgreSQL's default max_connections of 100
+# (3 of which are reserved for superusers). Settings: LABVAULT_DATABASE_POOL_SIZE / _MAX_OVERFLOW.
+APP_POOL = PoolSize(10, 30)
+# PostgreSQL, the owner's engine: maintenance only (the checkpoint signer, audit proofs, re-encryption).
+OWNER_POOL = PoolSize(2, 3)
+# SQLite: one writer at a time whatever the pool, and every audited transaction writes; a few open
+# connections for the WAL's concurrent readers (and so that the WAL is not removed, below).
+SQLITE_POOL = PoolSize(5, 10)
+
+
+def make_engine(url: str, *, echo: bool = False, pool: PoolSize = APP_POOL) -> Engine:
     """An engine tuned for labvault: SQLite in WAL mode with immediate transactions, its files
-    owner-only."""
+    owner-only; PostgreSQL with ``pool`` (SQLite keeps its own, :data:`SQLITE_POOL`)."""
     url = normalise_url(url)
     database = sqlite_file(url)
     if database is not None:
@@ -81,10 +108,10 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
         # A pool of open connections: closing the last SQLite connection checkpoints and removes
         # the WAL (an fsync each time), which made every short transaction cost tens of ms.
-        engine = create_engine(url, echo=echo, pool_size=5, max_overflow=10)
+        engine = create_engine(url, echo=echo, pool_size=SQLITE_POOL.size, max_overflow=SQLITE_POOL.overflow)
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=pool.size, max_overflow=pool.overflow)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 
 from labvault.platform import Platform
 from labvault.security.checkpoint_schedule import CheckpointSchedule
+from labvault.security.signer_lease import SignerLease
 from labvault.web.deps import CurrentAccount, bearer
 from labvault.web.errors import install_error_handlers
 from labvault.web.headers import SecurityHeaders
@@ -77,10 +78,14 @@ def openapi_document(request: Request, _: CurrentAccount) -> JSONResponse:
     return JSONResponse(app.openapi())
 
 
-def checkpoint_lifespan(platform: Platform) -> Any:
+def checkpoint_lifespan(platform: Platform, *, close_platform: bool = False) -> Any:
     """While the app runs, its audit heads are signed on schedule; when it stops gracefully
     (uvicorn runs the lifespan shutdown on SIGTERM and SIGINT alike, before it re-raises the
-    signal) they are signed once more, after the last request: no unsigned tail on a normal stop."""
+    signal) they are signed once more, after the last request: no unsigned tail on a normal stop.
+
+    Several processes serving one platform (``serve --workers N``) share the signer lease: one
+    signs on schedule, each signs at its own stop (security/signer_lease.py). ``close_platform``:
+    the app opened the platform itself (web/worker.py), so it closes it, after that signature."""
     log = logging.getLogger("labvault.audit")
 
     @asynccontextmanager
@@ -91,19 +96,26 @@ def checkpoint_lifespan(platform: Platform) -> Any:
             interval=platform.settings.checkpoint_interval_seconds,
             events=platform.settings.checkpoint_events,
             report=log.error,
+            lease=SignerLease(platform.audit.checkpoint_dir),
         )
         schedule.start()
         try:
             yield
         finally:
-            await to_thread.run_sync(schedule.stop)
+            try:
+                await to_thread.run_sync(schedule.stop)
+            finally:
+                if close_platform:
+                    platform.close()
 
     return lifespan
 
 
-def create_app(platform: Platform) -> ASGIApp:
+def create_app(platform: Platform, *, close_platform: bool = False) -> ASGIApp:
+    """The application over ``platform``; it closes the platform at shutdown only if told it owns
+    it (``close_platform``), else the caller does."""
     app = LabvaultAPI(
-        lifespan=checkpoint_lifespan(platform),
+        lifespan=checkpoint_lifespan(platform, close_platform=close_platform),
         title="labvault",
         version="0.1.0",
         description="Laboratory information system: every identifying field encrypted, every access audited.",

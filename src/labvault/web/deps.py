@@ -4,20 +4,17 @@ recent re-authentication for sensitive routes, and the rate limit of password-ta
 from __future__ import annotations
 
 import math
-import threading
 import uuid
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from labvault.config import Settings
 from labvault.errors import InvalidInput, Unauthenticated
 from labvault.identity.accounts import Account, TokenKind, context_for
 from labvault.identity.reauth import require_recent_auth
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose
-from labvault.security.rate_limit import SlidingWindowLimiter
 
 bearer = HTTPBearer(
     auto_error=False, description="An API token from /api/v1/auth/login or `labvault token create`"
@@ -65,24 +62,11 @@ def recent_account(account: CurrentAccount, platform: PlatformDep) -> Account:
 RecentAccount = Annotated[Account, Depends(recent_account)]
 RequireRecentAuth = Depends(recent_account)  # for a route's ``dependencies=[...]``
 
-_limiter_lock = threading.Lock()
-
-
-def _auth_limiter(request: Request, settings: Settings) -> SlidingWindowLimiter:
-    state = request.app.state
-    limiter: SlidingWindowLimiter | None = getattr(state, "auth_limiter", None)
-    if limiter is None:
-        with _limiter_lock:
-            limiter = getattr(state, "auth_limiter", None)
-            if limiter is None:
-                limiter = SlidingWindowLimiter(settings.login_rate_limit, settings.login_rate_window_seconds)
-                state.auth_limiter = limiter
-    return limiter
-
 
 def auth_rate_limit(request: Request, platform: PlatformDep) -> None:
-    """Per-origin limit on the routes that take a password (429 with Retry-After)."""
-    retry_after = _auth_limiter(request, platform.settings).hit(origin_of(request))
+    """Per-origin limit on the routes that take a password (429 with Retry-After), counted in the
+    database so that every server worker counts the same hits (security/rate_limit.py)."""
+    retry_after = platform.login_limit.hit(origin_of(request))
     if retry_after is not None:
         raise HTTPException(
             status_code=429,
