@@ -324,24 +324,9 @@ def labvault_command(site: Site, port: int, workers: int) -> list[str]:
 
 
 def bare_command(port: int, workers: int) -> list[str]:
-    """Uvicorn as labvault runs it: no access log, no server header."""
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "benchmarks.bare_app:create_app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-        "--no-server-header",
-    ]
+    """Uvicorn as labvault runs it (no access log, no server header; several workers through the
+    same supervisor, web/processes.py): benchmarks/bare_app.py's ``main``."""
+    return [sys.executable, "-m", "benchmarks.bare_app", "--port", str(port), "--workers", str(workers)]
 
 
 def capture(server: Server, path: str, token: str) -> bytes:

@@ -2,21 +2,28 @@
 query validation and a sync route, answering the very bytes labvault answered, with no token check,
 database, decryption, audit or budget. labvault's reads/s over this app's is what its own work costs.
 
-Served in a subprocess by ``uvicorn --factory benchmarks.bare_app:create_app``; the bodies are read
-from the files the environment names (captured from the real server by one GET each).
+Served in a subprocess by ``python -m benchmarks.bare_app --port P --workers N``, the way
+``labvault serve`` serves (one process: ``uvicorn.run``; several: web/processes.py); the bodies are
+read from the files the environment names (captured from the real server by one GET each).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
+import uvicorn
 from fastapi import FastAPI, Response
+
+from labvault.web.processes import serve_processes
 
 PATIENT_BODY_ENV = "BENCH_BARE_PATIENT_BODY"
 WORKLIST_BODY_ENV = "BENCH_BARE_WORKLIST_BODY"
 JSON = "application/json"
+APP = "benchmarks.bare_app:create_app"
 
 
 def create_app() -> FastAPI:
@@ -39,3 +46,26 @@ def create_app() -> FastAPI:
         return Response(worklist, media_type=JSON)
 
     return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="the bare app of benchmarks/api_reads.py")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    options: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": args.port,
+        "factory": True,
+        "log_level": "warning",
+        "access_log": False,
+        "server_header": False,
+    }
+    if args.workers == 1:
+        uvicorn.run(APP, **options)
+    else:
+        serve_processes(APP, args.workers, **options)
+
+
+if __name__ == "__main__":
+    main()

@@ -101,6 +101,7 @@ def run_server(platform: Platform, host: str, port: int, workers: int = 1) -> No
 
             uvicorn.run(create_app(platform), **options)
             return
+        from labvault.web.processes import serve_processes
         from labvault.web.worker import WORKER_APP
 
         warn_about_workers(platform, workers)
@@ -109,10 +110,10 @@ def run_server(platform: Platform, host: str, port: int, workers: int = 1) -> No
         # A worker answers the supervisor's health check only once Python has re-imported the
         # command and started; on a busy machine that took longer than uvicorn's 5 s, and the
         # supervisor killed and restarted every worker, in a loop.
-        uvicorn.run(
+        serve_processes(
             WORKER_APP,
+            workers,
             factory=True,
-            workers=workers,
             timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
             **options,
         )

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import DBAPIError, InvalidRequestError
 from sqlalchemy.orm import Session, sessionmaker
 
-from labvault.store.engine import APP_POOL, OWNER_POOL, READ_ONLY_OPTIONS, PoolSize, make_engine
+from labvault.store.engine import APP_POOL, OWNER_POOL, READ_ONLY_OPTIONS, PoolSize, make_engine, sqlite_file
 from labvault.store.pg_rls import app_role_url, bind_transaction
 from labvault.store.tenancy import LAB_KEY, UNSCOPED_KEY, TenantScopeError, scope_session
+from labvault.store.writer_lock import WriterLock
 
 
 class Transactions(Protocol):
@@ -63,6 +64,8 @@ class Database:
             self.engine = self.owner_engine
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._owner_sessions = sessionmaker(self.owner_engine, expire_on_commit=False, autoflush=False)
+        database_file = sqlite_file(url)
+        self._writer = WriterLock(database_file) if database_file is not None else None
 
     @property
     def dialect(self) -> str:
@@ -77,8 +80,9 @@ class Database:
         it takes no write lock on SQLite, and PostgreSQL refuses a write in it."""
         sessions = self._owner_sessions if unscoped else self._sessions
         session = scope_session(sessions(), lab_id, unscoped=unscoped)
+        writer = self._writer.held() if self._writer is not None and not read_only else nullcontext()
         try:
-            with session.begin():
+            with writer, session.begin():
                 if read_only:
                     session.connection(execution_options=READ_ONLY_OPTIONS)
                 yield session
