@@ -18,7 +18,6 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI, Response
 
-from labvault.web.processes import serve_processes
 
 PATIENT_BODY_ENV = "BENCH_BARE_PATIENT_BODY"
 WORKLIST_BODY_ENV = "BENCH_BARE_WORKLIST_BODY"
@@ -64,6 +63,8 @@ def main() -> None:
     if args.workers == 1:
         uvicorn.run(APP, **options)
     else:
+        from labvault.web.processes import serve_processes  # here: a tree before it can run one
+
         serve_processes(APP, args.workers, **options)
 
 
