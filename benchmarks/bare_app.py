@@ -18,7 +18,6 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI, Response
 
-
 PATIENT_BODY_ENV = "BENCH_BARE_PATIENT_BODY"
 WORKLIST_BODY_ENV = "BENCH_BARE_WORKLIST_BODY"
 JSON = "application/json"
