@@ -321,8 +321,12 @@ class SignInService(AccountsBase):
         process may have seen a later use: then it is read again before any refusal)."""
         if account.token_expires_at is None or account.token_expires_at <= now:
             return False
-        kind = account.token_kind
-        return not (kind is not None and kind.signed_in and now - last_used > self.policy.session_idle)
+        return not self._idle(account.token_kind, last_used, now)
+
+    def _idle(self, kind: TokenKind | None, last_used: dt.datetime, now: dt.datetime) -> bool:
+        """A login session unused for longer than :attr:`AuthPolicy.session_idle` (script tokens
+        have no idle timeout)."""
+        return kind is not None and kind.signed_in and now - last_used > self.policy.session_idle
 
     def _resolve(self, session: Session, digest: bytes, now: dt.datetime) -> tuple[Account, dt.datetime]:
         row = session.execute(
@@ -336,8 +340,7 @@ class SignInService(AccountsBase):
         if api_token.revoked_at is not None or api_token.expires_at <= now or not may_sign_in(session, user):
             raise Unauthenticated("token expired or revoked")
         kind = TokenKind(api_token.kind)
-        last_used = api_token.last_used_at or api_token.created_at
-        if kind.signed_in and now - last_used > self.policy.session_idle:
+        if self._idle(kind, api_token.last_used_at or api_token.created_at, now):
             raise Unauthenticated("session expired after a period without use: log in again")
         account = dataclasses.replace(
             account_of(user),

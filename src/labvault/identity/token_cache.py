@@ -69,11 +69,3 @@ class TokenCache:
             entry = self._entries.get(digest)
             if entry is not None and at > entry.last_used:
                 self._entries[digest] = ResolvedToken(entry.account, at, entry.epoch, entry.cached_at)
-
-    def forget(self, digest: bytes) -> None:
-        with self._lock:
-            self._entries.pop(digest, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()

@@ -43,7 +43,6 @@ from labvault.store.sealed_fields import SealedColumns
 from labvault.store.tenancy import LAB_KEY
 
 MAX_PLANT = 100
-CHUNK = 500
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,7 @@ def create_chain(session: Session, chain: str) -> None:
 def lock_chain(session: Session, ctx: AccessContext) -> None:
     """Take the chain head's row lock now: serialises check-then-write sequences of one lab
     (duplicate checks, revision checks) on PostgreSQL; SQLite's BEGIN IMMEDIATE already does."""
-    session.execute(update(_HEADS).where(_HEADS.c.chain == chain_of(ctx)).values(last_seq=_HEADS.c.last_seq))
+    session.connection().execute(_LOCK_HEAD, {"head_chain": chain_of(ctx)})
 
 
 def append(
@@ -145,9 +145,8 @@ def append_many(
             cursor.save(session)
         else:
             cursor.pending.extend(rows)  # inserted with the group's (flush_held)
-        watch(
-            session, ctx, records, at, cursor.seq
-        )  # canaries, read budgets, unusual access (may refuse: 429)
+        # Canaries, read budgets, unusual access (may refuse: 429).
+        watch(session, ctx, records, at, cursor.seq)
     except DBAPIError as exc:
         raise AuditUnavailable(f"audit chain {chain} cannot be written ({exc.__class__.__name__})") from None
 
@@ -235,10 +234,18 @@ class ChainCursor:
             self.last_hash = digest
         return rows
 
+    def flush(self, session: Session) -> None:
+        """Insert the rows kept pending (a held cursor's); they stay pending if the insert fails."""
+        rows, self.pending = self.pending, []
+        try:
+            _insert(session, rows)
+        except BaseException:
+            self.pending = rows + self.pending
+            raise
+
     def save(self, session: Session) -> None:
-        """Write the head back (a held cursor's pending rows first: flush_held)."""
-        _insert(session, self.pending)
-        self.pending = []
+        """Write the head back, a held cursor's pending rows first."""
+        self.flush(session)
         session.connection().execute(
             _SAVE_HEAD,
             {
@@ -267,12 +274,7 @@ def flush_held(session: Session) -> None:
     """Insert the rows held cursors keep pending: before anything in the transaction reads the
     events table (the watch's rare look-ups of the log), and by the group before it commits."""
     for cursor in session.info.get(_HELD, {}).values():
-        rows, cursor.pending = cursor.pending, []
-        try:
-            _insert(session, rows)
-        except BaseException:
-            cursor.pending = rows + cursor.pending
-            raise
+        cursor.flush(session)
 
 
 def held_cursor(session: Session, chain: str) -> ChainCursor | None:

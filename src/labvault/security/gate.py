@@ -80,13 +80,8 @@ class Gate:
         (:func:`~labvault.security.policy.prescriber_of`): a prescriber passes here and is held to
         their orders there. Every row with sealed links loaded in the unit is checked, every one
         written sealed (store/bound_links.py)."""
-        if self.keys is None:
-            raise TypeError("this gate was built without the key store: it opens no lab unit")
-        lab_id = self._decide_lab(ctx, permission, own_orders)
-        with self.db.transaction(lab_id) as session:
-            keys = self.keys.keyset(session, lab_id)
-            bind_session(session, keys)
-            yield LabUnit(session, keys, lab_id)
+        with self._lab_unit(self._decide_lab(ctx, permission, own_orders)) as unit:
+            yield unit
 
     @contextmanager
     def read(
@@ -100,16 +95,21 @@ class Gate:
             with self.lab(ctx, permission, own_orders=own_orders) as unit:
                 yield unit
             return
+        events: list[audit.Deferred] = []
+        with self._lab_unit(self._decide_lab(ctx, permission, own_orders), read_only=True) as unit:
+            unit.session.info[audit.DEFERRED] = events
+            yield unit
+        group_of(self.db).commit(unit.lab_id, unit.keys, events)
+
+    @contextmanager
+    def _lab_unit(self, lab_id: uuid.UUID, *, read_only: bool = False) -> Iterator[LabUnit]:
+        """The decided lab's transaction with its keys loaded and row-link sealing bound."""
         if self.keys is None:
             raise TypeError("this gate was built without the key store: it opens no lab unit")
-        lab_id = self._decide_lab(ctx, permission, own_orders)
-        events: list[audit.Deferred] = []
-        with self.db.transaction(lab_id, read_only=True) as session:
+        with self.db.transaction(lab_id, read_only=read_only) as session:
             keys = self.keys.keyset(session, lab_id)
             bind_session(session, keys)
-            session.info[audit.DEFERRED] = events
             yield LabUnit(session, keys, lab_id)
-        group_of(self.db).commit(lab_id, keys, events)
 
     @contextmanager
     def lab_rows(self, ctx: AccessContext, permission: Permission) -> Iterator[LabRows]:

@@ -115,8 +115,9 @@ def make_engine(url: str, *, echo: bool = False, pool: PoolSize = APP_POOL) -> E
 
 
 def _configure_sqlite(engine: Engine) -> None:
-    """WAL for concurrent readers; BEGIN IMMEDIATE so every (audited, so writing) transaction
-    takes the write lock up front instead of failing on a read-to-write upgrade."""
+    """WAL for concurrent readers; BEGIN IMMEDIATE so every writing transaction takes the write lock
+    up front instead of failing on a read-to-write upgrade; a read-only one (:data:`READ_ONLY`)
+    begins deferred, with ``query_only`` on for its duration."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

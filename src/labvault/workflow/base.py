@@ -22,7 +22,7 @@ from labvault.keys.store import KeyStore
 from labvault.security import audit, policy
 from labvault.security.access import AccessContext, Role
 from labvault.security.audit import AuditRecord
-from labvault.security.gate import Gate
+from labvault.security.gate import Gate, LabUnit
 from labvault.security.grant_models import AccessOverride
 from labvault.security.permissions import Permission
 from labvault.security.policy import Effect, Relationship, Sensitivity
@@ -59,16 +59,17 @@ class WorkflowService:
         caller's own (:func:`own_orders`): a prescriber passes the gate and is held to their orders
         there."""
         with self.gate.lab(ctx, permission, own_orders=per_order) as lab:
-            catalog = self.catalogs.active_in(lab.session, lab.lab_id)
-            yield Unit(lab.session, lab.keys, catalog, lab.lab_id)
+            yield self._with_catalog(lab)
 
     @contextmanager
     def _read(self, ctx: AccessContext, permission: Permission) -> Iterator[Unit]:
         """A read's unit, decided as a ``per_order`` :meth:`_unit`: read-only, its audit events
         group-committed, the answer given once they are (security/gate.py ``Gate.read``)."""
         with self.gate.read(ctx, permission, own_orders=True) as lab:
-            catalog = self.catalogs.active_in(lab.session, lab.lab_id)
-            yield Unit(lab.session, lab.keys, catalog, lab.lab_id)
+            yield self._with_catalog(lab)
+
+    def _with_catalog(self, lab: LabUnit) -> Unit:
+        return Unit(lab.session, lab.keys, self.catalogs.active_in(lab.session, lab.lab_id), lab.lab_id)
 
 
 def relationship_to_order(ctx: AccessContext, order: Order) -> Relationship:
