@@ -20,6 +20,7 @@ from labvault.identity.lab_service import LabService, lab_code_of
 from labvault.identity.patient_service import PatientService
 from labvault.identity.physician_service import PhysicianService
 from labvault.identity.security_keys import SecurityKeyService
+from labvault.interop.hl7v2.inbox import Hl7Inbox
 from labvault.keys.reencrypt import ReEncryptor
 from labvault.keys.store import KeyStore
 from labvault.oversight.access_log import AccessLogService
@@ -77,6 +78,7 @@ class Platform:
     refusals: RefusalService
     breach: BreachChecker
     login_limit: LoginRateLimit  # the password-taking routes' per-origin limit, in the database
+    hl7_inbox: Hl7Inbox  # interface accounts' HL7 v2 messages (interop/)
 
     def close(self) -> None:
         self.keys.forget()
@@ -137,6 +139,8 @@ def open_platform(settings: Settings) -> Platform:
     auth_policy = AuthPolicy.from_settings(settings)
     accounts = AccountService(db, keys, auth_policy)
     patients = PatientService(db, keys, PrescribedThroughOrders())
+    catalog_items = ItemLookup(db, keys, catalogs)
+    results = ResultService(db, keys, catalogs)
     relying_party = RelyingParty(settings.webauthn_rp_id, settings.webauthn_rp_name, settings.webauthn_origin)
     return Platform(
         settings=settings,
@@ -150,9 +154,9 @@ def open_platform(settings: Settings) -> Platform:
         catalogs=catalogs,
         orders=OrderService(db, keys, catalogs),
         specimens=SpecimenService(db, keys, catalogs),
-        results=ResultService(db, keys, catalogs),
+        results=results,
         reports=ReportService(db, keys, catalogs),
-        items=ItemLookup(db, keys, catalogs),
+        items=catalog_items,
         audit=verifier,
         reencryptor=ReEncryptor(db, keys),
         break_glass=BreakGlassService(db, keys, auth_policy.reauth_max_age),
@@ -169,4 +173,5 @@ def open_platform(settings: Settings) -> Platform:
             settings.login_rate_limit,
             settings.login_rate_window_seconds,
         ),
+        hl7_inbox=Hl7Inbox(db, keys, catalogs, accounts, catalog_items, results),
     )

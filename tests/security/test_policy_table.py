@@ -44,6 +44,7 @@ patient.read             support            *           normal       D D D A | D
 patient.read             support            *           restricted   D D D D | D
 patient.read             prescriber         none        *            D D D D | D
 patient.read             prescriber         prescriber  *            A D D D | D
+patient.read             interface          *           *            D D D D | D
 
 patient.write            reception          *           normal       A A A D | D
 patient.write            reception          *           restricted   D D D D | D
@@ -54,6 +55,7 @@ patient.write            lab_admin          *           restricted   D D D D | D
 patient.write            platform_operator  *           *            D D D D | D
 patient.write            support            *           *            D D D D | D
 patient.write            prescriber         *           *            D D D D | D
+patient.write            interface          *           *            D D D D | D
 
 order.read               reception          *           normal       A A A D | D
 order.read               reception          *           restricted   G D D D | D
@@ -66,6 +68,7 @@ order.read               support            *           normal       D D D A | D
 order.read               support            *           restricted   D D D D | D
 order.read               prescriber         none        *            D D D D | D
 order.read               prescriber         prescriber  *            A D D D | D
+order.read               interface          *           *            D D D D | D
 
 result.read              reception          *           *            D D D D | D
 result.read              technician         *           normal       A A A D | D
@@ -76,6 +79,7 @@ result.read              platform_operator  *           *            D D D D | D
 result.read              support            *           *            D D D D | D
 result.read              prescriber         none        *            D D D D | D
 result.read              prescriber         prescriber  *            A D D D | D
+result.read              interface          *           *            D D D D | D
 
 result.enter             reception          *           *            D D D D | D
 result.enter             technician         *           normal       A A A D | D
@@ -85,6 +89,7 @@ result.enter             lab_admin          *           *            D D D D | D
 result.enter             platform_operator  *           *            D D D D | D
 result.enter             support            *           *            D D D D | D
 result.enter             prescriber         *           *            D D D D | D
+result.enter             interface          *           *            A D D D | D
 
 report.read              reception          *           normal       A A A D | D
 report.read              reception          *           restricted   G D D D | D
@@ -95,6 +100,7 @@ report.read              platform_operator  *           *            D D D D | D
 report.read              support            *           *            D D D D | D
 report.read              prescriber         none        *            D D D D | D
 report.read              prescriber         prescriber  *            A D D D | D
+report.read              interface          *           *            D D D D | D
 
 patient.access_log.read  reception          *           *            D D D D | D
 patient.access_log.read  technician         *           *            D D D D | D
@@ -104,6 +110,7 @@ patient.access_log.read  lab_admin          *           restricted   D D D D | D
 patient.access_log.read  platform_operator  *           *            D D D D | D
 patient.access_log.read  support            *           *            D D D D | D
 patient.access_log.read  prescriber         *           *            D D D D | D
+patient.access_log.read  interface          *           *            D D D D | D
 """
 PURPOSES = (Purpose.CARE, Purpose.IDENTITY_VIGILANCE, Purpose.ADMINISTRATION, Purpose.MAINTENANCE)
 ACTIONS = (

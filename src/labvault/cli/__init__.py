@@ -18,6 +18,7 @@ from labvault.cli import (
     install,
     keys,
     lab,
+    mllp,
     results,
     server,
     tokens,
@@ -40,6 +41,7 @@ app.add_typer(results.app, name="results")
 app.add_typer(alerts.app)  # alerts
 app.add_typer(canary.app, name="canary")
 app.add_typer(breach.app, name="breach")
+app.add_typer(mllp.app)  # mllp
 
 
 def main() -> None:

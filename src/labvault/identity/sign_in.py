@@ -121,6 +121,8 @@ class SignInService(AccountsBase):
         second_factor: SecondFactor | None = None,
     ) -> Verified | None:
         user = find_user(session, username)
+        if user is not None and user.role == Role.INTERFACE.value:
+            user = None  # a connection, not a person: it never signs in (interop/), refused alike
         verified = self.checker.check(
             session, user, username, password, totp_code, Check.LOGIN, origin, second_factor
         )

@@ -19,13 +19,16 @@ class Role(StrEnum):
     # No account holds this one: the context a platform operator gets for one lab, only from a lab
     # admin's active grant (oversight/support_grants.py).
     SUPPORT = "support"
+    # A connection of the lab (an analyzer, a middleware, a hospital system), never a person: it
+    # enters what its instrument measured through its channel (interop/), and reads nothing back.
+    INTERFACE = "interface"
 
 
 # The lab's staff: what a lab admin may give or change to (a staff account never becomes a
 # prescriber account, nor the reverse: one is a physician, the other is not).
 LAB_ROLES = (Role.RECEPTION, Role.TECHNICIAN, Role.BIOLOGIST, Role.LAB_ADMIN)
 # Every role an account of a laboratory may hold.
-LAB_ACCOUNT_ROLES = (*LAB_ROLES, Role.PRESCRIBER)
+LAB_ACCOUNT_ROLES = (*LAB_ROLES, Role.PRESCRIBER, Role.INTERFACE)
 
 
 class Purpose(StrEnum):

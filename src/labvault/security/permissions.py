@@ -98,6 +98,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # Troubleshooting under a lab admin's grant: identities, physicians and orders (statuses, tubes),
     # read-only; never result values, reports or restricted tests.
     Role.SUPPORT: frozenset({Permission.PATIENT_READ, Permission.PHYSICIAN_READ, Permission.ORDER_READ}),
+    # An analyzer's or a hospital system's connection: results in, nothing out (interop/).
+    Role.INTERFACE: frozenset({Permission.RESULT_ENTER}),
 }
 
 

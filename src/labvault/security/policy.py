@@ -121,6 +121,11 @@ def decide(request: AccessRequest) -> Decision:
         return _allow("support grant: read-only maintenance")
     if purpose is Purpose.MAINTENANCE:
         return _deny("maintenance is platform support's purpose: state why you, as lab staff, need this")
+    if role is Role.INTERFACE:
+        if purpose is not Purpose.CARE:
+            return _deny("an interface works for care only")
+        # What an instrument measured, restricted tests included: it enters, it never reads back.
+        return _allow("the lab's interface: entry of what its instrument measured")
     if role is Role.PRESCRIBER:
         if request.relationship is not Relationship.PRESCRIBER:
             return _deny("a prescriber sees only the orders they prescribed")

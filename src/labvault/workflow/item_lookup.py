@@ -103,7 +103,7 @@ class ItemLookup(WorkflowService):
                     raise UnknownId(
                         f"{where}.test_code", NOT_ON_TUBE, {"barcode": barcode, "test_code": code}
                     )
-                if item.restricted and not sees_restricted(ctx):  # answered as a test not ordered
+                if item.restricted and not sees_restricted(ctx, Permission.RESULT_ENTER):  # as not ordered
                     absent = UnknownId(
                         f"{where}.test_code", NOT_ON_TUBE, {"barcode": barcode, "test_code": code}
                     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -92,9 +92,17 @@ def _item_codes(unit: Unit, results: Sequence[Result]) -> dict[uuid.UUID, str]:
 class ResultEntryService(WorkflowService):
     """Typing in (or importing) results; calculated tests follow their inputs."""
 
-    def enter(self, ctx: AccessContext, entries: Sequence[ResultEntry]) -> list[ResultSummary]:
+    def enter(
+        self,
+        ctx: AccessContext,
+        entries: Sequence[ResultEntry],
+        *,
+        within: Callable[[Unit, list[Result]], None] | None = None,
+    ) -> list[ResultSummary]:
         """Enter results (a new version each; the previous one is kept as superseded), flag them,
-        compare with the patient's previous result, then recompute calculated tests."""
+        compare with the patient's previous result, then recompute calculated tests.
+        ``within``: also run in the same transaction, once the results are written (a channel
+        records the message they came from: both commit, or neither does)."""
         if not entries:
             raise InvalidInput("entries", "at least one result is needed")
         if len(entries) > 5000:
@@ -168,11 +176,13 @@ class ResultEntryService(WorkflowService):
                     for r in withdrawn
                 ],
             )
+            if within is not None:
+                within(unit, created)
             codes = _item_codes(unit, created)
             return [summarise(unit, r, unit.catalog.get(codes[r.order_item_id])) for r in created]
 
     def _check_enterable(self, unit: Unit, ctx: AccessContext, where: str, item: OrderItem) -> None:
-        if item.restricted and not sees_restricted(ctx):  # answered as an absent item
+        if item.restricted and not sees_restricted(ctx, Permission.RESULT_ENTER):  # answered as absent
             raise refuse_unseen_item(
                 unit,
                 ctx,
