@@ -147,6 +147,6 @@ def repetitions(segment: hl7.Segment, field: int) -> int:
         value = segment(field)
     except (IndexError, KeyError):
         return 0
-    if isinstance(value, hl7.Repetition):
-        return len(value)
+    if isinstance(value, hl7.Field):
+        return len(value) if str(value) else 0
     return 1 if str(value) else 0

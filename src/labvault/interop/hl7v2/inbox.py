@@ -83,13 +83,14 @@ class Hl7Inbox:
             raise UnknownSender(username)
         ctx = context_for(account, Purpose.CARE, origin)
         facility = str(account.lab_id)
+        if not account.active:
+            self._alert_refused_sender(ctx, "disabled")
         try:
+            envelope = parse(raw)
             if not account.active:
-                self._alert_refused_sender(ctx, "disabled")
                 raise error(
                     ErrorCode.UNKNOWN_KEY, Location("MSH", 1, 3), "this interface account is disabled"
                 )
-            envelope = parse(raw)
             stored = self._accepted_ack(ctx, envelope.control_id)
             if stored is not None:
                 return stored
