@@ -251,4 +251,4 @@ def test_listeners_serve_loopback_only() -> None:
     require_loopback("127.0.0.1")
     require_loopback("::1")
     with pytest.raises(ValueError, match="loopback"):
-        require_loopback("0.0.0.0")
+        require_loopback("0.0.0.0")  # noqa: S104 - the address refused
