@@ -18,6 +18,7 @@ Field = tuple[tuple[str, ...], ...]
 """One field: its repeats, each a tuple of its components, decoded. An empty field is ``(("",),)``."""
 
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -88,13 +89,13 @@ def decode(text: str, delimiters: Delimiters = DEFAULT) -> str:
 
 
 def encode(text: str, delimiters: Delimiters = DEFAULT) -> str:
-    """The text escaped so that it splits nowhere: the inverse of ``decode`` (CR and LF, which would
-    end the record, as ``&X0D&`` and ``&X0A&``)."""
+    """The text escaped so that it splits nowhere: the inverse of ``decode``. Control characters
+    (CR would end the record, STX or ETX a frame) go as ``&Xhh&``."""
     d = delimiters
     text = text.replace(d.escape, f"{d.escape}E{d.escape}")
     for char, code in ((d.field, "F"), (d.component, "S"), (d.repeat, "R")):
         text = text.replace(char, f"{d.escape}{code}{d.escape}")
-    return text.replace("\r", f"{d.escape}X0D{d.escape}").replace("\n", f"{d.escape}X0A{d.escape}")
+    return _CONTROL.sub(lambda m: f"{d.escape}X{ord(m.group()):02X}{d.escape}", text)
 
 
 def split_record(
