@@ -94,7 +94,7 @@ def test_a_simulated_analyzer_session() -> None:
     events = send(EOT_)
     assert events == [TransferEnded(messages=len(RECORDS))]
     assert sent[-1] == b""
-    assert receiver.state is State.IDLE
+    assert receiver.timeout_seconds is None  # idle again
     assert delivered == [(r + "\r").encode() for r in RECORDS]
 
 
