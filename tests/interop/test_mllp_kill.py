@@ -17,7 +17,6 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from hl7.client import MLLPClient
 from sqlalchemy import func, select
@@ -92,14 +91,13 @@ def test_kill_9_mid_stream_loses_no_acknowledged_message_and_applies_none_twice(
     orders = [bench.order(tests=["K", "NA"]) for _ in range(STREAM)]
     stream = [message(n, order.specimens[0].barcode) for n, order in enumerate(orders)]
     acknowledged: set[int] = set()
-    with listener(platform, account.username) as process:
-        with MLLPClient("127.0.0.1", port_of(process)) as client:
-            for number in range(KILL_AFTER):
-                assert b"MSA|AA|" in client.send_message(stream[number])
-                acknowledged.add(number)
-            client.socket.send(b"\x0b" + stream[KILL_AFTER] + b"\x1c\r")  # sent, its ACK never read
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(30)
+    with listener(platform, account.username) as process, MLLPClient("127.0.0.1", port_of(process)) as client:
+        for number in range(KILL_AFTER):
+            assert b"MSA|AA|" in client.send_message(stream[number])
+            acknowledged.add(number)
+        client.socket.send(b"\x0b" + stream[KILL_AFTER] + b"\x1c\r")  # sent, its ACK never read
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(30)
     with listener(platform, account.username) as process, MLLPClient("127.0.0.1", port_of(process)) as client:
         for number in range(KILL_AFTER, STREAM):
             ack = client.send_message(stream[number])
