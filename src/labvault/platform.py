@@ -21,6 +21,7 @@ from labvault.identity.patient_service import PatientService
 from labvault.identity.physician_service import PhysicianService
 from labvault.identity.security_keys import SecurityKeyService
 from labvault.interop.hl7v2.inbox import Hl7Inbox
+from labvault.interop.intake import Intake
 from labvault.keys.reencrypt import ReEncryptor
 from labvault.keys.store import KeyStore
 from labvault.oversight.access_log import AccessLogService
@@ -78,7 +79,8 @@ class Platform:
     refusals: RefusalService
     breach: BreachChecker
     login_limit: LoginRateLimit  # the password-taking routes' per-origin limit, in the database
-    hl7_inbox: Hl7Inbox  # interface accounts' HL7 v2 messages (interop/)
+    intake: Intake  # what every inbound channel shares: senders, results in, message records (interop/)
+    hl7_inbox: Hl7Inbox  # interface accounts' HL7 v2 messages
 
     def close(self) -> None:
         self.keys.forget()
@@ -141,6 +143,7 @@ def open_platform(settings: Settings) -> Platform:
     patients = PatientService(db, keys, PrescribedThroughOrders())
     catalog_items = ItemLookup(db, keys, catalogs)
     results = ResultService(db, keys, catalogs)
+    intake = Intake(db, keys, catalogs, accounts, catalog_items, results)
     relying_party = RelyingParty(settings.webauthn_rp_id, settings.webauthn_rp_name, settings.webauthn_origin)
     return Platform(
         settings=settings,
@@ -173,5 +176,6 @@ def open_platform(settings: Settings) -> Platform:
             settings.login_rate_limit,
             settings.login_rate_window_seconds,
         ),
-        hl7_inbox=Hl7Inbox(db, keys, catalogs, accounts, catalog_items, results),
+        intake=intake,
+        hl7_inbox=Hl7Inbox(intake),
     )

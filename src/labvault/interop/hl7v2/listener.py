@@ -19,7 +19,8 @@ from collections.abc import Callable
 from hl7.mllp import InvalidBlockError, start_hl7_server
 
 from labvault.interop.hl7v2.envelope import MAX_MESSAGE_BYTES
-from labvault.interop.hl7v2.inbox import Hl7Inbox, UnknownSender
+from labvault.interop.hl7v2.inbox import Hl7Inbox
+from labvault.interop.intake import UnknownSender
 
 log = logging.getLogger("labvault.interop.mllp")
 START_BLOCK = b"\x0b"
