@@ -22,6 +22,7 @@ from labvault.identity.physician_service import PhysicianService
 from labvault.identity.security_keys import SecurityKeyService
 from labvault.interop.hl7v2.inbox import Hl7Inbox
 from labvault.interop.intake import Intake
+from labvault.interop.messages import InterfaceMessageService
 from labvault.keys.reencrypt import ReEncryptor
 from labvault.keys.store import KeyStore
 from labvault.oversight.access_log import AccessLogService
@@ -81,6 +82,7 @@ class Platform:
     login_limit: LoginRateLimit  # the password-taking routes' per-origin limit, in the database
     intake: Intake  # what every inbound channel shares: senders, results in, message records (interop/)
     hl7_inbox: Hl7Inbox  # interface accounts' HL7 v2 messages
+    interface_messages: InterfaceMessageService  # what they sent: outcomes and dead letters
 
     def close(self) -> None:
         self.keys.forget()
@@ -178,4 +180,5 @@ def open_platform(settings: Settings) -> Platform:
         ),
         intake=intake,
         hl7_inbox=Hl7Inbox(intake),
+        interface_messages=InterfaceMessageService(db),
     )

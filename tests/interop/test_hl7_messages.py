@@ -5,6 +5,7 @@ hl7apy validates strictly, and arbitrary bytes that never raise anything but a r
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from labvault.interop.hl7v2.ack import build_ack
-from labvault.interop.hl7v2.envelope import parse
+from labvault.interop.hl7v2.envelope import HeaderRefusal, parse
 from labvault.interop.hl7v2.oru import check, read_oru
 from labvault.interop.hl7v2.refusal import AckCode, ErrorCode, Hl7Refusal
 
@@ -131,6 +132,17 @@ def test_header_refusals_name_their_field(header: str, ack: AckCode, where: str)
     assert str(refused.value.where) == where
 
 
+def test_a_header_refusal_still_names_the_message_it_refuses() -> None:
+    with pytest.raises(HeaderRefusal) as refused:
+        parse(b"MSH|^~\\&|A|B|C|D|20261207||ORU^R01|M42|P|2.9\rOBX|1|ST|GLU^G^L||1||||||F\r")
+    ack = build_ack(
+        refused.value.envelope, refused.value.ack, refused.value, application="L", facility="F", now=NOW
+    )
+    assert (
+        "MSA|AR|M42" in ack.decode() and "ERR||MSH^1^12^1|203^Unsupported version id^HL70357" in ack.decode()
+    )
+
+
 @pytest.mark.parametrize(
     ("obx", "where"),
     [
@@ -211,3 +223,10 @@ def test_arbitrary_segments_after_a_valid_header_never_crash(segments: list[tupl
         check(read_oru(parse(body.encode("utf-8"))))
     except Hl7Refusal as refusal:
         assert refusal.reason
+
+
+def test_a_value_python_hl7_cannot_unescape_is_never_logged(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    message = oru("OBX|1|ST|GLU^Glucose^L||DUPONT\\\\Z|mmol/L|||||F")
+    read_oru(parse(message))
+    assert "DUPONT" not in caplog.text

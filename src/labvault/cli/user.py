@@ -3,6 +3,7 @@ platform operator; a lab admin acts on their staff with ``--admin``, proving bot
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from typing import Annotated
 
@@ -67,12 +68,20 @@ def user_add(
     enrols in MFA (``labvault user mfa-enroll``) before they can sign in."""
     with command_platform(data_dir, key_dir, database_url) as platform:
         lab_id = platform.labs.by_code(lab).id if lab else None
-        password = read_password(password_stdin, confirm=True)
+        # An interface (an analyzer's connection) never signs in: a password nobody knows.
+        interface = role is Role.INTERFACE
+        password = secrets.token_urlsafe(32) if interface else read_password(password_stdin, confirm=True)
         creator = _acting_admin(platform, admin, password_stdin, totp_code)
         account = platform.accounts.create_user(
             creator, username, password, role, lab_id, full_name, physician_id
         )
-    out.print(f"User {account.username} ({account.role.value}) created; next: labvault user mfa-enroll.")
+    if interface:
+        out.print(
+            f"Interface {account.username} created; it never signs in: serve it on loopback with "
+            f"labvault mllp --account {account.username} --port P (docs/INTEROP.md)."
+        )
+    else:
+        out.print(f"User {account.username} ({account.role.value}) created; next: labvault user mfa-enroll.")
 
 
 def _acting_admin(

@@ -39,6 +39,7 @@ class Permission(StrEnum):
     ALERTS_READ = "alerts.read"  # the lab's security alerts (ids and counts only)
     ALERTS_ACK = "alerts.acknowledge"
     CANARIES_MANAGE = "canaries.manage"  # plant and list canary patients
+    INTERFACE_MESSAGES_READ = "interface.messages.read"  # what the lab's interfaces sent, dead letters
 
 
 _STAFF = {Permission.PATIENT_READ, Permission.PHYSICIAN_READ}
@@ -84,6 +85,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         | {Permission.KEYS_MANAGE, Permission.AUDIT_READ, Permission.CATALOG_MANAGE}
         | {Permission.ACCESS_LOG_READ, Permission.SUPPORT_GRANT_MANAGE}
         | {Permission.ALERTS_READ, Permission.ALERTS_ACK, Permission.CANARIES_MANAGE}  # security officer
+        | {Permission.INTERFACE_MESSAGES_READ}  # the connections' messages: outcomes, never contents
     ),
     Role.PLATFORM_OPERATOR: frozenset(
         {Permission.LAB_MANAGE, Permission.LAB_USERS_MANAGE, Permission.PLATFORM_USERS_MANAGE}

@@ -4,12 +4,14 @@ type (MSH-9), control id (MSH-10), processing id (MSH-11), version (MSH-12)."""
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
 import hl7
+import hl7.util
 
-from labvault.interop.hl7v2.refusal import ErrorCode, Location, error, reject
+from labvault.interop.hl7v2.refusal import ErrorCode, Hl7Refusal, Location, error, reject
 
 MAX_MESSAGE_BYTES = 1024 * 1024
 VERSIONS = frozenset({"2.3", "2.3.1", "2.4", "2.5", "2.5.1"})
@@ -26,6 +28,9 @@ CHARSETS = {
 _NEWLINES = re.compile(rb"\r\n|\n|\r")
 MAX_CONTROL_ID = 199  # MSH-10 is an ST of 199 characters in 2.5
 _MSH = Location("MSH")
+# python-hl7 logs a value it cannot unescape, which is patient data, to a logger named after its
+# file: never in labvault's logs.
+logging.getLogger(hl7.util.__file__).disabled = True
 
 
 @dataclass(frozen=True)
@@ -100,30 +105,47 @@ def parse(raw: bytes) -> Envelope:
         )
     if len(control_id) > MAX_CONTROL_ID:
         raise error(ErrorCode.DATA_TYPE, Location("MSH", 1, 10), f"over {MAX_CONTROL_ID} characters")
-    version = component(message, msh, 12)
-    if version not in VERSIONS:
-        raise reject(
+    envelope = Envelope(
+        message=message,
+        message_type=component(message, msh, 9),
+        trigger=component(message, msh, 9, 2),
+        control_id=control_id,
+        version=component(message, msh, 12),
+        sending_application=component(message, msh, 3),
+        sending_facility=component(message, msh, 4),
+    )
+    check_header(envelope, component(message, msh, 11))
+    return envelope
+
+
+class HeaderRefusal(Hl7Refusal):
+    """A header labvault cannot take, once the control id is known: the acknowledgement still
+    names the message it refuses (MSA-2)."""
+
+    def __init__(self, refusal: Hl7Refusal, envelope: Envelope) -> None:
+        super().__init__(refusal.ack, refusal.code, refusal.where, refusal.reason)
+        self.envelope = envelope
+
+
+def check_header(envelope: Envelope, processing: str) -> None:
+    """Version (MSH-12), processing id (MSH-11) and type (MSH-9)."""
+    refusal: Hl7Refusal | None = None
+    if envelope.version not in VERSIONS:
+        refusal = reject(
             ErrorCode.UNSUPPORTED_VERSION,
             Location("MSH", 1, 12),
             f"unsupported HL7 version; one of {', '.join(sorted(VERSIONS))}",
         )
-    processing = component(message, msh, 11)
-    if processing and processing not in PROCESSING_IDS:
-        raise reject(
+    elif processing and processing not in PROCESSING_IDS:
+        refusal = reject(
             ErrorCode.UNSUPPORTED_PROCESSING_ID, Location("MSH", 1, 11), "processing id must be P, T or D"
         )
-    message_type = component(message, msh, 9)
-    if not message_type:
-        raise error(ErrorCode.REQUIRED_FIELD_MISSING, Location("MSH", 1, 9), "the message type is required")
-    return Envelope(
-        message=message,
-        message_type=message_type,
-        trigger=component(message, msh, 9, 2),
-        control_id=control_id,
-        version=version,
-        sending_application=component(message, msh, 3),
-        sending_facility=component(message, msh, 4),
-    )
+    elif not envelope.message_type:
+        refusal = error(
+            ErrorCode.REQUIRED_FIELD_MISSING, Location("MSH", 1, 9), "the message type is required"
+        )
+    if refusal is not None:
+        raise HeaderRefusal(refusal, envelope)
 
 
 def component(

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from labvault.identity.accounts import Account, context_for
 from labvault.interop import intake
 from labvault.interop.hl7v2.ack import build_ack
-from labvault.interop.hl7v2.envelope import Envelope, parse
+from labvault.interop.hl7v2.envelope import Envelope, HeaderRefusal, parse
 from labvault.interop.hl7v2.oru import CORRECTION, LOINC_SYSTEMS, Observation, check, read_oru
 from labvault.interop.hl7v2.refusal import AckCode, ErrorCode, Hl7Refusal, Location, error
 from labvault.interop.intake import Intake, IntakeRefusal, Kind, Measured, Part, Received, UnknownSender
@@ -81,6 +81,8 @@ class Hl7Inbox:
                 return stored
             return ack
         except Hl7Refusal as refusal:
+            if isinstance(refusal, HeaderRefusal):
+                envelope = refusal.envelope
             ack = _ack(envelope, refusal.ack, refusal, facility, now)
             self.intake.dead_letter(ctx, _received(envelope, raw, now, REFUSED, ack, refusal))
             return ack
