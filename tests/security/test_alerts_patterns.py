@@ -88,6 +88,20 @@ def test_off_hours_access_raises_one_low_alert_per_user_per_day(
     assert len(alerts(platform, actor_id=other.actor_id, kind=OFF_HOURS)) == 1
 
 
+def test_an_interface_working_through_the_night_raises_no_off_hours_alert(
+    lab: tuple[Factory, LabInfo, uuid.UUID], clock: FakeClock
+) -> None:
+    """An analyzer's results arrive at 03:00 on a Sunday as on any day: not unusual access."""
+    factory, info, patient = lab
+    interface = dataclasses.replace(factory.ctx(info, Role.TECHNICIAN), role=Role.INTERFACE)
+    person = factory.ctx(info, Role.TECHNICIAN)
+    for ctx in (interface, person):
+        with factory.platform.db.transaction(info.id) as session:
+            audit.append(session, ctx, audit.AuditRecord("result.enter", "result", None, patient_id=patient))
+    assert alerts(factory.platform, actor_id=interface.actor_id, kind=OFF_HOURS) == []
+    assert len(alerts(factory.platform, actor_id=person.actor_id, kind=OFF_HOURS)) == 1
+
+
 def test_off_hours_follow_the_settings() -> None:
     monitor = Monitor.from_settings(
         Settings(work_hours="08:30-18:00", work_days="Mon-Fri", lab_timezone="UTC")

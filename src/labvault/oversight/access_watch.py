@@ -21,7 +21,7 @@ from labvault.oversight.canaries import canaries_among
 from labvault.oversight.read_budget import check_budget, refuse
 from labvault.oversight.read_counts import opened_patients
 from labvault.oversight.read_marks import mark
-from labvault.security.access import AccessContext
+from labvault.security.access import AccessContext, Role
 from labvault.security.alerts import AlertSpec, Severity, raise_alert
 from labvault.security.audit import AuditRecord
 from labvault.security.monitor import monitor_for
@@ -50,10 +50,9 @@ def watch(
     alerts = canary_alerts(session, records)
     blocked: AlertSpec | None = None
     if ctx.actor_id is not None:
-        for found in (
-            off_hours_alert(session, ctx, monitor, now),
-            new_origin_alert(session, ctx, monitor, now, batch_at),
-        ):
+        # An analyzer runs through the night: only people's night-time access is unusual.
+        night = None if ctx.role is Role.INTERFACE else off_hours_alert(session, ctx, monitor, now)
+        for found in (night, new_origin_alert(session, ctx, monitor, now, batch_at)):
             if found is not None:
                 alerts.append(found)
         budget_alerts, blocked = check_budget(session, ctx, records, monitor, now, chain_end)
