@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import secrets
 import shutil
 import subprocess
 import uuid
@@ -29,7 +30,7 @@ from labvault.identity.physician_service import PhysicianData
 from labvault.identity.synthetic import generate_nir, generate_rpps
 from labvault.identity.validation import INS_OID_TEST_NIR
 from labvault.platform import Platform
-from labvault.security.access import AccessContext, Role
+from labvault.security.access import AccessContext, Purpose, Role
 from labvault.store.base import utcnow
 from labvault.workflow.order_data import OrderRequest
 from labvault.workflow.result_entry import ResultEntry
@@ -52,6 +53,7 @@ MARKER_CALL_NOTE = "Qzcallnote transfert en réanimation"
 MARKER_CORRECTION = "Qzcorrection tube inversé avec le voisin"
 MARKER_OVERRIDE = "Qzoverride urgence vitale au bloc opératoire"
 MARKER_PRESCRIBER = "Qzprescripteur"
+MARKER_HL7_COMMENT = "Qzhl7comment hémolyse franche"  # an analyzer's NTE, through the HL7 channel
 PDF_MAGIC = b"%PDF-"
 
 
@@ -136,6 +138,36 @@ def run_workflow(platform: Platform, factory: Factory, lab: LabInfo, patient_id:
     return [specimen.barcode for specimen in order.specimens]
 
 
+def send_hl7_results(
+    platform: Platform, factory: Factory, lab: LabInfo, patient_id: uuid.UUID, patient: PatientData
+) -> list[str]:
+    """An analyzer's ORU^R01 naming the marker patient in PID-3 (INS) and PID-5, with a comment,
+    through the HL7 channel: the raw message is kept (sealed); returns the tube's barcode."""
+    admin = context_for(factory.user(lab, Role.LAB_ADMIN), Purpose.ADMINISTRATION, "test")
+    analyzer = platform.accounts.create_user(
+        admin, "stolen-copy-analyzer", secrets.token_urlsafe(24), Role.INTERFACE, lab.id
+    )
+    order = platform.orders.create(
+        factory.ctx(lab, Role.RECEPTION), OrderRequest(patient_id=patient_id, tests=("NA",))
+    )
+    barcode = order.specimens[0].barcode
+    platform.specimens.receive(factory.ctx(lab, Role.RECEPTION), barcode)
+    message = "\r".join(
+        [
+            "MSH|^~\\&|COBAS|BENCH|LABVAULT|LAB|20261207083000||ORU^R01|SC0001|P|2.5.1||||||UNICODE UTF-8",
+            f"PID|1||{patient.nir}^^^INS-NIR&{INS_OID_TEST_NIR}&ISO^INS||"
+            f"{patient.birth_name}^{patient.first_names}",
+            f"OBR|1||{barcode}|2951-2^Sodium^LN",
+            "OBX|1|NM|2951-2^Sodium^LN||140|mmol/L|||||F",
+            f"NTE|1|L|{MARKER_HL7_COMMENT}",
+            f"SPM|1|^{barcode}",
+        ]
+    )
+    ack = platform.hl7_inbox.receive(analyzer.username, message.encode("utf-8"), "mllp:127.0.0.1")
+    assert b"MSA|AA|SC0001" in ack, ack
+    return [barcode]
+
+
 def validate(
     platform: Platform, technician: AccessContext, biologist: AccessContext, items: Mapping[str, uuid.UUID]
 ) -> None:
@@ -192,6 +224,7 @@ def test_stolen_copy_reveals_nothing(fresh_factory: Factory) -> None:
     platform.patients.update(ctx, record.id, {"note": MARKER_NOTE + " (confirmé)"})
     assert platform.patients.find_by_nir(ctx, marker.nir or "")
     barcodes = run_workflow(platform, fresh_factory, lab, record.id)
+    barcodes += send_hl7_results(platform, fresh_factory, lab, record.id, marker)
     platform.audit.checkpoint_heads()
 
     assert marker.nir is not None
@@ -199,6 +232,7 @@ def test_stolen_copy_reveals_nothing(fresh_factory: Factory) -> None:
     markers += [*nir_spellings(marker.nir), MARKER_BIRTH.isoformat(), MARKER_BIRTH.strftime("%d/%m/%Y")]
     markers += [MARKER_CLINICAL, MARKER_DRUG, MARKER_COMMENT, MARKER_RESTRICTED_COMMENT, MARKER_CALLED]
     markers += [MARKER_CALL_NOTE, MARKER_CORRECTION, MARKER_OVERRIDE, MARKER_PRESCRIBER, *barcodes]
+    markers += [MARKER_HL7_COMMENT]
     wanted = needles(markers)
     wanted[PDF_MAGIC] = "a PDF in clear"
 
