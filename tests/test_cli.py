@@ -100,6 +100,18 @@ def test_full_cli_tour(dirs: list[str], tmp_path: Path) -> None:
     )  # fmt: skip
     assert code == 0, output
     code, output = run(
+        "user", "add", *dirs, "--username", "cobas.bench1", "--role", "interface", "--lab", "CLI1",
+        "--admin", "chloe.admin", "--password-stdin", "--totp-code", again(dirs, "chloe.admin", chloe),
+        input=f"{own}\n",
+    )  # fmt: skip
+    assert code == 0 and "never signs in" in flat(output), output
+    code, output = run(
+        "interface", "map", *dirs, "--account", "cobas.bench1", "--code", "k-ise", "--test", "k",
+        "--admin", "chloe.admin", "--password-stdin", "--totp-code", again(dirs, "chloe.admin", chloe),
+        input=f"{own}\n",
+    )  # fmt: skip
+    assert code == 0 and "K-ISE -> K" in output, output
+    code, output = run(
         "user", "add", *dirs, "--username", "accueil", "--role", "reception", "--lab", "CLI1",
         "--admin", "chloe.admin", "--password-stdin", "--totp-code", again(dirs, "chloe.admin", chloe),
         input=f"{password}\n{own}\n",

@@ -21,6 +21,7 @@ from labvault.identity.patient_service import PatientService
 from labvault.identity.physician_service import PhysicianService
 from labvault.identity.security_keys import SecurityKeyService
 from labvault.interop.hl7v2.inbox import Hl7Inbox
+from labvault.interop.instrument_codes import InstrumentCodeService
 from labvault.interop.intake import Intake
 from labvault.interop.messages import InterfaceMessageService
 from labvault.keys.reencrypt import ReEncryptor
@@ -83,6 +84,7 @@ class Platform:
     intake: Intake  # what every inbound channel shares: senders, results in, message records (interop/)
     hl7_inbox: Hl7Inbox  # interface accounts' HL7 v2 messages
     interface_messages: InterfaceMessageService  # what they sent: outcomes and dead letters
+    instrument_codes: InstrumentCodeService  # each interface's own test codes -> the catalogue
 
     def close(self) -> None:
         self.keys.forget()
@@ -181,4 +183,5 @@ def open_platform(settings: Settings) -> Platform:
         intake=intake,
         hl7_inbox=Hl7Inbox(intake),
         interface_messages=InterfaceMessageService(db),
+        instrument_codes=InstrumentCodeService(db, catalogs),
     )

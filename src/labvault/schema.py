@@ -12,6 +12,7 @@ import labvault.identity.account_action_models
 import labvault.identity.credential_epoch
 import labvault.identity.models
 import labvault.identity.webauthn_models
+import labvault.interop.instrument_models
 import labvault.interop.models
 import labvault.keys.models
 import labvault.oversight.canary_models

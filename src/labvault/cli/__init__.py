@@ -16,6 +16,7 @@ from labvault.cli import (
     catalog,
     demo,
     install,
+    interface,
     keys,
     lab,
     mllp,
@@ -42,6 +43,7 @@ app.add_typer(alerts.app)  # alerts
 app.add_typer(canary.app, name="canary")
 app.add_typer(breach.app, name="breach")
 app.add_typer(mllp.app)  # mllp
+app.add_typer(interface.app, name="interface")
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """What every channel that brings results does the same way (HL7 v2, ASTM): the interface account
 read again for each message, each measured result resolved to its order item (the tube by its
-blind index, the test by LOINC through the lab's catalogue or by the lab's own code, its unit
+blind index, the test by LOINC through the lab's catalogue, else by the instrument's own code
+mapped for this interface (interop/instrument_codes.py), else the lab's own code; its unit
 checked), the results entered through result entry with the message's record written in the same
 transaction, a control id accepted once per sender, and refused messages kept as dead letters.
 
@@ -27,6 +28,7 @@ from labvault.identity.account_service import AccountService
 from labvault.identity.accounts import Account
 from labvault.identity.models import Patient
 from labvault.identity.validation import normalize_nir
+from labvault.interop.instrument_codes import instrument_codes
 from labvault.interop.models import InterfaceMessage
 from labvault.keys.store import KeyStore
 from labvault.security import audit
@@ -171,11 +173,14 @@ class Intake:
     def entries(self, ctx: AccessContext, measured: Sequence[Measured]) -> list[ResultEntry]:
         """Each result's order item (resolved and audited by the item lookup) and value."""
         assert ctx.lab_id is not None
-        catalog = self.catalogs.active(ctx.lab_id)
+        with self.gate.lab_rows(ctx, Permission.RESULT_ENTER) as lab:
+            catalog = self.catalogs.active_in(lab.session, lab.lab_id)
+            own = instrument_codes(lab.session, ctx.actor_id) if ctx.actor_id else {}
         by_loinc = {test.loinc: test for test in catalog.tests if test.loinc}
         pairs: list[tuple[str, str]] = []
         for position, result in enumerate(measured):
-            found = by_loinc.get(result.code) if result.loinc else catalog.get(result.code.strip().upper())
+            code = result.code.strip().upper()
+            found = by_loinc.get(result.code) if result.loinc else catalog.get(own.get(code, code))
             if found is None:
                 what = "no test with this LOINC code" if result.loinc else "unknown test code"
                 raise IntakeRefusal(

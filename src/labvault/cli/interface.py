@@ -1,0 +1,80 @@
+"""``labvault interface``: an interface's own test codes mapped to the lab's catalogue, by a lab
+admin or biologist (``--admin``, proving both factors)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from labvault.cli.opening import command_platform
+from labvault.cli.options import (
+    DEFAULT_DATA,
+    DEFAULT_KEYS,
+    DataDir,
+    DbUrl,
+    KeyDir,
+    PasswordStdin,
+    TotpCode,
+    out,
+)
+from labvault.cli.user import _acting_admin
+
+app = typer.Typer(help="Interfaces (analyzers): their test codes.", no_args_is_help=True)
+
+Account = Annotated[str, typer.Option("--account", help="The interface account.")]
+Admin = Annotated[
+    str, typer.Option("--admin", help="A lab admin or biologist (asked for password and code).")
+]
+
+
+@app.command("map")
+def map_code(
+    account: Account,
+    code: Annotated[str, typer.Option("--code", help="The instrument's own test code.")],
+    test: Annotated[str, typer.Option("--test", help="The catalogue's test code.")],
+    admin: Admin,
+    password_stdin: PasswordStdin = False,
+    totp_code: TotpCode = None,
+    data_dir: DataDir = DEFAULT_DATA,
+    key_dir: KeyDir = DEFAULT_KEYS,
+    database_url: DbUrl = None,
+) -> None:
+    """The instrument's --code, sent by --account, means the catalogue's --test (replacing any)."""
+    with command_platform(data_dir, key_dir, database_url) as platform:
+        ctx = _acting_admin(platform, admin, password_stdin, totp_code)
+        mapping = platform.instrument_codes.set(ctx, account, code, test)
+    out.print(f"{mapping.interface}: {mapping.code} -> {mapping.test_code}")
+
+
+@app.command("unmap")
+def unmap_code(
+    account: Account,
+    code: Annotated[str, typer.Option("--code")],
+    admin: Admin,
+    password_stdin: PasswordStdin = False,
+    totp_code: TotpCode = None,
+    data_dir: DataDir = DEFAULT_DATA,
+    key_dir: KeyDir = DEFAULT_KEYS,
+    database_url: DbUrl = None,
+) -> None:
+    with command_platform(data_dir, key_dir, database_url) as platform:
+        ctx = _acting_admin(platform, admin, password_stdin, totp_code)
+        platform.instrument_codes.remove(ctx, account, code)
+    out.print(f"{account}: {code.strip().upper()} unmapped")
+
+
+@app.command("codes")
+def list_codes(
+    account: Account,
+    admin: Admin,
+    password_stdin: PasswordStdin = False,
+    totp_code: TotpCode = None,
+    data_dir: DataDir = DEFAULT_DATA,
+    key_dir: KeyDir = DEFAULT_KEYS,
+    database_url: DbUrl = None,
+) -> None:
+    with command_platform(data_dir, key_dir, database_url) as platform:
+        ctx = _acting_admin(platform, admin, password_stdin, totp_code)
+        for mapping in platform.instrument_codes.list(ctx, account):
+            out.print(f"{mapping.code}\t{mapping.test_code}")
