@@ -313,6 +313,14 @@ def bare_command(site: Site) -> list[str]:
     return [*command, "--sqlite", str(site.work / "bare.sqlite3")]
 
 
+def log_problems(server: Server) -> list[str]:
+    """The lines of a server's log that say something went wrong (none expected)."""
+    if not server.log.exists():
+        return []
+    lines = server.log.read_text(errors="replace").splitlines()
+    return [line for line in lines if re.search(r"\b(ERROR|WARNING|CRITICAL)\b|Traceback", line)]
+
+
 @contextmanager
 def servers(site: Site, progress: Progress) -> Iterator[tuple[Server, Server]]:
     env = server_env({"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))})
@@ -339,6 +347,16 @@ class Run:
     messages_per_s: float
     results_per_s: float
     latency: dict[str, float]  # per message, send to ACK (ms)
+    cpu_ms_per_message: float | None  # the server process's CPU (user + system, all threads)
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a process, all its threads (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def exchange(client: MLLPClient, message: bytes) -> bytes:
@@ -388,10 +406,13 @@ def send_all(server: Server, messages: Sequence[tuple[str, bytes]], connections:
         thread.start()
     with suppress(threading.BrokenBarrierError):
         gate.wait()
+    cpu_before = cpu_seconds(server.process.pid)
     started = time.perf_counter()
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
+    cpu_after = cpu_seconds(server.process.pid)
+    cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
     if failures:
         raise BenchmarkError(f"{server.name}, {connections} connection(s): {failures[0]}\n{server.tail()}")
     return Run(
@@ -401,6 +422,7 @@ def send_all(server: Server, messages: Sequence[tuple[str, bytes]], connections:
         messages_per_s=len(messages) / wall,
         results_per_s=len(messages) * RESULTS_PER_MESSAGE / wall,
         latency=latency_summary(latencies),
+        cpu_ms_per_message=None if cpu is None else cpu * 1000 / len(messages),
     )
 
 
@@ -423,9 +445,11 @@ class Row:
             "results_per_s": self.labvault.results_per_s,
             "p50_ms": self.labvault.latency["p50_ms"],
             "p99_ms": self.labvault.latency["p99_ms"],
+            "cpu_ms_per_message": self.labvault.cpu_ms_per_message,
             "bare_messages_per_s": self.bare.messages_per_s,
             "bare_p50_ms": self.bare.latency["p50_ms"],
             "bare_p99_ms": self.bare.latency["p99_ms"],
+            "bare_cpu_ms_per_message": self.bare.cpu_ms_per_message,
             "ratio_labvault_bare": self.labvault.messages_per_s / self.bare.messages_per_s,
             "labvault": asdict(self.labvault),
             "bare": asdict(self.bare),
@@ -493,7 +517,14 @@ def run(config: Config, progress: Progress = log) -> dict[str, Any]:
             with seeded_site(backend, config, work, progress) as site:
                 with servers(site, progress) as pair:
                     rows += measure(site, pair, config, progress)
-                setups[backend] = {"seed_s": round(site.seed_s, 1), "verified": verify(site)}
+                problems = log_problems(pair[0])
+                if problems:
+                    progress(f"{backend}: {len(problems)} problem line(s) in labvault's log: {problems[0]}")
+                setups[backend] = {
+                    "seed_s": round(site.seed_s, 1),
+                    "verified": verify(site),
+                    "server_log_problems": problems,
+                }
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {"setup": setups, "rows": [r.as_dict() for r in rows]}
@@ -504,21 +535,24 @@ def run(config: Config, progress: Progress = log) -> dict[str, Any]:
 
 def markdown(document: dict[str, Any]) -> str:
     lines = [
-        "| backend | connections | messages | labvault msg/s | results/s | p50 ms | p99 ms "
-        "| bare msg/s | bare p50 ms | bare p99 ms | labvault / bare |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| backend | connections | messages | labvault msg/s | results/s | p50 ms | p99 ms | CPU ms/msg "
+        "| bare msg/s | bare p50 ms | bare p99 ms | bare CPU ms/msg | labvault / bare |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in document["rows"]:
         lines.append(
             f"| {r['backend']} | {r['connections']} | {r['messages']:,} | {r['messages_per_s']:,.1f} "
             f"| {r['results_per_s']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} "
-            f"| {r['bare_messages_per_s']:,.1f} | {r['bare_p50_ms']:.2f} | {r['bare_p99_ms']:.2f} "
+            f"| {_ms(r['cpu_ms_per_message'])} | {r['bare_messages_per_s']:,.1f} "
+            f"| {r['bare_p50_ms']:.2f} | {r['bare_p99_ms']:.2f} | {_ms(r['bare_cpu_ms_per_message'])} "
             f"| {r['ratio_labvault_bare']:.3f} |"
         )
     lines.append("")
     lines.append(
         f"ORU^R01 of {RESULTS_PER_MESSAGE} OBX each (one EDTA tube: {', '.join(t[0] for t in TESTS)}); "
-        "each connection sends its share in order, one ACK awaited per message; every ACK MSA|AA."
+        "each connection sends its share in order, one ACK awaited per message; every ACK MSA|AA. "
+        "CPU ms/msg: the server process's user + system time over the timed run, all its threads "
+        "(on PostgreSQL the database server's own CPU is not in it)."
     )
     for backend, setup in document["setup"].items():
         v = setup["verified"]
@@ -526,7 +560,13 @@ def markdown(document: dict[str, Any]) -> str:
             f"{backend}: {v['messages']:,} messages acknowledged in all (warm-up included); labvault holds "
             f"{v['labvault_results']:,} results, the bare table {v['bare_rows']:,} rows."
         )
+        if setup["server_log_problems"]:
+            lines.append(f"{backend}: labvault's log had problems: {setup['server_log_problems'][:5]}")
     return "\n".join(lines)
+
+
+def _ms(value: float | None) -> str:
+    return "?" if value is None else f"{value:.1f}"
 
 
 def counts(text: str) -> tuple[int, ...]:
