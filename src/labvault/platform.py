@@ -24,6 +24,7 @@ from labvault.interop.hl7v2.inbox import Hl7Inbox
 from labvault.interop.instrument_codes import InstrumentCodeService
 from labvault.interop.intake import Intake
 from labvault.interop.messages import InterfaceMessageService
+from labvault.interop.outbox import Outbox
 from labvault.keys.reencrypt import ReEncryptor
 from labvault.keys.store import KeyStore
 from labvault.oversight.access_log import AccessLogService
@@ -85,6 +86,7 @@ class Platform:
     hl7_inbox: Hl7Inbox  # interface accounts' HL7 v2 messages
     interface_messages: InterfaceMessageService  # what they sent: outcomes and dead letters
     instrument_codes: InstrumentCodeService  # each interface's own test codes -> the catalogue
+    outbox: Outbox  # released results out to the lab's receivers (HL7 v2 ORU^R01)
 
     def close(self) -> None:
         self.keys.forget()
@@ -148,6 +150,9 @@ def open_platform(settings: Settings) -> Platform:
     catalog_items = ItemLookup(db, keys, catalogs)
     results = ResultService(db, keys, catalogs)
     intake = Intake(db, keys, catalogs, accounts, catalog_items, results)
+    reports = ReportService(db, keys, catalogs)
+    outbox = Outbox(db, keys, catalogs, accounts)
+    reports.released.append(outbox.enqueue)  # in the release's transaction: durable
     relying_party = RelyingParty(settings.webauthn_rp_id, settings.webauthn_rp_name, settings.webauthn_origin)
     return Platform(
         settings=settings,
@@ -162,7 +167,7 @@ def open_platform(settings: Settings) -> Platform:
         orders=OrderService(db, keys, catalogs),
         specimens=SpecimenService(db, keys, catalogs),
         results=results,
-        reports=ReportService(db, keys, catalogs),
+        reports=reports,
         items=catalog_items,
         audit=verifier,
         reencryptor=ReEncryptor(db, keys),
@@ -184,4 +189,5 @@ def open_platform(settings: Settings) -> Platform:
         hl7_inbox=Hl7Inbox(intake),
         interface_messages=InterfaceMessageService(db),
         instrument_codes=InstrumentCodeService(db, catalogs),
+        outbox=outbox,
     )

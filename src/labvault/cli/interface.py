@@ -3,6 +3,8 @@ admin or biologist (``--admin``, proving both factors)."""
 
 from __future__ import annotations
 
+import time
+import uuid
 from typing import Annotated
 
 import typer
@@ -78,3 +80,45 @@ def list_codes(
         ctx = _acting_admin(platform, admin, password_stdin, totp_code)
         for mapping in platform.instrument_codes.list(ctx, account):
             out.print(f"{mapping.code}\t{mapping.test_code}")
+
+
+@app.command("receiver-add")
+def receiver_add(
+    account: Account,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)],
+    admin: Admin,
+    host: Annotated[str, typer.Option("--host", help="Loopback only (no TLS yet).")] = "127.0.0.1",
+    physician_id: Annotated[
+        uuid.UUID | None,
+        typer.Option("--physician-id", help="Only this physician's orders, restricted tests included."),
+    ] = None,
+    password_stdin: PasswordStdin = False,
+    totp_code: TotpCode = None,
+    data_dir: DataDir = DEFAULT_DATA,
+    key_dir: KeyDir = DEFAULT_KEYS,
+    database_url: DbUrl = None,
+) -> None:
+    """Released results go to HOST:PORT as ORU^R01, as the interface account --account."""
+    with command_platform(data_dir, key_dir, database_url) as platform:
+        ctx = _acting_admin(platform, admin, password_stdin, totp_code)
+        receiver = platform.outbox.add_receiver(ctx, account, host, port, physician_id)
+    out.print(f"{receiver.interface} receives released results on {receiver.host}:{receiver.port}")
+
+
+@app.command("deliver")
+def deliver(
+    once: Annotated[bool, typer.Option("--once", help="Send what is due, then stop.")] = False,
+    interval: Annotated[float, typer.Option("--interval", min=0.2, max=60.0)] = 2.0,
+    data_dir: DataDir = DEFAULT_DATA,
+    key_dir: KeyDir = DEFAULT_KEYS,
+    database_url: DbUrl = None,
+) -> None:
+    """Send the outbox's due messages to the receivers, retrying those not acknowledged."""
+    with command_platform(data_dir, key_dir, database_url) as platform:
+        while True:
+            done = platform.outbox.deliver_due()
+            if done.sent or done.refused or done.retried:
+                out.print(f"sent {done.sent}, refused {done.refused}, to retry {done.retried}")
+            if once:
+                return
+            time.sleep(interval)

@@ -40,6 +40,8 @@ class Permission(StrEnum):
     ALERTS_ACK = "alerts.acknowledge"
     CANARIES_MANAGE = "canaries.manage"  # plant and list canary patients
     INTERFACE_MESSAGES_READ = "interface.messages.read"  # what the lab's interfaces sent, dead letters
+    INTERFACES_MANAGE = "interfaces.manage"  # where released results go (receivers)
+    OUTBOX_DELIVER = "outbox.deliver"  # a receiver's interface: take its waiting messages out
 
 
 _STAFF = {Permission.PATIENT_READ, Permission.PHYSICIAN_READ}
@@ -85,7 +87,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         | {Permission.KEYS_MANAGE, Permission.AUDIT_READ, Permission.CATALOG_MANAGE}
         | {Permission.ACCESS_LOG_READ, Permission.SUPPORT_GRANT_MANAGE}
         | {Permission.ALERTS_READ, Permission.ALERTS_ACK, Permission.CANARIES_MANAGE}  # security officer
-        | {Permission.INTERFACE_MESSAGES_READ}  # the connections' messages: outcomes, never contents
+        | {Permission.INTERFACE_MESSAGES_READ, Permission.INTERFACES_MANAGE}  # connections: outcomes only
     ),
     Role.PLATFORM_OPERATOR: frozenset(
         {Permission.LAB_MANAGE, Permission.LAB_USERS_MANAGE, Permission.PLATFORM_USERS_MANAGE}
@@ -100,8 +102,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # Troubleshooting under a lab admin's grant: identities, physicians and orders (statuses, tubes),
     # read-only; never result values, reports or restricted tests.
     Role.SUPPORT: frozenset({Permission.PATIENT_READ, Permission.PHYSICIAN_READ, Permission.ORDER_READ}),
-    # An analyzer's or a hospital system's connection: results in, nothing out (interop/).
-    Role.INTERFACE: frozenset({Permission.RESULT_ENTER}),
+    # An analyzer's or a hospital system's connection: results in; out, only the messages waiting
+    # for it as a receiver (interop/outbox.py), never a read of the lab's data.
+    Role.INTERFACE: frozenset({Permission.RESULT_ENTER, Permission.OUTBOX_DELIVER}),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,12 +13,14 @@ from sqlalchemy import func, select
 
 from labvault.catalog.model import Sex
 from labvault.catalog.ranges import age_in_days, select_range
+from labvault.catalog.service import CatalogService
 from labvault.errors import Conflict, Forbidden, NotFound
 from labvault.identity import patient_codec
 from labvault.identity.models import Lab, Patient, Physician, User
 from labvault.identity.patient_data import PatientData
 from labvault.identity.physician_codec import open_physician
 from labvault.identity.user_codec import open_full_name
+from labvault.keys.store import KeyStore
 from labvault.reports.render import render_history_pdf, render_report_pdf
 from labvault.reports.view import (
     HistorySeries,
@@ -38,6 +40,7 @@ from labvault.security.permissions import Permission
 from labvault.security.policy import Relationship
 from labvault.store.base import utcnow
 from labvault.store.bound_links import check_columns, sealed_columns
+from labvault.store.database import Transactions
 from labvault.workflow import previous_values
 from labvault.workflow.base import (
     Unit,
@@ -83,7 +86,15 @@ def patient_block(data: PatientData) -> PatientBlock:
     return PatientBlock(f"{name} {data.first_names}", data.sex, data.birth_date, data.nir)
 
 
+# Run in a release's own transaction once the report is stored: (unit, releaser, order, the view).
+ReleaseHook = Callable[[Unit, AccessContext, Order, ReportView], None]
+
+
 class ReportService(WorkflowService):
+    def __init__(self, db: Transactions, keys: KeyStore, catalogs: CatalogService) -> None:
+        super().__init__(db, keys, catalogs)
+        self.released: list[ReleaseHook] = []  # the platform adds the outbound results' (interop/)
+
     def release(self, ctx: AccessContext, order_id: uuid.UUID) -> ReportInfo:
         """Sign out what is validated: a partial report while tests are pending, final when all are.
         Refused when nothing is biologically validated or nothing changed since the last report.
@@ -123,6 +134,8 @@ class ReportService(WorkflowService):
                     patient_id=patients_of_orders(unit, [order_id]).get(order_id),
                 ),
             )
+            for hook in self.released:  # e.g. the outbound results (interop/outbox.py): same transaction
+                hook(unit, ctx, load_order(unit, order_id), view)
             return _info(row)
 
     def _plan(self, unit: Unit, ctx: AccessContext, order_id: uuid.UUID) -> Report:
