@@ -48,7 +48,8 @@ class Receiver:
                     if receiver.answer != "AA"
                     else ""
                 )
-                return f"\x0bMSH|^~\\&|WARD|H|LABVAULT|L|20261207||ACK|A1|P|2.5\rMSA|{receiver.answer}|{control}{err}\r\x1c\r"
+                msh = "MSH|^~\\&|WARD|H|LABVAULT|L|20261207||ACK|A1|P|2.5"
+                return f"\x0b{msh}\rMSA|{receiver.answer}|{control}{err}\r\x1c\r"
 
         self.server = MLLPServer("127.0.0.1", port, {"ORU^R01^ORU_R01": (Handler,)}, timeout=5)
         self.port = self.server.server_address[1]
