@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from labvault.cli.opening import command_platform
-from labvault.cli.options import DEFAULT_DATA, DEFAULT_KEYS, DataDir, DbUrl, KeyDir, err
+from labvault.cli.options import DEFAULT_DATA, DEFAULT_KEYS, DataDir, DbUrl, KeyDir, err, fail
 from labvault.interop.astm.frames import ENQ, EOT, frames_for_records
 from labvault.interop.astm.inbox import AstmInbox
 from labvault.interop.astm.listener import serve_astm
@@ -67,14 +67,12 @@ def astm_import(
     try:
         data = file.read_bytes()
     except OSError as exc:
-        err.print(f"labvault astm-import: cannot read {file}: {exc.strerror or type(exc).__name__}")
-        raise typer.Exit(2) from None
+        raise fail(f"cannot read {file}: {exc.strerror or type(exc).__name__}") from None
     report = read_session(framed(data))
     with command_platform(data_dir, key_dir, database_url) as platform:
         inbox = AstmInbox(platform.intake)
         if inbox.sender_of(account) is None:
-            err.print(f"labvault astm-import: {UnknownSender(account)}")
-            raise typer.Exit(2)
+            raise fail(str(UnknownSender(account)))
         for problem in report.problems:
             print(f"capture: {problem}")
         for number, message in enumerate(report.messages, start=1):

@@ -108,7 +108,9 @@ def test_the_same_message_again_has_no_second_effect(bench: Bench, account: Acco
     assert result is not None and result.version == 1 and result.value == "4.4"
 
 
-def test_the_header_control_id_recognises_a_restamped_resend(bench: Bench, account: Account, port: int) -> None:
+def test_the_header_control_id_recognises_a_restamped_resend(
+    bench: Bench, account: Account, port: int
+) -> None:
     order = bench.order(tests=["K"])
     control = f"M{order.id.hex[:10]}"
     first = records(order.specimens[0].barcode, "R|1|^^^K|4.5|mmol/L||||F", message_id=control)

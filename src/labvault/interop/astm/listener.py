@@ -158,8 +158,12 @@ async def serve_astm(
     """Serve until ``stop`` is set (or forever); ``ready`` gets the bound port. ``receive_timeout``
     replaces the standard's 30 s (tests)."""
     require_loopback(host)
+    open_connections: set[asyncio.Task[None]] = set()
 
     async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            open_connections.add(task)
         try:
             await Connection(
                 inbox, username, reader, writer, encoding=encoding, receive_timeout=receive_timeout
@@ -168,14 +172,20 @@ async def serve_astm(
             log.warning("ASTM connection of %s lost", username)
         finally:
             writer.close()
+            open_connections.discard(task)
 
     server = await asyncio.start_server(connection, host, port)
-    async with server:
-        bound = server.sockets[0].getsockname()[1]
-        log.info("ASTM listener for %s on %s:%s", username, host, bound)
-        if ready is not None:
-            ready(bound)
-        if stop is None:
-            await server.serve_forever()
-        else:
-            await stop.wait()
+    try:
+        async with server:
+            bound = server.sockets[0].getsockname()[1]
+            log.info("ASTM listener for %s on %s:%s", username, host, bound)
+            if ready is not None:
+                ready(bound)
+            if stop is None:
+                await server.serve_forever()
+            else:
+                await stop.wait()
+    finally:  # the connections too: a message being handled is not ACKed, the analyzer resends
+        for task in list(open_connections):
+            task.cancel()
+        await asyncio.gather(*open_connections, return_exceptions=True)
