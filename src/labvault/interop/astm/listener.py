@@ -134,8 +134,9 @@ class Connection:
         except UnknownSender:
             log.error("interface account %s is gone: closing its connection", self.username)
             return False
-        except Exception:  # nothing committed: no ACK, the analyzer sends the frame again
-            log.exception("an ASTM message could not be handled; closing its connection")
+        except Exception as exc:  # nothing committed: no ACK, the analyzer sends the frame again
+            # The type only: a database error's text may quote the statement's parameters.
+            log.error("an ASTM message could not be handled (%s); closing its connection", type(exc).__name__)
             return False
         if outcome.accepted:
             log.info("ASTM message from %s: %s", self.username, outcome.text)
