@@ -10,6 +10,7 @@ import typer
 
 from labvault.cli import (
     alerts,
+    astm,
     audit,
     breach,
     canary,
@@ -44,6 +45,7 @@ app.add_typer(canary.app, name="canary")
 app.add_typer(breach.app, name="breach")
 app.add_typer(mllp.app)  # mllp
 app.add_typer(interface.app, name="interface")
+app.add_typer(astm.app)  # astm, astm-import
 
 
 def main() -> None:

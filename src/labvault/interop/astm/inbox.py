@@ -1,0 +1,190 @@
+"""An interface account's ASTM messages (E1394 / LIS2-A2, one H to L) in, their outcome out.
+
+The same steps as the HL7 inbox, on the channel-neutral intake (interop/intake.py): the sender read
+again for every message (a disabled one is refused, with an alert); the message read; a control id
+already accepted from this sender answered from the stored outcome, with no second effect; each
+reportable result resolved to its order item and entered with the message's sealed record in one
+transaction. A refusal is kept as a dead letter naming its place (``R[3]-4``) and reason.
+
+ASTM acknowledges frames, not messages, so the stored ``ack`` is a short text outcome
+(``accepted 2 results``, ``refused O[1]-3: ...``) for the lab's record and the import command;
+the listener (listener.py) ACKs the message's last frame only once this returns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+
+from labvault.identity.accounts import Account, context_for
+from labvault.interop.astm.errors import RecordError
+from labvault.interop.astm.model import AstmMessage
+from labvault.interop.astm.reading import (
+    MessageRefused,
+    Reading,
+    Readings,
+    canonical_text,
+    control_id,
+    digest,
+    parse_place,
+    read_results,
+)
+from labvault.interop.astm.records import parse_message
+from labvault.interop.intake import Intake, IntakeRefusal, Part, Received, UnknownSender
+from labvault.interop.models import ACCEPTED, REFUSED
+from labvault.security.access import AccessContext, Purpose
+from labvault.store.base import utcnow
+
+CHANNEL = "astm"
+MESSAGE_TYPE = "E1394"
+ACCEPT_CODE = "AA"  # the record's ack_code column speaks HL7's codes, for every channel alike
+REFUSE_CODE = "AE"
+__all__ = ["CHANNEL", "AstmInbox", "AstmOutcome", "UnknownSender"]
+
+
+@dataclass(frozen=True)
+class AstmOutcome:
+    """What became of one message: ``results`` entered, ``skipped`` (QC orders, statuses not
+    entered), or the place and reason of its refusal; ``repeated``: already accepted before."""
+
+    accepted: bool
+    control_id: str
+    results: int = 0
+    skipped: int = 0
+    where: str | None = None
+    reason: str | None = None
+    repeated: bool = False
+    previous: bytes = b""
+
+    @property
+    def text(self) -> str:
+        return self.ack.decode()
+
+    @property
+    def ack(self) -> bytes:
+        if self.repeated:
+            return b"repeated, " + self.previous
+        if not self.accepted:
+            return f"refused {self.where or 'message'}: {self.reason}".encode()
+        skipped = f", {self.skipped} skipped" if self.skipped else ""
+        return f"accepted {self.results} results{skipped}".encode()
+
+
+class AstmInbox:
+    """What the ASTM listener and ``labvault astm-import`` hand each message to."""
+
+    def __init__(self, intake: Intake) -> None:
+        self.intake = intake
+
+    def sender_of(self, username: str) -> Account | None:
+        """The active interface account of that name (a listener starts only for one)."""
+        return self.intake.active_sender(username)
+
+    def receive(self, username: str, message: str | Sequence[str] | AstmMessage, origin: str) -> AstmOutcome:
+        """The outcome of one H..L message (its text, its record lines, or parsed) from the interface
+        account ``username``. Returns once the results are committed, or the refusal kept; anything
+        else raised (database down) means nothing was committed."""
+        now = utcnow()
+        account = self.intake.sender(username)
+        if account is None:
+            raise UnknownSender(username)
+        ctx = context_for(account, Purpose.CARE, origin)
+        if not account.active:
+            self.intake.alert_refused_sender(ctx, CHANNEL, "disabled")
+        text = _text_of(message)
+        try:
+            parsed = message if isinstance(message, AstmMessage) else parse_message(text or "")
+        except RecordError as error:
+            raw = text or ""
+            refused = AstmOutcome(False, digest(raw), where=parse_place(raw, error), reason=error.reason)
+            return self._dead_letter(ctx, refused, raw, now)
+        raw = text if text is not None else canonical_text(parsed)
+        control = control_id(parsed)
+        if not account.active:
+            refused = AstmOutcome(False, control, where="H[1]", reason="this interface account is disabled")
+            return self._dead_letter(ctx, refused, raw, now)
+        stored = self.intake.accepted_ack(ctx, CHANNEL, control)
+        if stored is not None:
+            return _repeated(control, stored)
+        try:
+            readings = read_results(parsed)
+            return self._enter(ctx, control, readings, raw, now)
+        except MessageRefused as refusal:
+            refused = AstmOutcome(False, control, where=refusal.where, reason=refusal.reason)
+            return self._dead_letter(ctx, refused, raw, now)
+
+    def _enter(
+        self, ctx: AccessContext, control: str, readings: Readings, raw: str, now: dt.datetime
+    ) -> AstmOutcome:
+        outcome = AstmOutcome(True, control, len(readings.readings), readings.skipped)
+        accepted = _received(outcome, raw, now)
+        measured = [r.measured for r in readings.readings]
+        try:
+            if measured:
+                entries = self.intake.entries(ctx, measured)
+                self.intake.enter(ctx, measured, entries, lambda _unit: accepted)
+            else:  # only QC or unreported results: the message's record, nothing to enter
+                self.intake.dead_letter(ctx, accepted)
+        except IntakeRefusal as refused:
+            raise _refusal(refused, readings.readings) from None
+        except IntegrityError:  # the same control id accepted meanwhile (a concurrent resend)
+            stored = self.intake.accepted_ack(ctx, CHANNEL, control)
+            if stored is None:
+                raise
+            return _repeated(control, stored)
+        return outcome
+
+    def _dead_letter(
+        self, ctx: AccessContext, outcome: AstmOutcome, raw: str, now: dt.datetime
+    ) -> AstmOutcome:
+        self.intake.dead_letter(ctx, _received(outcome, raw, now))
+        return outcome
+
+
+def _text_of(message: str | Sequence[str] | AstmMessage) -> str | None:
+    if isinstance(message, str):
+        return message
+    if isinstance(message, AstmMessage):
+        return None
+    return "\r".join(message) + "\r"
+
+
+def _repeated(control: str, stored: bytes) -> AstmOutcome:
+    """Accepted before: the first outcome, told again."""
+    return AstmOutcome(True, control, repeated=True, previous=stored)
+
+
+def _received(outcome: AstmOutcome, raw: str, now: dt.datetime) -> Received:
+    return Received(
+        channel=CHANNEL,
+        control_id=outcome.control_id,
+        message_type=MESSAGE_TYPE,
+        raw=raw.encode("utf-8"),
+        at=now,
+        state=ACCEPTED if outcome.accepted else REFUSED,
+        ack=outcome.ack,
+        ack_code=ACCEPT_CODE if outcome.accepted else REFUSE_CODE,
+        error_location=outcome.where,
+        error_reason=outcome.reason,
+        results=outcome.results,
+    )
+
+
+def _refusal(refused: IntakeRefusal, readings: Sequence[Reading]) -> MessageRefused:
+    """The intake's refusal as the record and field of the result it is about."""
+    if refused.position is None or refused.position >= len(readings):
+        return MessageRefused(None, refused.reason)
+    reading = readings[refused.position]
+    where = {
+        Part.TUBE: f"{reading.order_at}-3",
+        Part.TEST: f"{reading.result_at}-3",
+        Part.UNIT: f"{reading.result_at}-5",
+        Part.VALUE: f"{reading.result_at}-4",
+        Part.COMMENT: f"{reading.comment_at}-4" if reading.comment_at else reading.result_at,
+        Part.PATIENT: reading.result_at,
+        Part.RESULT: reading.result_at,
+    }[refused.part]
+    return MessageRefused(where, refused.reason)
