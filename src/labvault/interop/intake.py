@@ -3,7 +3,8 @@ read again for each message, each measured result resolved to its order item (th
 blind index, the test by LOINC through the lab's catalogue, else by the instrument's own code
 mapped for this interface (interop/instrument_codes.py), else the lab's own code; its unit
 checked), the results entered through result entry with the message's record written in the same
-transaction, a control id accepted once per sender, and refused messages kept as dead letters.
+transaction, a control id accepted once per sender, and refused messages kept as dead letters
+(:meth:`Intake.keep`).
 
 A channel turns its message into :class:`Measured` results and its own refusals; a refusal from
 here is an :class:`IntakeRefusal` naming which result (its position) and which part of it, which
@@ -308,8 +309,9 @@ class Intake:
         action = "interface.accept" if received.state == "accepted" else "interface.refuse"
         audit.append(unit.session, ctx, AuditRecord(action, "interface_message", str(row_id), detail))
 
-    def dead_letter(self, ctx: AccessContext, received: Received) -> None:
-        """A refused message, kept sealed with the reason it was refused."""
+    def keep(self, ctx: AccessContext, received: Received) -> None:
+        """A message's record in a transaction of its own: a refused one (a dead letter, with the
+        reason it was refused), or an accepted one that had nothing to enter."""
         with self.gate.lab(ctx, Permission.RESULT_ENTER) as lab:
             unit = Unit(lab.session, lab.keys, self.catalogs.active_in(lab.session, lab.lab_id), lab.lab_id)
             self.store(unit, ctx, received)

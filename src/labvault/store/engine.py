@@ -100,7 +100,9 @@ SQLITE_POOL = PoolSize(5, 10)
 
 def make_engine(url: str, *, echo: bool = False, pool: PoolSize = APP_POOL) -> Engine:
     """An engine tuned for labvault: SQLite in WAL mode with immediate transactions, its files
-    owner-only; PostgreSQL with ``pool`` (SQLite keeps its own, :data:`SQLITE_POOL`)."""
+    owner-only; PostgreSQL with ``pool`` (SQLite keeps its own, :data:`SQLITE_POOL`). Statement
+    parameters (sealed fields, blind indexes, ids) never appear in its logs or its exceptions'
+    text, which end up in log files and tracebacks (``hide_parameters``)."""
     url = normalise_url(url)
     database = sqlite_file(url)
     if database is not None:
@@ -108,10 +110,23 @@ def make_engine(url: str, *, echo: bool = False, pool: PoolSize = APP_POOL) -> E
     if url.startswith("sqlite"):
         # A pool of open connections: closing the last SQLite connection checkpoints and removes
         # the WAL (an fsync each time), which made every short transaction cost tens of ms.
-        engine = create_engine(url, echo=echo, pool_size=SQLITE_POOL.size, max_overflow=SQLITE_POOL.overflow)
+        engine = create_engine(
+            url,
+            echo=echo,
+            hide_parameters=True,
+            pool_size=SQLITE_POOL.size,
+            max_overflow=SQLITE_POOL.overflow,
+        )
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=pool.size, max_overflow=pool.overflow)
+    return create_engine(
+        url,
+        echo=echo,
+        hide_parameters=True,
+        pool_pre_ping=True,
+        pool_size=pool.size,
+        max_overflow=pool.overflow,
+    )
 
 
 def _configure_sqlite(engine: Engine) -> None:

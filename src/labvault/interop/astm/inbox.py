@@ -127,7 +127,7 @@ class AstmInbox:
                 entries = self.intake.entries(ctx, measured)
                 self.intake.enter(ctx, measured, entries, lambda _unit: accepted)
             else:  # only QC or unreported results: the message's record, nothing to enter
-                self.intake.dead_letter(ctx, accepted)
+                self.intake.keep(ctx, accepted)
         except IntakeRefusal as refused:
             raise _refusal(refused, readings.readings) from None
         except IntegrityError:  # the same control id accepted meanwhile (a concurrent resend)
@@ -140,7 +140,7 @@ class AstmInbox:
     def _dead_letter(
         self, ctx: AccessContext, outcome: AstmOutcome, raw: str, now: dt.datetime
     ) -> AstmOutcome:
-        self.intake.dead_letter(ctx, _received(outcome, raw, now))
+        self.intake.keep(ctx, _received(outcome, raw, now))
         return outcome
 
 

@@ -84,7 +84,7 @@ class Hl7Inbox:
             if isinstance(refusal, HeaderRefusal):
                 envelope = refusal.envelope
             ack = _ack(envelope, refusal.ack, refusal, facility, now)
-            self.intake.dead_letter(ctx, _received(envelope, raw, now, REFUSED, ack, refusal))
+            self.intake.keep(ctx, _received(envelope, raw, now, REFUSED, ack, refusal))
             return ack
 
 

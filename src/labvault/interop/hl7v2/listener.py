@@ -69,8 +69,9 @@ async def serve_mllp(
                 except UnknownSender:
                     log.error("interface account %s is gone: closing its connection", username)
                     return
-                except Exception:  # nothing was committed: no acknowledgement, the sender resends
-                    log.exception("an MLLP message could not be handled; closing its connection")
+                except Exception as exc:  # nothing was committed: no acknowledgement, the sender resends
+                    # Its type only: a database error's text may quote the statement's parameters.
+                    log.error("an MLLP message could not be handled (%s); closing", type(exc).__name__)
                     return
                 writer.write(START_BLOCK + ack + END_BLOCK)
                 await writer.drain()
