@@ -73,8 +73,9 @@ def read_results(message: AstmMessage) -> Readings:
     """Each R of a patient's (non-QC) order, with a status entered, as a :class:`Measured`.
 
     The barcode is the order's specimen id (O-3, first component) and the test code the
-    instrument's own (R-3, 4th component), taken as the lab's catalogue code (``loinc=False``): a
-    per-instrument mapping table is a later change. The patient ids of P are not checked against
+    instrument's own (R-3, 4th component, ``loinc=False``): the intake maps it through the
+    interface's instrument codes (interop/instrument_codes.py), else takes it as the lab's
+    catalogue code. The patient ids of P are not checked against
     the tube's patient: labvault sends no orders to analyzers yet, so what they hold is not its id."""
     at = places(message)
     readings: list[Reading] = []
