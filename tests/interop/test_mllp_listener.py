@@ -16,8 +16,9 @@ from hl7.client import MLLPClient
 from sqlalchemy import select
 
 from labvault.identity.accounts import Account, context_for
-from labvault.interop.hl7v2.listener import require_loopback, serve_mllp
+from labvault.interop.hl7v2.listener import serve_mllp
 from labvault.interop.models import ACCEPTED, REFUSED, InterfaceMessage
+from labvault.interop.serving import require_loopback
 from labvault.platform import Platform
 from labvault.security.access import Purpose, Role
 from labvault.security.alert_models import Alert

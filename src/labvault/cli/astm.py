@@ -17,8 +17,8 @@ from labvault.interop.astm.frames import ENQ, EOT, frames_for_records
 from labvault.interop.astm.inbox import AstmInbox
 from labvault.interop.astm.listener import serve_astm
 from labvault.interop.astm.session import read_session
-from labvault.interop.hl7v2.listener import require_loopback
 from labvault.interop.intake import UnknownSender
+from labvault.interop.serving import require_loopback
 
 app = typer.Typer()
 Account = Annotated[str, typer.Option("--account", help="The interface account the messages come from.")]

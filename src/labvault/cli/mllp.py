@@ -11,8 +11,9 @@ import typer
 
 from labvault.cli.opening import command_platform
 from labvault.cli.options import DEFAULT_DATA, DEFAULT_KEYS, DataDir, DbUrl, KeyDir, err
-from labvault.interop.hl7v2.listener import require_loopback, serve_mllp
+from labvault.interop.hl7v2.listener import serve_mllp
 from labvault.interop.intake import UnknownSender
+from labvault.interop.serving import require_loopback
 
 app = typer.Typer()
 

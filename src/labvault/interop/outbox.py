@@ -25,9 +25,9 @@ from labvault.identity import patient_codec
 from labvault.identity.account_service import AccountService
 from labvault.identity.accounts import context_for
 from labvault.identity.models import Patient, User
-from labvault.interop.hl7v2.listener import require_loopback
 from labvault.interop.hl7v2.oru_out import OruHeader, build_oru
 from labvault.interop.outbound_models import PENDING, REFUSED, SENT, OutboundReceiver, OutboxMessage
+from labvault.interop.serving import require_loopback
 from labvault.keys.store import KeyStore
 from labvault.reports.view import ReportView
 from labvault.security import audit

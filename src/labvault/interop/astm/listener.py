@@ -27,8 +27,8 @@ from labvault.interop.astm.framing import (
     TransferStarted,
 )
 from labvault.interop.astm.inbox import AstmInbox
-from labvault.interop.hl7v2.listener import require_loopback
 from labvault.interop.intake import UnknownSender
+from labvault.interop.serving import Connections, require_loopback, serve_until
 
 log = logging.getLogger("labvault.interop.astm")
 READ_SIZE = 4096
@@ -159,12 +159,10 @@ async def serve_astm(
     """Serve until ``stop`` is set (or forever); ``ready`` gets the bound port. ``receive_timeout``
     replaces the standard's 30 s (tests)."""
     require_loopback(host)
-    open_connections: set[asyncio.Task[None]] = set()
+    connections = Connections()
 
     async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            open_connections.add(task)
+        connections.enter()
         try:
             await Connection(
                 inbox, username, reader, writer, encoding=encoding, receive_timeout=receive_timeout
@@ -173,20 +171,8 @@ async def serve_astm(
             log.warning("ASTM connection of %s lost", username)
         finally:
             writer.close()
-            open_connections.discard(task)
+            connections.leave()
 
     server = await asyncio.start_server(connection, host, port)
-    try:
-        async with server:
-            bound = server.sockets[0].getsockname()[1]
-            log.info("ASTM listener for %s on %s:%s", username, host, bound)
-            if ready is not None:
-                ready(bound)
-            if stop is None:
-                await server.serve_forever()
-            else:
-                await stop.wait()
-    finally:  # the connections too: a message being handled is not ACKed, the analyzer resends
-        for task in list(open_connections):
-            task.cancel()
-        await asyncio.gather(*open_connections, return_exceptions=True)
+    # On stop, the connections too: a message being handled is not ACKed, the analyzer resends.
+    await serve_until(server, connections, f"ASTM listener for {username} on {host}", ready=ready, stop=stop)

@@ -12,7 +12,6 @@ that was not committed, and the sender sends it again.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from collections.abc import Callable
 
@@ -21,23 +20,11 @@ from hl7.mllp import InvalidBlockError, start_hl7_server
 from labvault.interop.hl7v2.envelope import MAX_MESSAGE_BYTES
 from labvault.interop.hl7v2.inbox import Hl7Inbox
 from labvault.interop.intake import UnknownSender
+from labvault.interop.serving import Connections, require_loopback, serve_until
 
 log = logging.getLogger("labvault.interop.mllp")
 START_BLOCK = b"\x0b"
 END_BLOCK = b"\x1c\r"
-
-
-def require_loopback(host: str) -> None:
-    """A port bound to an account is a credential only where no other host can reach it."""
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = host == "localhost"
-    if not loopback:
-        raise ValueError(
-            f"{host} is not a loopback address: a listener port bound to one account is served on "
-            "loopback only (127.0.0.1); TLS client certificates for remote senders are not supported yet"
-        )
 
 
 async def serve_mllp(
@@ -51,8 +38,10 @@ async def serve_mllp(
 ) -> None:
     """Serve until ``stop`` is set (or forever); ``ready`` gets the bound port."""
     require_loopback(host)
+    connections = Connections()
 
     async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.enter()
         peer = writer.get_extra_info("peername")
         origin = f"mllp:{peer[0]}" if peer else "mllp"
         try:
@@ -77,14 +66,7 @@ async def serve_mllp(
                 await writer.drain()
         finally:
             writer.close()
+            connections.leave()
 
     server = await start_hl7_server(connection, host, port, limit=MAX_MESSAGE_BYTES + 16)
-    async with server:
-        bound = server.sockets[0].getsockname()[1]
-        log.info("MLLP listener for %s on %s:%s", username, host, bound)
-        if ready is not None:
-            ready(bound)
-        if stop is None:
-            await server.serve_forever()
-        else:
-            await stop.wait()
+    await serve_until(server, connections, f"MLLP listener for {username} on {host}", ready=ready, stop=stop)
