@@ -18,7 +18,8 @@ from hl7apy.parser import parse_message
 from sqlalchemy import select
 
 from labvault.identity.accounts import Account, context_for
-from labvault.interop.outbound_models import PENDING, REFUSED, SENT, OutboxMessage
+from labvault.interop.outbound_models import PENDING, REFUSED, SENT, OutboundReceiver, OutboxMessage
+from labvault.interop.outbox import Delivered
 from labvault.platform import Platform
 from labvault.security.access import Purpose, Role
 from tests.db_inspect import audit_events
@@ -88,6 +89,15 @@ def admin(bench: Bench) -> object:
     return context_for(bench.factory._admins[bench.lab.id], Purpose.ADMINISTRATION, DESK)
 
 
+def outbox_receiver_account(bench: Bench, port: int) -> uuid.UUID:
+    with bench.platform.db.owner_engine.connect() as connection:
+        table = OutboundReceiver.__table__
+        found = connection.execute(
+            select(table.c.account_id).where(table.c.lab_id == bench.lab.id, table.c.port == port)
+        ).scalar_one()
+    return found  # type: ignore[no-any-return]
+
+
 def outbox_rows(bench: Bench, order_id: uuid.UUID) -> list[OutboxMessage]:
     with bench.platform.db.owner_engine.connect() as connection:
         table = OutboxMessage.__table__
@@ -146,6 +156,16 @@ def test_a_receiver_down_gets_it_later_and_a_refusal_is_kept(bench: Bench, recei
         outbox.clock = real_clock
     [row] = outbox_rows(bench, order.id)
     assert (row.state, row.attempts, row.ack_code) == (SENT, 2, "AA") and len(back.received) == 1
+
+    receiver_user = outbox_receiver_account(bench, port)
+    admin_ctx = context_for(bench.factory._admins[bench.lab.id], Purpose.ADMINISTRATION, DESK)
+    bench.platform.accounts.update_user(admin_ctx, receiver_user, active=False)
+    third = bench.order(tests=["K"])
+    bench.enter_and_validate(third, {"K": "3.9"})
+    bench.release(third)
+    assert outbox.deliver_due() == Delivered() and len(back.received) == 1, "a disabled receiver waits"
+    bench.platform.accounts.update_user(admin_ctx, receiver_user, active=True)
+    assert outbox.deliver_due().sent == 1 and len(back.received) == 2
 
     back.answer = "AE"
     second = bench.order(tests=["NA"])

@@ -5,8 +5,11 @@ release's own transaction (:meth:`Outbox.enqueue`, the report service's release 
 released is ever left unsent by a crash. :meth:`Outbox.deliver_due` sends what is due over MLLP,
 one connection per message, and records the outcome as the receiver's interface account: AA sent,
 AE/AR refused (kept, with the receiver's ERR reason), no answer or no connection retried after a
-growing pause (5 s doubling, at most 5 minutes: a receiver down for an hour loses nothing). Every
-delivery is audited with its patient. Receivers are on loopback only until TLS is built.
+growing pause (5 s doubling, at most 5 minutes: a receiver down for an hour loses nothing). A
+message keeps its control id on every attempt: delivery is at least once (a crash between the
+receiver's ACK and its record sends it again), and the receiver recognises a repeat by MSH-10.
+Every delivery is audited with its patient. Receivers are on loopback only until TLS is built; a
+disabled receiver account's messages wait.
 """
 
 from __future__ import annotations
@@ -172,7 +175,10 @@ class Outbox:
             due = session.execute(
                 select(OutboxMessage.id, OutboxMessage.lab_id, OutboundReceiver.account_id)
                 .join(OutboundReceiver, OutboundReceiver.id == OutboxMessage.receiver_id)
+                .join(User, User.id == OutboundReceiver.account_id)
                 .where(OutboxMessage.state == PENDING, OutboxMessage.next_attempt_at <= now)
+                # A receiver switched off, or whose account is disabled, keeps its messages waiting.
+                .where(OutboundReceiver.active.is_(True), User.active.is_(True))
                 .order_by(OutboxMessage.next_attempt_at, OutboxMessage.created_at)
                 .limit(limit)
             ).all()
