@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import logging.config
 import os
 from pathlib import Path
 
@@ -226,6 +227,7 @@ def test_arbitrary_segments_after_a_valid_header_never_crash(segments: list[tupl
 
 
 def test_a_value_python_hl7_cannot_unescape_is_never_logged(caplog: pytest.LogCaptureFixture) -> None:
+    logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})  # as uvicorn does
     caplog.set_level(logging.DEBUG)
     message = oru("OBX|1|ST|GLU^Glucose^L||DUPONT\\\\Z|mmol/L|||||F")
     read_oru(parse(message))

@@ -29,8 +29,9 @@ _NEWLINES = re.compile(rb"\r\n|\n|\r")
 MAX_CONTROL_ID = 199  # MSH-10 is an ST of 199 characters in 2.5
 _MSH = Location("MSH")
 # python-hl7 logs a value it cannot unescape, which is patient data, to a logger named after its
-# file: never in labvault's logs.
-logging.getLogger(hl7.util.__file__).disabled = True
+# file: never in labvault's logs. A filter, not ``disabled``: logging.config (uvicorn's, any
+# dictConfig) re-enables the loggers it does not name, and keeps their filters.
+logging.getLogger(hl7.util.__file__).addFilter(lambda _record: False)
 
 
 @dataclass(frozen=True)
