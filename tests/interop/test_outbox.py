@@ -20,6 +20,7 @@ from sqlalchemy import select
 from labvault.identity.accounts import Account, context_for
 from labvault.interop.outbound_models import PENDING, REFUSED, SENT, OutboundReceiver, OutboxMessage
 from labvault.interop.outbox import Delivered
+from labvault.oversight.read_mark_models import ReadMark
 from labvault.platform import Platform
 from labvault.security.access import Purpose, Role
 from tests.db_inspect import audit_events
@@ -131,6 +132,12 @@ def test_each_receiver_gets_what_it_is_entitled_to_validated_by_hl7apy(
         if e.patient_id == order.patient_id
     ]
     assert len(delivered) == 2
+    marks = ReadMark.__table__
+    with bench.platform.db.owner_engine.connect() as connection:
+        readers = set(
+            connection.execute(select(marks.c.reader_id).where(marks.c.lab_id == bench.lab.id)).scalars()
+        )
+    assert not readers & {e.actor_id for e in delivered}, "a delivery is no one's read: no read marks"
 
 
 def test_a_receiver_down_gets_it_later_and_a_refusal_is_kept(bench: Bench, receivers: list[Receiver]) -> None:

@@ -44,6 +44,8 @@ NOT_COUNTED = frozenset(
         "result.validate_biological",
         "result.critical_call",
         "report.release",
+        "interface.queue",  # a release's results queued for a receiver: part of the release
+        "interface.deliver",  # the outbox handing them over: the system's act, not a person's read
         "alert.raise",
         "alert.acknowledge",
     }
