@@ -61,6 +61,11 @@ def test_full_cli_tour(dirs: list[str], tmp_path: Path) -> None:
     creds = json.loads((tmp_path / "demo-credentials.json").read_text())
     assert len(creds["users"]) == 1 + 2 * 4
     assert all(len(user["totp_secret"]) == 32 for user in creds["users"])
+    assert creds["interfaces"] == [
+        {"lab": "DEMO1", "username": "demo1.analyzer"},
+        {"lab": "DEMO2", "username": "demo2.analyzer"},
+    ]
+    assert "labvault mllp --account demo1.analyzer" in flat(output)
     code, output = run("demo-code", "demo1.reception", "--data-dir", dirs[1])
     assert code == 0 and re.fullmatch(r"[0-9]{6}", output.strip().splitlines()[0]), output
     code, output = run("demo-code", "nobody", "--data-dir", dirs[1])

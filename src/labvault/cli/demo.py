@@ -91,6 +91,14 @@ def demo(
             highlight=False,
         )
     _print_activity(creds.workflow)
+    for analyzer in creds.interfaces[:1]:
+        out.print(
+            f"An analyzer ({analyzer['username']}, an interface account: it never signs in) sends HL7 v2 "
+            f"results with `labvault mllp --account {analyzer['username']} --port 2575 --data-dir "
+            f"{data_dir} --key-dir {key_dir}`; see docs/INTEROP.md.",
+            soft_wrap=True,
+            highlight=False,
+        )
     out.print(
         f"In a browser: http://{'localhost' if host == '127.0.0.1' else host}:{port}/ui/ "
         "(username, password above, and the code below; security keys need the name localhost).",

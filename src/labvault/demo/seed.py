@@ -46,6 +46,7 @@ class DemoCredentials:
     users: list[dict[str, str]] = field(default_factory=list)
     labs: list[dict[str, str]] = field(default_factory=list)
     workflow: dict[str, int] = field(default_factory=dict)  # what seed_workflow created, all labs
+    interfaces: list[dict[str, str]] = field(default_factory=list)  # one analyzer account per lab
 
 
 def cli_context() -> AccessContext:
@@ -112,6 +113,10 @@ def seed(
             _remember(platform, creds, account, password, code)
             if role is Role.LAB_ADMIN:
                 creator = context_for(account, Purpose.ADMINISTRATION, "demo-seed")
+        analyzer = platform.accounts.create_user(  # never signs in: no password anyone knows
+            creator, f"{code.lower()}.analyzer", secrets.token_urlsafe(24), Role.INTERFACE, lab.id
+        )
+        creds.interfaces.append({"lab": code, "username": analyzer.username})
         ctx = context_for(accounts[Role.RECEPTION], Purpose.ADMINISTRATION, "demo-seed")
         registered: list[SeedPatient] = []
         while len(registered) < patients_per_lab:
@@ -203,7 +208,13 @@ def write_credentials(data_dir: Path, creds: DemoCredentials) -> Path:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)  # a file left by an older run keeps its mode otherwise
     with os.fdopen(fd, "w") as handle:
-        json.dump({"labs": creds.labs, "users": creds.users, "workflow": creds.workflow}, handle, indent=2)
+        document = {
+            "labs": creds.labs,
+            "users": creds.users,
+            "workflow": creds.workflow,
+            "interfaces": creds.interfaces,
+        }
+        json.dump(document, handle, indent=2)
     return path
 
 
@@ -216,5 +227,8 @@ def read_credentials(data_dir: Path) -> DemoCredentials | None:
         return None
     document = json.loads(path.read_text())
     return DemoCredentials(
-        users=document["users"], labs=document["labs"], workflow=document.get("workflow") or {}
+        users=document["users"],
+        labs=document["labs"],
+        workflow=document.get("workflow") or {},
+        interfaces=document.get("interfaces") or [],
     )
