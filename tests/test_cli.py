@@ -8,9 +8,13 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import pyotp
 import pytest
 from pydantic import ValidationError
+from pyrage import decrypt, x25519
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from labvault.cli import app
@@ -19,6 +23,7 @@ from labvault.identity.accounts import Account
 from labvault.identity.lab_service import LabInfo
 from labvault.platform import Platform, open_platform
 from labvault.security.access import Role
+from labvault.workflow.models import Report
 from tests.auth_helpers import Authenticator, AuthenticatorPool, forget_code_use
 from tests.conftest import BACKENDS, PgDatabase, require_pg
 from tests.factories import TEST_PASSWORD, Bench, Factory
@@ -72,6 +77,7 @@ def test_full_cli_tour(dirs: list[str], tmp_path: Path) -> None:
     assert code == 2 and "no demo account" in output
     assert creds["workflow"]["orders"] == 8 and creds["workflow"]["reports"] > 0
     assert oct((tmp_path / "demo-credentials.json").stat().st_mode & 0o777) == "0o600"
+    hprim_export(dirs, tmp_path, creds)
 
     code, output = run("demo", *dirs, "--no-serve")
     assert code == 0 and "reusing" in output and "8 orders" in flat(output)
@@ -205,6 +211,34 @@ def test_audit_verify_exit_code_on_tampering(tmp_path: Path) -> None:
 
 
 # --- results import ------------------------------------------------------------------------------
+
+
+def hprim_export(dirs: list[str], tmp_path: Path, creds: dict[str, Any]) -> None:
+    """A demo biologist exports a released report as HPRIM for a doctor's age key: the file is
+    ciphertext only, and the doctor's key opens it."""
+    platform = open_from(dirs)
+    try:
+        with platform.db.owner_engine.connect() as connection:
+            reports = Report.__table__
+            demo1 = uuid.UUID(creds["labs"][0]["id"])
+            order_id = connection.execute(
+                select(reports.c.order_id).where(reports.c.lab_id == demo1).limit(1)
+            ).scalar_one()
+    finally:
+        platform.close()
+    biologist = next(u for u in creds["users"] if u["username"] == "demo1.biologist")
+    doctor = x25519.Identity.generate()
+    output = tmp_path / "report.hprim.age"
+    code, text = run(
+        "hprim", *dirs, "--order-id", str(order_id), "--recipient", str(doctor.to_public()),
+        "--output", str(output), "--user", "demo1.biologist", "--password-stdin",
+        "--totp-code", pyotp.TOTP(biologist["totp_secret"]).now(), input=biologist["password"] + "\n",
+    )  # fmt: skip
+    assert code == 0, text
+    sealed = output.read_bytes()
+    assert sealed.startswith(b"age-encryption.org/v1") and b"****LAB****" not in sealed
+    assert oct(output.stat().st_mode & 0o777) == "0o600"
+    assert b"****LAB****" in decrypt(sealed, [doctor])
 
 
 def open_from(dirs: list[str]) -> Platform:

@@ -21,6 +21,7 @@ from labvault.identity.patient_service import PatientService
 from labvault.identity.physician_service import PhysicianService
 from labvault.identity.security_keys import SecurityKeyService
 from labvault.interop.hl7v2.inbox import Hl7Inbox
+from labvault.interop.hprim import HprimExport
 from labvault.interop.instrument_codes import InstrumentCodeService
 from labvault.interop.intake import Intake
 from labvault.interop.messages import InterfaceMessageService
@@ -87,6 +88,7 @@ class Platform:
     interface_messages: InterfaceMessageService  # what they sent: outcomes and dead letters
     instrument_codes: InstrumentCodeService  # each interface's own test codes -> the catalogue
     outbox: Outbox  # released results out to the lab's receivers (HL7 v2 ORU^R01)
+    hprim: HprimExport  # a released report as an HPRIM file, encrypted to a doctor's age key
 
     def close(self) -> None:
         self.keys.forget()
@@ -190,4 +192,5 @@ def open_platform(settings: Settings) -> Platform:
         interface_messages=InterfaceMessageService(db),
         instrument_codes=InstrumentCodeService(db, catalogs),
         outbox=outbox,
+        hprim=HprimExport(reports),
     )

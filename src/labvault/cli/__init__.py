@@ -16,6 +16,7 @@ from labvault.cli import (
     canary,
     catalog,
     demo,
+    hprim,
     install,
     interface,
     keys,
@@ -46,6 +47,7 @@ app.add_typer(breach.app, name="breach")
 app.add_typer(mllp.app)  # mllp
 app.add_typer(interface.app, name="interface")
 app.add_typer(astm.app)  # astm, astm-import
+app.add_typer(hprim.app)  # hprim
 
 
 def main() -> None:

@@ -86,6 +86,14 @@ def patient_block(data: PatientData) -> PatientBlock:
     return PatientBlock(f"{name} {data.first_names}", data.sex, data.birth_date, data.nir)
 
 
+@dataclass(frozen=True)
+class ReleasedReport:
+    view: ReportView
+    patient: PatientData
+    patient_id: uuid.UUID
+    accession: str
+
+
 # Run in a release's own transaction once the report is stored: (unit, releaser, order, the view).
 ReleaseHook = Callable[[Unit, AccessContext, Order, ReportView], None]
 
@@ -200,6 +208,34 @@ class ReportService(WorkflowService):
                 ),
             )
             return pdf or b""
+
+    def for_export(
+        self, ctx: AccessContext, order_id: uuid.UUID, action: str, version: int | None = None
+    ) -> ReleasedReport:
+        """A released report's content (its view, the patient's identity, the order's accession),
+        for an export in another format (interop/hprim.py), decided as :meth:`pdf` and audited as
+        ``action`` with its patient."""
+        with self._unit(ctx, Permission.REPORT_READ) as unit:
+            order = load_order(unit, order_id)
+            relationship = authorize_order(ctx, Permission.REPORT_READ, order)
+            row = self._report(unit, order_id, version)
+            if row.restricted and not unlock_restricted(
+                unit, ctx, Permission.REPORT_READ, order.patient_id, OBJECT, row.id, relationship
+            ):
+                raise Forbidden(
+                    "this report holds a restricted result: biologists only, or break the glass "
+                    "(POST /api/v1/break-glass)"
+                )
+            view = self._view(unit, order, _items(unit, order.id), row, open_context(unit.keys, row))
+            patient = patient_codec.decode(unit.keys, unit.session.get_one(Patient, order.patient_id)).data
+            audit.append(
+                unit.session,
+                ctx,
+                AuditRecord(
+                    action, OBJECT, str(row.id), {"version": row.version}, patient_id=order.patient_id
+                ),
+            )
+            return ReleasedReport(view, patient, order.patient_id, order.accession)
 
     def regenerate(
         self, ctx: AccessContext, order_id: uuid.UUID, version: int | None = None
