@@ -126,6 +126,10 @@ def test_each_receiver_gets_what_it_is_entitled_to_validated_by_hl7apy(
     assert "2823-3^" in to_ward and "|4.2|mmol/L|" in to_ward and "56888-1" not in to_ward
     assert "56888-1^" in to_doctor and "|negative|" in to_doctor
     assert f"{order.patient_id}^^^LABVAULT^PI" in to_doctor
+    parsed = parse_message(to_doctor.replace("\n", "\r"), find_groups=False)
+    obr = parsed.obr
+    assert (obr.obr_25.to_er7(), obr.obr_16.to_er7().split("^")[0]) == ("F", _rpps)
+    assert obr.obr_22.to_er7().startswith("20")
     delivered = [
         e
         for e in audit_events(bench.platform, bench.lab.id, "interface.deliver")

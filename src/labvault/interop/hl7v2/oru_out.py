@@ -114,14 +114,14 @@ def build_oru(
                 f"{escape(accession)}^Compte rendu^L",
                 "",
                 "",
-                _ts(view.collected_at) if view.collected_at else "",
+                _ts(view.collected_at) if view.collected_at else "",  # OBR-7
                 *[""] * 8,
-                prescriber,
-                *[""] * 4,
-                _ts(view.issued_at),
+                prescriber,  # OBR-16
+                *[""] * 5,
+                _ts(view.issued_at),  # OBR-22: results reported
                 "",
                 "",
-                order_status,
+                order_status,  # OBR-25: P, F or C
             ]
         ),
     ]
