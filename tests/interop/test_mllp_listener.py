@@ -23,6 +23,7 @@ from labvault.platform import Platform
 from labvault.security.access import Purpose, Role
 from labvault.security.alert_models import Alert
 from labvault.workflow.order_data import OrderRecord
+from tests.db_inspect import audit_events
 from tests.factories import DESK, GIVEN_PASSWORD, Bench
 
 
@@ -129,6 +130,13 @@ def test_results_enter_the_workflow_and_the_ack_follows_the_commit(bench: Bench,
     assert {bench.item_id(order, "K"), bench.item_id(order, "NA")} <= waiting
     [row] = messages(bench, control)
     assert (row.state, row.ack_code, row.results) == (ACCEPTED, "AA", 2)
+    entered = [
+        e
+        for e in audit_events(bench.platform, bench.lab.id, "result.enter")
+        if e.detail.get("message") == control
+    ]
+    assert len(entered) == 2 and {e.actor_id for e in entered} == {listener.account.id}
+    assert {e.detail["channel"] for e in entered} == {"hl7v2"}
     assert row.message_enc and barcode.encode() not in row.message_enc  # sealed, never in clear
     assert row.ack.decode() == ack + "\r" or row.ack.decode().strip() == ack
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -211,18 +211,20 @@ class Intake:
         ctx: AccessContext,
         measured: Sequence[Measured],
         entries: Sequence[ResultEntry],
-        record: Callable[[Unit], Received],
+        received: Received,
     ) -> None:
-        """Enter the results, then check the patients the message names and write its record
-        (``record`` builds it, given the transaction), all in one transaction. A control id
-        accepted meanwhile is an ``IntegrityError`` (the caller answers the stored ACK)."""
+        """Enter the results (each one's audit event naming the channel and the message's control
+        id), then check the patients the message names and write its record, all in one
+        transaction. A control id accepted meanwhile is an ``IntegrityError`` (the caller answers
+        the stored ACK)."""
 
         def within(unit: Unit, created: list[Result]) -> None:
             self._check_patients(unit, measured, entries)
-            self.store(unit, ctx, record(unit), results=len(created))
+            self.store(unit, ctx, received, results=len(created))
 
+        source = {"channel": received.channel, "message": received.control_id}
         try:
-            self.results.enter(ctx, entries, within=within)
+            self.results.enter(ctx, entries, within=within, source=source)
         except InvalidInput as exc:
             raise refusal_of(exc) from None
 

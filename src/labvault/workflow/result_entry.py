@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -98,11 +98,13 @@ class ResultEntryService(WorkflowService):
         entries: Sequence[ResultEntry],
         *,
         within: Callable[[Unit, list[Result]], None] | None = None,
+        source: Mapping[str, str] | None = None,
     ) -> list[ResultSummary]:
         """Enter results (a new version each; the previous one is kept as superseded), flag them,
         compare with the patient's previous result, then recompute calculated tests.
         ``within``: also run in the same transaction, once the results are written (a channel
-        records the message they came from: both commit, or neither does)."""
+        records the message they came from: both commit, or neither does). ``source``: where the
+        results came from (a channel and its message's control id), in each result's audit event."""
         if not entries:
             raise InvalidInput("entries", "at least one result is needed")
         if len(entries) > 5000:
@@ -160,7 +162,7 @@ class ResultEntryService(WorkflowService):
                         "result.correct" if r.supersedes_id else "result.enter",
                         OBJECT,
                         str(r.id),
-                        {"item": str(r.order_item_id), "version": r.version},
+                        {"item": str(r.order_item_id), "version": r.version, **(source or {})},
                         patient_id=patients.get(r.order_item_id),
                     )
                     for r in created

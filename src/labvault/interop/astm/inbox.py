@@ -125,7 +125,7 @@ class AstmInbox:
         try:
             if measured:
                 entries = self.intake.entries(ctx, measured)
-                self.intake.enter(ctx, measured, entries, lambda _unit: accepted)
+                self.intake.enter(ctx, measured, entries, accepted)
             else:  # only QC or unreported results: the message's record, nothing to enter
                 self.intake.keep(ctx, accepted)
         except IntakeRefusal as refused:

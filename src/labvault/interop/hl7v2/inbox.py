@@ -71,7 +71,7 @@ class Hl7Inbox:
             accepted = _received(envelope, raw, now, ACCEPTED, ack, None)
             try:
                 entries = self.intake.entries(ctx, measured)
-                self.intake.enter(ctx, measured, entries, lambda _unit: accepted)
+                self.intake.enter(ctx, measured, entries, accepted)
             except IntakeRefusal as refused:
                 raise _hl7_refusal(refused, observations) from None
             except IntegrityError:  # the same control id accepted meanwhile (a concurrent resend)
