@@ -9,6 +9,7 @@ import datetime as dt
 import uuid
 
 from labvault.interop.hl7v2.envelope import Envelope
+from labvault.interop.hl7v2.escaping import escape
 from labvault.interop.hl7v2.refusal import AckCode, Hl7Refusal
 
 SEPARATOR = "|"
@@ -16,16 +17,8 @@ ENCODING = "^~\\&"
 ACK_VERSION = "2.5.1"
 
 
-def _escape(text: str) -> str:
-    """HL7 escape sequences for the delimiters (ERR-8 is free text)."""
-    out = text.replace("\\", "\\E\\")
-    for char, code in (("|", "\\F\\"), ("^", "\\S\\"), ("~", "\\R\\"), ("&", "\\T\\")):
-        out = out.replace(char, code)
-    return out.replace("\r", " ").replace("\n", " ")
-
-
 def _hd(value: str) -> str:
-    return _escape(value)[:180]
+    return escape(value)[:180]
 
 
 def build_ack(
@@ -53,7 +46,7 @@ def build_ack(
             _hd(receiving_facility),
             now.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S+0000"),
             "",
-            f"ACK^{_escape(trigger)}^ACK" if trigger else "ACK",
+            f"ACK^{escape(trigger)}^ACK" if trigger else "ACK",
             uuid.uuid4().hex[:20],
             "P",
             ACK_VERSION,
@@ -65,7 +58,7 @@ def build_ack(
             "UNICODE UTF-8",
         ]
     )
-    segments = [msh, SEPARATOR.join(["MSA", code.value, _escape(received_control)])]
+    segments = [msh, SEPARATOR.join(["MSA", code.value, escape(received_control)])]
     if refusal is not None:
         location = ""
         if refusal.where is not None:
@@ -87,7 +80,7 @@ def build_ack(
                     "",
                     "",
                     "",
-                    _escape(refusal.reason),
+                    escape(refusal.reason),
                 ]
             )
         )

@@ -99,7 +99,7 @@ def parse(raw: bytes) -> Envelope:
         msh = message.segment("MSH")
     except KeyError:
         raise error(ErrorCode.SEGMENT_SEQUENCE, _MSH, "no MSH segment") from None
-    control_id = component(message, msh, 10)
+    control_id = component(msh, 10)
     if not control_id:
         raise error(
             ErrorCode.REQUIRED_FIELD_MISSING, Location("MSH", 1, 10), "the message control id is required"
@@ -108,14 +108,14 @@ def parse(raw: bytes) -> Envelope:
         raise error(ErrorCode.DATA_TYPE, Location("MSH", 1, 10), f"over {MAX_CONTROL_ID} characters")
     envelope = Envelope(
         message=message,
-        message_type=component(message, msh, 9),
-        trigger=component(message, msh, 9, 2),
+        message_type=component(msh, 9),
+        trigger=component(msh, 9, 2),
         control_id=control_id,
-        version=component(message, msh, 12),
-        sending_application=component(message, msh, 3),
-        sending_facility=component(message, msh, 4),
+        version=component(msh, 12),
+        sending_application=component(msh, 3),
+        sending_facility=component(msh, 4),
     )
-    check_header(envelope, component(message, msh, 11))
+    check_header(envelope, component(msh, 11))
     return envelope
 
 
@@ -149,12 +149,10 @@ def check_header(envelope: Envelope, processing: str) -> None:
         raise HeaderRefusal(refusal, envelope)
 
 
-def component(
-    message: hl7.Message, segment: hl7.Segment, field: int, comp: int = 1, repeat: int = 1, sub: int = 1
-) -> str:
+def component(segment: hl7.Segment, field: int, comp: int = 1, repeat: int = 1, sub: int = 1) -> str:
     """One component of a segment's field, unescaped (python-hl7 applies the message's escape
-    sequences), ``""`` when absent. Field numbers as the standard counts them."""
-    del message  # the segment knows its message's separators
+    sequences: the segment knows its message's separators), ``""`` when absent. Field numbers as
+    the standard counts them."""
     try:
         value = segment.extract_field(
             field_num=field, repeat_num=repeat, component_num=comp, subcomponent_num=sub

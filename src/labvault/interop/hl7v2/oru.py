@@ -8,7 +8,7 @@ Two steps: :func:`read_oru` reads the structure (any well-formed ORU^R01, whatev
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import hl7
 
@@ -55,98 +55,84 @@ class Observation:
 
 @dataclass
 class _Group:
+    """The OBX of one OBR, held until its specimen is known (SPM follows the OBX in 2.5)."""
+
     patient: tuple[PatientId, ...] = ()
     barcode: str = ""
-    barcode_where: Location | None = None
-    pending: list[dict[str, object]] = field(default_factory=list)
+    barcode_where: Location = field(default_factory=lambda: Location("SPM", 1, 2))
+    pending: list[Observation] = field(default_factory=list)
+
+    def flush(self, out: list[Observation]) -> None:
+        out += [
+            replace(obx, barcode=self.barcode, barcode_where=self.barcode_where, patient=self.patient)
+            for obx in self.pending
+        ]
+        self.pending = []
 
 
 def read_oru(envelope: Envelope) -> list[Observation]:
     """The observations of an ORU^R01, in message order; refused with the first wrong field."""
     if (envelope.message_type, envelope.trigger) != ("ORU", "R01"):
         raise reject(ErrorCode.UNSUPPORTED_EVENT, Location("MSH", 1, 9), "expected ORU^R01")
-    message = envelope.message
     counts: dict[str, int] = {}
     group = _Group()
     observations: list[Observation] = []
-    last: dict[str, object] | None = None
-    for segment in message:
+    for segment in envelope.message:
         name = str(segment(0))
         counts[name] = counts.get(name, 0) + 1
         where = Location(name, counts[name])
         if name == "PID":
-            _flush(group, observations)
-            group = _Group(patient=_patient_ids(message, segment, where))
-            last = None
+            group.flush(observations)
+            group = _Group(patient=_patient_ids(segment, where))
         elif name == "OBR":
-            _flush(group, observations)
+            group.flush(observations)
             group = _Group(patient=group.patient)
-            filler = component(message, segment, 3)
+            filler = component(segment, 3)
             if filler:
                 group.barcode, group.barcode_where = filler, Location("OBR", where.sequence, 3)
-            last = None
         elif name == "SPM":
-            specimen = component(message, segment, 2, 2) or component(message, segment, 2, 1)
+            specimen = component(segment, 2, 2) or component(segment, 2, 1)
             if specimen:
                 group.barcode, group.barcode_where = specimen, Location("SPM", where.sequence, 2)
         elif name == "OBX":
-            last = _observation(message, segment, where)
-            group.pending.append(last)
-        elif name == "NTE" and last is not None:
+            group.pending.append(_observation(segment, where))
+        elif name == "NTE" and group.pending:
             text = " ".join(
-                component(message, segment, 3, repeat=r) for r in range(1, repetitions(segment, 3) + 1)
+                component(segment, 3, repeat=r) for r in range(1, repetitions(segment, 3) + 1)
             ).strip()
             if text:
-                previous = last.get("comment")
-                last["comment"] = f"{previous} {text}" if previous else text
-                if len(str(last["comment"])) > MAX_COMMENT:
+                last = group.pending[-1]
+                comment = f"{last.comment} {text}" if last.comment else text
+                if len(comment) > MAX_COMMENT:
                     raise error(
                         ErrorCode.DATA_TYPE,
                         Location("NTE", where.sequence, 3),
                         f"comments over {MAX_COMMENT} characters",
                     )
+                group.pending[-1] = replace(last, comment=comment)
         if len(observations) + len(group.pending) > MAX_OBSERVATIONS:
             raise error(
                 ErrorCode.APPLICATION_INTERNAL, where, f"over {MAX_OBSERVATIONS} observations in one message"
             )
-    _flush(group, observations)
+    group.flush(observations)
     return observations
 
 
-def _flush(group: _Group, out: list[Observation]) -> None:
-    """The group's OBX segments, now that its specimen (SPM follows the OBX in 2.5) is known."""
-    for pending in group.pending:
-        where = pending["where"]
-        assert isinstance(where, Location)
-        out.append(
-            Observation(
-                where=where,
-                barcode=group.barcode,
-                barcode_where=group.barcode_where or Location("SPM", 1, 2),
-                code=str(pending["code"]),
-                code_system=str(pending["code_system"]),
-                value=str(pending["value"]),
-                unit=str(pending["unit"]),
-                status=str(pending["status"]),
-                values=int(pending["values"]),  # type: ignore[call-overload]
-                comment=pending.get("comment") and str(pending["comment"]),  # type: ignore[arg-type]
-                patient=group.patient,
-            )
-        )
-    group.pending = []
-
-
-def _observation(message: hl7.Message, segment: hl7.Segment, where: Location) -> dict[str, object]:
-    return {
-        "where": where,
-        "code": component(message, segment, 3, 1),
-        "code_system": component(message, segment, 3, 3).upper(),
-        "value": _value(message, segment, component(message, segment, 2)),
-        "values": repetitions(segment, 5),
-        "unit": component(message, segment, 6, 1),
-        "status": component(message, segment, 11),
-        "comment": None,
-    }
+def _observation(segment: hl7.Segment, where: Location) -> Observation:
+    """One OBX as read, its specimen and patient still to come (:meth:`_Group.flush`)."""
+    return Observation(
+        where=where,
+        barcode="",
+        barcode_where=Location("SPM", 1, 2),
+        code=component(segment, 3, 1),
+        code_system=component(segment, 3, 3).upper(),
+        value=_value(segment, component(segment, 2)),
+        unit=component(segment, 6, 1),
+        status=component(segment, 11),
+        values=repetitions(segment, 5),
+        comment=None,
+        patient=(),
+    )
 
 
 def check(observations: list[Observation]) -> None:
@@ -191,30 +177,30 @@ def check(observations: list[Observation]) -> None:
             raise error(ErrorCode.DATA_TYPE, Location("OBX", seq, 5), f"over {MAX_VALUE} characters")
 
 
-def _value(message: hl7.Message, segment: hl7.Segment, value_type: str) -> str:
+def _value(segment: hl7.Segment, value_type: str) -> str:
     """OBX-5 as result entry reads it: a structured numeric (SN) ``<^5`` becomes ``<5``; a coded
     value (CE/CWE) its text, else its code."""
     if value_type == "SN":
-        parts = [component(message, segment, 5, c) for c in (1, 2, 3, 4)]
+        parts = [component(segment, 5, c) for c in (1, 2, 3, 4)]
         return "".join(parts).strip()
     if value_type in ("CE", "CWE"):
-        return component(message, segment, 5, 2) or component(message, segment, 5, 1)
-    return component(message, segment, 5)
+        return component(segment, 5, 2) or component(segment, 5, 1)
+    return component(segment, 5)
 
 
-def _patient_ids(message: hl7.Message, segment: hl7.Segment, where: Location) -> tuple[PatientId, ...]:
+def _patient_ids(segment: hl7.Segment, where: Location) -> tuple[PatientId, ...]:
     """PID-3's identifiers labvault can check: an INS (NIR/NIA OIDs) or labvault's own patient id
     (identifier type ``PI`` with no other authority). Others (an MPI's, a hospital's) are ignored."""
     found: list[PatientId] = []
     for repeat in range(1, repetitions(segment, 3) + 1):
-        value = component(message, segment, 3, 1, repeat)
-        oid = component(message, segment, 3, 4, repeat, 2)
-        id_type = component(message, segment, 3, 5, repeat)
+        value = component(segment, 3, 1, repeat)
+        oid = component(segment, 3, 4, repeat, 2)
+        id_type = component(segment, 3, 5, repeat)
         here = Location("PID", where.sequence, 3)
         if not value:
             continue
         if oid in INS_OIDS:
             found.append(PatientId("nir" if INS_OIDS[oid] == "nir" else "nia", value, here))
-        elif id_type == "PI" and component(message, segment, 3, 4, repeat) in ("", "LABVAULT"):
+        elif id_type == "PI" and component(segment, 3, 4, repeat) in ("", "LABVAULT"):
             found.append(PatientId("lab", value, here))
     return tuple(found)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from labvault.catalog.model import Catalog
 from labvault.identity.patient_data import PatientData
 from labvault.identity.validation import INS_OID_NIR, INS_OID_TEST_NIR
+from labvault.interop.hl7v2.escaping import escape
 from labvault.reports.view import ReportView
 
 VERSION = "2.5"
@@ -25,13 +26,6 @@ class OruHeader:
     receiver: str  # the receiver's interface account
     control_id: str
     at: dt.datetime
-
-
-def escape(text: str) -> str:
-    out = text.replace("\\", "\\E\\")
-    for char, code in (("|", "\\F\\"), ("^", "\\S\\"), ("~", "\\R\\"), ("&", "\\T\\")):
-        out = out.replace(char, code)
-    return out.replace("\r", " ").replace("\n", " ")
 
 
 def _ts(at: dt.datetime) -> str:
