@@ -153,7 +153,7 @@ def open_platform(settings: Settings) -> Platform:
     results = ResultService(db, keys, catalogs)
     intake = Intake(db, keys, catalogs, accounts, catalog_items, results)
     reports = ReportService(db, keys, catalogs)
-    outbox = Outbox(db, keys, catalogs, accounts)
+    outbox = Outbox(db, keys, catalogs)
     reports.released.append(outbox.enqueue)  # in the release's transaction: durable
     relying_party = RelyingParty(settings.webauthn_rp_id, settings.webauthn_rp_name, settings.webauthn_origin)
     return Platform(

@@ -66,7 +66,7 @@ class InterfaceMessageService:
             )
             if state is not None:
                 query = query.where(InterfaceMessage.state == state)
-            rows = lab.session.scalars(query.offset(offset).limit(limit + 1)).all()[: limit + 1]
+            rows = lab.session.scalars(query.offset(offset).limit(limit + 1)).all()
             senders = {row.sender_id for row in rows}
             names = {
                 user_id: name

@@ -25,8 +25,7 @@ from sqlalchemy import select
 from labvault.catalog.service import CatalogService
 from labvault.errors import NotFound
 from labvault.identity import patient_codec
-from labvault.identity.account_service import AccountService
-from labvault.identity.accounts import context_for
+from labvault.identity.accounts import account_of, context_for
 from labvault.identity.models import Patient, User
 from labvault.interop.hl7v2.oru_out import OruHeader, build_oru
 from labvault.interop.outbound_models import PENDING, REFUSED, SENT, OutboundReceiver, OutboxMessage
@@ -73,12 +72,10 @@ class Outbox:
         db: Database,
         keys: KeyStore,
         catalogs: CatalogService,
-        accounts: AccountService,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self.gate = Gate(db, keys)
         self.catalogs = catalogs
-        self.accounts = accounts
         self.clock = clock
 
     # --- receivers ----------------------------------------------------------------------------
@@ -137,7 +134,7 @@ class Outbox:
                 continue
             left_out = unit.catalog.restricted_codes if receiver.physician_id is None else frozenset()
             control_id = uuid.uuid4().hex[:20].upper()
-            header = OruHeader(_lab_code(view), names.get(receiver.account_id, ""), control_id, now)
+            header = OruHeader(view.lab.code, names.get(receiver.account_id, ""), control_id, now)
             message = build_oru(
                 header, order.patient_id, patient, order.accession, view, unit.catalog, left_out
             )
@@ -239,12 +236,7 @@ class Outbox:
             user = session.get(User, account_id)
             if user is None or user.lab_id is None:
                 raise NotFound(f"no interface account {account_id}")
-            username = user.username
-        return context_for(self.accounts.by_username(username), Purpose.CARE, "outbox")
-
-
-def _lab_code(view: ReportView) -> str:
-    return view.lab.code
+            return context_for(account_of(user), Purpose.CARE, "outbox")
 
 
 def _send(address: tuple[str, int], message: bytes) -> bytes:

@@ -188,17 +188,8 @@ class ReportService(WorkflowService):
         """The stored PDF as released. One holding a restricted result is for biologists and the
         order's prescriber, or for someone with an open break-the-glass override for the patient."""
         with self._read(ctx, Permission.REPORT_READ) as unit:
-            order = load_order(unit, order_id)
-            relationship = authorize_order(ctx, Permission.REPORT_READ, order)
-            row = self._report(unit, order_id, version)
+            order, row = self._readable(unit, ctx, order_id, version)
             patient_id = order.patient_id
-            if row.restricted and not unlock_restricted(
-                unit, ctx, Permission.REPORT_READ, patient_id, OBJECT, row.id, relationship
-            ):
-                raise Forbidden(
-                    "this report holds a restricted result: biologists only, or break the glass "
-                    "(POST /api/v1/break-glass)"
-                )
             pdf = open_pdf(unit.keys, row)
             audit.append(
                 unit.session,
@@ -216,16 +207,7 @@ class ReportService(WorkflowService):
         for an export in another format (interop/hprim.py), decided as :meth:`pdf` and audited as
         ``action`` with its patient."""
         with self._unit(ctx, Permission.REPORT_READ) as unit:
-            order = load_order(unit, order_id)
-            relationship = authorize_order(ctx, Permission.REPORT_READ, order)
-            row = self._report(unit, order_id, version)
-            if row.restricted and not unlock_restricted(
-                unit, ctx, Permission.REPORT_READ, order.patient_id, OBJECT, row.id, relationship
-            ):
-                raise Forbidden(
-                    "this report holds a restricted result: biologists only, or break the glass "
-                    "(POST /api/v1/break-glass)"
-                )
+            order, row = self._readable(unit, ctx, order_id, version)
             view = self._view(unit, order, _items(unit, order.id), row, open_context(unit.keys, row))
             patient = patient_codec.decode(unit.keys, unit.session.get_one(Patient, order.patient_id)).data
             audit.append(
@@ -236,6 +218,24 @@ class ReportService(WorkflowService):
                 ),
             )
             return ReleasedReport(view, patient, order.patient_id, order.accession)
+
+    def _readable(
+        self, unit: Unit, ctx: AccessContext, order_id: uuid.UUID, version: int | None
+    ) -> tuple[Order, Report]:
+        """The order and its released report (the latest, or ``version``) once ``ctx`` may read
+        it: one holding a restricted result is for biologists and the order's prescriber, or for
+        someone with an open break-the-glass override for the patient."""
+        order = load_order(unit, order_id)
+        relationship = authorize_order(ctx, Permission.REPORT_READ, order)
+        row = self._report(unit, order_id, version)
+        if row.restricted and not unlock_restricted(
+            unit, ctx, Permission.REPORT_READ, order.patient_id, OBJECT, row.id, relationship
+        ):
+            raise Forbidden(
+                "this report holds a restricted result: biologists only, or break the glass "
+                "(POST /api/v1/break-glass)"
+            )
+        return order, row
 
     def regenerate(
         self, ctx: AccessContext, order_id: uuid.UUID, version: int | None = None
