@@ -32,7 +32,6 @@ import os
 import random
 import re
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -50,7 +49,15 @@ import psycopg
 from hl7.client import MLLPClient
 from sqlalchemy import func, select
 
-from benchmarks.api_reads import raised_settings, server_env
+from benchmarks.api_reads import (
+    STARTUP_TIMEOUT_S,
+    BenchmarkError,
+    Server,
+    counts,
+    raised_settings,
+    server_env,
+    stop,
+)
 from benchmarks.bare_mllp import END_BLOCK, START_BLOCK, TABLE
 from benchmarks.common import (
     BENCH_PASSWORD,
@@ -77,8 +84,6 @@ BACKENDS = ("sqlite", "postgresql")
 LAB_CODE = "BENCHMLLP"
 INTERFACE = "bench.mllp.analyser"
 RESULTS_PER_MESSAGE = 10
-STARTUP_TIMEOUT_S = 90.0
-STOP_TIMEOUT_S = 30.0
 ACK_TIMEOUT_S = 120.0
 READY = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
 # Ten tests of one EDTA tube (catalog-v1.json): code, LOINC, unit, name, decimals.
@@ -95,10 +100,6 @@ TESTS: tuple[tuple[str, str, str, str, int], ...] = (
     ("PLT", "777-3", "10*9/L", "Platelets", 0),
 )
 assert len(TESTS) == RESULTS_PER_MESSAGE
-
-
-class BenchmarkError(RuntimeError):
-    """The run cannot measure what it claims (a server down, an ACK not AA, results missing)."""
 
 
 @dataclass(frozen=True)
@@ -251,18 +252,6 @@ def oru(control: str, barcode: str, patient_id: uuid.UUID, rng: random.Random) -
 # --- the servers ----------------------------------------------------------------------------------
 
 
-@dataclass
-class Server:
-    name: str
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    def tail(self, lines: int = 30) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-
 def start(name: str, command: list[str], env: dict[str, str], log_path: Path) -> Server:
     """Start a server in its own session, output to ``log_path``; wait for its "listening on" line."""
     with log_path.open("wb") as output:
@@ -286,16 +275,6 @@ def start(name: str, command: list[str], env: dict[str, str], log_path: Path) ->
     except BaseException:
         stop(server)
         raise
-
-
-def stop(server: Server) -> None:
-    if server.process.poll() is None:
-        server.process.terminate()
-        try:
-            server.process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.process.pid, signal.SIGKILL)
-            server.process.wait()
 
 
 def labvault_command(site: Site) -> list[str]:
@@ -567,16 +546,6 @@ def markdown(document: dict[str, Any]) -> str:
 
 def _ms(value: float | None) -> str:
     return "?" if value is None else f"{value:.1f}"
-
-
-def counts(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: comma-separated whole numbers expected") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: positive numbers expected")
-    return values
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
