@@ -155,6 +155,13 @@ class Bench:
         )
         return self.platform.patients.register(self.reception, data, accept_homonym=True).id
 
+    def interface(self, name: str = "analyzer") -> Account:
+        """A new interface account of the lab (an analyzer's, a receiver's), made by its admin."""
+        admin = context_for(self.factory._admins[self.lab.id], Purpose.ADMINISTRATION, DESK)
+        return self.platform.accounts.create_user(
+            admin, f"{name}-{uuid.uuid4().hex[:8]}", GIVEN_PASSWORD, Role.INTERFACE, self.lab.id
+        )
+
     def child(self, *, sex: str = "M", years: int = 8) -> uuid.UUID:
         return self.patient(sex=sex, birth_date=years_ago(years))
 

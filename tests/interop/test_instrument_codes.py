@@ -3,27 +3,18 @@ messages only, managed by the lab's biologists and admins only, never across lab
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from labvault.errors import Forbidden, InvalidInput, NotFound
-from labvault.identity.accounts import Account, context_for
+from labvault.identity.accounts import context_for
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose, Role
-from tests.factories import DESK, GIVEN_PASSWORD, Bench
+from tests.factories import DESK, Bench
 
 
 @pytest.fixture(scope="module")
 def bench(platform: Platform) -> Bench:
     return Bench.create(platform, "Laboratoire des codes")
-
-
-def interface(bench: Bench) -> Account:
-    admin = context_for(bench.factory._admins[bench.lab.id], Purpose.ADMINISTRATION, DESK)
-    return bench.platform.accounts.create_user(
-        admin, f"roche-{uuid.uuid4().hex[:8]}", GIVEN_PASSWORD, Role.INTERFACE, bench.lab.id
-    )
 
 
 def admin_of(bench: Bench) -> AccessContext:
@@ -41,7 +32,7 @@ def oru(control: str, barcode: str, code: str) -> bytes:
 
 
 def test_a_mapped_code_enters_for_its_interface_only(bench: Bench) -> None:
-    mapped, other = interface(bench), interface(bench)
+    mapped, other = bench.interface("roche"), bench.interface("roche")
     bench.platform.instrument_codes.set(admin_of(bench), mapped.username, "k-ise", "k")
     assert [
         (m.code, m.test_code) for m in bench.platform.instrument_codes.list(bench.biologist, mapped.username)
@@ -59,7 +50,7 @@ def test_a_mapped_code_enters_for_its_interface_only(bench: Bench) -> None:
 
 
 def test_mappings_are_managed_by_the_lab_within_the_lab(bench: Bench, platform: Platform) -> None:
-    analyzer = interface(bench)
+    analyzer = bench.interface("roche")
     with pytest.raises(InvalidInput, match="test_code"):
         bench.platform.instrument_codes.set(admin_of(bench), analyzer.username, "X1", "NOSUCHTEST")
     with pytest.raises(Forbidden):

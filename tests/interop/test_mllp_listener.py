@@ -20,7 +20,7 @@ from labvault.interop.hl7v2.listener import serve_mllp
 from labvault.interop.models import ACCEPTED, REFUSED, InterfaceMessage
 from labvault.interop.serving import require_loopback
 from labvault.platform import Platform
-from labvault.security.access import Purpose, Role
+from labvault.security.access import Purpose
 from labvault.security.alert_models import Alert
 from labvault.workflow.order_data import OrderRecord
 from tests.db_inspect import audit_events
@@ -46,17 +46,9 @@ def bench(platform: Platform) -> Bench:
     return Bench.create(platform, "Laboratoire des automates")
 
 
-def interface_account(bench: Bench) -> Account:
-    admin = bench.factory._admins[bench.lab.id]
-    creator = context_for(admin, Purpose.ADMINISTRATION, DESK)
-    return bench.platform.accounts.create_user(
-        creator, f"analyzer-{uuid.uuid4().hex[:8]}", GIVEN_PASSWORD, Role.INTERFACE, bench.lab.id
-    )
-
-
 @pytest.fixture(scope="module")
 def listener(bench: Bench) -> Iterator[Listener]:
-    account = interface_account(bench)
+    account = bench.interface()
     ready = threading.Event()
     bound: list[int] = []
     loop = asyncio.new_event_loop()
@@ -219,7 +211,7 @@ def test_a_restricted_result_enters_and_stays_hidden_from_the_technician(
 
 
 def test_a_disabled_interface_is_refused_at_its_next_message_with_an_alert(bench: Bench) -> None:
-    account = interface_account(bench)
+    account = bench.interface()
     order, barcode = potassium_sodium(bench)
     inbox = bench.platform.hl7_inbox
     control = f"D{uuid.uuid4().hex[:10]}"
@@ -238,7 +230,7 @@ def test_a_disabled_interface_is_refused_at_its_next_message_with_an_alert(bench
 
 
 def test_an_interface_account_cannot_sign_in(bench: Bench) -> None:
-    account = interface_account(bench)
+    account = bench.interface()
     from labvault.errors import Unauthenticated
 
     with pytest.raises(Unauthenticated):

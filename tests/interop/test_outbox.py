@@ -17,14 +17,14 @@ from hl7apy.mllp import AbstractHandler, MLLPServer
 from hl7apy.parser import parse_message
 from sqlalchemy import select
 
-from labvault.identity.accounts import Account, context_for
+from labvault.identity.accounts import context_for
 from labvault.interop.outbound_models import PENDING, REFUSED, SENT, OutboundReceiver, OutboxMessage
 from labvault.interop.outbox import Delivered
 from labvault.oversight.read_mark_models import ReadMark
 from labvault.platform import Platform
-from labvault.security.access import Purpose, Role
+from labvault.security.access import Purpose
 from tests.db_inspect import audit_events
-from tests.factories import DESK, GIVEN_PASSWORD, Bench
+from tests.factories import DESK, Bench
 
 
 @dataclass
@@ -79,13 +79,6 @@ def receivers() -> Iterator[list[Receiver]]:
             receiver.stop()
 
 
-def receiver_account(bench: Bench) -> Account:
-    admin = context_for(bench.factory._admins[bench.lab.id], Purpose.ADMINISTRATION, DESK)
-    return bench.platform.accounts.create_user(
-        admin, f"ward-{uuid.uuid4().hex[:8]}", GIVEN_PASSWORD, Role.INTERFACE, bench.lab.id
-    )
-
-
 def admin(bench: Bench) -> object:
     return context_for(bench.factory._admins[bench.lab.id], Purpose.ADMINISTRATION, DESK)
 
@@ -112,9 +105,9 @@ def test_each_receiver_gets_what_it_is_entitled_to_validated_by_hl7apy(
     receivers += [ward, doctor]
     physician_id, _rpps = bench.physician()
     outbox = bench.platform.outbox
-    outbox.add_receiver(admin(bench), receiver_account(bench).username, "127.0.0.1", ward.port)  # type: ignore[arg-type]
+    outbox.add_receiver(admin(bench), bench.interface("ward").username, "127.0.0.1", ward.port)  # type: ignore[arg-type]
     outbox.add_receiver(
-        admin(bench), receiver_account(bench).username, "127.0.0.1", doctor.port, physician_id
+        admin(bench), bench.interface("ward").username, "127.0.0.1", doctor.port, physician_id
     )  # type: ignore[arg-type]
     order = bench.order(tests=["K", "NA", "HIV"], prescriber_id=physician_id)
     bench.enter_and_validate(order, {"K": "4.2", "NA": "139", "HIV": "negative"})
@@ -150,7 +143,7 @@ def test_a_receiver_down_gets_it_later_and_a_refusal_is_kept(bench: Bench, recei
     port = late.port
     late.stop()  # down: nothing listens on its port
     outbox = bench.platform.outbox
-    outbox.add_receiver(admin(bench), receiver_account(bench).username, "127.0.0.1", port)  # type: ignore[arg-type]
+    outbox.add_receiver(admin(bench), bench.interface("ward").username, "127.0.0.1", port)  # type: ignore[arg-type]
     order = bench.order(tests=["K"])
     bench.enter_and_validate(order, {"K": "4.0"})
     bench.release(order)

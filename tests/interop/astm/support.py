@@ -9,20 +9,10 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from labvault.identity.accounts import Account, context_for
 from labvault.interop.models import InterfaceMessage
-from labvault.security.access import Purpose, Role
-from tests.factories import DESK, GIVEN_PASSWORD, Bench
+from tests.factories import Bench
 
 ENQ, ACK, NAK, EOT = b"\x05", b"\x06", b"\x15", b"\x04"
-
-
-def interface_account(bench: Bench) -> Account:
-    admin = bench.factory._admins[bench.lab.id]
-    creator = context_for(admin, Purpose.ADMINISTRATION, DESK)
-    return bench.platform.accounts.create_user(
-        creator, f"analyzer-{uuid.uuid4().hex[:8]}", GIVEN_PASSWORD, Role.INTERFACE, bench.lab.id
-    )
 
 
 def records(

@@ -14,14 +14,14 @@ from labvault.cli import app
 from labvault.interop.astm.frames import frames_for_records
 from labvault.platform import Platform
 from tests.factories import Bench
-from tests.interop.astm.support import ACK, Analyzer, interface_account, records
+from tests.interop.astm.support import ACK, Analyzer, records
 
 READY = re.compile(r"labvault astm: listening on 127\.0\.0\.1:(\d+) for (\S+)")
 
 
 def test_the_command_listens_and_results_land(platform: Platform) -> None:
     bench = Bench.create(platform, "Laboratoire ASTM en service")
-    account = interface_account(bench)
+    account = bench.interface()
     order = bench.order(tests=["K"])
     settings = platform.settings
     command = [sys.executable, "-m", "labvault.cli", "astm", "--account", account.username, "--port", "0"]

@@ -16,7 +16,7 @@ from labvault.interop.astm.frames import frames_for_records
 from labvault.interop.models import REFUSED
 from labvault.platform import Platform
 from tests.factories import Bench
-from tests.interop.astm.support import ENQ, EOT, corrupt, interface_account, records, rows
+from tests.interop.astm.support import ENQ, EOT, corrupt, records, rows
 
 TESTDATA = Path(__file__).resolve().parents[3].parent / "shared" / "testdata"
 EXAMPLE = TESTDATA / "astm" / "lis2a2-example-01.txt"
@@ -29,7 +29,7 @@ def bench(platform: Platform) -> Bench:
 
 @pytest.fixture(scope="module")
 def account(bench: Bench) -> Account:
-    return interface_account(bench)
+    return bench.interface()
 
 
 def run(bench: Bench, *args: str) -> tuple[int, str]:

@@ -14,7 +14,7 @@ from labvault.platform import Platform
 from labvault.security.access import Purpose
 from labvault.security.alert_models import Alert
 from tests.factories import DESK, Bench
-from tests.interop.astm.support import interface_account, records, rows
+from tests.interop.astm.support import records, rows
 
 ORIGIN = "astm:127.0.0.1"
 
@@ -26,7 +26,7 @@ def bench(platform: Platform) -> Bench:
 
 @pytest.fixture(scope="module")
 def account(bench: Bench) -> Account:
-    return interface_account(bench)
+    return bench.interface()
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_a_correction_is_a_new_version(bench: Bench, account: Account, inbox: As
 
 
 def test_a_disabled_interface_is_refused_with_an_alert(bench: Bench, inbox: AstmInbox) -> None:
-    account = interface_account(bench)
+    account = bench.interface()
     order = bench.order(tests=["K"])
     admin = context_for(bench.factory._admins[bench.lab.id], Purpose.ADMINISTRATION, DESK)
     bench.platform.accounts.update_user(admin, account.id, active=False)

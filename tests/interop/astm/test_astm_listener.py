@@ -22,7 +22,7 @@ from labvault.interop.astm.listener import serve_astm
 from labvault.interop.models import ACCEPTED, REFUSED
 from labvault.platform import Platform
 from tests.factories import Bench
-from tests.interop.astm.support import ACK, ENQ, NAK, Analyzer, corrupt, interface_account, records, rows
+from tests.interop.astm.support import ACK, ENQ, NAK, Analyzer, corrupt, records, rows
 
 
 @contextmanager
@@ -61,7 +61,7 @@ def bench(platform: Platform) -> Bench:
 
 @pytest.fixture(scope="module")
 def account(bench: Bench) -> Account:
-    return interface_account(bench)
+    return bench.interface()
 
 
 @pytest.fixture(scope="module")
