@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench soak clean
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	sh scripts/bootstrap.sh
@@ -26,6 +26,10 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.api_reads
 	$(BIN)/python -m benchmarks.mllp_ingest
+
+# Long runs of properties the suite checks at a smaller size (minutes, not part of `make test`).
+soak: $(STAMP)
+	LABVAULT_KILL_STREAM=5000 $(BIN)/pytest -q -p no:cacheprovider tests/interop/test_mllp_kill.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

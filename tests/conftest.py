@@ -15,9 +15,11 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from labvault.config import Settings
@@ -67,6 +69,8 @@ class PgDatabase:
     def create(self) -> None:
         with psycopg.connect(libpq_conninfo(PG_ADMIN_URL), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{self.name}"')
+            # A test database need not survive a power loss: commits return before the WAL flush.
+            conn.execute(f'ALTER DATABASE "{self.name}" SET synchronous_commit = off')
 
     def drop(self) -> None:
         with psycopg.connect(libpq_conninfo(PG_ADMIN_URL), autocommit=True) as conn:
@@ -84,7 +88,25 @@ def build_platform(root: Path, backend: str) -> tuple[Platform, PgDatabase | Non
         url = pg.url
     settings = Settings(data_dir=root / "data", key_dir=root / "keys", database_url=url)
     initialise(settings)
-    return open_platform(settings), pg
+    platform = open_platform(settings)
+    relax_sqlite_durability(platform)
+    return platform, pg
+
+
+def relax_sqlite_durability(platform: Platform) -> None:
+    """Test platforms trade power-loss durability for speed: SQLite commits without an fsync
+    (``synchronous=NORMAL`` in WAL mode still survives a killed process). Production keeps FULL
+    (tests/store/test_sqlite_durability.py); servers the tests start in a subprocess keep it too."""
+    engine = platform.db.owner_engine
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _synchronous_normal)
+        engine.dispose()  # connections opened with FULL are replaced on next use
+
+
+def _synchronous_normal(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

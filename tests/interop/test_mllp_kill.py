@@ -3,9 +3,10 @@ in the middle of a stream (one message sent, its acknowledgement not read), rest
 message not acknowledged sent again; each tube ends with exactly one result per test, each control
 id with one accepted record, and the audit log verifies.
 
-The stream is 300 messages (the issue asks 5,000): result entry takes ~20 ms per message today
-(docs/BENCHMARKS.md), and the suite must stay under 15 minutes; the property does not depend on
-the count, only on where the kill falls, which is after a message is sent and before its ACK."""
+The stream is 300 messages in the suite, which must stay under 15 minutes (result entry takes
+~20-40 ms per message today, docs/BENCHMARKS.md); ``make soak`` runs it with the 5,000 the issue
+asks (``LABVAULT_KILL_STREAM``). The property does not depend on the count, only on where the kill
+falls, which is after a message is sent and before its ACK."""
 
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ from labvault.security.access import Purpose, Role
 from labvault.workflow.models import Result
 from tests.factories import DESK, GIVEN_PASSWORD, Bench
 
-STREAM = 300
-KILL_AFTER = 120  # acknowledged messages before the kill
+STREAM = int(os.environ.get("LABVAULT_KILL_STREAM", "300"))
+KILL_AFTER = STREAM * 2 // 5  # acknowledged messages before the kill
 READY = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
 
 
