@@ -2,24 +2,32 @@
 
 Known marker values are written through the real services next to demo data (an identity, then a
 prescription with its clinical information and drugs, results with comments, a critical-value call,
-a correction, a break-the-glass reason and released PDF reports), then every byte of the data
-directory (database, WAL, shared memory, journals, logs) and of a pg_dump is searched for them in the
-encodings a forensic `strings`/grep would try, and in hexadecimal (pg_dump writes bytea columns so).
-No PDF may be found either: a report stored in clear would start with ``%PDF-``.
+a correction, a break-the-glass reason and released PDF reports; through the channels, an HL7
+ORU^R01 and an ASTM message with comments, the outbound ORU^R01 queued for a receiver that is down,
+and an HPRIM export written beside the database), then every byte of the data directory
+(database, WAL, shared memory, journals, logs, the export) and of a pg_dump is searched for them in
+the encodings a forensic `strings`/grep would try, and in hexadecimal (pg_dump writes bytea columns
+so); so is every file the run wrote to the temporary directory. No PDF may be found either: a
+report stored in clear would start with ``%PDF-``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import os
 import secrets
 import shutil
 import subprocess
+import tempfile
+import time
 import uuid
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 import pytest
+from pyrage import x25519
 from sqlalchemy.engine import make_url
 
 from labvault.demo.seed import seed
@@ -29,6 +37,7 @@ from labvault.identity.patient_data import PatientData
 from labvault.identity.physician_service import PhysicianData
 from labvault.identity.synthetic import generate_nir, generate_rpps
 from labvault.identity.validation import INS_OID_TEST_NIR
+from labvault.interop.astm.inbox import AstmInbox
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose, Role
 from labvault.store.base import utcnow
@@ -54,6 +63,7 @@ MARKER_CORRECTION = "Qzcorrection tube inversé avec le voisin"
 MARKER_OVERRIDE = "Qzoverride urgence vitale au bloc opératoire"
 MARKER_PRESCRIBER = "Qzprescripteur"
 MARKER_HL7_COMMENT = "Qzhl7comment hémolyse franche"  # an analyzer's NTE, through the HL7 channel
+MARKER_ASTM_COMMENT = "Qzastmcomment lactescence"  # an analyzer's C record, through the ASTM channel
 PDF_MAGIC = b"%PDF-"
 
 
@@ -135,7 +145,61 @@ def run_workflow(platform: Platform, factory: Factory, lab: LabInfo, patient_id:
     text = pdf_text(platform.reports.pdf(context_for(opener), order.id))
     for marker in (MARKER_COMMENT, MARKER_RESTRICTED_COMMENT, MARKER_CORRECTION, MARKER_PRESCRIBER.upper()):
         assert marker in text, f"{marker} should be on the report, or scanning for it proves nothing"
+    # The HPRIM file for the prescriber's software, as `labvault hprim` writes it: encrypted.
+    export = platform.hprim.encrypted(biologist, order.id, str(x25519.Identity.generate().to_public()))
+    (platform.settings.data_dir / "exports").mkdir(exist_ok=True)
+    (platform.settings.data_dir / "exports" / "report.hpr.age").write_bytes(export)
     return [specimen.barcode for specimen in order.specimens]
+
+
+def add_receiver_that_is_down(platform: Platform, factory: Factory, lab: LabInfo) -> None:
+    """A receiver for the lab's released results whose port nobody listens on: each release queues
+    a sealed ORU^R01 (the patient's identity and results) that stays in the outbox."""
+    admin = context_for(factory.user(lab, Role.LAB_ADMIN), Purpose.ADMINISTRATION, "test")
+    receiver = platform.accounts.create_user(
+        admin, "stolen-copy-receiver", secrets.token_urlsafe(24), Role.INTERFACE, lab.id
+    )
+    platform.outbox.add_receiver(admin, receiver.username, "127.0.0.1", 9)
+
+
+def send_astm_results(platform: Platform, factory: Factory, lab: LabInfo, patient_id: uuid.UUID) -> list[str]:
+    """An analyzer's ASTM message with a comment record for one tube of the marker patient."""
+    admin = context_for(factory.user(lab, Role.LAB_ADMIN), Purpose.ADMINISTRATION, "test")
+    analyzer = platform.accounts.create_user(
+        admin, "stolen-copy-astm", secrets.token_urlsafe(24), Role.INTERFACE, lab.id
+    )
+    reception = factory.ctx(lab, Role.RECEPTION)
+    order = platform.orders.create(reception, OrderRequest(patient_id=patient_id, tests=("K",)))
+    barcode = order.specimens[0].barcode
+    platform.specimens.receive(reception, barcode)
+    message = [
+        "H|\\^&|SC-ASTM-1||SYNTH-ANALYZER^1.0",
+        f"P|1||{patient_id}",
+        f"O|1|{barcode}||^^^K|R",
+        "R|1|^^^K|4.2|mmol/L||||F",
+        f"C|1|I|{MARKER_ASTM_COMMENT}|G",
+        "L|1|N",
+    ]
+    outcome = AstmInbox(platform.intake).receive(analyzer.username, message, "astm:127.0.0.1")
+    assert outcome.accepted and outcome.results == 1, outcome
+    technician = factory.ctx(lab, Role.TECHNICIAN)
+    [(entered, _reason)] = platform.results.versions(technician, order.items[0].id)
+    assert entered.comment == MARKER_ASTM_COMMENT, "the comment must be stored, or scanning proves nothing"
+    return [barcode]
+
+
+def files_written_since(directory: Path, started: float, skip: Path) -> list[Path]:
+    """Files under ``directory`` modified since ``started``, outside ``skip`` (scanned already)."""
+    found = []
+    for root, _dirs, names in os.walk(directory):
+        if Path(root).is_relative_to(skip):
+            continue
+        for name in names:
+            path = Path(root) / name
+            with contextlib.suppress(OSError):
+                if path.is_file() and not path.is_symlink() and path.stat().st_mtime >= started:
+                    found.append(path)
+    return found
 
 
 def send_hl7_results(
@@ -193,6 +257,7 @@ def pg_dump(platform: Platform) -> bytes:
 
 
 def test_stolen_copy_reveals_nothing(fresh_factory: Factory) -> None:
+    started = time.time() - 1
     platform = fresh_factory.platform
     # A reader held open the whole time, as a running server would: SQLite keeps its WAL and
     # shared-memory files, which a thief copying a live data directory gets too.
@@ -223,8 +288,12 @@ def test_stolen_copy_reveals_nothing(fresh_factory: Factory) -> None:
     assert platform.patients.get(ctx, record.id).data.note == MARKER_NOTE
     platform.patients.update(ctx, record.id, {"note": MARKER_NOTE + " (confirmé)"})
     assert platform.patients.find_by_nir(ctx, marker.nir or "")
+    add_receiver_that_is_down(platform, fresh_factory, lab)
     barcodes = run_workflow(platform, fresh_factory, lab, record.id)
     barcodes += send_hl7_results(platform, fresh_factory, lab, record.id, marker)
+    barcodes += send_astm_results(platform, fresh_factory, lab, record.id)
+    delivered = platform.outbox.deliver_due()
+    assert delivered.retried >= 1 and delivered.sent == 0, delivered  # queued, sealed, retried later
     platform.audit.checkpoint_heads()
 
     assert marker.nir is not None
@@ -232,7 +301,7 @@ def test_stolen_copy_reveals_nothing(fresh_factory: Factory) -> None:
     markers += [*nir_spellings(marker.nir), MARKER_BIRTH.isoformat(), MARKER_BIRTH.strftime("%d/%m/%Y")]
     markers += [MARKER_CLINICAL, MARKER_DRUG, MARKER_COMMENT, MARKER_RESTRICTED_COMMENT, MARKER_CALLED]
     markers += [MARKER_CALL_NOTE, MARKER_CORRECTION, MARKER_OVERRIDE, MARKER_PRESCRIBER, *barcodes]
-    markers += [MARKER_HL7_COMMENT]
+    markers += [MARKER_HL7_COMMENT, MARKER_ASTM_COMMENT]
     wanted = needles(markers)
     wanted[PDF_MAGIC] = "a PDF in clear"
 
@@ -257,4 +326,8 @@ def test_stolen_copy_reveals_nothing(fresh_factory: Factory) -> None:
         if found:
             leaks["pg_dump"] = found
     keep_open.close()
+    for path in files_written_since(Path(tempfile.gettempdir()), started, skip=data_dir):
+        with contextlib.suppress(OSError):
+            if path.stat().st_size <= 64 * 1024 * 1024 and (found := find_markers(path.read_bytes(), wanted)):
+                leaks[str(path)] = found
     assert leaks == {}
