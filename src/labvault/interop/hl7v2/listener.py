@@ -1,8 +1,11 @@
-"""The MLLP listener (python-hl7's asyncio streams): one port bound to one interface account.
+"""The MLLP listener (python-hl7's asyncio streams): one port bound to one interface account, or,
+with TLS, one port for every interface account whose client certificate is pinned.
 
-On loopback, the port is the credential: a middleware on the same host connects to the port its
-lab gave its account, and every message it sends acts as that account (TLS client certificates,
-for connections from other hosts, come with a later change). Messages of one connection are taken
+On loopback without TLS, the port is the credential: a middleware on the same host connects to the
+port its lab gave its account, and every message it sends acts as that account. With TLS (which may
+listen beyond loopback), the client certificate is the credential: signed by the listener's CA,
+and pinned on an active interface account of a lab the listener serves (interop/certificates.py),
+else the connection is closed with a HIGH alert. Messages of one connection are taken
 in order, one at a time: each is acknowledged only once its effects are committed
 (interop/hl7v2/inbox.py), and the next is read after. A frame that is not MLLP, or over the size
 limit, closes the connection; so does an internal error (database down): nothing is acknowledged
@@ -13,31 +16,57 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 
 from hl7.mllp import InvalidBlockError, start_hl7_server
 
+from labvault.identity.accounts import context_for
+from labvault.interop.certificates import InterfaceCertificates
 from labvault.interop.hl7v2.envelope import MAX_MESSAGE_BYTES
-from labvault.interop.hl7v2.inbox import Hl7Inbox
+from labvault.interop.hl7v2.inbox import CHANNEL, Hl7Inbox
 from labvault.interop.intake import UnknownSender
 from labvault.interop.serving import Connections, require_loopback, serve_until
+from labvault.interop.tls import peer_fingerprint
+from labvault.security.access import Purpose
 
 log = logging.getLogger("labvault.interop.mllp")
 START_BLOCK = b"\x0b"
 END_BLOCK = b"\x1c\r"
 
 
+@dataclass(frozen=True)
+class TlsListener:
+    """A listener with TLS: its context (client certificates required, interop/tls.py), the pinned
+    certificates that name the accounts, and the labs whose interface accounts it serves."""
+
+    context: ssl.SSLContext
+    certificates: InterfaceCertificates
+    labs: frozenset[uuid.UUID]
+
+
 async def serve_mllp(
     inbox: Hl7Inbox,
-    username: str,
+    username: str | None,
     host: str,
     port: int,
     *,
     ready: Callable[[int], None] | None = None,
     stop: asyncio.Event | None = None,
+    tls: TlsListener | None = None,
 ) -> None:
-    """Serve until ``stop`` is set (or forever); ``ready`` gets the bound port."""
-    require_loopback(host)
+    """Serve until ``stop`` is set (or forever); ``ready`` gets the bound port. Without ``tls``:
+    loopback only, every message as ``username``; with it: each connection as the account whose
+    pinned certificate it presented (``username`` None)."""
+    if tls is None:
+        require_loopback(host)
+        if username is None:
+            raise ValueError("a listener without TLS acts as one interface account")
+    elif username is not None:
+        raise ValueError("a TLS listener takes its accounts from the client certificates")
     connections = Connections()
 
     async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -45,6 +74,16 @@ async def serve_mllp(
         peer = writer.get_extra_info("peername")
         origin = f"mllp:{peer[0]}" if peer else "mllp"
         try:
+            sender: Callable[[], str | None]
+            if tls is None:
+                assert username is not None
+                fixed = username
+                sender = lambda: fixed  # noqa: E731 - the port's own account
+            else:
+                found = await asyncio.to_thread(_identify, inbox, tls, writer, origin)
+                if found is None:
+                    return
+                sender = partial(_pinned, tls, found)
             while True:
                 try:
                     raw = await reader.readblock()  # type: ignore[attr-defined]
@@ -54,7 +93,11 @@ async def serve_mllp(
                     log.warning("closing an MLLP connection: %s", type(exc).__name__)
                     return
                 try:
-                    ack = await asyncio.to_thread(inbox.receive, username, raw, origin)
+                    name = await asyncio.to_thread(sender)
+                    if name is None:
+                        log.error("the client certificate is pinned no more: closing its connection")
+                        return
+                    ack = await asyncio.to_thread(inbox.receive, name, raw, origin)
                 except UnknownSender:
                     log.error("interface account %s is gone: closing its connection", username)
                     return
@@ -64,9 +107,38 @@ async def serve_mllp(
                     return
                 writer.write(START_BLOCK + ack + END_BLOCK)
                 await writer.drain()
+        except ConnectionError:
+            log.warning("an MLLP connection was lost")
         finally:
             writer.close()
             connections.leave()
 
-    server = await start_hl7_server(connection, host, port, limit=MAX_MESSAGE_BYTES + 16)
-    await serve_until(server, connections, f"MLLP listener for {username} on {host}", ready=ready, stop=stop)
+    ssl_context = tls.context if tls is not None else None
+    server = await start_hl7_server(connection, host, port, limit=MAX_MESSAGE_BYTES + 16, ssl=ssl_context)
+    what = f"MLLP listener for {username} on {host}" if tls is None else f"MLLP TLS listener on {host}"
+    await serve_until(server, connections, what, ready=ready, stop=stop)
+
+
+def _identify(inbox: Hl7Inbox, tls: TlsListener, writer: asyncio.StreamWriter, origin: str) -> str | None:
+    """The fingerprint of the connection's certificate, when it names an active interface account
+    of a lab served here; else None, with a HIGH alert (an unknown certificate: to every lab
+    served; a disabled account: to its lab)."""
+    fingerprint = peer_fingerprint(writer.get_extra_info("ssl_object"))
+    if fingerprint is None:  # CERT_REQUIRED: the handshake refused it already
+        return None
+    account = tls.certificates.account_of(fingerprint, tls.labs)
+    if account is None:
+        log.error("an unknown client certificate (%s) was refused", fingerprint[:16])
+        tls.certificates.alert_unknown(tls.labs, fingerprint, CHANNEL, origin)
+        return None
+    if not account.active:
+        log.error("the certificate of the disabled interface account %s was refused", account.username)
+        inbox.intake.alert_refused_sender(context_for(account, Purpose.CARE, origin), CHANNEL, "disabled")
+        return None
+    return fingerprint
+
+
+def _pinned(tls: TlsListener, fingerprint: str) -> str | None:
+    """The account the certificate names now (read again for every message)."""
+    account = tls.certificates.account_of(fingerprint, tls.labs)
+    return account.username if account is not None else None
