@@ -27,6 +27,7 @@ from labvault.interop.instrument_codes import InstrumentCodeService
 from labvault.interop.intake import Intake
 from labvault.interop.messages import InterfaceMessageService
 from labvault.interop.outbox import Outbox
+from labvault.interop.worklist_query import WorklistQuery
 from labvault.keys.reencrypt import ReEncryptor
 from labvault.keys.store import KeyStore
 from labvault.oversight.access_log import AccessLogService
@@ -95,6 +96,11 @@ class Platform:
     def certificates(self) -> InterfaceCertificates:
         """Interface accounts' pinned TLS client certificates (interop/certificates.py)."""
         return InterfaceCertificates(self.db)
+
+    @property
+    def worklist_query(self) -> WorklistQuery:
+        """An analyzer's host query: the tests still to run on one tube (interop/worklist_query.py)."""
+        return WorklistQuery(self.db, self.keys, self.catalogs)
 
     def close(self) -> None:
         self.keys.forget()

@@ -65,6 +65,7 @@ PATIENT_DATA = frozenset(
         Permission.REPORT_RELEASE,
         Permission.REPORT_READ,
         Permission.ACCESS_LOG_READ,
+        Permission.WORKLIST_QUERY,
     }
 )
 # Breaking the glass lets one read; it never lets one enter, validate or sign a restricted test.
