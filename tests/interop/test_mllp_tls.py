@@ -7,8 +7,12 @@ handshake; a disabled or unpinned account's certificate is refused."""
 from __future__ import annotations
 
 import asyncio
+import re
+import signal
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -17,7 +21,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from labvault.cli import app
 from labvault.errors import InvalidInput
 from labvault.identity.accounts import Account, context_for
 from labvault.interop.hl7v2.listener import TlsListener, serve_mllp
@@ -235,3 +241,57 @@ def test_one_certificate_is_pinned_on_one_account(setup: Setup) -> None:
         bench.platform.certificates.pin(admin(bench), other.username, issued.pem)
     with pytest.raises(InvalidInput, match="PEM"):
         bench.platform.certificates.pin(admin(bench), other.username, b"not a certificate")
+
+
+def test_the_command_serves_pinned_certificates_of_the_labs_named(setup: Setup) -> None:
+    """``labvault mllp --tls-cert --tls-key --client-ca --lab``, as a process of its own."""
+    bench = setup.first
+    platform = bench.platform
+    _account, issued = pinned(setup, bench)
+    server = setup.ca.issue(f"command-server-{uuid.uuid4().hex[:6]}", server=True)
+    settings = platform.settings
+    command = [sys.executable, "-m", "labvault.cli", "mllp", "--port", "0", "--lab", bench.lab.code]
+    command += [
+        "--tls-cert",
+        str(server.cert),
+        "--tls-key",
+        str(server.key),
+        "--client-ca",
+        str(setup.ca.path),
+    ]
+    command += ["--data-dir", str(settings.data_dir), "--key-dir", str(settings.key_dir)]
+    if settings.database_url:
+        command += ["--database-url", settings.database_url]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        found = re.search(r"listening on 127\.0\.0\.1:(\d+) for pinned client certificates", line)
+        assert found, f"the listener did not start (exit {process.poll()})"
+        order = bench.order(tests=["K"])
+        control = f"C{uuid.uuid4().hex[:10]}"
+        message = oru(control, order.specimens[0].barcode)
+        ack = exchange(int(found.group(1)), client_context(setup.ca, issued), message)
+        assert ack is not None and f"MSA|AA|{control}" in ack
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ([], "--account (or TLS"),
+        (["--account", "a", "--host", "0.0.0.0"], "not a loopback address"),  # noqa: S104 - refused
+        (["--tls-cert", "x.pem"], "TLS takes --tls-cert, --tls-key, --client-ca and --lab"),
+    ],
+)
+def test_the_command_refuses_half_a_configuration(options: list[str], says: str) -> None:
+    result = CliRunner().invoke(app, ["mllp", "--port", "0", *options])
+    assert result.exit_code == 2 and says in " ".join(result.output.split())

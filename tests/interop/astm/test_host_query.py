@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from labvault.identity.accounts import Account, context_for
+from labvault.interop.astm import listener
 from labvault.interop.astm.frames import ETB, ETX, frames_for_records
 from labvault.interop.astm.inbox import AstmInbox
 from labvault.interop.astm.query_answer import answer, queried_barcode
@@ -21,7 +22,7 @@ from labvault.platform import Platform
 from labvault.security.access import Purpose
 from tests.db_inspect import audit_events
 from tests.factories import DESK, Bench
-from tests.interop.astm.support import ACK, ENQ, EOT, Analyzer
+from tests.interop.astm.support import ACK, ENQ, EOT, NAK, Analyzer
 from tests.interop.astm.test_astm_listener import running
 
 STX, LF = 0x02, 0x0A
@@ -150,3 +151,27 @@ def test_ranges_are_not_answered() -> None:
     assert [queried_barcode(q) for q in message.queries] == [None, None, "T2"]
     head, end = answer(message.header, None, dt.datetime(2026, 12, 7, 8, 30, tzinfo=dt.UTC))
     assert head.endswith("|P|LIS2-A2|20261207083000") and end == "L|1|I"
+
+
+def test_a_busy_analyzer_is_asked_again_and_a_nakked_frame_sent_again(
+    bench: Bench, account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(listener, "LINE_BUSY_PAUSE", 0.05)
+    order = bench.order(tests=["NA"])
+    inbox = AstmInbox(bench.platform.intake, bench.platform.worklist_query)
+    with running(inbox, account.username) as bound, Analyzer(bound) as analyzer:
+        assert set(analyzer.transfer(frames_for_records(query(order.specimens[0].barcode)))) == {ACK}
+        connection = analyzer.socket
+        assert connection.recv(1) == ENQ
+        connection.sendall(NAK)  # busy
+        assert connection.recv(1) == ENQ  # asked again after the pause
+        connection.sendall(ACK)
+        first = read_frame(connection)
+        connection.sendall(NAK)  # a line error
+        assert read_frame(connection) == first  # the same frame again
+        connection.sendall(ACK)
+        records = [first[2:-5]]
+        while (frame := read_frame(connection)) != EOT:
+            records.append(frame[2:-5])
+            connection.sendall(ACK)
+    assert [r[:1] for r in records] == [b"H", b"P", b"O", b"L"]
