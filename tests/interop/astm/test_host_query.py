@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import select
 
 from labvault.identity.accounts import Account, context_for
 from labvault.interop.astm import listener
@@ -20,6 +21,7 @@ from labvault.interop.astm.query_answer import answer, queried_barcode
 from labvault.interop.astm.records import parse_message
 from labvault.platform import Platform
 from labvault.security.access import Purpose
+from labvault.security.alert_models import Alert
 from tests.db_inspect import audit_events
 from tests.factories import DESK, Bench
 from tests.interop.astm.support import ACK, ENQ, EOT, NAK, Analyzer
@@ -175,3 +177,28 @@ def test_a_busy_analyzer_is_asked_again_and_a_nakked_frame_sent_again(
             records.append(frame[2:-5])
             connection.sendall(ACK)
     assert [r[:1] for r in records] == [b"H", b"P", b"O", b"L"]
+
+
+def test_a_tube_not_received_gets_no_information(bench: Bench, account: Account) -> None:
+    order = bench.order(tests=["K"], receive=False)
+    inbox = AstmInbox(bench.platform.intake, bench.platform.worklist_query)
+    text = "\r".join(query(order.specimens[0].barcode)) + "\r"
+    [records] = inbox.answer(account.username, text, "astm:test") or [[]]
+    assert records[1:] == ["L|1|I"]
+
+
+def test_a_disabled_interface_gets_no_answer_and_an_alert(bench: Bench) -> None:
+    analyzer = bench.interface("disabled")
+    admin = context_for(bench.factory._admins[bench.lab.id], Purpose.ADMINISTRATION, DESK)
+    bench.platform.accounts.update_user(admin, analyzer.id, active=False)
+    order = bench.order(tests=["K"])
+    inbox = AstmInbox(bench.platform.intake, bench.platform.worklist_query)
+    text = "\r".join(query(order.specimens[0].barcode)) + "\r"
+    assert inbox.answer(analyzer.username, text, "astm:test") == []
+    with bench.platform.db.owner_engine.connect() as connection:
+        table = Alert.__table__
+        kinds = connection.execute(
+            select(table.c.kind).where(table.c.lab_id == bench.lab.id, table.c.actor_id == analyzer.id)
+        ).scalars()
+        assert "interface_refused" in set(kinds)
+    assert AstmInbox(bench.platform.intake).answer(analyzer.username, text, "x") is None  # import: none
