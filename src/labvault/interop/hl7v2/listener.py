@@ -20,7 +20,6 @@ import ssl
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 
 from hl7.mllp import InvalidBlockError, start_hl7_server
 
@@ -74,16 +73,11 @@ async def serve_mllp(
         peer = writer.get_extra_info("peername")
         origin = f"mllp:{peer[0]}" if peer else "mllp"
         try:
-            sender: Callable[[], str | None]
-            if tls is None:
-                assert username is not None
-                fixed = username
-                sender = lambda: fixed  # noqa: E731 - the port's own account
-            else:
-                found = await asyncio.to_thread(_identify, inbox, tls, writer, origin)
-                if found is None:
+            fingerprint: str | None = None
+            if tls is not None:
+                fingerprint = await asyncio.to_thread(_identify, inbox, tls, writer, origin)
+                if fingerprint is None:
                     return
-                sender = partial(_pinned, tls, found)
             while True:
                 try:
                     raw = await reader.readblock()  # type: ignore[attr-defined]
@@ -93,11 +87,15 @@ async def serve_mllp(
                     log.warning("closing an MLLP connection: %s", type(exc).__name__)
                     return
                 try:
-                    name = await asyncio.to_thread(sender)
-                    if name is None:
+                    if tls is None:
+                        assert username is not None
+                        ack: bytes | None = await asyncio.to_thread(inbox.receive, username, raw, origin)
+                    else:
+                        assert fingerprint is not None
+                        ack = await asyncio.to_thread(_receive_pinned, inbox, tls, fingerprint, raw, origin)
+                    if ack is None:
                         log.error("the client certificate is pinned no more: closing its connection")
                         return
-                    ack = await asyncio.to_thread(inbox.receive, name, raw, origin)
                 except UnknownSender:
                     log.error("interface account %s is gone: closing its connection", username)
                     return
@@ -138,7 +136,12 @@ def _identify(inbox: Hl7Inbox, tls: TlsListener, writer: asyncio.StreamWriter, o
     return fingerprint
 
 
-def _pinned(tls: TlsListener, fingerprint: str) -> str | None:
-    """The account the certificate names now (read again for every message)."""
+def _receive_pinned(
+    inbox: Hl7Inbox, tls: TlsListener, fingerprint: str, raw: bytes, origin: str
+) -> bytes | None:
+    """The acknowledgement of ``raw`` from the account the certificate names now (the pin read
+    again for every message); None when it names none any more."""
     account = tls.certificates.account_of(fingerprint, tls.labs)
-    return account.username if account is not None else None
+    if account is None:
+        return None
+    return inbox.receive(account.username, raw, origin)
