@@ -8,8 +8,8 @@ ends (listener.py):
   priority S or R, O-12 action code N, O-16 the specimen type, O-26 report type Q: an answer to a
   query), ``L`` with termination code F (query answered);
 - anything else (an unknown tube, another lab's, nothing left to run, a range query): ``H`` and
-  ``L`` with termination code I (no information available for the last query), which tells an
-  unknown tube from a known one with nothing to run no more than from another lab's.
+  ``L`` with termination code I (no information available for the last query): the answer
+  never tells another lab's tube from a missing one.
 
 Pure: the service read (interop/worklist_query.py) is the caller's.
 """
