@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,12 +21,14 @@ from labvault.cli import app
 from labvault.config import Settings
 from labvault.identity.accounts import Account
 from labvault.identity.lab_service import LabInfo
+from labvault.interop.tls import fingerprint_of_pem
 from labvault.platform import Platform, open_platform
 from labvault.security.access import Role
 from labvault.workflow.models import Report
 from tests.auth_helpers import Authenticator, AuthenticatorPool, forget_code_use
 from tests.conftest import BACKENDS, PgDatabase, require_pg
 from tests.factories import TEST_PASSWORD, Bench, Factory
+from tests.interop.tls_support import Authority
 
 runner = CliRunner()
 
@@ -122,6 +124,7 @@ def test_full_cli_tour(dirs: list[str], tmp_path: Path) -> None:
         input=f"{own}\n",
     )  # fmt: skip
     assert code == 0 and "K-ISE -> K" in output, output
+    interface_tls(dirs, tmp_path, lambda: again(dirs, "chloe.admin", chloe), own)
     code, output = run(
         "user", "add", *dirs, "--username", "accueil", "--role", "reception", "--lab", "CLI1",
         "--admin", "chloe.admin", "--password-stdin", "--totp-code", again(dirs, "chloe.admin", chloe),
@@ -211,6 +214,29 @@ def test_audit_verify_exit_code_on_tampering(tmp_path: Path) -> None:
 
 
 # --- results import ------------------------------------------------------------------------------
+
+
+def interface_tls(dirs: list[str], tmp_path: Path, code_of: Callable[[], str], own: str) -> None:
+    """``interface pin`` / ``unpin`` of cobas.bench1's client certificate, and a receiver's TLS
+    options refused when half given."""
+    ca = Authority(tmp_path, "cli-interfaces")
+    issued = ca.issue("cobas-bench1")
+    admin = ["--admin", "chloe.admin", "--password-stdin"]
+    code, output = run(
+        "interface", "pin", *dirs, "--account", "cobas.bench1", "--cert", str(issued.cert), *admin,
+        "--totp-code", code_of(), input=f"{own}\n",
+    )  # fmt: skip
+    assert code == 0 and fingerprint_of_pem(issued.pem) in output, output
+    code, output = run(
+        "interface", "unpin", *dirs, "--account", "cobas.bench1", *admin, "--totp-code", code_of(),
+        input=f"{own}\n",
+    )  # fmt: skip
+    assert code == 0 and "unpinned" in output, output
+    code, output = run(
+        "interface", "receiver-add", *dirs, "--account", "cobas.bench1", "--port", "2576",
+        "--tls-cert", str(issued.cert), *admin,
+    )  # fmt: skip
+    assert code == 2 and "need --tls-ca" in output, output
 
 
 def hprim_export(dirs: list[str], tmp_path: Path, creds: dict[str, Any]) -> None:

@@ -20,12 +20,14 @@ from labvault.identity.lab_service import LabService, lab_code_of
 from labvault.identity.patient_service import PatientService
 from labvault.identity.physician_service import PhysicianService
 from labvault.identity.security_keys import SecurityKeyService
+from labvault.interop.certificates import InterfaceCertificates
 from labvault.interop.hl7v2.inbox import Hl7Inbox
 from labvault.interop.hprim import HprimExport
 from labvault.interop.instrument_codes import InstrumentCodeService
 from labvault.interop.intake import Intake
 from labvault.interop.messages import InterfaceMessageService
 from labvault.interop.outbox import Outbox
+from labvault.interop.worklist_query import WorklistQuery
 from labvault.keys.reencrypt import ReEncryptor
 from labvault.keys.store import KeyStore
 from labvault.oversight.access_log import AccessLogService
@@ -89,6 +91,16 @@ class Platform:
     instrument_codes: InstrumentCodeService  # each interface's own test codes -> the catalogue
     outbox: Outbox  # released results out to the lab's receivers (HL7 v2 ORU^R01)
     hprim: HprimExport  # a released report as an HPRIM file, encrypted to a doctor's age key
+
+    @property
+    def certificates(self) -> InterfaceCertificates:
+        """Interface accounts' pinned TLS client certificates (interop/certificates.py)."""
+        return InterfaceCertificates(self.db)
+
+    @property
+    def worklist_query(self) -> WorklistQuery:
+        """An analyzer's host query: the tests still to run on one tube (interop/worklist_query.py)."""
+        return WorklistQuery(self.db, self.keys, self.catalogs)
 
     def close(self) -> None:
         self.keys.forget()

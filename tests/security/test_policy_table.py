@@ -111,6 +111,15 @@ patient.access_log.read  platform_operator  *           *            D D D D | D
 patient.access_log.read  support            *           *            D D D D | D
 patient.access_log.read  prescriber         *           *            D D D D | D
 patient.access_log.read  interface          *           *            D D D D | D
+
+worklist.query           reception          *           *            D D D D | D
+worklist.query           technician         *           *            D D D D | D
+worklist.query           biologist          *           *            D D D D | D
+worklist.query           lab_admin          *           *            D D D D | D
+worklist.query           platform_operator  *           *            D D D D | D
+worklist.query           support            *           *            D D D D | D
+worklist.query           prescriber         *           *            D D D D | D
+worklist.query           interface          *           *            A D D D | D
 """
 PURPOSES = (Purpose.CARE, Purpose.IDENTITY_VIGILANCE, Purpose.ADMINISTRATION, Purpose.MAINTENANCE)
 ACTIONS = (
@@ -121,6 +130,7 @@ ACTIONS = (
     Permission.RESULT_ENTER,
     Permission.REPORT_READ,
     Permission.ACCESS_LOG_READ,
+    Permission.WORKLIST_QUERY,
 )
 Key = tuple[Permission, Role, Relationship, Sensitivity, bool, Purpose]
 

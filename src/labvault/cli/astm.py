@@ -42,7 +42,7 @@ def astm(
         raise typer.Exit(2) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     with command_platform(data_dir, key_dir, database_url) as platform:
-        inbox = AstmInbox(platform.intake)
+        inbox = AstmInbox(platform.intake, platform.worklist_query)  # host queries answered
         if inbox.sender_of(account) is None:
             err.print(f"labvault astm: {UnknownSender(account)}")
             raise typer.Exit(2)

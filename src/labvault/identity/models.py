@@ -75,6 +75,9 @@ class User(Base):
     # Consecutive refused attempts, reset by a success or by a lockout (which sets locked_until).
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[dt.datetime | None] = mapped_column(default=None)
+    # An interface account's TLS client certificate, pinned by its SHA-256 (interop/certificates.py):
+    # a TLS listener knows the account by it. A hash of a public certificate, not a secret.
+    client_cert_sha256: Mapped[str | None] = mapped_column(String(64), index=True, unique=True, default=None)
 
 
 class ApiToken(Base):

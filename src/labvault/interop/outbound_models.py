@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import Boolean, Index, Integer, String
+from sqlalchemy import Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from labvault.store.base import Base, TenantScoped, encrypted
@@ -34,6 +34,13 @@ class OutboundReceiver(TenantScoped, Base):
     port: Mapped[int] = mapped_column(Integer)
     physician_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # TLS (interop/tls.py): the CA certificates that sign the receiver's (public, PEM), the name its
+    # certificate must carry, and the paths of labvault's own certificate and key on this server,
+    # when the receiver asks for one (the key stays a file of the server, never in the database).
+    tls_ca_pem: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)
+    tls_server_name: Mapped[str | None] = mapped_column(String(255), nullable=True, default=None)
+    tls_cert_path: Mapped[str | None] = mapped_column(String(1024), nullable=True, default=None)
+    tls_key_path: Mapped[str | None] = mapped_column(String(1024), nullable=True, default=None)
 
 
 class OutboxMessage(TenantScoped, Base):

@@ -8,14 +8,16 @@ AE/AR refused (kept, with the receiver's ERR reason), no answer or no connection
 growing pause (5 s doubling, at most 5 minutes: a receiver down for an hour loses nothing). A
 message keeps its control id on every attempt: delivery is at least once (a crash between the
 receiver's ACK and its record sends it again), and the receiver recognises a repeat by MSH-10.
-Every delivery is audited with its patient. Receivers are on loopback only until TLS is built; a
-disabled receiver account's messages wait.
+Every delivery is audited with its patient. A receiver without TLS is on loopback only; with TLS
+its certificate is verified (its CA, its host name) and an untrusted one is a failed attempt,
+retried like a receiver down. A disabled receiver account's messages wait.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import socket
+import ssl
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ from labvault.identity.models import Patient, User
 from labvault.interop.hl7v2.oru_out import OruHeader, build_oru
 from labvault.interop.outbound_models import PENDING, REFUSED, SENT, OutboundReceiver, OutboxMessage
 from labvault.interop.serving import require_loopback
+from labvault.interop.tls import ClientTls, check_ca_pem, client_context
 from labvault.keys.store import KeyStore
 from labvault.reports.view import ReportView
 from labvault.security import audit
@@ -81,11 +84,22 @@ class Outbox:
     # --- receivers ----------------------------------------------------------------------------
 
     def add_receiver(
-        self, ctx: AccessContext, interface: str, host: str, port: int, physician_id: uuid.UUID | None = None
+        self,
+        ctx: AccessContext,
+        interface: str,
+        host: str,
+        port: int,
+        physician_id: uuid.UUID | None = None,
+        tls: ClientTls | None = None,
     ) -> ReceiverInfo:
         """Send the lab's released results to ``host:port`` as the interface account ``interface``;
-        bound to ``physician_id``: that physician's orders only, restricted tests included."""
-        require_loopback(host)
+        bound to ``physician_id``: that physician's orders only, restricted tests included. Without
+        ``tls``: loopback only; with it, any host, its certificate verified (interop/tls.py)."""
+        if tls is None:
+            require_loopback(host)
+        else:
+            check_ca_pem(tls.ca_pem)
+            client_context(tls)  # the files given must load now, not at the first delivery
         with self.gate.lab_rows(ctx, Permission.INTERFACES_MANAGE) as lab:
             account_id = lab.session.scalar(
                 select(User.id).where(
@@ -104,10 +118,20 @@ class Outbox:
                 port=port,
                 physician_id=physician_id,
                 active=True,
+                tls_ca_pem=tls.ca_pem if tls else None,
+                tls_server_name=tls.server_name if tls else None,
+                tls_cert_path=tls.cert_path if tls else None,
+                tls_key_path=tls.key_path if tls else None,
             )
             lab.session.add(row)
             lab.session.flush()
-            detail = {"host": host, "port": port, "physician": str(physician_id) if physician_id else None}
+            detail: dict[str, object] = {
+                "host": host,
+                "port": port,
+                "physician": str(physician_id) if physician_id else None,
+            }
+            if tls is not None:
+                detail["tls"] = {"server_name": tls.server_name, "client_cert": bool(tls.cert_path)}
             audit.append(
                 lab.session, ctx, AuditRecord("interface.receiver_add", "user", str(account_id), detail)
             )
@@ -194,10 +218,13 @@ class Outbox:
             receiver = lab.session.get_one(OutboundReceiver, row.receiver_id)
             message = lab.keys.cipher.decrypt_bytes(TABLE, "message", row.id, row.message_enc)
             address = (receiver.host, receiver.port)
+            tls = _tls_of(receiver)
         assert message is not None
         try:
-            ack: bytes | None = _send(address, message)
+            ack: bytes | None = _send(address, message, tls)
             error = None
+        except ssl.SSLCertVerificationError:
+            ack, error = None, "the receiver's certificate is not trusted (TLS)"
         except OSError as exc:
             ack, error = None, f"no acknowledgement ({type(exc).__name__})"
         with self.gate.lab(ctx, Permission.OUTBOX_DELIVER) as lab:
@@ -239,16 +266,29 @@ class Outbox:
             return context_for(account_of(user), Purpose.CARE, "outbox")
 
 
-def _send(address: tuple[str, int], message: bytes) -> bytes:
-    """One message over a new MLLP connection; the acknowledgement's bytes, unframed."""
-    with socket.create_connection(address, timeout=SEND_TIMEOUT_S) as connection:
-        connection.sendall(START_BLOCK + message + END_BLOCK)
-        answer = b""
-        while END_BLOCK not in answer and len(answer) < MAX_ACK:
-            chunk = connection.recv(4096)
-            if not chunk:
-                break
-            answer += chunk
+def _tls_of(receiver: OutboundReceiver) -> ClientTls | None:
+    if receiver.tls_ca_pem is None:
+        return None
+    return ClientTls(
+        receiver.tls_ca_pem, receiver.tls_server_name, receiver.tls_cert_path, receiver.tls_key_path
+    )
+
+
+def _send(address: tuple[str, int], message: bytes, tls: ClientTls | None = None) -> bytes:
+    """One message over a new MLLP connection (TLS when the receiver has it, its certificate and
+    host name verified); the acknowledgement's bytes, unframed."""
+    with socket.create_connection(address, timeout=SEND_TIMEOUT_S) as plain:
+        connection = plain
+        if tls is not None:
+            connection = client_context(tls).wrap_socket(plain, server_hostname=tls.server_name or address[0])
+        with connection:
+            connection.sendall(START_BLOCK + message + END_BLOCK)
+            answer = b""
+            while END_BLOCK not in answer and len(answer) < MAX_ACK:
+                chunk = connection.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
     return answer.strip(b"\x0b\x1c\r\n")
 
 

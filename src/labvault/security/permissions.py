@@ -42,6 +42,7 @@ class Permission(StrEnum):
     INTERFACE_MESSAGES_READ = "interface.messages.read"  # what the lab's interfaces sent, dead letters
     INTERFACES_MANAGE = "interfaces.manage"  # where released results go (receivers)
     OUTBOX_DELIVER = "outbox.deliver"  # a receiver's interface: take its waiting messages out
+    WORKLIST_QUERY = "worklist.query"  # an analyzer's host query: the tests still to run on one tube
 
 
 _STAFF = {Permission.PATIENT_READ, Permission.PHYSICIAN_READ}
@@ -104,7 +105,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SUPPORT: frozenset({Permission.PATIENT_READ, Permission.PHYSICIAN_READ, Permission.ORDER_READ}),
     # An analyzer's or a hospital system's connection: results in; out, only the messages waiting
     # for it as a receiver (interop/outbox.py), never a read of the lab's data.
-    Role.INTERFACE: frozenset({Permission.RESULT_ENTER, Permission.OUTBOX_DELIVER}),
+    Role.INTERFACE: frozenset(
+        {Permission.RESULT_ENTER, Permission.OUTBOX_DELIVER}
+        # and the tests still to run on the tube it holds, asked by barcode (interop/worklist_query.py)
+        | {Permission.WORKLIST_QUERY}
+    ),
 }
 
 

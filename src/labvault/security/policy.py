@@ -65,6 +65,7 @@ PATIENT_DATA = frozenset(
         Permission.REPORT_RELEASE,
         Permission.REPORT_READ,
         Permission.ACCESS_LOG_READ,
+        Permission.WORKLIST_QUERY,
     }
 )
 # Breaking the glass lets one read; it never lets one enter, validate or sign a restricted test.
@@ -124,6 +125,8 @@ def decide(request: AccessRequest) -> Decision:
     if role is Role.INTERFACE:
         if purpose is not Purpose.CARE:
             return _deny("an interface works for care only")
+        if permission is Permission.WORKLIST_QUERY:  # the tests to run on the tube it holds
+            return _allow("the lab's interface: the tests still to run on a tube it holds")
         # What an instrument measured, restricted tests included: it enters, it never reads back.
         return _allow("the lab's interface: entry of what its instrument measured")
     if role is Role.PRESCRIBER:

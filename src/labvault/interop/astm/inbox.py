@@ -14,6 +14,7 @@ the listener (listener.py) ACKs the message's last frame only once this returns.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from labvault.identity.accounts import Account, context_for
 from labvault.interop.astm.errors import RecordError
 from labvault.interop.astm.model import AstmMessage
+from labvault.interop.astm.query_answer import answer, queried_barcode
 from labvault.interop.astm.reading import (
     MessageRefused,
     Reading,
@@ -35,6 +37,7 @@ from labvault.interop.astm.reading import (
 from labvault.interop.astm.records import parse_message
 from labvault.interop.intake import Intake, IntakeRefusal, Part, Received, UnknownSender
 from labvault.interop.models import ACCEPTED, REFUSED
+from labvault.interop.worklist_query import WorklistQuery
 from labvault.security.access import AccessContext, Purpose
 from labvault.store.base import utcnow
 
@@ -43,6 +46,12 @@ MESSAGE_TYPE = "E1394"
 ACCEPT_CODE = "AA"  # the record's ack_code column speaks HL7's codes, for every channel alike
 REFUSE_CODE = "AE"
 __all__ = ["CHANNEL", "AstmInbox", "AstmOutcome", "UnknownSender"]
+_QUERY = re.compile(r"(?:^|[\r\n])Q(?=[^A-Za-z0-9\r\n])")
+
+
+def is_query(text: str) -> bool:
+    """Whether a message holds a request information record (a line starting ``Q|``)."""
+    return _QUERY.search(text) is not None
 
 
 @dataclass(frozen=True)
@@ -74,10 +83,42 @@ class AstmOutcome:
 
 
 class AstmInbox:
-    """What the ASTM listener and ``labvault astm-import`` hand each message to."""
+    """What the ASTM listener and ``labvault astm-import`` hand each message to; with ``worklist``,
+    host queries (Q records) are answered too (:meth:`answer`)."""
 
-    def __init__(self, intake: Intake) -> None:
+    worklist: WorklistQuery | None = None
+
+    def __init__(self, intake: Intake, worklist: WorklistQuery | None = None) -> None:
         self.intake = intake
+        self.worklist = worklist
+
+    def answer(self, username: str, text: str, origin: str) -> list[list[str]] | None:
+        """The answer messages (each its records, H to L) to a host query message from the
+        interface account ``username``, one per Q record; None when ``text`` is no query (results:
+        :meth:`receive`), or an unreadable one (:meth:`receive` keeps it as a dead letter). A
+        disabled account gets no answer, and an alert."""
+        if self.worklist is None or not is_query(text):
+            return None
+        try:
+            parsed = parse_message(text)
+        except RecordError:
+            return None
+        if not parsed.queries or parsed.patients:
+            return None  # results with a stray Q: taken as results
+        account = self.intake.sender(username)
+        if account is None:
+            raise UnknownSender(username)
+        ctx = context_for(account, Purpose.CARE, origin)
+        if not account.active:
+            self.intake.alert_refused_sender(ctx, CHANNEL, "disabled")
+            return []
+        now = utcnow()
+        answers: list[list[str]] = []
+        for query in parsed.queries:
+            barcode = queried_barcode(query)
+            work = self.worklist.tube(ctx, barcode, CHANNEL) if barcode is not None else None
+            answers.append(answer(parsed.header, work, now))
+        return answers
 
     def sender_of(self, username: str) -> Account | None:
         """The active interface account of that name (a listener starts only for one)."""

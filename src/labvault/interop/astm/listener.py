@@ -8,6 +8,10 @@ ACK is the only durability signal ASTM has: an analyzer sends an un-ACKed frame 
 is acknowledged that was not committed. A refused message is still ACKed (sending it again cannot
 fix it) and kept as a dead letter; an internal error (database down) closes the connection with
 the frame un-ACKed. Silence past the standard's receive timeout discards the unfinished message.
+
+A host query (an H, Q, L message, when the inbox answers them) is answered the E1381 way: once the
+analyzer's transfer ends (EOT), labvault takes the line with ENQ and sends its answers
+(interop/astm/query_answer.py) in a transfer of its own.
 """
 
 from __future__ import annotations
@@ -18,6 +22,12 @@ import re
 from collections.abc import Callable
 
 from labvault.interop.astm.framing import (
+    ACK,
+    ENQ,
+    EOT,
+    MAX_ATTEMPTS,
+    NAK,
+    REPLY_TIMEOUT,
     Event,
     MessageReceived,
     Receiver,
@@ -25,6 +35,7 @@ from labvault.interop.astm.framing import (
     TransferDiscarded,
     TransferEnded,
     TransferStarted,
+    frames_for_records,
 )
 from labvault.interop.astm.inbox import AstmInbox
 from labvault.interop.intake import UnknownSender
@@ -32,6 +43,8 @@ from labvault.interop.serving import Connections, require_loopback, serve_until
 
 log = logging.getLogger("labvault.interop.astm")
 READ_SIZE = 4096
+ESTABLISH_ATTEMPTS = 3
+LINE_BUSY_PAUSE = 10.0  # seconds before asking a busy analyzer for the line again (E1381)
 _LINES = re.compile(r"\r\n|\r|\n")
 
 
@@ -86,6 +99,8 @@ class Connection:
         self.receive_timeout = receive_timeout
         self.receiver = Receiver()
         self.joiner = Joiner()
+        self.outgoing: list[list[str]] = []  # answers to host queries, sent once the line is ours
+        self.pause = LINE_BUSY_PAUSE
 
     async def serve(self) -> None:
         """Until the analyzer closes the line, or a message cannot be handled."""
@@ -109,6 +124,7 @@ class Connection:
         """Write the replies in order, the one before a completing record only after its message is
         handled. False: close the connection, that ACK unsent."""
         held: bytes | None = None
+        ended = False
         for event in events:
             if isinstance(event, Reply):
                 if held is not None:
@@ -122,14 +138,74 @@ class Connection:
                 self.joiner.drop(f"transfer discarded: {event.reason}")
             elif isinstance(event, TransferStarted | TransferEnded):
                 self.joiner.drop("the transfer ended before the terminator (L)")
+                ended = ended or isinstance(event, TransferEnded)
         if held is not None:
             self.writer.write(held)
         await self.writer.drain()
+        if ended and self.outgoing:
+            return await self.send_answers()
         return True
 
-    async def deliver(self, text: str) -> bool:
-        """Hand one message to the inbox; True once committed or kept as a dead letter."""
+    async def send_answers(self) -> bool:
+        """The analyzer's transfer is over: labvault takes the line (ENQ) and sends the answers to
+        its queries in one transfer, frame by frame, each frame waiting for its ACK (a NAK: sent
+        again, at most six times), then EOT. An analyzer that does not take the line (NAK: busy)
+        is asked again after a pause, three times; one that starts a transfer of its own (ENQ,
+        contention) goes first, the answers wait for its end. False: close the connection."""
+        records = [record for message in self.outgoing for record in message]
+        for _ in range(ESTABLISH_ATTEMPTS):
+            self.writer.write(bytes([ENQ]))
+            await self.writer.drain()
+            reply = await self.reply()
+            if reply == bytes([ACK]):
+                break
+            if reply == bytes([ENQ]):  # contention: the analyzer has priority
+                return await self.handle(self.receiver.feed(reply))
+            if reply != bytes([NAK]):
+                log.warning("the analyzer did not take the line for the answers to its queries")
+                self.outgoing = []
+                return True
+            await asyncio.sleep(self.pause)
+        else:
+            log.warning("the analyzer stayed busy: the answers to its queries are dropped")
+            self.outgoing = []
+            return True
+        self.outgoing = []
+        for frame in frames_for_records(records, encoding=self.encoding):
+            for _attempt in range(MAX_ATTEMPTS):
+                self.writer.write(frame)
+                await self.writer.drain()
+                reply = await self.reply()
+                if reply in (bytes([ACK]), bytes([EOT])):  # EOT: the analyzer asks to stop after this
+                    break
+                if reply != bytes([NAK]):
+                    log.warning("no acknowledgement of an answer frame: the answer is abandoned")
+                    self.writer.write(bytes([EOT]))
+                    await self.writer.drain()
+                    return bool(reply)
+            else:
+                log.warning("an answer frame was refused %d times: the answer is abandoned", MAX_ATTEMPTS)
+                break
+        self.writer.write(bytes([EOT]))
+        await self.writer.drain()
+        return True
+
+    async def reply(self) -> bytes:
+        """One byte from the analyzer within the standard's reply timeout; b"" on silence or close."""
         try:
+            return await asyncio.wait_for(self.reader.read(1), REPLY_TIMEOUT)
+        except TimeoutError:
+            return b""
+
+    async def deliver(self, text: str) -> bool:
+        """Hand one message to the inbox; True once committed or kept as a dead letter (results),
+        or once its answers are ready (a host query)."""
+        try:
+            answers = await asyncio.to_thread(self.inbox.answer, self.username, text, self.origin)
+            if answers is not None:
+                self.outgoing += answers
+                log.info("ASTM host query from %s: %d answers to send", self.username, len(answers))
+                return True
             outcome = await asyncio.to_thread(self.inbox.receive, self.username, text, self.origin)
         except UnknownSender:
             log.error("interface account %s is gone: closing its connection", self.username)
