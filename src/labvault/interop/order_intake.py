@@ -203,6 +203,10 @@ class OrderIntake:
         source = {"channel": received.channel, "message": received.control_id}
 
         def prepare(unit: Unit) -> list[OrderRequest]:
+            # The lab's chain lock first (orders take it anyway): two messages naming the same
+            # unknown INS, or the same placer number, are resolved one after the other, so the
+            # second finds what the first created instead of creating it again.
+            audit.lock_chain(unit.session, ctx)
             own = instrument_codes(unit.session, ctx.actor_id) if ctx.actor_id else {}
             resolved = [
                 _tests(unit.catalog, own, position, order) for position, order in enumerate(requested)
@@ -316,7 +320,6 @@ class OrderIntake:
             raise OrderRefusal(
                 _IDENTITY_PARTS.get(exc.field, OrderPart.PATIENT), OrderKind.INVALID, exc.reason
             ) from None
-        audit.lock_chain(unit.session, ctx)
         row_id = uuid.uuid4()
         now = utcnow()
         row = Patient(id=row_id, lab_id=unit.lab_id, created_at=now, updated_at=now, revision=1)
