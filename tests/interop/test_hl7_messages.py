@@ -356,3 +356,18 @@ def test_arbitrary_order_segments_never_crash(kind: str, segments: list[tuple[st
     except Hl7Refusal as refusal:
         assert refusal.reason
         assert refusal.ack in (AckCode.ERROR, AckCode.REJECT)
+
+
+def test_the_public_orm_example_is_read() -> None:
+    path = HL7 / "orm-example.hl7"
+    if not path.exists():
+        pytest.skip(f"no {path}")
+    message = read_orders(parse(path.read_bytes()))
+    assert (message.patient.birth_date, message.patient.sex, message.patient.ids) == (
+        dt.date(1966, 12, 1),
+        "M",
+        (),
+    )
+    [order] = message.orders
+    assert order.placers == ["987654"] and order.rpps == "1173"  # not an RPPS: the intake refuses it
+    assert [t.codes for t in order.tests] == [(("73610", ""),)]

@@ -381,7 +381,10 @@ def _check_traits(identity: Identity, data: PatientData) -> None:
             OrderKind.MISMATCH,
             "the birth date is not the one registered for this patient",
         )
-    given = normalize_name_for_index(identity.birth_name)
+    try:
+        given = normalize_name_for_index(identity.birth_name)
+    except InvalidInput:
+        raise OrderRefusal(OrderPart.NAME, OrderKind.INVALID, "the birth name holds no letter") from None
     names = [data.birth_name, *([data.used_name] if data.used_name else [])]
     if given not in {normalize_name_for_index(n) for n in names}:
         raise OrderRefusal(

@@ -44,7 +44,7 @@ class PendingIdentityService:
         """The lab's pending identities, oldest first, each with its orders' count and the
         confirmed patients it may duplicate (same name and birth date); every patient shown is
         audited, as a search hit."""
-        with self.gate.lab(ctx, Permission.PATIENT_READ) as unit:
+        with self.gate.read(ctx, Permission.PATIENT_READ) as unit:
             rows = unit.session.scalars(
                 select(Patient)
                 .where(Patient.identity_pending.is_(True))
