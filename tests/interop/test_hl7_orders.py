@@ -361,3 +361,33 @@ def test_an_orm_o01_with_a_labvault_patient_id_is_accepted(bench: Bench, listene
     assert f"MSA|AA|{sent}" in listener.send(message.replace(b"|2.5.1|", b"|2.3|"))
     [order] = bench.platform.orders.for_patient(bench.reception, patient_id)
     assert [item.test_code for item in order.items] == ["K"]
+
+
+def test_a_birth_name_that_is_not_the_ins_patients_is_refused_naming_pid_5(
+    bench: Bench, listener: Listener
+) -> None:
+    who = person()
+    patient_id = registered(bench, who)
+    sent = control()
+    other = Person("DURANDXYZ", who.first_names, who.birth_date, who.sex, who.ins)
+    ack = listener.send(oml(sent, other.pid(), POTASSIUM))
+    assert f"MSA|AE|{sent}" in ack and "ERR||PID^1^5^1|204^" in ack, ack
+    assert "DURANDXYZ" not in ack
+    assert bench.platform.orders.for_patient(bench.reception, patient_id) == []
+
+
+def test_an_order_sender_unmarked_is_refused_at_its_next_message(bench: Bench) -> None:
+    account = order_sender(bench, "ward")
+    admin = context_for(bench.factory._admins[bench.lab.id], Purpose.ADMINISTRATION, DESK)
+    who = person()
+    patient_id = registered(bench, who)
+    with listening(bench, account) as running:
+        first = control()
+        assert f"MSA|AA|{first}" in running.send(oml(first, who.pid(), POTASSIUM))
+        assert bench.platform.order_intake.mark_sender(admin, account.username, sends=False)
+        second = control()
+        ack = running.send(oml(second, who.pid(), POTASSIUM))
+        assert f"MSA|AR|{second}" in ack and "ERR||MSH^1^9^1|200^" in ack, ack
+    assert len(bench.platform.orders.for_patient(bench.reception, patient_id)) == 1
+    events = audit_events(bench.platform, bench.lab.id, "interface.order_sender_remove")
+    assert [e.object_id for e in events][-1] == str(account.id)
