@@ -126,6 +126,12 @@ def test_full_cli_tour(dirs: list[str], tmp_path: Path) -> None:
     assert code == 0 and "K-ISE -> K" in output, output
     interface_tls(dirs, tmp_path, lambda: again(dirs, "chloe.admin", chloe), own)
     code, output = run(
+        "interface", "order-sender", *dirs, "--account", "cobas.bench1",
+        "--admin", "chloe.admin", "--password-stdin", "--totp-code", again(dirs, "chloe.admin", chloe),
+        input=f"{own}\n",
+    )  # fmt: skip
+    assert code == 0 and "cobas.bench1 sends orders" in output, output
+    code, output = run(
         "user", "add", *dirs, "--username", "accueil", "--role", "reception", "--lab", "CLI1",
         "--admin", "chloe.admin", "--password-stdin", "--totp-code", again(dirs, "chloe.admin", chloe),
         input=f"{password}\n{own}\n",

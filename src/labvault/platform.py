@@ -26,6 +26,7 @@ from labvault.interop.hprim import HprimExport
 from labvault.interop.instrument_codes import InstrumentCodeService
 from labvault.interop.intake import Intake
 from labvault.interop.messages import InterfaceMessageService
+from labvault.interop.order_intake import OrderIntake
 from labvault.interop.outbox import Outbox
 from labvault.interop.worklist_query import WorklistQuery
 from labvault.keys.reencrypt import ReEncryptor
@@ -49,6 +50,7 @@ from labvault.store.pg_rls import app_role_of
 from labvault.workflow.break_glass import BreakGlassService
 from labvault.workflow.item_lookup import ItemLookup
 from labvault.workflow.orders import OrderService
+from labvault.workflow.pending_identities import PendingIdentityService
 from labvault.workflow.prescribed_patients import PrescribedThroughOrders
 from labvault.workflow.report_service import ReportService
 from labvault.workflow.results import ResultService
@@ -91,6 +93,8 @@ class Platform:
     instrument_codes: InstrumentCodeService  # each interface's own test codes -> the catalogue
     outbox: Outbox  # released results out to the lab's receivers (HL7 v2 ORU^R01)
     hprim: HprimExport  # a released report as an HPRIM file, encrypted to a doctor's age key
+    order_intake: OrderIntake  # orders in from order-sender interfaces (HL7 OML^O21 / ORM^O01)
+    pending_identities: PendingIdentityService  # patients those created, for reception to confirm
 
     @property
     def certificates(self) -> InterfaceCertificates:
@@ -167,6 +171,8 @@ def open_platform(settings: Settings) -> Platform:
     reports = ReportService(db, keys, catalogs)
     outbox = Outbox(db, keys, catalogs)
     reports.released.append(outbox.enqueue)  # in the release's transaction: durable
+    orders = OrderService(db, keys, catalogs)
+    order_intake = OrderIntake(db, keys, intake, orders)
     relying_party = RelyingParty(settings.webauthn_rp_id, settings.webauthn_rp_name, settings.webauthn_origin)
     return Platform(
         settings=settings,
@@ -178,7 +184,7 @@ def open_platform(settings: Settings) -> Platform:
         patients=patients,
         physicians=PhysicianService(db, keys),
         catalogs=catalogs,
-        orders=OrderService(db, keys, catalogs),
+        orders=orders,
         specimens=SpecimenService(db, keys, catalogs),
         results=results,
         reports=reports,
@@ -200,9 +206,11 @@ def open_platform(settings: Settings) -> Platform:
             settings.login_rate_window_seconds,
         ),
         intake=intake,
-        hl7_inbox=Hl7Inbox(intake),
+        hl7_inbox=Hl7Inbox(intake, order_intake),
         interface_messages=InterfaceMessageService(db),
         instrument_codes=InstrumentCodeService(db, catalogs),
         outbox=outbox,
         hprim=HprimExport(reports),
+        order_intake=order_intake,
+        pending_identities=PendingIdentityService(db, keys),
     )

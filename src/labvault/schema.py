@@ -14,6 +14,7 @@ import labvault.identity.models
 import labvault.identity.webauthn_models
 import labvault.interop.instrument_models
 import labvault.interop.models
+import labvault.interop.order_models
 import labvault.interop.outbound_models
 import labvault.keys.models
 import labvault.oversight.canary_models

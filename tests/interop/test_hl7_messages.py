@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from labvault.interop.hl7v2.ack import build_ack
 from labvault.interop.hl7v2.envelope import HeaderRefusal, parse
+from labvault.interop.hl7v2.orders import identity_of, read_orders, requested_of
 from labvault.interop.hl7v2.oru import check, read_oru
 from labvault.interop.hl7v2.refusal import AckCode, ErrorCode, Hl7Refusal
 
@@ -232,3 +233,141 @@ def test_a_value_python_hl7_cannot_unescape_is_never_logged(caplog: pytest.LogCa
     message = oru("OBX|1|ST|GLU^Glucose^L||DUPONT\\\\Z|mmol/L|||||F")
     read_oru(parse(message))
     assert "DUPONT" not in caplog.text
+
+
+# --- orders (OML^O21, ORM^O01) ------------------------------------------------------------------
+
+ORDER_HEADERS = {
+    "OML": "MSH|^~\\&|DPI|HOP|LABVAULT|LAB|20261207083000||OML^O21^OML_O21|ORD0001|P|2.5.1"
+    "||||||UNICODE UTF-8",
+    "ORM": "MSH|^~\\&|DPI|HOP|LABVAULT|LAB|20261207083000||ORM^O01|ORD0001|P|2.3",
+}
+
+
+def order_message(kind: str, *segments: str) -> bytes:
+    return "\r".join([ORDER_HEADERS[kind], *segments]).encode("utf-8") + b"\r"
+
+
+def test_an_oml_is_read_into_its_patient_and_one_order_per_placer_group() -> None:
+    message = read_orders(
+        parse(
+            order_message(
+                "OML",
+                "PID|1||1850575123456^^^ASIP-SANTE-INS-NIR&1.2.250.1.213.1.4.10&ISO^INS"
+                "||LEGRAND^Anne Marie^^^^^L~DUPUIS^Anne^^^^^D||19850512|F",
+                "ORC|NW|PL1^DPI||GRP1|||^^^^^S|||||810000000001^DOC^Jean^^^^^^&1.2.250.1.71.4.2.1&ISO^^^^RPPS",
+                "OBR|1|PL1^DPI||2823-3^Potassium^LN|||||||||fievre",
+                "ORC|NW|PL2^DPI||GRP1",
+                "OBR|1|PL2^DPI||1104^NFS^NABM",
+                "ORC|NW|PL3^DPI",
+                "OBR|1|PL3^DPI||GLU^Glycemie^L",
+            )
+        )
+    )
+    patient = message.patient
+    assert (patient.birth_name, patient.first_names, patient.used_name) == ("LEGRAND", "Anne Marie", "DUPUIS")
+    assert (patient.birth_date, patient.sex) == (dt.date(1985, 5, 12), "F")
+    assert [(r.kind, r.value, r.oid) for r in patient.ids] == [
+        ("ins", "1850575123456", "1.2.250.1.213.1.4.10")
+    ]
+    first, second = message.orders
+    assert first.placers == ["PL1", "PL2"] and second.placers == ["PL3"]
+    assert first.rpps == "10000000001" and first.urgent and first.clinical_info == "fievre"
+    assert [t.codes for t in first.tests] == [(("2823-3", "LN"),), (("1104", "NABM"),)]
+    assert str(second.tests[0].where) == "OBR[3]-4"
+
+
+@pytest.mark.parametrize(
+    ("segments", "where", "code"),
+    [
+        (("ORC|NW|P1", "OBR|1|P1||K^K^L"), "ORC[1]", ErrorCode.SEGMENT_SEQUENCE),
+        (
+            ("PID|1||||^Anne||19850512|F", "ORC|NW|P1", "OBR|1|P1||K"),
+            "PID[1]-5.1",
+            ErrorCode.REQUIRED_FIELD_MISSING,
+        ),
+        (("PID|1||||LEGRAND^Anne||1985-05|F", "ORC|NW|P1", "OBR|1|P1||K"), "PID[1]-7", ErrorCode.DATA_TYPE),
+        (
+            ("PID|1||||LEGRAND^Anne||19850512|X", "ORC|NW|P1", "OBR|1|P1||K"),
+            "PID[1]-8",
+            ErrorCode.TABLE_VALUE_NOT_FOUND,
+        ),
+        (
+            ("PID|1||||LEGRAND^Anne||19850512|F", "ORC|CA|P1", "OBR|1|P1||K"),
+            "ORC[1]-1",
+            ErrorCode.TABLE_VALUE_NOT_FOUND,
+        ),
+        (
+            ("PID|1||||LEGRAND^Anne||19850512|F", "ORC|NW", "OBR|1|||K"),
+            "ORC[1]-2",
+            ErrorCode.REQUIRED_FIELD_MISSING,
+        ),
+        (
+            ("PID|1||||LEGRAND^Anne||19850512|F", "ORC|NW|P1", "OBR|1|P1||"),
+            "OBR[1]-4",
+            ErrorCode.REQUIRED_FIELD_MISSING,
+        ),
+        (("PID|1||||LEGRAND^Anne||19850512|F", "OBR|1|P1||K"), "OBR[1]", ErrorCode.SEGMENT_SEQUENCE),
+    ],
+)
+def test_order_messages_are_refused_naming_the_field(
+    segments: tuple[str, ...], where: str, code: ErrorCode
+) -> None:
+    with pytest.raises(Hl7Refusal) as refused:
+        read_orders(parse(order_message("ORM", *segments)))
+    assert str(refused.value.where) == where and refused.value.code is code
+    assert "LEGRAND" not in refused.value.reason
+
+
+@pytest.mark.parametrize("kind", ["OML", "ORM"])
+@pytest.mark.parametrize("code", [AckCode.ACCEPT, AckCode.ERROR])
+def test_order_acknowledgements_pass_hl7apy_strict_validation(kind: str, code: AckCode) -> None:
+    envelope = parse(order_message(kind, "PID|1||||LEGRAND^Anne||19850512|F", "ORC|NW|P1", "OBR|1|P1||K"))
+    refusal = None
+    if code is AckCode.ERROR:
+        with pytest.raises(Hl7Refusal) as refused:
+            read_orders(
+                parse(order_message(kind, "PID|1||||LEGRAND^Anne||1985|F", "ORC|NW|P1", "OBR|1|P1||K"))
+            )
+        refusal = refused.value
+    ack = build_ack(envelope, code, refusal, application="LABVAULT", facility="LAB", now=NOW)
+    message = parse_message(ack.decode(), validation_level=VALIDATION_LEVEL.STRICT, find_groups=True)
+    message.validate()
+    assert message.msa.msa_1.to_er7() == code.value
+    assert message.msa.msa_2.to_er7() == "ORD0001"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["OML", "ORM"]),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["PID", "ORC", "OBR", "TQ1", "OBX", "NTE", "SPM", "PV1", "ZZZ"]), SEGMENT_TEXT
+        ),
+        max_size=10,
+    ),
+)
+def test_arbitrary_order_segments_never_crash(kind: str, segments: list[tuple[str, str]]) -> None:
+    body = order_message(kind, *(f"{name}|{text}" for name, text in segments))
+    try:
+        message = read_orders(parse(body))
+        identity_of(message)
+        requested_of(message)
+    except Hl7Refusal as refusal:
+        assert refusal.reason
+        assert refusal.ack in (AckCode.ERROR, AckCode.REJECT)
+
+
+def test_the_public_orm_example_is_read() -> None:
+    path = HL7 / "orm-example.hl7"
+    if not path.exists():
+        pytest.skip(f"no {path}")
+    message = read_orders(parse(path.read_bytes()))
+    assert (message.patient.birth_date, message.patient.sex, message.patient.ids) == (
+        dt.date(1966, 12, 1),
+        "M",
+        (),
+    )
+    [order] = message.orders
+    assert order.placers == ["987654"] and order.rpps == "1173"  # not an RPPS: the intake refuses it
+    assert [t.codes for t in order.tests] == [(("73610", ""),)]

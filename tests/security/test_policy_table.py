@@ -240,3 +240,22 @@ def test_a_support_context_needs_a_grant_a_lab_and_maintenance() -> None:
         AccessContext(uuid.uuid4(), "op", Role.PLATFORM_OPERATOR, lab)
     with pytest.raises(ValueError):
         AccessContext(uuid.uuid4(), "t", Role.TECHNICIAN, lab, grant_id=grant)
+
+
+def test_an_interface_writes_orders_and_pending_identities_only_as_a_marked_order_sender() -> None:
+    """The table above holds for interfaces not marked (every interface account by default)."""
+    for permission in (Permission.ORDER_WRITE, Permission.PATIENT_WRITE):
+        marked = AccessRequest(Role.INTERFACE, permission, order_sender=True)
+        assert decide(marked).allowed
+        assert not decide(AccessRequest(Role.INTERFACE, permission)).allowed
+        assert not decide(
+            AccessRequest(Role.INTERFACE, permission, same_lab=False, order_sender=True)
+        ).allowed
+        for purpose in (Purpose.IDENTITY_VIGILANCE, Purpose.ADMINISTRATION, Purpose.MAINTENANCE):
+            assert not decide(
+                AccessRequest(Role.INTERFACE, permission, purpose=purpose, order_sender=True)
+            ).allowed
+    for permission in (Permission.PATIENT_READ, Permission.ORDER_READ, Permission.RESULT_READ):
+        assert not decide(AccessRequest(Role.INTERFACE, permission, order_sender=True)).allowed
+    with pytest.raises(ValueError, match="only an interface"):
+        AccessContext(uuid.uuid4(), "r", Role.RECEPTION, uuid.uuid4(), order_sender=True)

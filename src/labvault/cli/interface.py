@@ -195,3 +195,23 @@ def unpin_certificate(
         ctx = _acting_admin(platform, admin, password_stdin, totp_code)
         platform.certificates.unpin(ctx, account)
     out.print(f"{account}: client certificate unpinned")
+
+
+@app.command("order-sender")
+def order_sender(
+    account: Account,
+    admin: Admin,
+    remove: Annotated[bool, typer.Option("--remove", help="Stop it sending orders.")] = False,
+    password_stdin: PasswordStdin = False,
+    totp_code: TotpCode = None,
+    data_dir: DataDir = DEFAULT_DATA,
+    key_dir: KeyDir = DEFAULT_KEYS,
+    database_url: DbUrl = None,
+) -> None:
+    """--account may send orders (OML^O21, ORM^O01) and so create pending identities; --remove:
+    no longer (its next order message is refused, AR)."""
+    with command_platform(data_dir, key_dir, database_url) as platform:
+        ctx = _acting_admin(platform, admin, password_stdin, totp_code)
+        changed = platform.order_intake.mark_sender(ctx, account, sends=not remove)
+    state = "does not send orders" if remove else "sends orders"
+    out.print(f"{account.strip().lower()} {state}{'' if changed else ' (unchanged)'}")

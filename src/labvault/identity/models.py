@@ -133,6 +133,9 @@ class Patient(TenantScoped, Base):
     revision: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # An identity an interface sent with an order and no known patient matched: reception confirms
+    # it (or merges it into an existing patient) before it counts as checked (workflow/pending_identities.py).
+    identity_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Physician(TenantScoped, Base):

@@ -52,6 +52,7 @@ class AccessContext:
     origin: str = "local"
     grant_id: uuid.UUID | None = None  # the support grant a SUPPORT context was built from
     physician_id: uuid.UUID | None = None  # a PRESCRIBER's physician (users.physician_id)
+    order_sender: bool = False  # an INTERFACE a lab admin marked to send orders (interop/order_intake.py)
 
     def __post_init__(self) -> None:
         if self.role is Role.PLATFORM_OPERATOR and self.lab_id is not None:
@@ -66,6 +67,8 @@ class AccessContext:
             raise ValueError("only a prescriber context names a physician")
         if self.role is Role.PRESCRIBER and self.physician_id is None:
             raise ValueError("a prescriber context needs its physician")
+        if self.order_sender and self.role is not Role.INTERFACE:
+            raise ValueError("only an interface context sends orders")
 
     @classmethod
     def console(cls, label: str) -> AccessContext:

@@ -68,6 +68,9 @@ PATIENT_DATA = frozenset(
         Permission.WORKLIST_QUERY,
     }
 )
+# What an interface does only once a lab admin marked it an order sender: orders in, and the
+# pending identities of the patients they name that no one here matched.
+ORDER_SENDING = frozenset({Permission.ORDER_WRITE, Permission.PATIENT_WRITE})
 # Breaking the glass lets one read; it never lets one enter, validate or sign a restricted test.
 GLASS_READS = frozenset({Permission.ORDER_READ, Permission.RESULT_READ, Permission.REPORT_READ})
 
@@ -81,6 +84,7 @@ class AccessRequest:
     sensitivity: Sensitivity = Sensitivity.NORMAL
     purpose: Purpose = Purpose.CARE
     override: bool = False  # an active break-the-glass override for this patient
+    order_sender: bool = False  # an interface marked to send orders (AccessContext.order_sender)
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,8 @@ def decide(request: AccessRequest) -> Decision:
             return _deny("an interface works for care only")
         if permission is Permission.WORKLIST_QUERY:  # the tests to run on the tube it holds
             return _allow("the lab's interface: the tests still to run on a tube it holds")
+        if permission in ORDER_SENDING and not request.order_sender:
+            return _deny("this interface is not an order sender: a lab admin marks it one")
         # What an instrument measured, restricted tests included: it enters, it never reads back.
         return _allow("the lab's interface: entry of what its instrument measured")
     if role is Role.PRESCRIBER:
@@ -160,7 +166,9 @@ def request_for(
 ) -> AccessRequest:
     """The request of ``ctx`` on its own lab's data (services only ever open their own lab: the
     session filter and row-level security keep other labs' rows out of reach)."""
-    return AccessRequest(ctx.role, permission, True, relationship, sensitivity, ctx.purpose, override)
+    return AccessRequest(
+        ctx.role, permission, True, relationship, sensitivity, ctx.purpose, override, ctx.order_sender
+    )
 
 
 def enforce(

@@ -26,8 +26,10 @@ from labvault.web.routes import (
     break_glass,
     interface,
     labs,
+    order_senders,
     orders,
     patients,
+    pending_identities,
     physicians,
     reports,
     results,
@@ -139,6 +141,7 @@ def create_app(platform: Platform, *, close_platform: bool = False) -> ASGIApp:
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(auth.router)
     api.include_router(security_keys.router)
+    api.include_router(pending_identities.router)  # before /patients/{patient_id}
     api.include_router(patients.router)
     api.include_router(physicians.router)
     api.include_router(labs.router)
@@ -151,6 +154,7 @@ def create_app(platform: Platform, *, close_platform: bool = False) -> ASGIApp:
     api.include_router(audit.router)
     api.include_router(alerts.router)
     api.include_router(interface.router)
+    api.include_router(order_senders.router)
     app.include_router(api)
 
     # The browser UI: cookie sessions, HTML pages, not part of the API's document.

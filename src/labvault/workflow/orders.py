@@ -7,7 +7,7 @@ import dataclasses
 import datetime as dt
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import func, select
 
@@ -80,71 +80,92 @@ class OrderService(WorkflowService):
     def create(self, ctx: AccessContext, request: OrderRequest) -> OrderRecord:
         """Register a prescription: items, billing, and one awaited specimen per tube type."""
         with self._unit(ctx, Permission.ORDER_WRITE) as unit:
-            request = validate_order(request, unit.catalog, utcnow().date())
-            session = unit.session
-            if session.get(Patient, request.patient_id) is None:
-                raise NotFound(f"no patient {request.patient_id} in this laboratory")
-            if request.prescriber_id is not None and session.get(Physician, request.prescriber_id) is None:
-                raise NotFound(f"no physician {request.prescriber_id} in this laboratory")
-            if request.prescriber_rpps is not None:
-                prescriber = physician_by_rpps(session, unit.keys, request.prescriber_rpps)
-                if prescriber is None:
-                    raise InvalidInput(
-                        "prescriber_rpps",
-                        "no physician with this RPPS in this laboratory: register them first",
-                    )
-                request = dataclasses.replace(request, prescriber_id=prescriber.id)
-            audit.lock_chain(session, ctx)  # serialises accession numbers of this lab
-            planned = plan_items(request, unit.catalog)
-            order = Order(id=uuid.uuid4(), lab_id=unit.lab_id, created_by=ctx.actor_id, created_at=utcnow())
-            order.accession = self._next_accession(unit, order.created_at)
-            order.patient_id = request.patient_id
-            order.prescriber_id = request.prescriber_id
-            order.urgent = request.urgent
-            order.catalog_version = unit.catalog.version
-            self._seal_order(unit, order, request)
-            session.add(order)
-            specimens: dict[str, Specimen] = {}
-            for plan in planned:
-                if plan.test.tube not in specimens:
-                    specimens[plan.test.tube] = new_specimen(
-                        unit, order.id, plan.test.tube, plan.test.specimen
-                    )
-            session.flush()  # orders and specimens before the items that point at them
-            for position, plan in enumerate(planned):
-                test = plan.test
-                specimen = specimens[test.tube]
-                session.add(
-                    OrderItem(
-                        id=uuid.uuid4(),
-                        lab_id=unit.lab_id,
-                        order_id=order.id,
-                        test_code=test.code,
-                        panel_code=plan.panel_code,
-                        section=test.section,
-                        tube=test.tube,
-                        nabm=plan.nabm,
-                        nabm_b=plan.nabm_b,
-                        restricted=test.restricted,
-                        calculated=test.calculated is not None,
-                        position=position,
-                        status="pending",
-                        specimen_id=specimen.id,
-                    )
+            return self._create(unit, ctx, request)
+
+    def create_within(
+        self,
+        ctx: AccessContext,
+        prepare: Callable[[Unit], Sequence[OrderRequest]],
+        within: Callable[[Unit, list[OrderRecord]], None],
+    ) -> list[OrderRecord]:
+        """Orders a channel brings, in one transaction: ``prepare`` resolves them in the unit (the
+        patient found or created, the tests), each is created as :meth:`create` does, then
+        ``within`` records the message they came from: all commit, or none does. An
+        ``InvalidInput`` of request ``n`` names ``orders[n].<field>``."""
+        with self._unit(ctx, Permission.ORDER_WRITE) as unit:
+            created: list[OrderRecord] = []
+            for position, request in enumerate(prepare(unit)):
+                try:
+                    created.append(self._create(unit, ctx, request))
+                except InvalidInput as exc:
+                    raise InvalidInput(f"orders[{position}].{exc.field}", exc.reason) from None
+            within(unit, created)
+            return created
+
+    def _create(self, unit: Unit, ctx: AccessContext, request: OrderRequest) -> OrderRecord:
+        request = validate_order(request, unit.catalog, utcnow().date())
+        session = unit.session
+        if session.get(Patient, request.patient_id) is None:
+            raise NotFound(f"no patient {request.patient_id} in this laboratory")
+        if request.prescriber_id is not None and session.get(Physician, request.prescriber_id) is None:
+            raise NotFound(f"no physician {request.prescriber_id} in this laboratory")
+        if request.prescriber_rpps is not None:
+            prescriber = physician_by_rpps(session, unit.keys, request.prescriber_rpps)
+            if prescriber is None:
+                raise InvalidInput(
+                    "prescriber_rpps",
+                    "no physician with this RPPS in this laboratory: register them first",
                 )
-            session.flush()
-            audit.append(
-                session,
-                ctx,
-                AuditRecord(
-                    "order.create",
-                    OBJECT,
-                    str(order.id),
-                    {"items": len(planned), "specimens": len(specimens), "patient": str(order.patient_id)},
-                    patient_id=order.patient_id,
-                ),
+            request = dataclasses.replace(request, prescriber_id=prescriber.id)
+        audit.lock_chain(session, ctx)  # serialises accession numbers of this lab
+        planned = plan_items(request, unit.catalog)
+        order = Order(id=uuid.uuid4(), lab_id=unit.lab_id, created_by=ctx.actor_id, created_at=utcnow())
+        order.accession = self._next_accession(unit, order.created_at)
+        order.patient_id = request.patient_id
+        order.prescriber_id = request.prescriber_id
+        order.urgent = request.urgent
+        order.catalog_version = unit.catalog.version
+        self._seal_order(unit, order, request)
+        session.add(order)
+        specimens: dict[str, Specimen] = {}
+        for plan in planned:
+            if plan.test.tube not in specimens:
+                specimens[plan.test.tube] = new_specimen(unit, order.id, plan.test.tube, plan.test.specimen)
+        session.flush()  # orders and specimens before the items that point at them
+        for position, plan in enumerate(planned):
+            test = plan.test
+            specimen = specimens[test.tube]
+            session.add(
+                OrderItem(
+                    id=uuid.uuid4(),
+                    lab_id=unit.lab_id,
+                    order_id=order.id,
+                    test_code=test.code,
+                    panel_code=plan.panel_code,
+                    section=test.section,
+                    tube=test.tube,
+                    nabm=plan.nabm,
+                    nabm_b=plan.nabm_b,
+                    restricted=test.restricted,
+                    calculated=test.calculated is not None,
+                    position=position,
+                    status="pending",
+                    specimen_id=specimen.id,
+                )
             )
-            return self._record(unit, ctx, order, show_restricted=True)
+        session.flush()
+        audit.append(
+            session,
+            ctx,
+            AuditRecord(
+                "order.create",
+                OBJECT,
+                str(order.id),
+                {"items": len(planned), "specimens": len(specimens), "patient": str(order.patient_id)},
+                patient_id=order.patient_id,
+            ),
+        )
+        return self._record(unit, ctx, order, show_restricted=True)
 
     def _next_accession(self, unit: Unit, at: dt.datetime) -> str:
         prefix = at.strftime("%y%m%d")

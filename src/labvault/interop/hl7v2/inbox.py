@@ -3,11 +3,12 @@
 Per message, in this order: the sender is read again from the database (a disabled or removed
 interface is refused at its very next message, with an alert); the envelope is read; a control id
 already accepted from this sender is acknowledged again from the stored acknowledgement, with no
-second effect; the ORU^R01 is read and checked; then the channel-neutral intake
-(interop/intake.py) resolves each observation to its order item and enters the results with the
-message's sealed record in one transaction. The acknowledgement is returned only after that
-commit. Any refusal is an AE or AR naming the segment and field, and the message is kept as a
-dead letter.
+second effect; an order message (OML^O21, ORM^O01) goes to the order intake
+(interop/hl7v2/orders.py, interop/order_intake.py); the ORU^R01 is read and checked; then the
+channel-neutral intake (interop/intake.py) resolves each observation to its order item and
+enters the results with the message's sealed record in one transaction. The acknowledgement
+is returned only after that commit. Any refusal is an AE or AR naming the segment and field, and
+the message is kept as a dead letter.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from labvault.identity.accounts import Account, context_for
 from labvault.interop import intake
 from labvault.interop.hl7v2.ack import build_ack
 from labvault.interop.hl7v2.envelope import Envelope, HeaderRefusal, parse
+from labvault.interop.hl7v2.orders import ORDER_MESSAGES, hl7_refusal, identity_of, read_orders, requested_of
 from labvault.interop.hl7v2.oru import CORRECTION, LOINC_SYSTEMS, Observation, check, read_oru
 from labvault.interop.hl7v2.refusal import AckCode, ErrorCode, Hl7Refusal, Location, error
 from labvault.interop.intake import Intake, IntakeRefusal, Kind, Measured, Part, Received, UnknownSender
 from labvault.interop.models import ACCEPTED, REFUSED
-from labvault.security.access import Purpose
+from labvault.interop.order_intake import OrderIntake, OrderRefusal
+from labvault.security.access import AccessContext, Purpose
 from labvault.store.base import utcnow
 
 CHANNEL = "hl7v2"
@@ -36,8 +39,9 @@ __all__ = ["CHANNEL", "Hl7Inbox", "UnknownSender"]
 class Hl7Inbox:
     """What an MLLP listener hands each message to (interop/hl7v2/listener.py)."""
 
-    def __init__(self, intake: Intake) -> None:
+    def __init__(self, intake: Intake, orders: OrderIntake | None = None) -> None:
         self.intake = intake
+        self.orders = orders  # OML^O21 / ORM^O01 in (interop/order_intake.py); None: refused AR
 
     def sender_of(self, username: str) -> Account | None:
         """The active interface account of that name (a listener starts only for one)."""
@@ -64,6 +68,8 @@ class Hl7Inbox:
             stored = self.intake.accepted_ack(ctx, CHANNEL, envelope.control_id)
             if stored is not None:
                 return stored
+            if self.orders is not None and (envelope.message_type, envelope.trigger) in ORDER_MESSAGES:
+                return self._orders(ctx, envelope, raw, now, facility)
             observations = read_oru(envelope)
             check(observations)
             measured = [_measured(o) for o in observations]
@@ -86,6 +92,30 @@ class Hl7Inbox:
             ack = _ack(envelope, refusal.ack, refusal, facility, now)
             self.intake.keep(ctx, _received(envelope, raw, now, REFUSED, ack, refusal))
             return ack
+
+    def _orders(
+        self, ctx: AccessContext, envelope: Envelope, raw: bytes, now: dt.datetime, facility: str
+    ) -> bytes:
+        """An order message: its sender must be an order sender (else AR), then its patient and
+        orders are resolved and created with its record in one transaction (AE names the field)."""
+        assert self.orders is not None
+        try:
+            sender = self.orders.as_order_sender(ctx)
+        except OrderRefusal as refused:
+            raise hl7_refusal(refused, None) from None
+        message = read_orders(envelope)
+        ack = _ack(envelope, AckCode.ACCEPT, None, facility, now)
+        accepted = _received(envelope, raw, now, ACCEPTED, ack, None)
+        try:
+            self.orders.place(sender, identity_of(message), requested_of(message), accepted)
+        except OrderRefusal as refused:
+            raise hl7_refusal(refused, message) from None
+        except IntegrityError:  # the same control id accepted meanwhile (a concurrent resend)
+            stored = self.intake.accepted_ack(ctx, CHANNEL, envelope.control_id)
+            if stored is None:
+                raise
+            return stored
+        return ack
 
 
 def _measured(observation: Observation) -> Measured:

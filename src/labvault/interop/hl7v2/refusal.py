@@ -29,6 +29,7 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_PROCESSING_ID = "202"
     UNSUPPORTED_VERSION = "203"
     UNKNOWN_KEY = "204"
+    DUPLICATE_KEY = "205"
     APPLICATION_INTERNAL = "207"
 
     @property
@@ -46,6 +47,7 @@ _TEXTS = {
     "202": "Unsupported processing id",
     "203": "Unsupported version id",
     "204": "Unknown key identifier",
+    "205": "Duplicate key identifier",
     "207": "Application internal error",
 }
 
