@@ -13,6 +13,7 @@ from labvault.config import Settings
 from labvault.crypto.key_provider import FileKeyProvider, paths_overlap
 from labvault.errors import ConfigurationError
 from labvault.governance.breach import BreachChecker
+from labvault.governance.incidents import IncidentService
 from labvault.identity.account_actions import AccountActionService
 from labvault.identity.account_service import AccountService
 from labvault.identity.auth_policy import AuthPolicy
@@ -89,6 +90,7 @@ class Platform:
     instrument_codes: InstrumentCodeService  # each interface's own test codes -> the catalogue
     outbox: Outbox  # released results out to the lab's receivers (HL7 v2 ORU^R01)
     hprim: HprimExport  # a released report as an HPRIM file, encrypted to a doctor's age key
+    incidents: IncidentService  # breach response: incident records, affected patients, drafts
 
     def close(self) -> None:
         self.keys.forget()
@@ -193,4 +195,5 @@ def open_platform(settings: Settings) -> Platform:
         instrument_codes=InstrumentCodeService(db, catalogs),
         outbox=outbox,
         hprim=HprimExport(reports),
+        incidents=IncidentService(db, keys, patients),
     )

@@ -230,3 +230,11 @@ def test_a_support_context_needs_a_grant_a_lab_and_maintenance() -> None:
         AccessContext(uuid.uuid4(), "op", Role.PLATFORM_OPERATOR, lab)
     with pytest.raises(ValueError):
         AccessContext(uuid.uuid4(), "t", Role.TECHNICIAN, lab, grant_id=grant)
+
+
+def test_incidents_are_the_lab_admins_alone() -> None:
+    """Breach response (incidents, affected patients, drafts): the lab's security officer only."""
+    for role in Role:
+        for purpose in PURPOSES:
+            request = AccessRequest(role, Permission.INCIDENTS_MANAGE, purpose=purpose)
+            assert decide(request).allowed is (role is Role.LAB_ADMIN), (role, purpose)

@@ -42,6 +42,7 @@ class Permission(StrEnum):
     INTERFACE_MESSAGES_READ = "interface.messages.read"  # what the lab's interfaces sent, dead letters
     INTERFACES_MANAGE = "interfaces.manage"  # where released results go (receivers)
     OUTBOX_DELIVER = "outbox.deliver"  # a receiver's interface: take its waiting messages out
+    INCIDENTS_MANAGE = "incidents.manage"  # breach response: incidents, affected patients, drafts
 
 
 _STAFF = {Permission.PATIENT_READ, Permission.PHYSICIAN_READ}
@@ -88,6 +89,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         | {Permission.ACCESS_LOG_READ, Permission.SUPPORT_GRANT_MANAGE}
         | {Permission.ALERTS_READ, Permission.ALERTS_ACK, Permission.CANARIES_MANAGE}  # security officer
         | {Permission.INTERFACE_MESSAGES_READ, Permission.INTERFACES_MANAGE}  # connections: outcomes only
+        | {Permission.INCIDENTS_MANAGE}  # breach response, as the lab's security officer
     ),
     Role.PLATFORM_OPERATOR: frozenset(
         {Permission.LAB_MANAGE, Permission.LAB_USERS_MANAGE, Permission.PLATFORM_USERS_MANAGE}
