@@ -75,7 +75,7 @@ def cnil_pdf(incident: IncidentView, lab: LabHeading, issued_at: dt.datetime) ->
             tz=TIMEZONE,
             natures=[NATURE_FR[n] for n in incident.nature],
             hours=int(NOTIFY_WITHIN.total_seconds() // 3600),
-            sources=[(SOURCES_FR[s], n) for s, n in sorted(incident.affected.by_source.items())],
+            sources=[(SOURCES_FR[s], n) for s, n in incident.affected.by_source.items()],
             people=incident.people_approx if incident.people_approx is not None else incident.affected.total,
         )
     )

@@ -387,6 +387,7 @@ def _counts(session: Session, incident_id: uuid.UUID) -> AffectedCounts:
         .group_by(IncidentPatient.source)
     ):
         by_source[Source(source)] = count
+    by_source = {s: by_source[s] for s in Source if s in by_source}  # in Source's order
     total = session.scalar(
         select(func.count(func.distinct(IncidentPatient.patient_id))).where(
             IncidentPatient.incident_id == incident_id
