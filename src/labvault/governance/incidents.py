@@ -38,6 +38,7 @@ from labvault.identity.models import Lab, Patient, User
 from labvault.identity.patient_data import PatientData
 from labvault.identity.patient_service import PatientService
 from labvault.keys.store import KeyStore
+from labvault.oversight.canaries import canaries_among
 from labvault.security import audit
 from labvault.security.access import AccessContext
 from labvault.security.audit import AuditRecord
@@ -193,7 +194,7 @@ class IncidentService:
     ) -> AffectedAdded:
         """The patients a breach check found in a leaked file (canaries left out: they are nobody)."""
         ids = [m.patient_id for m in report.matches.values() if not m.canary]
-        detail = {"sha256": report.sha256, "canaries": len(report.canaries)}
+        detail = {"sha256": report.sha256}
         return self._add(ctx, incident_id, Source.CHECK, ids, detail)
 
     def affected_from_audit(
@@ -265,6 +266,10 @@ class IncidentService:
                 known.update(session.scalars(select(Patient.id).where(Patient.id.in_(chunk))))
             if known != wanted:
                 raise InvalidInput("patients", f"{len(wanted - known)} are not patients of this laboratory")
+            # Canaries are nobody: evidence of where a file came from or who browsed, never
+            # someone to write to (and printing one's letter would raise its alert).
+            canaries = set(canaries_among(session, wanted, unit.keys))
+            wanted -= canaries
             present = set(
                 session.scalars(
                     select(IncidentPatient.patient_id).where(
@@ -281,7 +286,13 @@ class IncidentService:
             )
             session.flush()
             counts = _counts(session, row.id)
-            record = {"source": source.value, "found": len(wanted), "added": len(new), **detail}
+            record = {
+                "source": source.value,
+                "found": len(wanted),
+                "added": len(new),
+                "canaries": len(canaries),
+                **detail,
+            }
             audit.append(session, ctx, AuditRecord("incident.affected", OBJECT, str(row.id), record))
             return AffectedAdded(source, len(wanted), len(new), counts)
 
