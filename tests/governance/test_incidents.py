@@ -241,7 +241,11 @@ def test_letters_name_each_patient_and_nothing_sensitive(world: World, tmp_path:
     chosen = world.patients[:3]  # with released K, NA, GLU and HIV results
     manifest = type("M", (), {"id": uuid.uuid4(), "patient_ids": [r.id for r in chosen]})()
     platform.incidents.affected_from_export(world.officer, incident, manifest)
+    reads = {"actor_id": world.officer.actor_id, "action": "patient.read"}
+    before = len(audit_events(platform, world.bench.lab.id, **reads))
     pdf = platform.incidents.draft_letters(world.officer, incident)
+    read_now = audit_events(platform, world.bench.lab.id, **reads)[before:]
+    assert sorted(e.patient_id for e in read_now) == sorted(r.id for r in chosen), "one audited read each"
     pages = [" ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(pdf)).pages]
     assert len(pages) == 3 and not any("Page" in page for page in pages)
     text = pdf_text(pdf)

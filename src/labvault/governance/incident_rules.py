@@ -103,13 +103,13 @@ def _span(delta: dt.timedelta) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
-def check_discovery(discovered_at: dt.datetime, now: dt.datetime) -> dt.datetime:
-    """A discovery time with a time zone, not in the future."""
-    if discovered_at.tzinfo is None:
-        raise InvalidInput("discovered_at", "needs a time zone")
-    if discovered_at > now + dt.timedelta(minutes=5):
-        raise InvalidInput("discovered_at", "is in the future")
-    return discovered_at.astimezone(dt.UTC)
+def check_past(value: dt.datetime, now: dt.datetime, field: str = "discovered_at") -> dt.datetime:
+    """A time that already happened (a discovery, a notification), with its time zone; in UTC."""
+    if value.tzinfo is None:
+        raise InvalidInput(field, "needs a time zone")
+    if value > now + dt.timedelta(minutes=5):
+        raise InvalidInput(field, "is in the future")
+    return value.astimezone(dt.UTC)
 
 
 def check_count(field: str, value: int | None) -> int | None:

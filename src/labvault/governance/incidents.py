@@ -91,7 +91,7 @@ class IncidentService:
     def open(self, ctx: AccessContext, data: IncidentInput) -> IncidentView:
         """Record an incident; its 72-hour deadline runs from ``data.discovered_at``."""
         now = self.clock()
-        discovered = rules.check_discovery(data.discovered_at, now)
+        discovered = rules.check_past(data.discovered_at, now)
         nature = rules.parse_nature(data.nature)
         details = _details(data.details.as_dict())
         with self.gate.lab(ctx, MANAGE) as unit:
@@ -161,7 +161,7 @@ class IncidentService:
     ) -> IncidentView:
         """Record that the regulator was notified (at ``at``, default now)."""
         now = self.clock()
-        when = now if at is None else rules.check_discovery(at, now)
+        when = now if at is None else rules.check_past(at, now, "notified_at")
         return self._step(ctx, incident_id, Status.NOTIFIED, when, now)
 
     def close(self, ctx: AccessContext, incident_id: uuid.UUID) -> IncidentView:
