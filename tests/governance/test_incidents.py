@@ -135,6 +135,9 @@ def test_open_refuses_a_discovery_without_zone_or_in_the_future(world: World) ->
         world.open(discovered_at=dt.datetime(2026, 1, 1))
     with pytest.raises(InvalidInput, match="future"):
         world.open(discovered_at=utcnow() + dt.timedelta(days=1))
+    far = dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=14)))
+    with pytest.raises(InvalidInput, match="out of range"):
+        world.open(discovered_at=far)
     with pytest.raises(InvalidInput, match="nature"):
         world.platform.incidents.open(world.officer, IncidentInput(utcnow(), ("secrecy",)))
 

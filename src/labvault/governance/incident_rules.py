@@ -103,13 +103,28 @@ def _span(delta: dt.timedelta) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
-def check_past(value: dt.datetime, now: dt.datetime, field: str = "discovered_at") -> dt.datetime:
-    """A time that already happened (a discovery, a notification), with its time zone; in UTC."""
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+def utc(value: dt.datetime, field: str) -> dt.datetime:
+    """``value`` in UTC; it needs its time zone, and a year labvault could have seen."""
     if value.tzinfo is None:
         raise InvalidInput(field, "needs a time zone")
-    if value > now + dt.timedelta(minutes=5):
+    try:
+        converted = value.astimezone(dt.UTC)
+    except OverflowError:
+        raise InvalidInput(field, "is out of range") from None
+    if converted < EARLIEST or converted.year > 9000:
+        raise InvalidInput(field, "is out of range")
+    return converted
+
+
+def check_past(value: dt.datetime, now: dt.datetime, field: str = "discovered_at") -> dt.datetime:
+    """A time that already happened (a discovery, a notification), with its time zone; in UTC."""
+    converted = utc(value, field)
+    if converted > now + dt.timedelta(minutes=5):
         raise InvalidInput(field, "is in the future")
-    return value.astimezone(dt.UTC)
+    return converted
 
 
 def check_count(field: str, value: int | None) -> int | None:

@@ -202,9 +202,7 @@ class IncidentService:
     ) -> AffectedAdded:
         """Every patient ``account`` (a username or an account id) accessed in [start, end), as the
         lab's audit chain recorded it (alerts left out: they repeat the access they are about)."""
-        for name, value in (("from", start), ("to", end)):
-            if value.tzinfo is None:
-                raise InvalidInput(name, "needs a time zone")
+        start, end = rules.utc(start, "from"), rules.utc(end, "to")
         if end <= start:
             raise InvalidInput("to", "must be after from")
         with self.gate.lab(ctx, MANAGE) as unit:
