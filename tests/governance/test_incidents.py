@@ -328,3 +328,16 @@ def row_with(world: World, incident: uuid.UUID) -> BreachIncident:
         assert row is not None
         session.expunge(row)
         return row
+
+
+def test_an_incident_survives_key_rotation_and_re_encryption(world: World) -> None:
+    platform = world.platform
+    incident = world.open()
+    manifest = type("M", (), {"id": uuid.uuid4(), "patient_ids": [world.patients[0].id]})()
+    platform.incidents.affected_from_export(world.officer, incident, manifest)
+    before = row_with(world, incident).details_enc
+    platform.labs.rotate_keys(world.officer, world.bench.lab.id)
+    platform.reencryptor.run(world.bench.lab.id)
+    assert row_with(world, incident).details_enc != before
+    assert platform.incidents.get(world.officer, incident).details == DETAILS
+    assert set(platform.incidents.affected(world.officer, incident)) == {world.patients[0].id}
