@@ -13,6 +13,7 @@ from labvault.config import Settings
 from labvault.crypto.key_provider import FileKeyProvider, paths_overlap
 from labvault.errors import ConfigurationError
 from labvault.governance.breach import BreachChecker
+from labvault.governance.incidents import IncidentService
 from labvault.identity.account_actions import AccountActionService
 from labvault.identity.account_service import AccountService
 from labvault.identity.auth_policy import AuthPolicy
@@ -95,6 +96,7 @@ class Platform:
     hprim: HprimExport  # a released report as an HPRIM file, encrypted to a doctor's age key
     order_intake: OrderIntake  # orders in from order-sender interfaces (HL7 OML^O21 / ORM^O01)
     pending_identities: PendingIdentityService  # patients those created, for reception to confirm
+    incidents: IncidentService  # breach response: incident records, affected patients, drafts
 
     @property
     def certificates(self) -> InterfaceCertificates:
@@ -213,4 +215,5 @@ def open_platform(settings: Settings) -> Platform:
         hprim=HprimExport(reports),
         order_intake=order_intake,
         pending_identities=PendingIdentityService(db, keys),
+        incidents=IncidentService(db, keys, patients),
     )

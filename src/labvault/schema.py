@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 import labvault.catalog.storage
+import labvault.governance.incident_models
 import labvault.identity.account_action_models
 import labvault.identity.credential_epoch
 import labvault.identity.models

@@ -259,3 +259,11 @@ def test_an_interface_writes_orders_and_pending_identities_only_as_a_marked_orde
         assert not decide(AccessRequest(Role.INTERFACE, permission, order_sender=True)).allowed
     with pytest.raises(ValueError, match="only an interface"):
         AccessContext(uuid.uuid4(), "r", Role.RECEPTION, uuid.uuid4(), order_sender=True)
+
+
+def test_incidents_are_the_lab_admins_alone() -> None:
+    """Breach response (incidents, affected patients, drafts): the lab's security officer only."""
+    for role in Role:
+        for purpose in PURPOSES:
+            request = AccessRequest(role, Permission.INCIDENTS_MANAGE, purpose=purpose)
+            assert decide(request).allowed is (role is Role.LAB_ADMIN), (role, purpose)

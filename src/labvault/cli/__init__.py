@@ -17,6 +17,7 @@ from labvault.cli import (
     catalog,
     demo,
     hprim,
+    incident,
     install,
     interface,
     keys,
@@ -50,6 +51,7 @@ app.add_typer(interface.app, name="interface")
 app.add_typer(astm.app)  # astm, astm-import
 app.add_typer(hprim.app)  # hprim
 app.add_typer(pending.app, name="pending")  # reception's pending identities (orders in)
+app.add_typer(incident.app, name="incident")
 
 
 def main() -> None:

@@ -43,6 +43,7 @@ class Permission(StrEnum):
     INTERFACES_MANAGE = "interfaces.manage"  # where released results go (receivers)
     OUTBOX_DELIVER = "outbox.deliver"  # a receiver's interface: take its waiting messages out
     WORKLIST_QUERY = "worklist.query"  # an analyzer's host query: the tests still to run on one tube
+    INCIDENTS_MANAGE = "incidents.manage"  # breach response: incidents, affected patients, drafts
 
 
 _STAFF = {Permission.PATIENT_READ, Permission.PHYSICIAN_READ}
@@ -89,6 +90,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         | {Permission.ACCESS_LOG_READ, Permission.SUPPORT_GRANT_MANAGE}
         | {Permission.ALERTS_READ, Permission.ALERTS_ACK, Permission.CANARIES_MANAGE}  # security officer
         | {Permission.INTERFACE_MESSAGES_READ, Permission.INTERFACES_MANAGE}  # connections: outcomes only
+        | {Permission.INCIDENTS_MANAGE}  # breach response, as the lab's security officer
     ),
     Role.PLATFORM_OPERATOR: frozenset(
         {Permission.LAB_MANAGE, Permission.LAB_USERS_MANAGE, Permission.PLATFORM_USERS_MANAGE}

@@ -24,6 +24,7 @@ from labvault.web.routes import (
     audit,
     auth,
     break_glass,
+    incidents,
     interface,
     labs,
     order_senders,
@@ -155,6 +156,7 @@ def create_app(platform: Platform, *, close_platform: bool = False) -> ASGIApp:
     api.include_router(alerts.router)
     api.include_router(interface.router)
     api.include_router(order_senders.router)
+    api.include_router(incidents.router)
     app.include_router(api)
 
     # The browser UI: cookie sessions, HTML pages, not part of the API's document.

@@ -73,6 +73,22 @@ ROLE_MATRIX: dict[tuple[str, str], dict[Role, int]] = {
         ("GET", f"{API_PREFIX}/audit/{path}"): {R: 403, T: 403, B: 403, ADMIN: 200, DR: 403}
         for path in ("checkpoints", "proof/inclusion", "proof/consistency")
     },
+    # Breach response: the lab's security officer alone.
+    ("POST", f"{API_PREFIX}/incidents"): {R: 403, T: 403, B: 403, ADMIN: 201, DR: 403},
+    **{
+        (method, f"{API_PREFIX}/incidents{path}"): {R: 403, T: 403, B: 403, ADMIN: 200, DR: 403}
+        for method, path in (
+            ("GET", ""),
+            ("GET", "/{incident_id}"),
+            ("PATCH", "/{incident_id}"),
+            ("POST", "/{incident_id}/affected/audit"),
+            ("GET", "/{incident_id}/affected"),
+            ("POST", "/{incident_id}/notify"),
+            ("POST", "/{incident_id}/close"),
+            ("GET", "/{incident_id}/cnil.pdf"),
+            ("GET", "/{incident_id}/letters.pdf"),
+        )
+    },
 }
 
 
