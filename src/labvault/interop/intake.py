@@ -39,13 +39,14 @@ from labvault.security.audit import AuditRecord
 from labvault.security.gate import Gate
 from labvault.security.permissions import Permission
 from labvault.store.database import Database
+from labvault.store.sealed_fields import SealedColumns
 from labvault.workflow.base import Unit
 from labvault.workflow.item_lookup import ItemLookup
 from labvault.workflow.loading import load_by_id, patients_of_items
 from labvault.workflow.models import Result
 from labvault.workflow.result_entry import ResultEntry, ResultEntryService
 
-TABLE = InterfaceMessage.__tablename__
+MESSAGES = SealedColumns(InterfaceMessage, "message")  # the raw message, sealed in its column
 SENDER_REFUSED = "interface_refused"
 CORRECTION_REASON = "correction sent by the interface"
 _POSITION = re.compile(r"^(?:pairs|entries)\[(\d+)\]\.?(\w*)")
@@ -295,7 +296,7 @@ class Intake:
                 error_reason=received.error_reason[:300] if received.error_reason else None,
                 results=results,
                 ack=received.ack,
-                message_enc=unit.keys.cipher.encrypt_bytes(TABLE, "message", row_id, received.raw),
+                message_enc=MESSAGES.seal_bytes(unit.keys.cipher, "message", row_id, received.raw),
             )
         )
         unit.session.flush()  # the unique control id, now: a resend is told apart from a failure

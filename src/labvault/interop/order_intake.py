@@ -44,11 +44,12 @@ from labvault.security.gate import Gate
 from labvault.security.permissions import Permission
 from labvault.store.base import utcnow
 from labvault.store.database import Database
+from labvault.store.sealed_fields import SealedColumns
 from labvault.workflow.base import Unit
 from labvault.workflow.order_data import OrderRecord, OrderRequest
 from labvault.workflow.orders import OrderService
 
-PLACER_TABLE = PlacerOrder.__tablename__
+PLACERS = SealedColumns(PlacerOrder, "placer")  # the sender's order number, sealed in its column
 PLACER_INDEX = "placer_orders.placer"
 PENDING_STATUS = "provisoire"  # an identity nobody here checked yet (INS referential status)
 LOINC, NABM, LOCAL = "loinc", "nabm", "local"
@@ -239,7 +240,7 @@ class OrderIntake:
                             order_id=record.id,
                             sender_id=ctx.actor_id,
                             placer_bidx=_placer_index(unit, placer),
-                            placer_enc=unit.keys.cipher.encrypt(PLACER_TABLE, "placer", row_id, placer),
+                            placer_enc=PLACERS.seal(unit.keys.cipher, "placer", row_id, placer),
                             received_at=now,
                         )
                     )

@@ -42,10 +42,11 @@ from labvault.security.gate import Gate
 from labvault.security.permissions import Permission
 from labvault.store.base import utcnow
 from labvault.store.database import Database
+from labvault.store.sealed_fields import SealedColumns
 from labvault.workflow.base import Unit
 from labvault.workflow.models import Order
 
-TABLE = OutboxMessage.__tablename__
+MESSAGES = SealedColumns(OutboxMessage, "message")  # the ORU^R01 to send, sealed in its column
 SEND_TIMEOUT_S = 10.0
 FIRST_PAUSE_S = 5
 LONGEST_PAUSE_S = 300
@@ -175,7 +176,7 @@ class Outbox:
                     state=PENDING,
                     attempts=0,
                     next_attempt_at=now,
-                    message_enc=unit.keys.cipher.encrypt_bytes(TABLE, "message", row_id, message),
+                    message_enc=MESSAGES.seal_bytes(unit.keys.cipher, "message", row_id, message),
                 )
             )
             detail = {"receiver": str(receiver.account_id), "control_id": control_id, "version": view.version}
@@ -216,7 +217,7 @@ class Outbox:
         with self.gate.lab(ctx, Permission.OUTBOX_DELIVER) as lab:
             row = lab.session.get_one(OutboxMessage, message_id)
             receiver = lab.session.get_one(OutboundReceiver, row.receiver_id)
-            message = lab.keys.cipher.decrypt_bytes(TABLE, "message", row.id, row.message_enc)
+            message = MESSAGES.open_bytes(lab.keys.cipher, row, "message")
             address = (receiver.host, receiver.port)
             tls = _tls_of(receiver)
         assert message is not None
