@@ -29,7 +29,8 @@ from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose, Role
 from labvault.store.base import utcnow
 from tests.db_inspect import audit_actions, audit_events
-from tests.factories import Bench
+from tests.factories import DESK, Bench
+from tests.interop.test_hl7_orders import POTASSIUM, control, oml, person
 from tests.pdf import pdf_text
 
 T0 = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
@@ -341,3 +342,27 @@ def test_an_incident_survives_key_rotation_and_re_encryption(world: World) -> No
     assert row_with(world, incident).details_enc != before
     assert platform.incidents.get(world.officer, incident).details == DETAILS
     assert set(platform.incidents.affected(world.officer, incident)) == {world.patients[0].id}
+
+
+def test_a_pending_identity_merged_since_counts_as_the_patient_it_became(world: World) -> None:
+    """The audit log names the pending identity an order sender created; reception merged it into
+    the patient it turned out to be, deleting its record: the incident lists that patient."""
+    platform, bench = world.platform, world.bench
+    admin = context_for(bench.factory._admins[bench.lab.id], Purpose.ADMINISTRATION, DESK)
+    sender = bench.interface("dpi")
+    assert platform.order_intake.mark_sender(admin, sender.username)
+    sent = control()
+    ack = platform.hl7_inbox.receive(sender.username, oml(sent, person().pid(), POTASSIUM), "mllp:127.0.0.1")
+    assert f"MSA|AA|{sent}".encode() in ack, ack
+    [pending] = [p.record.id for p in platform.pending_identities.list(bench.reception)]
+    suspect = context_for(bench.factory.user(bench.lab, Role.RECEPTION))
+    start = utcnow()
+    platform.patients.get(suspect, pending)
+    platform.patients.get(suspect, world.patients[11].id)
+    end = utcnow()
+    target = world.patients[6].id
+    assert platform.pending_identities.merge(bench.reception, pending, into=target) == 1
+    incident = world.open()
+    added = platform.incidents.affected_from_audit(world.officer, incident, suspect.actor_label, start, end)
+    assert added.found == 2
+    assert set(platform.incidents.affected(world.officer, incident)) == {target, world.patients[11].id}

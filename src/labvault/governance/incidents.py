@@ -48,6 +48,7 @@ from labvault.security.permissions import Permission
 from labvault.store.base import utcnow
 from labvault.store.database import Database
 from labvault.store.sealed_fields import SealedColumns
+from labvault.workflow.pending_identities import MERGED_AWAY
 
 MANAGE = Permission.INCIDENTS_MANAGE
 OBJECT = "incident"
@@ -220,8 +221,9 @@ class IncidentService:
                 )
                 .distinct()
             )
-            ids = [pid for pid in unit.session.scalars(query) if pid is not None]
-        detail = {"account": str(actor_id), "from": start.isoformat(), "to": end.isoformat()}
+            ids = {pid for pid in unit.session.scalars(query) if pid is not None}
+            ids, gone = _after_merges(unit.session, unit.lab_id, ids)
+        detail = {"account": str(actor_id), "from": start.isoformat(), "to": end.isoformat(), "gone": gone}
         return self._add(ctx, incident_id, Source.AUDIT, ids, detail)
 
     def affected_from_export(
@@ -257,11 +259,7 @@ class IncidentService:
         with self.gate.lab(ctx, MANAGE) as unit:
             session = unit.session
             row = self._row(session, incident_id)
-            ordered = sorted(wanted)
-            known: set[uuid.UUID] = set()
-            for start in range(0, len(ordered), CHUNK):
-                chunk = ordered[start : start + CHUNK]
-                known.update(session.scalars(select(Patient.id).where(Patient.id.in_(chunk))))
+            known = _existing(session, wanted)
             if known != wanted:
                 raise InvalidInput("patients", f"{len(wanted - known)} are not patients of this laboratory")
             # Canaries are nobody: evidence of where a file came from or who browsed, never
@@ -364,6 +362,35 @@ def _heading(unit: LabUnit) -> drafts.LabHeading:
 def _addressee(data: PatientData) -> drafts.Addressee:
     """Name and postal address: all a letter says about its patient."""
     return drafts.Addressee(f"{data.first_names} {data.used_name or data.birth_name}", data.address)
+
+
+def _after_merges(session: Session, lab_id: uuid.UUID, ids: set[uuid.UUID]) -> tuple[set[uuid.UUID], int]:
+    """The patients ``ids`` are today: a pending identity merged since (its record deleted) is the
+    patient it was merged into; one removed otherwise is left out. The ids, and how many were left out."""
+    known = _existing(session, ids)
+    gone = sorted(ids - known)
+    merged: set[uuid.UUID] = set()
+    for start in range(0, len(gone), CHUNK):
+        events = session.scalars(
+            select(AuditEvent.detail).where(
+                AuditEvent.chain == str(lab_id),
+                AuditEvent.action == MERGED_AWAY,
+                AuditEvent.patient_id.in_(gone[start : start + CHUNK]),
+            )
+        )
+        merged.update(uuid.UUID(str(detail["into"])) for detail in events if detail.get("into"))
+    merged = _existing(session, merged)
+    return known | merged, len(gone) - len(merged)
+
+
+def _existing(session: Session, ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of ``ids`` that are patients of the lab (the session's)."""
+    ordered = sorted(ids)
+    found: set[uuid.UUID] = set()
+    for start in range(0, len(ordered), CHUNK):
+        chunk = ordered[start : start + CHUNK]
+        found.update(session.scalars(select(Patient.id).where(Patient.id.in_(chunk))))
+    return found
 
 
 def _account_id(session: Session, lab_id: uuid.UUID, account: str) -> uuid.UUID:

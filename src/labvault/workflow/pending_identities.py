@@ -26,6 +26,7 @@ from labvault.store.database import Database
 from labvault.workflow.models import Order
 
 OBJECT = "patient"
+MERGED_AWAY = "patient.merged_away"  # the pending record's last event: ``into`` names who it was
 MAX_LISTED = 200
 
 
@@ -112,7 +113,7 @@ class PendingIdentityService:
                 ctx,
                 [
                     AuditRecord("patient.merge", OBJECT, str(target.id), detail, patient_id=target.id),
-                    AuditRecord("patient.merged_away", OBJECT, str(row.id), detail, patient_id=row.id),
+                    AuditRecord(MERGED_AWAY, OBJECT, str(row.id), detail, patient_id=row.id),
                 ],
             )
             return len(orders)
