@@ -24,6 +24,7 @@ from labvault.interop.hl7v2.inbox import Hl7Inbox
 from labvault.interop.hprim import HprimExport
 from labvault.interop.instrument_codes import InstrumentCodeService
 from labvault.interop.intake import Intake
+from labvault.qc.service import QcService
 from labvault.interop.messages import InterfaceMessageService
 from labvault.interop.outbox import Outbox
 from labvault.keys.reencrypt import ReEncryptor
@@ -89,6 +90,7 @@ class Platform:
     instrument_codes: InstrumentCodeService  # each interface's own test codes -> the catalogue
     outbox: Outbox  # released results out to the lab's receivers (HL7 v2 ORU^R01)
     hprim: HprimExport  # a released report as an HPRIM file, encrypted to a doctor's age key
+    qc: QcService  # analyzer QC: control lots, QC results, Westgard decisions, Levey-Jennings series
 
     def close(self) -> None:
         self.keys.forget()
@@ -193,4 +195,5 @@ def open_platform(settings: Settings) -> Platform:
         instrument_codes=InstrumentCodeService(db, catalogs),
         outbox=outbox,
         hprim=HprimExport(reports),
+        qc=QcService(db, keys, catalogs),
     )

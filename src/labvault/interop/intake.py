@@ -6,6 +6,12 @@ checked), the results entered through result entry with the message's record wri
 transaction, a control id accepted once per sender, and refused messages kept as dead letters
 (:meth:`Intake.keep`).
 
+Analyzer QC (qc/): a result the channel marks as QC, or whose specimen id is a control lot
+declared for this instrument, is a QC result (:meth:`Intake.sort`): stored in the QC series of its
+lot, with the Westgard rules evaluated, in the same transaction as the message's record
+(:meth:`Intake.take`), never among patient results. A QC result of no declared lot for its test is
+not stored (counted as skipped).
+
 A channel turns its message into :class:`Measured` results and its own refusals; a refusal from
 here is an :class:`IntakeRefusal` naming which result (its position) and which part of it, which
 the channel translates into its own terms (HL7: the segment and field of the ERR segment).
@@ -22,6 +28,7 @@ from enum import StrEnum
 
 from sqlalchemy import select
 
+from labvault.catalog.model import Catalog, TestDefinition
 from labvault.catalog.service import CatalogService
 from labvault.errors import InvalidInput, LabvaultError, NotFound
 from labvault.identity import patient_codec
@@ -32,7 +39,10 @@ from labvault.identity.validation import normalize_nir
 from labvault.interop.instrument_codes import instrument_codes
 from labvault.interop.models import InterfaceMessage
 from labvault.keys.store import KeyStore
-from labvault.security import audit
+from labvault.qc import recording
+from labvault.qc.models import QcLot
+from labvault.qc.westgard import NotAQcValue, decimal_of
+from labvault.security import audit, policy
 from labvault.security.access import AccessContext, Role
 from labvault.security.alerts import AlertSpec, Severity, raise_alert
 from labvault.security.audit import AuditRecord
@@ -79,6 +89,13 @@ class IntakeRefusal(LabvaultError):
         self.kind = kind
         self.reason = reason
 
+    def among(self, positions: Sequence[int]) -> IntakeRefusal:
+        """The same refusal, its position (in a subset of the message's results) given back as
+        the message's own."""
+        if self.position is None or self.position >= len(positions):
+            return self
+        return IntakeRefusal(positions[self.position], self.part, self.kind, self.reason)
+
 
 @dataclass(frozen=True)
 class PatientId:
@@ -101,6 +118,26 @@ class Measured:
     comment: str | None = None
     correction: bool = False
     patient: tuple[PatientId, ...] = ()
+    qc: bool = False  # the channel marks it as a quality-control result (ASTM O-12 Q, HL7 SPM-11 Q)
+
+
+@dataclass(frozen=True)
+class QcReading:
+    """A QC result of a message: its position, its lot, its value."""
+
+    position: int
+    lot_id: uuid.UUID
+    value: str
+
+
+@dataclass(frozen=True)
+class Sorted:
+    """A message's results sorted: the positions of the patient results, the QC results of a
+    declared lot, and the number of QC results of no declared lot (not stored)."""
+
+    patient: tuple[int, ...]
+    qc: tuple[QcReading, ...] = ()
+    unknown_qc: int = 0
 
 
 @dataclass(frozen=True)
@@ -180,17 +217,7 @@ class Intake:
         by_loinc = {test.loinc: test for test in catalog.tests if test.loinc}
         pairs: list[tuple[str, str]] = []
         for position, result in enumerate(measured):
-            code = result.code.strip().upper()
-            found = by_loinc.get(result.code) if result.loinc else catalog.get(own.get(code, code))
-            if found is None:
-                what = "no test with this LOINC code" if result.loinc else "unknown test code"
-                raise IntakeRefusal(
-                    position, Part.TEST, Kind.NOT_IN_TABLE, f"{what} in catalogue {catalog.version}"
-                )
-            if result.unit and found.unit and result.unit.lower() != found.unit.lower():
-                raise IntakeRefusal(
-                    position, Part.UNIT, Kind.NOT_IN_TABLE, f"unit must be {found.unit} for test {found.code}"
-                )
+            found = _test_of(catalog, by_loinc, own, position, result)
             pairs.append((result.barcode, found.code))
         try:
             item_ids = self.items.resolve_items(ctx, pairs)
@@ -206,12 +233,80 @@ class Intake:
             for item_id, result in zip(item_ids, measured, strict=True)
         ]
 
+    # --- QC and patient results sorted --------------------------------------------------------
+
+    def sort(self, ctx: AccessContext, measured: Sequence[Measured]) -> Sorted:
+        """Which results are QC: marked so by the channel, or whose specimen id is a control lot
+        declared for this instrument (qc/models.py ``QcLot.lot``); each resolved to its lot (its
+        test as for a patient result). A QC value that is not a number refuses the message."""
+        assert ctx.lab_id is not None and ctx.actor_id is not None
+        with self.gate.lab_rows(ctx, Permission.RESULT_ENTER) as lab:
+            lots = {key: lot.id for key, lot in recording.lots_of(lab.session, ctx.actor_id).items()}
+            ids = {lot for _test, lot in lots}
+            candidates = [p for p, m in enumerate(measured) if m.qc or m.barcode.strip().upper() in ids]
+            if not candidates:
+                return Sorted(tuple(range(len(measured))))
+            catalog = self.catalogs.active_in(lab.session, lab.lab_id)
+            own = instrument_codes(lab.session, ctx.actor_id)
+        by_loinc = {test.loinc: test for test in catalog.tests if test.loinc}
+        qc: list[QcReading] = []
+        unknown = 0
+        for position in candidates:
+            result = measured[position]
+            test = _test_of(catalog, by_loinc, own, position, result)
+            lot_id = lots.get((test.code, result.barcode.strip().upper()))
+            if lot_id is None:
+                unknown += 1
+                continue
+            try:
+                decimal_of(result.value)
+            except NotAQcValue as exc:
+                raise IntakeRefusal(position, Part.VALUE, Kind.INVALID, f"QC {exc}") from None
+            qc.append(QcReading(position, lot_id, result.value))
+        chosen = set(candidates)
+        patient = tuple(p for p in range(len(measured)) if p not in chosen)
+        return Sorted(patient, tuple(qc), unknown)
+
+    def take(
+        self, ctx: AccessContext, measured: Sequence[Measured], sort: Sorted, received: Received
+    ) -> None:
+        """Enter the patient results and store the QC results, with the message's record, in one
+        transaction (:meth:`enter`, or :meth:`keep` when no patient result is in it)."""
+        if sort.qc:
+            policy.require_lab(ctx, Permission.QC_ENTER)
+        patient = [measured[p] for p in sort.patient]
+        try:
+            if patient:
+                entries = self.entries(ctx, patient)
+                self.enter(ctx, patient, entries, received, qc=sort.qc)
+            else:
+                self.keep(ctx, received, qc=sort.qc)
+        except IntakeRefusal as refused:
+            raise refused.among(sort.patient) from None
+
+    def _store_qc(self, unit: Unit, ctx: AccessContext, qc: Sequence[QcReading], received: Received) -> None:
+        for reading in qc:
+            lot = unit.session.get(QcLot, reading.lot_id)
+            if lot is None:  # removed since the message was sorted
+                raise IntakeRefusal(reading.position, Part.TEST, Kind.UNKNOWN, "no such control lot")
+            recording.record(
+                unit.session,
+                ctx,
+                lot,
+                reading.value,
+                at=received.at,
+                source=received.channel,
+                control_id=received.control_id,
+            )
+
     def enter(
         self,
         ctx: AccessContext,
         measured: Sequence[Measured],
         entries: Sequence[ResultEntry],
         received: Received,
+        *,
+        qc: Sequence[QcReading] = (),
     ) -> None:
         """Enter the results (each one's audit event naming the channel and the message's control
         id), then check the patients the message names and write its record, all in one
@@ -220,6 +315,7 @@ class Intake:
 
         def within(unit: Unit, created: list[Result]) -> None:
             self._check_patients(unit, measured, entries)
+            self._store_qc(unit, ctx, qc, received)
             self.store(unit, ctx, received, results=len(created))
 
         source = {"channel": received.channel, "message": received.control_id}
@@ -311,12 +407,35 @@ class Intake:
         action = "interface.accept" if received.state == "accepted" else "interface.refuse"
         audit.append(unit.session, ctx, AuditRecord(action, "interface_message", str(row_id), detail))
 
-    def keep(self, ctx: AccessContext, received: Received) -> None:
+    def keep(self, ctx: AccessContext, received: Received, *, qc: Sequence[QcReading] = ()) -> None:
         """A message's record in a transaction of its own: a refused one (a dead letter, with the
-        reason it was refused), or an accepted one that had nothing to enter."""
+        reason it was refused), or an accepted one that had no patient result to enter (its QC
+        results, if any, stored with it)."""
         with self.gate.lab(ctx, Permission.RESULT_ENTER) as lab:
             unit = Unit(lab.session, lab.keys, self.catalogs.active_in(lab.session, lab.lab_id), lab.lab_id)
+            self._store_qc(unit, ctx, qc, received)
             self.store(unit, ctx, received)
+
+
+def _test_of(
+    catalog: Catalog,
+    by_loinc: dict[str, TestDefinition],
+    own: dict[str, str],
+    position: int,
+    result: Measured,
+) -> TestDefinition:
+    """The catalogue test a result names (LOINC, the instrument's own code, the lab's code), its
+    unit checked."""
+    code = result.code.strip().upper()
+    found = by_loinc.get(result.code) if result.loinc else catalog.get(own.get(code, code))
+    if found is None:
+        what = "no test with this LOINC code" if result.loinc else "unknown test code"
+        raise IntakeRefusal(position, Part.TEST, Kind.NOT_IN_TABLE, f"{what} in catalogue {catalog.version}")
+    if result.unit and found.unit and result.unit.lower() != found.unit.lower():
+        raise IntakeRefusal(
+            position, Part.UNIT, Kind.NOT_IN_TABLE, f"unit must be {found.unit} for test {found.code}"
+        )
+    return found
 
 
 def _same_nir(given: str, stored: str | None) -> bool:

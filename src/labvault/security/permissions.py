@@ -42,6 +42,10 @@ class Permission(StrEnum):
     INTERFACE_MESSAGES_READ = "interface.messages.read"  # what the lab's interfaces sent, dead letters
     INTERFACES_MANAGE = "interfaces.manage"  # where released results go (receivers)
     OUTBOX_DELIVER = "outbox.deliver"  # a receiver's interface: take its waiting messages out
+    QC_READ = "qc.read"  # analyzer QC: control lots, QC results, Levey-Jennings series
+    QC_ENTER = "qc.enter"  # a QC result in (an analyzer's channel, or typed for a manual one)
+    QC_MANAGE = "qc.manage"  # declare control lots and their targets
+    QC_DECIDE = "qc.decide"  # decide on a Westgard rejection, which releases its hold
 
 
 _STAFF = {Permission.PATIENT_READ, Permission.PHYSICIAN_READ}
@@ -106,6 +110,20 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # for it as a receiver (interop/outbox.py), never a read of the lab's data.
     Role.INTERFACE: frozenset({Permission.RESULT_ENTER, Permission.OUTBOX_DELIVER}),
 }
+
+# Analyzer quality control (qc/): no patient data, so decided by this table alone. Staff who run
+# and validate analyses read the QC and may type one in; biologists (and lab admins) declare
+# control lots; only a biologist decides on a rejection; an analyzer's channel enters its QC.
+_QC_ROLES: dict[Role, frozenset[Permission]] = {
+    Role.TECHNICIAN: frozenset({Permission.QC_READ, Permission.QC_ENTER}),
+    Role.BIOLOGIST: frozenset(
+        {Permission.QC_READ, Permission.QC_ENTER, Permission.QC_MANAGE, Permission.QC_DECIDE}
+    ),
+    Role.LAB_ADMIN: frozenset({Permission.QC_READ, Permission.QC_MANAGE}),
+    Role.INTERFACE: frozenset({Permission.QC_ENTER}),
+}
+for _role, _qc in _QC_ROLES.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _qc
 
 
 def allows(role: Role, permission: Permission) -> bool:

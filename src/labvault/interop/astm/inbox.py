@@ -47,8 +47,9 @@ __all__ = ["CHANNEL", "AstmInbox", "AstmOutcome", "UnknownSender"]
 
 @dataclass(frozen=True)
 class AstmOutcome:
-    """What became of one message: ``results`` entered, ``skipped`` (QC orders, statuses not
-    entered), or the place and reason of its refusal; ``repeated``: already accepted before."""
+    """What became of one message: ``results`` entered, ``qc`` results stored in their lot's
+    series, ``skipped`` (QC of no declared lot, statuses not entered), or the place and reason of
+    its refusal; ``repeated``: already accepted before."""
 
     accepted: bool
     control_id: str
@@ -58,6 +59,7 @@ class AstmOutcome:
     reason: str | None = None
     repeated: bool = False
     previous: bytes = b""
+    qc: int = 0
 
     @property
     def text(self) -> str:
@@ -69,8 +71,9 @@ class AstmOutcome:
             return b"repeated, " + self.previous
         if not self.accepted:
             return f"refused {self.where or 'message'}: {self.reason}".encode()
+        qc = f", {self.qc} QC" if self.qc else ""
         skipped = f", {self.skipped} skipped" if self.skipped else ""
-        return f"accepted {self.results} results{skipped}".encode()
+        return f"accepted {self.results} results{qc}{skipped}".encode()
 
 
 class AstmInbox:
@@ -119,15 +122,12 @@ class AstmInbox:
     def _enter(
         self, ctx: AccessContext, control: str, readings: Readings, raw: str, now: dt.datetime
     ) -> AstmOutcome:
-        outcome = AstmOutcome(True, control, len(readings.readings), readings.skipped)
-        accepted = _received(outcome, raw, now)
         measured = [r.measured for r in readings.readings]
         try:
-            if measured:
-                entries = self.intake.entries(ctx, measured)
-                self.intake.enter(ctx, measured, entries, accepted)
-            else:  # only QC or unreported results: the message's record, nothing to enter
-                self.intake.keep(ctx, accepted)
+            sort = self.intake.sort(ctx, measured)
+            skipped = readings.skipped + sort.unknown_qc
+            outcome = AstmOutcome(True, control, len(sort.patient), skipped, qc=len(sort.qc))
+            self.intake.take(ctx, measured, sort, _received(outcome, raw, now))
         except IntakeRefusal as refused:
             raise _refusal(refused, readings.readings) from None
         except IntegrityError:  # the same control id accepted meanwhile (a concurrent resend)

@@ -17,6 +17,8 @@ from labvault.interop.hl7v2.envelope import Envelope, component, repetitions
 from labvault.interop.hl7v2.refusal import ErrorCode, Location, error, reject
 
 LOINC_SYSTEMS = frozenset({"LN", "LOINC"})
+# SPM-11 specimen role (HL7 table 0369) of a control specimen: the observations are QC results.
+QC_ROLE = "Q"
 # OBX-11 (HL7 table 0085) labvault enters: final, corrected, preliminary, results entered.
 ENTERED_STATUSES = frozenset({"F", "C", "P", "R"})
 CORRECTION = "C"
@@ -51,6 +53,7 @@ class Observation:
     values: int  # OBX-5's repetitions
     comment: str | None
     patient: tuple[PatientId, ...]
+    qc: bool = False  # SPM-11 says a control specimen (role Q)
 
 
 @dataclass
@@ -61,10 +64,13 @@ class _Group:
     barcode: str = ""
     barcode_where: Location = field(default_factory=lambda: Location("SPM", 1, 2))
     pending: list[Observation] = field(default_factory=list)
+    qc: bool = False
 
     def flush(self, out: list[Observation]) -> None:
         out += [
-            replace(obx, barcode=self.barcode, barcode_where=self.barcode_where, patient=self.patient)
+            replace(
+                obx, barcode=self.barcode, barcode_where=self.barcode_where, patient=self.patient, qc=self.qc
+            )
             for obx in self.pending
         ]
         self.pending = []
@@ -94,6 +100,7 @@ def read_oru(envelope: Envelope) -> list[Observation]:
             specimen = component(segment, 2, 2) or component(segment, 2, 1)
             if specimen:
                 group.barcode, group.barcode_where = specimen, Location("SPM", where.sequence, 2)
+            group.qc = component(segment, 11, 1).strip().upper() == QC_ROLE
         elif name == "OBX":
             group.pending.append(_observation(segment, where))
         elif name == "NTE" and group.pending:
