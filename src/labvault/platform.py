@@ -24,7 +24,6 @@ from labvault.interop.hl7v2.inbox import Hl7Inbox
 from labvault.interop.hprim import HprimExport
 from labvault.interop.instrument_codes import InstrumentCodeService
 from labvault.interop.intake import Intake
-from labvault.qc.service import QcService
 from labvault.interop.messages import InterfaceMessageService
 from labvault.interop.outbox import Outbox
 from labvault.keys.reencrypt import ReEncryptor
@@ -35,6 +34,7 @@ from labvault.oversight.alert_service import AlertService
 from labvault.oversight.canaries import CanaryService, use_key_store
 from labvault.oversight.refusals import RefusalService
 from labvault.oversight.support_grants import SupportGrantService
+from labvault.qc.service import QcService
 from labvault.schema import upgrade
 from labvault.security.audit import register_watch
 from labvault.security.audit_verifier import AuditVerifier
