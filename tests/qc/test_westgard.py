@@ -38,7 +38,9 @@ def test_z_scores_are_exact_at_the_limits() -> None:
     assert decimal_of("4,25") == Decimal("4.25")
 
 
-@pytest.mark.parametrize("bad", ["", "abc", "NaN", "Infinity", "4.2.1"])
+@pytest.mark.parametrize(
+    "bad", ["", "abc", "NaN", "Infinity", "4.2.1", "1e13", "1e-13", "1234567890.1234567"]
+)
 def test_not_a_value(bad: str) -> None:
     with pytest.raises(NotAQcValue):
         decimal_of(bad)

@@ -53,6 +53,8 @@ class Status(StrEnum):
 
 
 TWO, THREE, ONE, ZERO = Decimal(2), Decimal(3), Decimal(1), Decimal(0)
+MAX_DIGITS = 15  # significant digits of a QC value, mean or SD (an analyzer sends a few)
+MAX_MAGNITUDE = 12  # powers of ten either way: 1e-12 to 1e12
 
 
 class NotAQcValue(ValueError):
@@ -67,6 +69,10 @@ def decimal_of(text: str, what: str = "value") -> Decimal:
         raise NotAQcValue(f"{what} must be a decimal number") from None
     if not value.is_finite():
         raise NotAQcValue(f"{what} must be a finite decimal number")
+    if len(value.as_tuple().digits) > MAX_DIGITS or (value and abs(value.adjusted()) > MAX_MAGNITUDE):
+        raise NotAQcValue(
+            f"{what} must have at most {MAX_DIGITS} digits, between 1e-{MAX_MAGNITUDE} and 1e{MAX_MAGNITUDE}"
+        )
     return value
 
 

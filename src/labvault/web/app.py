@@ -29,6 +29,7 @@ from labvault.web.routes import (
     orders,
     patients,
     physicians,
+    qc,
     reports,
     results,
     security_keys,
@@ -151,6 +152,7 @@ def create_app(platform: Platform, *, close_platform: bool = False) -> ASGIApp:
     api.include_router(audit.router)
     api.include_router(alerts.router)
     api.include_router(interface.router)
+    api.include_router(qc.router)
     app.include_router(api)
 
     # The browser UI: cookie sessions, HTML pages, not part of the API's document.
