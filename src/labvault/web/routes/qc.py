@@ -17,6 +17,7 @@ from labvault.web.deps import Ctx, PlatformDep
 from labvault.web.schemas import Strict
 
 router = APIRouter(prefix="/qc", tags=["qc"])
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"  # no control character (PostgreSQL refuses a NUL in text)
 
 Instrument = Annotated[
     str, Field(min_length=1, max_length=64, description="the interface account's username")
@@ -119,7 +120,7 @@ def add_lot(body: LotIn, ctx: Ctx, platform: PlatformDep) -> LotOut:
 def list_lots(
     ctx: Ctx,
     platform: PlatformDep,
-    instrument: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    instrument: Annotated[str | None, Query(min_length=1, max_length=64, pattern=PRINTABLE)] = None,
 ) -> list[LotOut]:
     """The lab's control lots, of one instrument if named."""
     return [LotOut.of(lot) for lot in platform.qc.lots(ctx, instrument)]
@@ -136,9 +137,9 @@ def enter_qc(body: QcValueIn, ctx: Ctx, platform: PlatformDep) -> QcValueOut:
 def series(
     ctx: Ctx,
     platform: PlatformDep,
-    instrument: Annotated[str, Query(min_length=1, max_length=64)],
-    test: Annotated[str, Query(min_length=1, max_length=16)],
-    lot: Annotated[str, Query(min_length=1, max_length=MAX_LOT)],
+    instrument: Annotated[str, Query(min_length=1, max_length=64, pattern=PRINTABLE)],
+    test: Annotated[str, Query(min_length=1, max_length=16, pattern=PRINTABLE)],
+    lot: Annotated[str, Query(min_length=1, max_length=MAX_LOT, pattern=PRINTABLE)],
     limit: Annotated[int, Query(ge=1, le=MAX_POINTS)] = 200,
 ) -> SeriesOut:
     """A lot's Levey-Jennings data: its last points, oldest first, with their z-scores and rule
