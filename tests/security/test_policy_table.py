@@ -230,3 +230,43 @@ def test_a_support_context_needs_a_grant_a_lab_and_maintenance() -> None:
         AccessContext(uuid.uuid4(), "op", Role.PLATFORM_OPERATOR, lab)
     with pytest.raises(ValueError):
         AccessContext(uuid.uuid4(), "t", Role.TECHNICIAN, lab, grant_id=grant)
+
+
+# Analyzer QC (qc/): lab data, not patient data, so the role table alone decides, whatever the
+# purpose. Columns: reception technician biologist lab_admin platform_operator prescriber support
+# interface.
+QC_TABLE = """
+qc.read    D A A A D D D D
+qc.enter   D A A D D D D A
+qc.manage  D D A A D D D D
+qc.decide  D D A D D D D D
+"""
+QC_ROLES = (
+    Role.RECEPTION,
+    Role.TECHNICIAN,
+    Role.BIOLOGIST,
+    Role.LAB_ADMIN,
+    Role.PLATFORM_OPERATOR,
+    Role.PRESCRIBER,
+    Role.SUPPORT,
+    Role.INTERFACE,
+)
+
+
+def test_qc_permissions_follow_their_table() -> None:
+    assert set(QC_ROLES) == set(Role)
+    rows = [line.split() for line in QC_TABLE.strip().splitlines()]
+    assert {Permission(action) for action, *_ in rows} == {
+        Permission.QC_READ,
+        Permission.QC_ENTER,
+        Permission.QC_MANAGE,
+        Permission.QC_DECIDE,
+    }
+    wrong = []
+    for action, *cells in rows:
+        for role, cell in zip(QC_ROLES, cells, strict=True):
+            for purpose in PURPOSES:
+                decision = decide(AccessRequest(role, Permission(action), purpose=purpose))
+                if decision.allowed is not (cell == "A"):
+                    wrong.append(f"{action} {role} {purpose}: {decision.effect} ({decision.reason})")
+    assert not wrong, "\n".join(wrong)
