@@ -22,6 +22,7 @@ from labvault.cli import (
     keys,
     lab,
     mllp,
+    qc,
     results,
     server,
     tokens,
@@ -48,6 +49,7 @@ app.add_typer(mllp.app)  # mllp
 app.add_typer(interface.app, name="interface")
 app.add_typer(astm.app)  # astm, astm-import
 app.add_typer(hprim.app)  # hprim
+app.add_typer(qc.app, name="qc")
 
 
 def main() -> None:
