@@ -181,3 +181,39 @@ def test_another_lab_sees_nothing_of_this_labs_qc(bench: Bench, platform: Platfo
         platform.qc.decide(other.biologist, point.id, "accept", "not theirs to decide")
     assert not [e for e in platform.qc.pending(other.technician) if e.point.id == point.id]
     assert row_count(platform, QcResult, id=point.id, lab_id=bench.lab.id) == 1
+
+
+def two_levels(first: tuple[str, str], second: tuple[str, str]) -> list[str]:
+    """One run of two control levels (two QC orders of one message), as (lot, value) each."""
+    return [
+        "H|\\^&|||SYNTH-ANALYZER^1.0",
+        "P|1",
+        f"O|1|{first[0]}||^^^K|R||||||Q",
+        f"R|1|^^^K|{first[1]}|mmol/L||||F",
+        f"O|2|{second[0]}||^^^K|R||||||Q",
+        f"R|1|^^^K|{second[1]}|mmol/L||||F",
+        "L|1|N",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "rules", "status"),
+    [
+        ("4.25", "6.45", ("1-2s", "2-2s"), "rejected"),  # z +2.5 and +2.25: 2-2s across the levels
+        ("4.25", "5.55", ("1-2s", "R-4s"), "rejected"),  # z +2.5 and -2.25: R-4s across the levels
+        ("4.25", "6.4", (), "in_control"),  # the second exactly +2 SD: no pair, no warning
+    ],
+)
+def test_2_2s_and_r_4s_across_two_levels_of_one_run(
+    bench: Bench, low: str, high: str, rules: tuple[str, ...], status: str
+) -> None:
+    inbox = AstmInbox(bench.platform.intake)
+    analyzer = bench.interface("cobas")
+    declare(bench, analyzer, "N1")
+    declare(bench, analyzer, "N2", mean="6.0", sd="0.2")
+    outcome = inbox.receive(analyzer.username, two_levels(("N1", low), ("N2", high)), ORIGIN)
+    assert outcome.qc == 2, outcome.text
+    [first] = bench.platform.qc.series(bench.technician, analyzer.username, "K", "N1").points
+    [second] = bench.platform.qc.series(bench.technician, analyzer.username, "K", "N2").points
+    assert (first.rules, first.status) == (("1-2s",), "warning")  # alone when it arrived
+    assert (second.rules, second.status) == (rules, status)

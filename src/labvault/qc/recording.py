@@ -4,7 +4,9 @@ channels (interop/intake.py, in the message's own transaction) and by manual ent
 
 The rules look back over the lot's series since its last decided rejection: a biologist's decision
 (with the corrective action it records) starts the rules afresh, so a 10x that was dealt with does
-not fire again at every next point.
+not fire again at every next point. Across levels: a point of another lot of the same instrument
+and test in the same message (one run of two control levels) is paired with the new one for 2-2s
+and R-4s (qc/westgard.py ``evaluate_across``); typed values are not paired.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from labvault.qc.models import QcLot, QcResult
-from labvault.qc.westgard import Status, Verdict, decimal_of, evaluate, z_score
+from labvault.qc.westgard import ORDER, Status, Verdict, decimal_of, evaluate, evaluate_across, z_score
 from labvault.security import audit
 from labvault.security.access import AccessContext
 from labvault.security.alerts import AlertSpec, Severity, raise_alert
@@ -62,6 +64,25 @@ def history(session: Session, lot_id: uuid.UUID) -> list[Decimal]:
     return back[::-1]
 
 
+def _across_levels(
+    session: Session, lot: QcLot, z: Decimal, verdict: Verdict, source: str, control_id: str
+) -> Verdict:
+    """The verdict with 2-2s and R-4s across the other levels of the same run (the same message)."""
+    others = session.scalars(
+        select(QcResult.z).where(
+            QcResult.instrument_id == lot.instrument_id,
+            QcResult.test_code == lot.test_code,
+            QcResult.source == source,
+            QcResult.control_id == control_id,
+            QcResult.lot_id != lot.id,
+        )
+    )
+    found = set(verdict.rules)
+    for other in others:
+        found |= set(evaluate_across(Decimal(other), z))
+    return Verdict(tuple(rule for rule in ORDER if rule in found))
+
+
 def record(
     session: Session,
     ctx: AccessContext,
@@ -77,6 +98,8 @@ def record(
     measured = decimal_of(value)
     z = z_score(measured, Decimal(lot.mean), Decimal(lot.sd))
     verdict = evaluate(history(session, lot.id), z)
+    if control_id is not None:
+        verdict = _across_levels(session, lot, z, verdict, source, control_id)
     last = session.scalar(select(func.max(QcResult.number)).where(QcResult.lot_id == lot.id))
     row = QcResult(
         id=uuid.uuid4(),
