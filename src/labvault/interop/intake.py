@@ -7,7 +7,7 @@ transaction, a control id accepted once per sender, and refused messages kept as
 (:meth:`Intake.keep`).
 
 Analyzer QC (qc/): a result the channel marks as QC, or whose specimen id is a control lot
-declared for this instrument, is a QC result (:meth:`Intake.sort`): stored in the QC series of its
+declared for this instrument, is a QC result (:func:`sort_results`): stored in the QC series of its
 lot, with the Westgard rules evaluated, in the same transaction as the message's record
 (:meth:`Intake.take`), never among patient results. A QC result of no declared lot for its test is
 not stored (counted as skipped).
@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -210,14 +210,27 @@ class Intake:
 
     def entries(self, ctx: AccessContext, measured: Sequence[Measured]) -> list[ResultEntry]:
         """Each result's order item (resolved and audited by the item lookup) and value."""
+        return self._entries(ctx, self._codes(ctx), measured)
+
+    def _codes(self, ctx: AccessContext) -> _Codes:
+        """What resolves a message's tests and control lots: the lab's catalogue, the instrument's
+        own codes and its declared lots (read in one transaction, before any write)."""
         assert ctx.lab_id is not None
         with self.gate.lab_rows(ctx, Permission.RESULT_ENTER) as lab:
             catalog = self.catalogs.active_in(lab.session, lab.lab_id)
             own = instrument_codes(lab.session, ctx.actor_id) if ctx.actor_id else {}
+            lots = (
+                {key: lot.id for key, lot in recording.lots_of(lab.session, ctx.actor_id).items()}
+                if ctx.actor_id
+                else {}
+            )
         by_loinc = {test.loinc: test for test in catalog.tests if test.loinc}
+        return _Codes(catalog, by_loinc, own, lots)
+
+    def _entries(self, ctx: AccessContext, codes: _Codes, measured: Sequence[Measured]) -> list[ResultEntry]:
         pairs: list[tuple[str, str]] = []
         for position, result in enumerate(measured):
-            found = _test_of(catalog, by_loinc, own, position, result)
+            found = _test_of(codes, position, result)
             pairs.append((result.barcode, found.code))
         try:
             item_ids = self.items.resolve_items(ctx, pairs)
@@ -235,60 +248,36 @@ class Intake:
 
     # --- QC and patient results sorted --------------------------------------------------------
 
-    def sort(self, ctx: AccessContext, measured: Sequence[Measured]) -> Sorted:
-        """Which results are QC: marked so by the channel, or whose specimen id is a control lot
-        declared for this instrument (qc/models.py ``QcLot.lot``); each resolved to its lot (its
-        test as for a patient result). A QC value that is not a number refuses the message."""
-        assert ctx.lab_id is not None and ctx.actor_id is not None
-        with self.gate.lab_rows(ctx, Permission.RESULT_ENTER) as lab:
-            lots = {key: lot.id for key, lot in recording.lots_of(lab.session, ctx.actor_id).items()}
-            ids = {lot for _test, lot in lots}
-            candidates = [p for p, m in enumerate(measured) if m.qc or m.barcode.strip().upper() in ids]
-            if not candidates:
-                return Sorted(tuple(range(len(measured))))
-            catalog = self.catalogs.active_in(lab.session, lab.lab_id)
-            own = instrument_codes(lab.session, ctx.actor_id)
-        by_loinc = {test.loinc: test for test in catalog.tests if test.loinc}
-        qc: list[QcReading] = []
-        unknown = 0
-        for position in candidates:
-            result = measured[position]
-            test = _test_of(catalog, by_loinc, own, position, result)
-            lot_id = lots.get((test.code, result.barcode.strip().upper()))
-            if lot_id is None:
-                unknown += 1
-                continue
-            try:
-                decimal_of(result.value)
-            except NotAQcValue as exc:
-                raise IntakeRefusal(position, Part.VALUE, Kind.INVALID, f"QC {exc}") from None
-            qc.append(QcReading(position, lot_id, result.value))
-        chosen = set(candidates)
-        patient = tuple(p for p in range(len(measured)) if p not in chosen)
-        return Sorted(patient, tuple(qc), unknown)
-
     def take(
-        self, ctx: AccessContext, measured: Sequence[Measured], sort: Sorted, received: Received
-    ) -> None:
-        """Enter the patient results and store the QC results, with the message's record, in one
-        transaction (:meth:`enter`, or :meth:`keep` when no patient result is in it)."""
+        self, ctx: AccessContext, measured: Sequence[Measured], received: Callable[[Sorted], Received]
+    ) -> Sorted:
+        """Sort the message's results (:func:`sort_results`), then enter the patient results and
+        store the QC results, with the message's record (``received``, given the sort: its outcome
+        may count them), in one transaction (:meth:`enter`, or :meth:`keep` when no patient result
+        is in it). A refusal names the result's position in ``measured``."""
+        codes = self._codes(ctx)
+        sort = sort_results(codes, measured)
         if sort.qc:
             policy.require_lab(ctx, Permission.QC_ENTER)
+        record = received(sort)
         patient = [measured[p] for p in sort.patient]
         try:
             if patient:
-                entries = self.entries(ctx, patient)
-                self.enter(ctx, patient, entries, received, qc=sort.qc)
+                entries = self._entries(ctx, codes, patient)
+                self.enter(ctx, patient, entries, record, qc=sort.qc)
             else:
-                self.keep(ctx, received, qc=sort.qc)
+                self.keep(ctx, record, qc=sort.qc)
         except IntakeRefusal as refused:
             raise refused.among(sort.patient) from None
+        return sort
 
     def _store_qc(self, unit: Unit, ctx: AccessContext, qc: Sequence[QcReading], received: Received) -> None:
         for reading in qc:
             lot = unit.session.get(QcLot, reading.lot_id)
             if lot is None:  # removed since the message was sorted
-                raise IntakeRefusal(reading.position, Part.TEST, Kind.UNKNOWN, "no such control lot")
+                raise IntakeRefusal(
+                    None, Part.TEST, Kind.UNKNOWN, "a control lot of this message was removed"
+                )
             recording.record(
                 unit.session,
                 ctx,
@@ -417,17 +406,46 @@ class Intake:
             self.store(unit, ctx, received)
 
 
-def _test_of(
-    catalog: Catalog,
-    by_loinc: dict[str, TestDefinition],
-    own: dict[str, str],
-    position: int,
-    result: Measured,
-) -> TestDefinition:
+@dataclass(frozen=True)
+class _Codes:
+    catalog: Catalog
+    by_loinc: dict[str, TestDefinition]
+    own: dict[str, str]  # the instrument's codes (upper case) -> catalogue codes
+    lots: dict[tuple[str, str], uuid.UUID]  # (test code, lot id) -> the instrument's control lot
+
+
+def sort_results(codes: _Codes, measured: Sequence[Measured]) -> Sorted:
+    """Which results are QC: marked so by the channel, or whose specimen id is a control lot
+    declared for this instrument (qc/models.py ``QcLot.lot``); each resolved to its lot (its test
+    as for a patient result). A QC value that is not a number refuses the message."""
+    ids = {lot for _test, lot in codes.lots}
+    candidates = [p for p, m in enumerate(measured) if m.qc or m.barcode.strip().upper() in ids]
+    if not candidates:
+        return Sorted(tuple(range(len(measured))))
+    qc: list[QcReading] = []
+    unknown = 0
+    for position in candidates:
+        result = measured[position]
+        test = _test_of(codes, position, result)
+        lot_id = codes.lots.get((test.code, result.barcode.strip().upper()))
+        if lot_id is None:
+            unknown += 1
+            continue
+        try:
+            decimal_of(result.value)
+        except NotAQcValue as exc:
+            raise IntakeRefusal(position, Part.VALUE, Kind.INVALID, f"QC {exc}") from None
+        qc.append(QcReading(position, lot_id, result.value))
+    chosen = set(candidates)
+    return Sorted(tuple(p for p in range(len(measured)) if p not in chosen), tuple(qc), unknown)
+
+
+def _test_of(codes: _Codes, position: int, result: Measured) -> TestDefinition:
     """The catalogue test a result names (LOINC, the instrument's own code, the lab's code), its
     unit checked."""
     code = result.code.strip().upper()
-    found = by_loinc.get(result.code) if result.loinc else catalog.get(own.get(code, code))
+    catalog = codes.catalog
+    found = codes.by_loinc.get(result.code) if result.loinc else catalog.get(codes.own.get(code, code))
     if found is None:
         what = "no test with this LOINC code" if result.loinc else "unknown test code"
         raise IntakeRefusal(position, Part.TEST, Kind.NOT_IN_TABLE, f"{what} in catalogue {catalog.version}")

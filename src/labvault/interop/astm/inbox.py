@@ -33,7 +33,7 @@ from labvault.interop.astm.reading import (
     read_results,
 )
 from labvault.interop.astm.records import parse_message
-from labvault.interop.intake import Intake, IntakeRefusal, Part, Received, UnknownSender
+from labvault.interop.intake import Intake, IntakeRefusal, Part, Received, Sorted, UnknownSender
 from labvault.interop.models import ACCEPTED, REFUSED
 from labvault.security.access import AccessContext, Purpose
 from labvault.store.base import utcnow
@@ -123,11 +123,13 @@ class AstmInbox:
         self, ctx: AccessContext, control: str, readings: Readings, raw: str, now: dt.datetime
     ) -> AstmOutcome:
         measured = [r.measured for r in readings.readings]
-        try:
-            sort = self.intake.sort(ctx, measured)
+
+        def outcome_of(sort: Sorted) -> AstmOutcome:
             skipped = readings.skipped + sort.unknown_qc
-            outcome = AstmOutcome(True, control, len(sort.patient), skipped, qc=len(sort.qc))
-            self.intake.take(ctx, measured, sort, _received(outcome, raw, now))
+            return AstmOutcome(True, control, len(sort.patient), skipped, qc=len(sort.qc))
+
+        try:
+            sort = self.intake.take(ctx, measured, lambda sort: _received(outcome_of(sort), raw, now))
         except IntakeRefusal as refused:
             raise _refusal(refused, readings.readings) from None
         except IntegrityError:  # the same control id accepted meanwhile (a concurrent resend)
@@ -135,7 +137,7 @@ class AstmInbox:
             if stored is None:
                 raise
             return _repeated(control, stored)
-        return outcome
+        return outcome_of(sort)
 
     def _dead_letter(
         self, ctx: AccessContext, outcome: AstmOutcome, raw: str, now: dt.datetime

@@ -70,7 +70,7 @@ class Hl7Inbox:
             ack = _ack(envelope, AckCode.ACCEPT, None, facility, now)
             accepted = _received(envelope, raw, now, ACCEPTED, ack, None)
             try:
-                self.intake.take(ctx, measured, self.intake.sort(ctx, measured), accepted)
+                self.intake.take(ctx, measured, lambda _sort: accepted)
             except IntakeRefusal as refused:
                 raise _hl7_refusal(refused, observations) from None
             except IntegrityError:  # the same control id accepted meanwhile (a concurrent resend)
