@@ -217,3 +217,13 @@ def test_2_2s_and_r_4s_across_two_levels_of_one_run(
     [second] = bench.platform.qc.series(bench.technician, analyzer.username, "K", "N2").points
     assert (first.rules, first.status) == (("1-2s",), "warning")  # alone when it arrived
     assert (second.rules, second.status) == (rules, status)
+
+
+def test_a_qc_order_without_its_lot_id_is_skipped_not_refused(bench: Bench) -> None:
+    inbox = AstmInbox(bench.platform.intake)
+    analyzer = bench.interface("cobas")
+    order = bench.order(tests=["K"])
+    patient = records(order.specimens[0].barcode, "R|1|^^^K|4.1|mmol/L||||F")
+    qc = ["O|2|||^^^K|R||||||Q", "R|1|^^^K|4.0|mmol/L||||F"]
+    outcome = inbox.receive(analyzer.username, [*patient[:-1], *qc, patient[-1]], ORIGIN)
+    assert (outcome.accepted, outcome.results, outcome.qc, outcome.skipped) == (True, 1, 0, 1), outcome.text

@@ -45,7 +45,7 @@ class Reading:
 @dataclass(frozen=True)
 class Readings:
     readings: tuple[Reading, ...]  # QC orders' results included, marked ``qc`` (the intake sorts them)
-    not_reported: int  # results whose status is not one entered (X, I, ...)
+    not_reported: int  # results whose status is not one entered (X, I, ...); QC without a lot id
 
     @property
     def skipped(self) -> int:
@@ -86,6 +86,9 @@ def read_results(message: AstmMessage) -> Readings:
             for result_group in group.results:
                 result = result_group.result
                 if result.status is not None and result.status not in ENTERED:
+                    not_reported += 1
+                    continue
+                if order.is_qc and not order.specimen_id.strip():  # a control without its lot id
                     not_reported += 1
                     continue
                 if not order.specimen_id.strip():

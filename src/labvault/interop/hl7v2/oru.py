@@ -1,7 +1,8 @@
 """ORU^R01 (observation results, from an analyzer or a middleware) read into what result entry
 needs: per observation the tube (SPM-2, else OBR-3), the test (OBX-3), the value (OBX-5), its unit
-(OBX-6), its status (OBX-11) and the NTE comments that follow it; per patient group the identifiers
-of PID-3, which must agree with the tube's patient. Pure: nothing here knows a lab.
+(OBX-6), its status (OBX-11) and the NTE comments that follow it, and whether its specimen is a
+control (SPM-11 ``Q``: a QC result, interop/intake.py); per patient group the identifiers of PID-3,
+which must agree with the tube's patient. Pure: nothing here knows a lab.
 
 Two steps: :func:`read_oru` reads the structure (any well-formed ORU^R01, whatever its content),
 :func:`check` refuses an observation labvault cannot enter, naming the field."""
