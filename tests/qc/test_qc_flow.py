@@ -5,6 +5,8 @@ result); a biologist's decision releases the hold and is audited; another lab se
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -227,3 +229,19 @@ def test_a_qc_order_without_its_lot_id_is_skipped_not_refused(bench: Bench) -> N
     qc = ["O|2|||^^^K|R||||||Q", "R|1|^^^K|4.0|mmol/L||||F"]
     outcome = inbox.receive(analyzer.username, [*patient[:-1], *qc, patient[-1]], ORIGIN)
     assert (outcome.accepted, outcome.results, outcome.qc, outcome.skipped) == (True, 1, 0, 1), outcome.text
+
+
+def test_values_of_one_lot_at_once_each_get_their_place(bench: Bench) -> None:
+    analyzer = bench.interface("cobas")
+    declare(bench, analyzer, "LOT-RACE")
+    values = [f"4.0{i}" for i in range(8)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(
+            pool.map(
+                lambda v: bench.platform.qc.record(bench.technician, analyzer.username, "K", "LOT-RACE", v),
+                values,
+            )
+        )
+    points = bench.platform.qc.series(bench.technician, analyzer.username, "K", "LOT-RACE").points
+    assert [p.number for p in points] == list(range(1, 9))
+    assert sorted(p.value for p in points) == values

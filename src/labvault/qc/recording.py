@@ -97,6 +97,9 @@ def record(
     evaluate the rules, audit it, and raise a ``qc_rejection`` alert for a rejection."""
     measured = decimal_of(value)
     z = z_score(measured, Decimal(lot.mean), Decimal(lot.sd))
+    # The lab's writers in turn from here (PostgreSQL; SQLite's BEGIN IMMEDIATE already does): two
+    # values of one lot at once would read the same series and take the same number.
+    audit.lock_chain(session, ctx)
     verdict = evaluate(history(session, lot.id), z)
     if control_id is not None:
         verdict = _across_levels(session, lot, z, verdict, source, control_id)
