@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from labvault.catalog.service import CatalogService
+from labvault.crypto.keyset import LabKeySet
 from labvault.errors import Conflict, InvalidInput, NotFound
 from labvault.identity.models import User
 from labvault.keys.store import KeyStore
@@ -65,6 +66,7 @@ class QcPoint:
     source: str
     decision: str | None
     decided_at: dt.datetime | None
+    decision_comment: str | None = None  # opened where the lab's keys are loaded (series, decide)
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,7 @@ class QcService:
     ) -> Series:
         """The lot's Levey-Jennings series, oldest first (its last ``limit`` points)."""
         limit = max(1, min(limit, MAX_POINTS))
-        with self.gate.lab_rows(ctx, Permission.QC_READ) as lab:
+        with self.gate.read(ctx, Permission.QC_READ) as lab:  # read-only: no write lock
             row = _lot(lab.session, lab.lab_id, instrument, test_code, lot)
             points = lab.session.scalars(
                 select(QcResult)
@@ -170,7 +172,7 @@ class QcService:
                 .order_by(QcResult.number.desc())
                 .limit(limit)
             )
-            shown = tuple(_point(p) for p in reversed(list(points)))
+            shown = tuple(_point(p, _comment(lab.keys, p)) for p in reversed(list(points)))
             return Series(_lot_info(row, instrument.strip().lower()), shown)
 
     def pending(self, ctx: AccessContext) -> list[Event]:
@@ -223,7 +225,7 @@ class QcService:
             }
             audit.append(unit.session, ctx, AuditRecord("qc.decide", "qc_result", str(row.id), detail))
             names = _usernames(unit.session, {lot.instrument_id})
-            return Event(_point(row), _lot_info(lot, names.get(lot.instrument_id, "")))
+            return Event(_point(row, text), _lot_info(lot, names.get(lot.instrument_id, "")))
 
 
 def clean_lot(lot: str) -> str:
@@ -281,7 +283,13 @@ def _lot_info(row: QcLot, instrument: str) -> LotInfo:
     )
 
 
-def _point(row: QcResult) -> QcPoint:
+def _comment(keys: LabKeySet, row: QcResult) -> str | None:
+    if row.decision_comment_enc is None:
+        return None
+    return keys.cipher.decrypt(TABLE, "decision_comment_enc", row.id, row.decision_comment_enc)
+
+
+def _point(row: QcResult, comment: str | None = None) -> QcPoint:
     return QcPoint(
         id=row.id,
         number=row.number,
@@ -293,4 +301,5 @@ def _point(row: QcResult) -> QcPoint:
         source=row.source,
         decision=row.decision,
         decided_at=row.decided_at,
+        decision_comment=comment,
     )

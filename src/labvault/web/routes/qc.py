@@ -75,6 +75,7 @@ class PointOut(BaseModel):
     source: str = Field(description="astm, hl7v2, manual")
     decision: str | None = Field(description="a rejection's decision: accept, reject; null while pending")
     decided_at: dt.datetime | None
+    decision_comment: str | None = Field(description="what the biologist checked or did (series, decision)")
 
     @classmethod
     def of(cls, point: QcPoint) -> PointOut:
