@@ -208,10 +208,6 @@ class Intake:
 
     # --- results ------------------------------------------------------------------------------
 
-    def entries(self, ctx: AccessContext, measured: Sequence[Measured]) -> list[ResultEntry]:
-        """Each result's order item (resolved and audited by the item lookup) and value."""
-        return self._entries(ctx, self._codes(ctx), measured)
-
     def _codes(self, ctx: AccessContext) -> _Codes:
         """What resolves a message's tests and control lots: the lab's catalogue, the instrument's
         own codes and its declared lots (read in one transaction, before any write)."""
@@ -228,6 +224,7 @@ class Intake:
         return _Codes(catalog, by_loinc, own, lots)
 
     def _entries(self, ctx: AccessContext, codes: _Codes, measured: Sequence[Measured]) -> list[ResultEntry]:
+        """Each result's order item (resolved and audited by the item lookup) and value."""
         pairs: list[tuple[str, str]] = []
         for position, result in enumerate(measured):
             found = _test_of(codes, position, result)
