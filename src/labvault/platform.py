@@ -38,6 +38,7 @@ from labvault.oversight.alert_service import AlertService
 from labvault.oversight.canaries import CanaryService, use_key_store
 from labvault.oversight.refusals import RefusalService
 from labvault.oversight.support_grants import SupportGrantService
+from labvault.qc.service import QcService
 from labvault.schema import upgrade
 from labvault.security.audit import register_watch
 from labvault.security.audit_verifier import AuditVerifier
@@ -97,6 +98,7 @@ class Platform:
     order_intake: OrderIntake  # orders in from order-sender interfaces (HL7 OML^O21 / ORM^O01)
     pending_identities: PendingIdentityService  # patients those created, for reception to confirm
     incidents: IncidentService  # breach response: incident records, affected patients, drafts
+    qc: QcService  # analyzer QC: control lots, QC results, Westgard decisions, Levey-Jennings series
 
     @property
     def certificates(self) -> InterfaceCertificates:
@@ -216,4 +218,5 @@ def open_platform(settings: Settings) -> Platform:
         order_intake=order_intake,
         pending_identities=PendingIdentityService(db, keys),
         incidents=IncidentService(db, keys, patients),
+        qc=QcService(db, keys, catalogs),
     )

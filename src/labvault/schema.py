@@ -20,6 +20,7 @@ import labvault.interop.outbound_models
 import labvault.keys.models
 import labvault.oversight.canary_models
 import labvault.oversight.read_mark_models
+import labvault.qc.models
 import labvault.security.alert_models
 import labvault.security.grant_models
 import labvault.security.models

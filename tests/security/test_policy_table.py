@@ -267,3 +267,43 @@ def test_incidents_are_the_lab_admins_alone() -> None:
         for purpose in PURPOSES:
             request = AccessRequest(role, Permission.INCIDENTS_MANAGE, purpose=purpose)
             assert decide(request).allowed is (role is Role.LAB_ADMIN), (role, purpose)
+
+
+# Analyzer QC (qc/): lab data, not patient data, so the role table alone decides, whatever the
+# purpose. Columns: reception technician biologist lab_admin platform_operator prescriber support
+# interface.
+QC_TABLE = """
+qc.read    D A A A D D D D
+qc.enter   D A A D D D D A
+qc.manage  D D A A D D D D
+qc.decide  D D A D D D D D
+"""
+QC_ROLES = (
+    Role.RECEPTION,
+    Role.TECHNICIAN,
+    Role.BIOLOGIST,
+    Role.LAB_ADMIN,
+    Role.PLATFORM_OPERATOR,
+    Role.PRESCRIBER,
+    Role.SUPPORT,
+    Role.INTERFACE,
+)
+
+
+def test_qc_permissions_follow_their_table() -> None:
+    assert set(QC_ROLES) == set(Role)
+    rows = [line.split() for line in QC_TABLE.strip().splitlines()]
+    assert {Permission(action) for action, *_ in rows} == {
+        Permission.QC_READ,
+        Permission.QC_ENTER,
+        Permission.QC_MANAGE,
+        Permission.QC_DECIDE,
+    }
+    wrong = []
+    for action, *cells in rows:
+        for role, cell in zip(QC_ROLES, cells, strict=True):
+            for purpose in PURPOSES:
+                decision = decide(AccessRequest(role, Permission(action), purpose=purpose))
+                if decision.allowed is not (cell == "A"):
+                    wrong.append(f"{action} {role} {purpose}: {decision.effect} ({decision.reason})")
+    assert not wrong, "\n".join(wrong)

@@ -24,6 +24,7 @@ from labvault.cli import (
     lab,
     mllp,
     pending,
+    qc,
     results,
     server,
     tokens,
@@ -52,6 +53,7 @@ app.add_typer(astm.app)  # astm, astm-import
 app.add_typer(hprim.app)  # hprim
 app.add_typer(pending.app, name="pending")  # reception's pending identities (orders in)
 app.add_typer(incident.app, name="incident")
+app.add_typer(qc.app, name="qc")
 
 
 def main() -> None:

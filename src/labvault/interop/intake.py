@@ -6,6 +6,12 @@ checked), the results entered through result entry with the message's record wri
 transaction, a control id accepted once per sender, and refused messages kept as dead letters
 (:meth:`Intake.keep`).
 
+Analyzer QC (qc/): a result the channel marks as QC, or whose specimen id is a control lot
+declared for this instrument, is a QC result (:func:`sort_results`): stored in the QC series of its
+lot, with the Westgard rules evaluated, in the same transaction as the message's record
+(:meth:`Intake.take`), never among patient results. A QC result of no declared lot for its test is
+not stored (counted as skipped).
+
 A channel turns its message into :class:`Measured` results and its own refusals; a refusal from
 here is an :class:`IntakeRefusal` naming which result (its position) and which part of it, which
 the channel translates into its own terms (HL7: the segment and field of the ERR segment).
@@ -16,12 +22,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import select
 
+from labvault.catalog.model import Catalog, TestDefinition
 from labvault.catalog.service import CatalogService
 from labvault.errors import InvalidInput, LabvaultError, NotFound
 from labvault.identity import patient_codec
@@ -32,7 +39,10 @@ from labvault.identity.validation import normalize_nir
 from labvault.interop.instrument_codes import instrument_codes
 from labvault.interop.models import InterfaceMessage
 from labvault.keys.store import KeyStore
-from labvault.security import audit
+from labvault.qc import recording
+from labvault.qc.models import QcLot
+from labvault.qc.westgard import NotAQcValue, decimal_of
+from labvault.security import audit, policy
 from labvault.security.access import AccessContext, Role
 from labvault.security.alerts import AlertSpec, Severity, raise_alert
 from labvault.security.audit import AuditRecord
@@ -80,6 +90,13 @@ class IntakeRefusal(LabvaultError):
         self.kind = kind
         self.reason = reason
 
+    def among(self, positions: Sequence[int]) -> IntakeRefusal:
+        """The same refusal, its position (in a subset of the message's results) given back as
+        the message's own."""
+        if self.position is None or self.position >= len(positions):
+            return self
+        return IntakeRefusal(positions[self.position], self.part, self.kind, self.reason)
+
 
 @dataclass(frozen=True)
 class PatientId:
@@ -102,6 +119,26 @@ class Measured:
     comment: str | None = None
     correction: bool = False
     patient: tuple[PatientId, ...] = ()
+    qc: bool = False  # the channel marks it as a quality-control result (ASTM O-12 Q, HL7 SPM-11 Q)
+
+
+@dataclass(frozen=True)
+class QcReading:
+    """A QC result of a message: its position, its lot, its value."""
+
+    position: int
+    lot_id: uuid.UUID
+    value: str
+
+
+@dataclass(frozen=True)
+class Sorted:
+    """A message's results sorted: the positions of the patient results, the QC results of a
+    declared lot, and the number of QC results of no declared lot (not stored)."""
+
+    patient: tuple[int, ...]
+    qc: tuple[QcReading, ...] = ()
+    unknown_qc: int = 0
 
 
 @dataclass(frozen=True)
@@ -172,26 +209,26 @@ class Intake:
 
     # --- results ------------------------------------------------------------------------------
 
-    def entries(self, ctx: AccessContext, measured: Sequence[Measured]) -> list[ResultEntry]:
-        """Each result's order item (resolved and audited by the item lookup) and value."""
+    def _codes(self, ctx: AccessContext) -> _Codes:
+        """What resolves a message's tests and control lots: the lab's catalogue, the instrument's
+        own codes and its declared lots (read in one transaction, before any write)."""
         assert ctx.lab_id is not None
         with self.gate.lab_rows(ctx, Permission.RESULT_ENTER) as lab:
             catalog = self.catalogs.active_in(lab.session, lab.lab_id)
             own = instrument_codes(lab.session, ctx.actor_id) if ctx.actor_id else {}
+            lots = (
+                {key: lot.id for key, lot in recording.lots_of(lab.session, ctx.actor_id).items()}
+                if ctx.actor_id
+                else {}
+            )
         by_loinc = {test.loinc: test for test in catalog.tests if test.loinc}
+        return _Codes(catalog, by_loinc, own, lots)
+
+    def _entries(self, ctx: AccessContext, codes: _Codes, measured: Sequence[Measured]) -> list[ResultEntry]:
+        """Each result's order item (resolved and audited by the item lookup) and value."""
         pairs: list[tuple[str, str]] = []
         for position, result in enumerate(measured):
-            code = result.code.strip().upper()
-            found = by_loinc.get(result.code) if result.loinc else catalog.get(own.get(code, code))
-            if found is None:
-                what = "no test with this LOINC code" if result.loinc else "unknown test code"
-                raise IntakeRefusal(
-                    position, Part.TEST, Kind.NOT_IN_TABLE, f"{what} in catalogue {catalog.version}"
-                )
-            if result.unit and found.unit and result.unit.lower() != found.unit.lower():
-                raise IntakeRefusal(
-                    position, Part.UNIT, Kind.NOT_IN_TABLE, f"unit must be {found.unit} for test {found.code}"
-                )
+            found = _test_of(codes, position, result)
             pairs.append((result.barcode, found.code))
         try:
             item_ids = self.items.resolve_items(ctx, pairs)
@@ -207,12 +244,56 @@ class Intake:
             for item_id, result in zip(item_ids, measured, strict=True)
         ]
 
+    # --- QC and patient results sorted --------------------------------------------------------
+
+    def take(
+        self, ctx: AccessContext, measured: Sequence[Measured], received: Callable[[Sorted], Received]
+    ) -> Sorted:
+        """Sort the message's results (:func:`sort_results`), then enter the patient results and
+        store the QC results, with the message's record (``received``, given the sort: its outcome
+        may count them), in one transaction (:meth:`enter`, or :meth:`keep` when no patient result
+        is in it). A refusal names the result's position in ``measured``."""
+        codes = self._codes(ctx)
+        sort = sort_results(codes, measured)
+        if sort.qc:
+            policy.require_lab(ctx, Permission.QC_ENTER)
+        record = received(sort)
+        patient = [measured[p] for p in sort.patient]
+        try:
+            if patient:
+                entries = self._entries(ctx, codes, patient)
+                self.enter(ctx, patient, entries, record, qc=sort.qc)
+            else:
+                self.keep(ctx, record, qc=sort.qc)
+        except IntakeRefusal as refused:
+            raise refused.among(sort.patient) from None
+        return sort
+
+    def _store_qc(self, unit: Unit, ctx: AccessContext, qc: Sequence[QcReading], received: Received) -> None:
+        for reading in qc:
+            lot = unit.session.get(QcLot, reading.lot_id)
+            if lot is None:  # removed since the message was sorted
+                raise IntakeRefusal(
+                    None, Part.TEST, Kind.UNKNOWN, "a control lot of this message was removed"
+                )
+            recording.record(
+                unit.session,
+                ctx,
+                lot,
+                reading.value,
+                at=received.at,
+                source=received.channel,
+                control_id=received.control_id,
+            )
+
     def enter(
         self,
         ctx: AccessContext,
         measured: Sequence[Measured],
         entries: Sequence[ResultEntry],
         received: Received,
+        *,
+        qc: Sequence[QcReading] = (),
     ) -> None:
         """Enter the results (each one's audit event naming the channel and the message's control
         id), then check the patients the message names and write its record, all in one
@@ -221,6 +302,7 @@ class Intake:
 
         def within(unit: Unit, created: list[Result]) -> None:
             self._check_patients(unit, measured, entries)
+            self._store_qc(unit, ctx, qc, received)
             self.store(unit, ctx, received, results=len(created))
 
         source = {"channel": received.channel, "message": received.control_id}
@@ -312,12 +394,64 @@ class Intake:
         action = "interface.accept" if received.state == "accepted" else "interface.refuse"
         audit.append(unit.session, ctx, AuditRecord(action, "interface_message", str(row_id), detail))
 
-    def keep(self, ctx: AccessContext, received: Received) -> None:
+    def keep(self, ctx: AccessContext, received: Received, *, qc: Sequence[QcReading] = ()) -> None:
         """A message's record in a transaction of its own: a refused one (a dead letter, with the
-        reason it was refused), or an accepted one that had nothing to enter."""
+        reason it was refused), or an accepted one that had no patient result to enter (its QC
+        results, if any, stored with it)."""
         with self.gate.lab(ctx, Permission.RESULT_ENTER) as lab:
             unit = Unit(lab.session, lab.keys, self.catalogs.active_in(lab.session, lab.lab_id), lab.lab_id)
+            self._store_qc(unit, ctx, qc, received)
             self.store(unit, ctx, received)
+
+
+@dataclass(frozen=True)
+class _Codes:
+    catalog: Catalog
+    by_loinc: dict[str, TestDefinition]
+    own: dict[str, str]  # the instrument's codes (upper case) -> catalogue codes
+    lots: dict[tuple[str, str], uuid.UUID]  # (test code, lot id) -> the instrument's control lot
+
+
+def sort_results(codes: _Codes, measured: Sequence[Measured]) -> Sorted:
+    """Which results are QC: marked so by the channel, or whose specimen id is a control lot
+    declared for this instrument (qc/models.py ``QcLot.lot``); each resolved to its lot (its test
+    as for a patient result). A QC value that is not a number refuses the message."""
+    ids = {lot for _test, lot in codes.lots}
+    candidates = [p for p, m in enumerate(measured) if m.qc or m.barcode.strip().upper() in ids]
+    if not candidates:
+        return Sorted(tuple(range(len(measured))))
+    qc: list[QcReading] = []
+    unknown = 0
+    for position in candidates:
+        result = measured[position]
+        test = _test_of(codes, position, result)
+        lot_id = codes.lots.get((test.code, result.barcode.strip().upper()))
+        if lot_id is None:
+            unknown += 1
+            continue
+        try:
+            decimal_of(result.value)
+        except NotAQcValue as exc:
+            raise IntakeRefusal(position, Part.VALUE, Kind.INVALID, f"QC {exc}") from None
+        qc.append(QcReading(position, lot_id, result.value))
+    chosen = set(candidates)
+    return Sorted(tuple(p for p in range(len(measured)) if p not in chosen), tuple(qc), unknown)
+
+
+def _test_of(codes: _Codes, position: int, result: Measured) -> TestDefinition:
+    """The catalogue test a result names (LOINC, the instrument's own code, the lab's code), its
+    unit checked."""
+    code = result.code.strip().upper()
+    catalog = codes.catalog
+    found = codes.by_loinc.get(result.code) if result.loinc else catalog.get(codes.own.get(code, code))
+    if found is None:
+        what = "no test with this LOINC code" if result.loinc else "unknown test code"
+        raise IntakeRefusal(position, Part.TEST, Kind.NOT_IN_TABLE, f"{what} in catalogue {catalog.version}")
+    if result.unit and found.unit and result.unit.lower() != found.unit.lower():
+        raise IntakeRefusal(
+            position, Part.UNIT, Kind.NOT_IN_TABLE, f"unit must be {found.unit} for test {found.code}"
+        )
+    return found
 
 
 def _same_nir(given: str, stored: str | None) -> bool:

@@ -44,6 +44,10 @@ class Permission(StrEnum):
     OUTBOX_DELIVER = "outbox.deliver"  # a receiver's interface: take its waiting messages out
     WORKLIST_QUERY = "worklist.query"  # an analyzer's host query: the tests still to run on one tube
     INCIDENTS_MANAGE = "incidents.manage"  # breach response: incidents, affected patients, drafts
+    QC_READ = "qc.read"  # analyzer QC: control lots, QC results, Levey-Jennings series
+    QC_ENTER = "qc.enter"  # a QC result in (an analyzer's channel, or typed for a manual one)
+    QC_MANAGE = "qc.manage"  # declare control lots and their targets
+    QC_DECIDE = "qc.decide"  # decide on a Westgard rejection, which releases its hold
 
 
 _STAFF = {Permission.PATIENT_READ, Permission.PHYSICIAN_READ}
@@ -116,6 +120,20 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         | {Permission.ORDER_WRITE, Permission.PATIENT_WRITE}
     ),
 }
+
+# Analyzer quality control (qc/): no patient data, so decided by this table alone. Staff who run
+# and validate analyses read the QC and may type one in; biologists (and lab admins) declare
+# control lots; only a biologist decides on a rejection; an analyzer's channel enters its QC.
+_QC_ROLES: dict[Role, frozenset[Permission]] = {
+    Role.TECHNICIAN: frozenset({Permission.QC_READ, Permission.QC_ENTER}),
+    Role.BIOLOGIST: frozenset(
+        {Permission.QC_READ, Permission.QC_ENTER, Permission.QC_MANAGE, Permission.QC_DECIDE}
+    ),
+    Role.LAB_ADMIN: frozenset({Permission.QC_READ, Permission.QC_MANAGE}),
+    Role.INTERFACE: frozenset({Permission.QC_ENTER}),
+}
+for _role, _qc in _QC_ROLES.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _qc
 
 
 def allows(role: Role, permission: Permission) -> bool:

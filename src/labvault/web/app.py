@@ -32,6 +32,7 @@ from labvault.web.routes import (
     patients,
     pending_identities,
     physicians,
+    qc,
     reports,
     results,
     security_keys,
@@ -157,6 +158,7 @@ def create_app(platform: Platform, *, close_platform: bool = False) -> ASGIApp:
     api.include_router(interface.router)
     api.include_router(order_senders.router)
     api.include_router(incidents.router)
+    api.include_router(qc.router)
     app.include_router(api)
 
     # The browser UI: cookie sessions, HTML pages, not part of the API's document.

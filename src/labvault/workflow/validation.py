@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Sequence
 
 from labvault.errors import Conflict, InvalidInput, NotFound, UnknownId
+from labvault.qc.holds import Candidate, held
 from labvault.security import audit
 from labvault.security.access import AccessContext
 from labvault.security.audit import AuditRecord
@@ -55,6 +56,8 @@ class ResultValidationService(WorkflowService):
             )
             if biological:
                 self._check_critical_calls(unit, item_ids, items, results)
+            else:
+                self._check_qc_holds(unit, item_ids, items, results)
             now = utcnow()
             for item in items.values():
                 result = results[item.current_result_id]
@@ -108,6 +111,35 @@ class ResultValidationService(WorkflowService):
                 "critical value not yet called to the prescriber: record the call first for "
                 + ", ".join(missing)
             )
+
+    def _check_qc_holds(
+        self,
+        unit: Unit,
+        item_ids: Sequence[uuid.UUID],
+        items: dict[uuid.UUID, OrderItem],
+        results: dict[uuid.UUID, Result],
+    ) -> None:
+        """A Westgard rejection of the instrument that measured a result, for its test, awaiting a
+        biologist's decision, holds it (qc/holds.py): the whole batch is refused, naming the items
+        and the QC result to decide on."""
+        candidates = [
+            Candidate(item_id, result.entered_by, items[item_id].test_code, result.entered_at)
+            for item_id in item_ids
+            if (result := results.get(items[item_id].current_result_id)) is not None  # type: ignore[arg-type]
+        ]
+        holds = held(unit.session, candidates)
+        if not holds:
+            return
+        named = [
+            f"item_ids[{position}] ({items[item_id].test_code}): QC rejection {hold.qc_result_id} "
+            f"(lot {hold.lot}, {hold.rules})"
+            for position, item_id in enumerate(item_ids)
+            if (hold := holds.get(item_id)) is not None
+        ]
+        raise Conflict(
+            "held by an analyzer QC rejection awaiting a biologist's decision "
+            "(POST /api/v1/qc/events/{id}/decision): " + "; ".join(named)
+        )
 
     # --- critical calls ---------------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ from labvault.interop.astm.reading import (
     read_results,
 )
 from labvault.interop.astm.records import parse_message
-from labvault.interop.intake import Intake, IntakeRefusal, Part, Received, UnknownSender
+from labvault.interop.intake import Intake, IntakeRefusal, Part, Received, Sorted, UnknownSender
 from labvault.interop.models import ACCEPTED, REFUSED
 from labvault.interop.worklist_query import WorklistQuery
 from labvault.security.access import AccessContext, Purpose
@@ -56,8 +56,9 @@ def is_query(text: str) -> bool:
 
 @dataclass(frozen=True)
 class AstmOutcome:
-    """What became of one message: ``results`` entered, ``skipped`` (QC orders, statuses not
-    entered), or the place and reason of its refusal; ``repeated``: already accepted before."""
+    """What became of one message: ``results`` entered, ``qc`` results stored in their lot's
+    series, ``skipped`` (QC of no declared lot, statuses not entered), or the place and reason of
+    its refusal; ``repeated``: already accepted before."""
 
     accepted: bool
     control_id: str
@@ -67,6 +68,7 @@ class AstmOutcome:
     reason: str | None = None
     repeated: bool = False
     previous: bytes = b""
+    qc: int = 0
 
     @property
     def text(self) -> str:
@@ -78,8 +80,9 @@ class AstmOutcome:
             return b"repeated, " + self.previous
         if not self.accepted:
             return f"refused {self.where or 'message'}: {self.reason}".encode()
+        qc = f", {self.qc} QC" if self.qc else ""
         skipped = f", {self.skipped} skipped" if self.skipped else ""
-        return f"accepted {self.results} results{skipped}".encode()
+        return f"accepted {self.results} results{qc}{skipped}".encode()
 
 
 class AstmInbox:
@@ -160,15 +163,14 @@ class AstmInbox:
     def _enter(
         self, ctx: AccessContext, control: str, readings: Readings, raw: str, now: dt.datetime
     ) -> AstmOutcome:
-        outcome = AstmOutcome(True, control, len(readings.readings), readings.skipped)
-        accepted = _received(outcome, raw, now)
         measured = [r.measured for r in readings.readings]
+
+        def outcome_of(sort: Sorted) -> AstmOutcome:
+            skipped = readings.skipped + sort.unknown_qc
+            return AstmOutcome(True, control, len(sort.patient), skipped, qc=len(sort.qc))
+
         try:
-            if measured:
-                entries = self.intake.entries(ctx, measured)
-                self.intake.enter(ctx, measured, entries, accepted)
-            else:  # only QC or unreported results: the message's record, nothing to enter
-                self.intake.keep(ctx, accepted)
+            sort = self.intake.take(ctx, measured, lambda sort: _received(outcome_of(sort), raw, now))
         except IntakeRefusal as refused:
             raise _refusal(refused, readings.readings) from None
         except IntegrityError:  # the same control id accepted meanwhile (a concurrent resend)
@@ -176,7 +178,7 @@ class AstmInbox:
             if stored is None:
                 raise
             return _repeated(control, stored)
-        return outcome
+        return outcome_of(sort)
 
     def _dead_letter(
         self, ctx: AccessContext, outcome: AstmOutcome, raw: str, now: dt.datetime

@@ -44,13 +44,12 @@ class Reading:
 
 @dataclass(frozen=True)
 class Readings:
-    readings: tuple[Reading, ...]
-    qc: int  # results of QC orders, not entered (QC storage is a later change)
-    not_reported: int  # results whose status is not one entered (X, I, ...)
+    readings: tuple[Reading, ...]  # QC orders' results included, marked ``qc`` (the intake sorts them)
+    not_reported: int  # results whose status is not one entered (X, I, ...); QC without a lot id
 
     @property
     def skipped(self) -> int:
-        return self.qc + self.not_reported
+        return self.not_reported
 
 
 def letter(record: Record) -> str:
@@ -70,7 +69,8 @@ def places(message: AstmMessage) -> dict[int, str]:
 
 
 def read_results(message: AstmMessage) -> Readings:
-    """Each R of a patient's (non-QC) order, with a status entered, as a :class:`Measured`.
+    """Each R with a status entered, as a :class:`Measured`; those of an order flagged QC (O-12
+    action code ``Q``) marked ``qc``, their specimen id being the control's lot id.
 
     The barcode is the order's specimen id (O-3, first component) and the test code the
     instrument's own (R-3, 4th component, ``loinc=False``): the intake maps it through the
@@ -79,16 +79,16 @@ def read_results(message: AstmMessage) -> Readings:
     the tube's patient: labvault sends no orders to analyzers yet, so what they hold is not its id."""
     at = places(message)
     readings: list[Reading] = []
-    qc = not_reported = 0
+    not_reported = 0
     for patient in message.patients:
         for group in patient.orders:
             order = group.order
             for result_group in group.results:
                 result = result_group.result
-                if order.is_qc:
-                    qc += 1
-                    continue
                 if result.status is not None and result.status not in ENTERED:
+                    not_reported += 1
+                    continue
+                if order.is_qc and not order.specimen_id.strip():  # a control without its lot id
                     not_reported += 1
                     continue
                 if not order.specimen_id.strip():
@@ -105,6 +105,7 @@ def read_results(message: AstmMessage) -> Readings:
                     unit=result.units or "",
                     comment=comment,
                     correction=result.status is ResultStatus.CORRECTION,
+                    qc=order.is_qc,
                 )
                 first_comment = result_group.comments[0].number if result_group.comments else None
                 readings.append(
@@ -115,7 +116,7 @@ def read_results(message: AstmMessage) -> Readings:
                         None if first_comment is None else at[first_comment],
                     )
                 )
-    return Readings(tuple(readings), qc, not_reported)
+    return Readings(tuple(readings), not_reported)
 
 
 def canonical_text(message: AstmMessage) -> str:

@@ -76,8 +76,7 @@ class Hl7Inbox:
             ack = _ack(envelope, AckCode.ACCEPT, None, facility, now)
             accepted = _received(envelope, raw, now, ACCEPTED, ack, None)
             try:
-                entries = self.intake.entries(ctx, measured)
-                self.intake.enter(ctx, measured, entries, accepted)
+                self.intake.take(ctx, measured, lambda _sort: accepted)
             except IntakeRefusal as refused:
                 raise _hl7_refusal(refused, observations) from None
             except IntegrityError:  # the same control id accepted meanwhile (a concurrent resend)
@@ -128,6 +127,7 @@ def _measured(observation: Observation) -> Measured:
         comment=observation.comment,
         correction=observation.status == CORRECTION,
         patient=tuple(intake.PatientId(p.kind, p.value) for p in observation.patient),
+        qc=observation.qc,
     )
 
 

@@ -1,7 +1,8 @@
 """ORU^R01 (observation results, from an analyzer or a middleware) read into what result entry
 needs: per observation the tube (SPM-2, else OBR-3), the test (OBX-3), the value (OBX-5), its unit
-(OBX-6), its status (OBX-11) and the NTE comments that follow it; per patient group the identifiers
-of PID-3, which must agree with the tube's patient. Pure: nothing here knows a lab.
+(OBX-6), its status (OBX-11) and the NTE comments that follow it, and whether its specimen is a
+control (SPM-11 ``Q``: a QC result, interop/intake.py); per patient group the identifiers of PID-3,
+which must agree with the tube's patient. Pure: nothing here knows a lab.
 
 Two steps: :func:`read_oru` reads the structure (any well-formed ORU^R01, whatever its content),
 :func:`check` refuses an observation labvault cannot enter, naming the field."""
@@ -17,6 +18,8 @@ from labvault.interop.hl7v2.envelope import Envelope, component, repetitions
 from labvault.interop.hl7v2.refusal import ErrorCode, Location, error, reject
 
 LOINC_SYSTEMS = frozenset({"LN", "LOINC"})
+# SPM-11 specimen role (HL7 table 0369) of a control specimen: the observations are QC results.
+QC_ROLE = "Q"
 # OBX-11 (HL7 table 0085) labvault enters: final, corrected, preliminary, results entered.
 ENTERED_STATUSES = frozenset({"F", "C", "P", "R"})
 CORRECTION = "C"
@@ -51,6 +54,7 @@ class Observation:
     values: int  # OBX-5's repetitions
     comment: str | None
     patient: tuple[PatientId, ...]
+    qc: bool = False  # SPM-11 says a control specimen (role Q)
 
 
 @dataclass
@@ -61,10 +65,13 @@ class _Group:
     barcode: str = ""
     barcode_where: Location = field(default_factory=lambda: Location("SPM", 1, 2))
     pending: list[Observation] = field(default_factory=list)
+    qc: bool = False
 
     def flush(self, out: list[Observation]) -> None:
         out += [
-            replace(obx, barcode=self.barcode, barcode_where=self.barcode_where, patient=self.patient)
+            replace(
+                obx, barcode=self.barcode, barcode_where=self.barcode_where, patient=self.patient, qc=self.qc
+            )
             for obx in self.pending
         ]
         self.pending = []
@@ -94,6 +101,7 @@ def read_oru(envelope: Envelope) -> list[Observation]:
             specimen = component(segment, 2, 2) or component(segment, 2, 1)
             if specimen:
                 group.barcode, group.barcode_where = specimen, Location("SPM", where.sequence, 2)
+            group.qc = component(segment, 11, 1).strip().upper() == QC_ROLE
         elif name == "OBX":
             group.pending.append(_observation(segment, where))
         elif name == "NTE" and group.pending:

@@ -1,0 +1,1 @@
+"""Analyzer quality control: control lots, QC results per instrument, Westgard rules, holds."""
