@@ -17,7 +17,7 @@ from labvault.identity.patient_data import PatientData
 from labvault.platform import Platform
 from labvault.security.access import Role
 from labvault.workflow.order_data import OrderRecord
-from tests.factories import Bench
+from tests.factories import Bench, years_ago
 from tests.web.support import TwoLabs
 
 FHIR = "/fhir"
@@ -87,7 +87,7 @@ def world(platform: Platform) -> Iterator[World]:
     with TwoLabs.open(platform) as labs:
         bench = labs.bench("a")
         data = bench.factory.patient_data()
-        while data.nir is None or data.ins is None:
+        while data.nir is None or data.ins is None or data.birth_date > years_ago(20):  # adult ranges
             data = bench.factory.patient_data()
         patient_id = platform.patients.register(bench.reception, data, accept_homonym=True).id
         physician_id, rpps = bench.physician()
