@@ -18,8 +18,7 @@ from starlette.responses import RedirectResponse, Response
 from labvault.crypto.errors import IntegrityError, KeyUnavailable
 from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated, UnknownId
 from labvault.identity.accounts import context_for
-from labvault.interop.fhir.outcome import outcome
-from labvault.interop.fhir.search import BadSearch
+from labvault.interop.fhir.outcome import FhirBadRequest, outcome
 from labvault.interop.fhir.systems import FHIR_JSON
 from labvault.oversight.read_budget import ReadBudgetExceeded
 from labvault.oversight.refusals import Refusal, RefusalService, target_of
@@ -50,7 +49,7 @@ def _fhir_invalid_status(request: Request, exc: Exception) -> int:
     """FHIR refuses a malformed search with 400, and a resource it cannot process with 422:
     refused values of a read or a search (GET, ``_search``) are the former."""
     searching = request.method == "GET" or request.url.path.endswith("/_search")
-    return 400 if isinstance(exc, BadSearch) or searching else 422
+    return 400 if isinstance(exc, FhirBadRequest) or searching else 422
 
 
 def _answer(request: Request, status: int, detail: object, headers: dict[str, str] | None = None) -> Response:

@@ -26,7 +26,7 @@ VALUES = st.one_of(
     st.uuids().map(lambda u: f"Patient/{u}"),
 )
 PARAMS = st.lists(st.tuples(st.one_of(st.sampled_from(NAMES), TEXT.filter(bool)), VALUES), max_size=5)
-ALLOWED = {200, 400, 401, 403, 404, 405, 413, 415, 422, 429}
+ALLOWED = {200, 201, 400, 401, 403, 404, 405, 409, 413, 415, 422, 429}
 
 
 def check(response: Any) -> None:
@@ -74,3 +74,37 @@ def test_bodies_never_fail_the_server(
 @given(resource_type=st.sampled_from([*TYPES, "Nothing"]), ident=TEXT.filter(lambda s: s.strip("/.") != ""))
 def test_reads_never_fail_the_server(fhir_world: World, resource_type: str, ident: str) -> None:
     check(fhir_world.get(f"/{resource_type}/{quote(ident, safe='')}"))
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
+    max_leaves=10,
+)
+ENTRY = st.fixed_dictionaries(
+    {
+        "resource": st.fixed_dictionaries(
+            {"resourceType": st.sampled_from(["Patient", "ServiceRequest"])},
+            optional={"code": JSON, "subject": JSON, "identifier": JSON},
+        )
+    },
+    optional={"request": JSON, "fullUrl": TEXT},
+)
+SHAPES = st.fixed_dictionaries(
+    {"resourceType": st.sampled_from(["Patient", "Bundle", "ServiceRequest", "x"])},
+    optional={
+        "type": st.sampled_from(["transaction", "batch"]) | TEXT,
+        "entry": st.lists(ENTRY, max_size=3),
+        "name": JSON,
+        "identifier": JSON,
+        "birthDate": TEXT,
+        "gender": TEXT,
+    },
+)
+
+
+@settings_
+@given(path=st.sampled_from(["", "/Patient"]), document=st.one_of(JSON, SHAPES))
+def test_written_resources_never_fail_the_server(fhir_world: World, path: str, document: Any) -> None:
+    headers = {**fhir_world.headers(Role.RECEPTION), "Content-Type": "application/fhir+json"}
+    check(fhir_world.labs.client.post(f"{FHIR}{path}", json=document, headers=headers))

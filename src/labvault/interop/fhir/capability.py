@@ -77,6 +77,7 @@ def capability_statement(base: str, software_version: str) -> CapabilityStatemen
                     "description": "Bearer token (POST /api/v1/auth/login or `labvault token create`).",
                 },
                 "resource": resources,
+                "interaction": [{"code": "transaction"}],
             }
         ],
     }

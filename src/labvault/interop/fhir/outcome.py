@@ -7,6 +7,14 @@ from typing import Any
 
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
+from labvault.errors import InvalidInput
+
+
+class FhirBadRequest(InvalidInput):
+    """A request FHIR refuses with 400 (a malformed search, a body that is no valid resource);
+    other refused values are 422 (web/errors.py)."""
+
+
 # HTTP status -> the issue type (http://hl7.org/fhir/issue-type) that says the same.
 ISSUE_CODES = {
     400: "invalid",

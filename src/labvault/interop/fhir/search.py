@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from labvault.errors import InvalidInput
+from labvault.interop.fhir.outcome import FhirBadRequest
 
 DEFAULT_COUNT = 20
 MAX_COUNT = 100
@@ -25,7 +25,7 @@ _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 
-class BadSearch(InvalidInput):
+class BadSearch(FhirBadRequest):
     """A search parameter refused (unknown, repeated, malformed): FHIR's 400."""
 
 

@@ -83,13 +83,7 @@ def find_patients(search: Search, ctx: AccessContext, platform: Platform) -> lis
             raise BadSearch("identifier", "is searched alone")
         token = search.token("identifier")
         assert token is not None
-        system, value = token
-        if system is None or system == NIR:
-            return platform.patients.find_by_nir(ctx, value) or platform.patients.find_by_ins(ctx, value)
-        if system in INS:
-            found = platform.patients.find_by_ins(ctx, value)
-            return [r for r in found if r.data.ins_oid and urn_oid(r.data.ins_oid) == system]
-        raise BadSearch("identifier", f"system must be the NIR's ({NIR}) or an INS OID")
+        return by_identifier(ctx, platform, *token)
     if not names or names - {"family", "name", "birthdate"}:
         raise BadSearch("search", "search patients by identifier, by family and birthdate, or by _id")
     if {"family", "name"} <= names:
@@ -102,6 +96,18 @@ def find_patients(search: Search, ctx: AccessContext, platform: Platform) -> lis
             "patients are searched by name and birth date together (or by identifier)",
         )
     return platform.patients.find_by_name_birth(ctx, name, birth_date)
+
+
+def by_identifier(
+    ctx: AccessContext, platform: Platform, system: str | None, value: str
+) -> list[PatientRecord]:
+    """The NIR's system (or none): the NIR, then the INS if no NIR matched; an INS OID: the INS."""
+    if system is None or system == NIR:
+        return platform.patients.find_by_nir(ctx, value) or platform.patients.find_by_ins(ctx, value)
+    if system in INS:
+        found = platform.patients.find_by_ins(ctx, value)
+        return [r for r in found if r.data.ins_oid and urn_oid(r.data.ins_oid) == system]
+    raise BadSearch("identifier", f"system must be the NIR's ({NIR}) or an INS OID")
 
 
 def _by_ids(values: list[str], ctx: AccessContext, platform: Platform) -> list[PatientRecord]:
