@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.api_reads
 	$(BIN)/python -m benchmarks.mllp_ingest
+	$(BIN)/python -m benchmarks.fhir_search
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -17,8 +17,8 @@ from labvault.errors import NotFound
 from labvault.identity.patient_data import PatientRecord
 from labvault.identity.patient_service import MAX_RESULTS
 from labvault.interop.fhir.capability import capability_statement
-from labvault.interop.fhir.patient import patient
-from labvault.interop.fhir.practitioner import practitioner
+from labvault.interop.fhir.patient import patient, patient_json
+from labvault.interop.fhir.practitioner import practitioner, practitioner_json
 from labvault.interop.fhir.search import BadSearch, Search, parse_id
 from labvault.interop.fhir.systems import INS, NIR, RPPS, urn_oid
 from labvault.platform import Platform
@@ -57,7 +57,7 @@ def search_patients(request: Request, ctx: Ctx, raw: SearchDep, platform: Platfo
     """Search by identifier, by family (or name) with birthdate, or by _id (comma-separated)."""
     search = parse(raw, "Patient")
     records = find_patients(search, ctx, platform)
-    resources = [patient(r) for r in records]
+    resources = [patient_json(r) for r in records]
     return search_answer(request, raw, search, "Patient", resources, next_params=_remaining_ids)
 
 
@@ -67,8 +67,8 @@ def post_search_patients(request: Request, ctx: Ctx, raw: SearchDep, platform: P
     return search_patients(request, ctx, raw, platform)
 
 
-def _remaining_ids(rest: Sequence[Any], count: int) -> list[tuple[str, str]]:
-    return [("_id", ",".join(r.id for r in rest)), ("_count", str(count))]
+def _remaining_ids(rest: Sequence[dict[str, Any]], count: int) -> list[tuple[str, str]]:
+    return [("_id", ",".join(r["id"] for r in rest)), ("_count", str(count))]
 
 
 def find_patients(search: Search, ctx: AccessContext, platform: Platform) -> list[PatientRecord]:
@@ -142,7 +142,7 @@ def search_practitioners(request: Request, ctx: Ctx, raw: SearchDep, platform: P
     if system not in (None, RPPS):
         raise BadSearch("identifier", f"system must be the RPPS's ({RPPS})")
     try:
-        found = [practitioner(platform.physicians.find_by_rpps(ctx, value))]
+        found = [practitioner_json(platform.physicians.find_by_rpps(ctx, value))]
     except NotFound:
         found = []
     return search_answer(request, raw, search, "Practitioner", found)

@@ -93,11 +93,11 @@ def search_answer(
     raw: SearchInput,
     search: Search,
     resource_type: str,
-    resources: Sequence[Any],
+    resources: Sequence[dict[str, Any]],
     *,
-    next_params: Callable[[Sequence[Any], int], list[tuple[str, str]]] | None = None,
+    next_params: Callable[[Sequence[dict[str, Any]], int], list[tuple[str, str]]] | None = None,
 ) -> FhirResponse:
-    """A searchset of ``resources`` (R4B models, all the matches), one page of them: ``_count`` from
+    """A searchset of ``resources`` (as JSON, all the matches), one page of them: ``_count`` from
     ``_offset``. The next page's link repeats the search with the next offset; ``next_params``
     gives another link (Patient: the remaining ids, so no identifier or name sits in a URL)."""
     base = base_url(request)
@@ -114,7 +114,7 @@ def search_answer(
     self_url = f"{base}/{resource_type}/_search" if raw.posted else str(request.url)
     body = searchset(
         base,
-        [r.model_dump(mode="json") for r in shown],
+        shown,
         total=len(resources),
         self_url=self_url,
         next_url=next_url,

@@ -16,14 +16,14 @@ from fastapi import APIRouter, Request
 
 from labvault.catalog.model import Catalog
 from labvault.errors import NotFound
-from labvault.interop.fhir.audit_event import audit_event
+from labvault.interop.fhir.audit_event import audit_event_json
 from labvault.interop.fhir.bundle import page_url, searchset
 from labvault.interop.fhir.codes import matches
-from labvault.interop.fhir.diagnostic_report import diagnostic_report
-from labvault.interop.fhir.observation import observation
+from labvault.interop.fhir.diagnostic_report import diagnostic_report, diagnostic_report_json
+from labvault.interop.fhir.observation import observation, observation_json
 from labvault.interop.fhir.search import BadSearch, Search
-from labvault.interop.fhir.service_request import service_request
-from labvault.interop.fhir.specimen import specimen
+from labvault.interop.fhir.service_request import service_request, service_request_json
+from labvault.interop.fhir.specimen import specimen, specimen_json
 from labvault.oversight.access_log import MAX_PAGE, MAX_SEQ
 from labvault.platform import Platform
 from labvault.security.access import AccessContext
@@ -84,7 +84,7 @@ def read_observation(observation_id: str, ctx: Ctx, platform: PlatformDep) -> Fh
     return answer(observation(order, item, _catalog(platform, ctx).get(item.test_code)))
 
 
-def _observations(search: Search, ctx: AccessContext, platform: Platform) -> list[Any]:
+def _observations(search: Search, ctx: AccessContext, platform: Platform) -> list[dict[str, Any]]:
     orders = platform.orders.for_patient(ctx, _subject(search))
     code, date, status = search.token("code"), search.date("date"), search.one("status")
     catalog = _catalog(platform, ctx) if orders else None
@@ -93,15 +93,15 @@ def _observations(search: Search, ctx: AccessContext, platform: Platform) -> lis
         for item in order.items:
             if item.result is None:
                 continue
-            resource = observation(order, item, catalog.get(item.test_code) if catalog else None)
-            if code is not None and not matches(resource.model_dump(mode="json")["code"], *code):
+            resource = observation_json(order, item, catalog.get(item.test_code) if catalog else None)
+            if code is not None and not matches(resource["code"], *code):
                 continue
-            effective = resource.effectiveDateTime
+            effective = resource.get("effectiveDateTime")
             if date is not None and not date.matches(
-                effective if isinstance(effective, dt.datetime) else None
+                dt.datetime.fromisoformat(effective) if effective else None
             ):
                 continue
-            if status is not None and resource.status not in status.split(","):
+            if status is not None and resource["status"] not in status.split(","):
                 continue
             found.append(resource)
     return found
@@ -149,10 +149,10 @@ def search_service_requests(
     found = []
     for order in orders:
         for item in order.items:
-            resource = service_request(order, item, catalog.get(item.test_code) if catalog else None)
-            if code is not None and not matches(resource.model_dump(mode="json")["code"], *code):
+            resource = service_request_json(order, item, catalog.get(item.test_code) if catalog else None)
+            if code is not None and not matches(resource["code"], *code):
                 continue
-            if status is not None and resource.status not in status.split(","):
+            if status is not None and resource["status"] not in status.split(","):
                 continue
             found.append(resource)
     return search_answer(request, raw, search, "ServiceRequest", found)
@@ -185,7 +185,7 @@ def read_specimen(specimen_id: str, ctx: Ctx, platform: PlatformDep) -> FhirResp
 def search_specimens(request: Request, ctx: Ctx, raw: SearchDep, platform: PlatformDep) -> FhirResponse:
     search = parse(raw, "Specimen")
     orders = platform.orders.for_patient(ctx, _subject(search))
-    found = [specimen(order, tube) for order in orders for tube in order.specimens]
+    found = [specimen_json(order, tube) for order in orders for tube in order.specimens]
     return search_answer(request, raw, search, "Specimen", found)
 
 
@@ -225,7 +225,7 @@ def search_diagnostic_reports(
     reports = platform.reports.for_patient(ctx, subject)
     if include == "true":
         reports = [platform.reports.read(ctx, r.info.id, with_pdf=True) for r in reports]
-    found = [diagnostic_report(r) for r in reports]
+    found = [diagnostic_report_json(r) for r in reports]
     return search_answer(request, raw, search, "DiagnosticReport", found)
 
 
@@ -253,7 +253,7 @@ def search_audit_events(request: Request, ctx: Ctx, raw: SearchDep, platform: Pl
     if page.next_before is not None:
         params = [("patient", str(patient_id)), ("_count", str(count)), ("_before", str(page.next_before))]
         next_url = page_url(base, "AuditEvent", params)
-    resources = [audit_event(patient_id, entry) for entry in page.entries]
+    resources = [audit_event_json(patient_id, entry) for entry in page.entries]
     return _page(request, raw, base, "AuditEvent", resources, next_url)
 
 
@@ -269,9 +269,8 @@ def _page(
     raw: SearchInput,
     base: str,
     resource_type: str,
-    resources: Sequence[Any],
+    resources: Sequence[dict[str, Any]],
     next_url: str | None,
 ) -> FhirResponse:
     self_url = f"{base}/{resource_type}/_search" if raw.posted else str(request.url)
-    dumped = [r.model_dump(mode="json") for r in resources]
-    return FhirResponse(searchset(base, dumped, total=None, self_url=self_url, next_url=next_url))
+    return FhirResponse(searchset(base, resources, total=None, self_url=self_url, next_url=next_url))
