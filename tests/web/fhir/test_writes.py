@@ -128,3 +128,16 @@ def test_refused_transactions(fhir_world: World) -> None:
         ),
         422,
     )
+
+
+def test_the_documented_transaction(fhir_world: World) -> None:
+    """docs/INTEROP.md's example: the patient by a logical NIR identifier, the prescriber named
+    on one request only (the order's prescriber all the same)."""
+    subject = {"identifier": {"system": NIR, "value": fhir_world.patient.nir}}
+    bundle = order_bundle(fhir_world, ["14749-6", "2823-3"], **subject)
+    bundle["entry"] = bundle["entry"][1:]  # no Patient entry
+    del bundle["entry"][1]["resource"]["requester"]
+    answer = parsed(post(fhir_world, "", bundle))
+    created = [parsed(fhir_world.get(f"/{e.response.location}")) for e in answer.entry]
+    assert all(r.requester.reference == f"Practitioner/{fhir_world.physician_id}" for r in created)
+    assert all(r.subject.reference == f"Patient/{fhir_world.patient_id}" for r in created)

@@ -77,12 +77,14 @@ def submitted_order(document: dict[str, Any], catalog: Catalog) -> SubmittedOrde
         raise FhirBadRequest(
             "ServiceRequest.subject", "every ServiceRequest of an order names the same patient"
         )
-    requesters = {_requester(request.requester, f"Bundle.entry[{p}]") for p, request in requests}
+    requesters = {_requester(request.requester, f"Bundle.entry[{p}]") for p, request in requests} - {
+        (None, None)
+    }
     if len(requesters) > 1:
         raise FhirBadRequest(
             "ServiceRequest.requester", "every ServiceRequest of an order names the same prescriber"
         )
-    prescriber_id, prescriber_rpps = requesters.pop()
+    prescriber_id, prescriber_rpps = requesters.pop() if requesters else (None, None)
     tests = tuple(_test(request, catalog, f"Bundle.entry[{p}].resource.code") for p, request in requests)
     if len(set(tests)) != len(tests):
         raise FhirBadRequest("ServiceRequest.code", "a test is requested twice")
