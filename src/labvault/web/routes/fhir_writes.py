@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, status
 from fhir.resources.R4B.patient import Patient
 from starlette.concurrency import run_in_threadpool
 
-from labvault.errors import InvalidInput
+from labvault.errors import Forbidden, InvalidInput
 from labvault.interop.fhir.order_in import PatientRef, submitted_order
 from labvault.interop.fhir.patient import patient
 from labvault.interop.fhir.patient_in import patient_data
@@ -50,7 +50,7 @@ async def transaction(request: Request, ctx: Ctx, platform: PlatformDep) -> Fhir
 
 def _submit(document: dict[str, Any], ctx: AccessContext, platform: Platform) -> dict[str, Any]:
     if ctx.lab_id is None:
-        raise InvalidInput("Bundle", "orders are submitted by a laboratory's account")
+        raise Forbidden("orders are submitted by a laboratory's account")
     catalog = platform.catalogs.active(ctx.lab_id)
     order = submitted_order(document, catalog)
     patient_id = _patient(order.patient, ctx, platform)
