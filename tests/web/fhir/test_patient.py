@@ -9,8 +9,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from labvault.identity.validation import INS_OID_NIR
 from labvault.security.access import Role
+from labvault.security.monitor import install
 from tests.db_inspect import audit_events
+from tests.factories import Factory
 from tests.web.fhir.support import FHIR, World, entries, outcome_of, parsed
+from tests.web.support import bearer, token_for
 
 NIR_SYSTEM = f"urn:oid:{INS_OID_NIR}"
 
@@ -127,3 +130,23 @@ def test_another_lab_sees_nothing(fhir_world: World) -> None:
     assert "no patient" in outcome_of(fhir_world.get(f"/Patient/{fhir_world.patient_id}", side="b"), 404)
     assert entries(fhir_world.search("Patient", {"identifier": nir}, side="b")) == []
     assert entries(fhir_world.get("/Patient", side="b", params={"_id": str(fhir_world.patient_id)})) == []
+
+
+def test_a_read_budget_refusal_is_a_429_operation_outcome(fhir_world: World) -> None:
+    """The read budgets count FHIR reads like any other: over the hard limit, 429 with
+    Retry-After, as an OperationOutcome (``throttled``)."""
+    platform = fhir_world.platform
+    factory = Factory(platform)
+    lab = factory.lab()
+    reception = factory.ctx(lab)
+    ids = [platform.patients.register(reception, factory.patient_data()).id for _ in range(3)]
+    headers = bearer(token_for(platform, factory.user(lab, Role.RECEPTION)))
+    small = {"read_budget_soft": {"reception": 1}, "read_budget_hard": {"reception": 2}}
+    install(platform.db, platform.settings.model_copy(update=small))
+    try:
+        answers = [fhir_world.labs.client.get(f"{FHIR}/Patient/{i}", headers=headers) for i in ids]
+    finally:
+        install(platform.db, platform.settings)
+    assert [a.status_code for a in answers[:2]] == [200, 200]
+    assert outcome_of(answers[2], 429) and answers[2].headers["retry-after"]
+    assert parsed(answers[2]).issue[0].code == "throttled"
