@@ -13,6 +13,8 @@ import pytest
 from labvault.identity.accounts import context_for
 from labvault.identity.validation import INS_OID_NIR
 from labvault.security.access import Role
+from labvault.workflow.models import Order
+from tests.db_inspect import row_count
 from tests.web.isolation.support import (
     Attempt,
     Build,
@@ -102,8 +104,9 @@ def verify_practitioner_search(world: World, attempt: Attempt, _req: Req, respon
         assert found == ([str(world.flow.order.prescriber_id)] if attempt.caller is Caller.OWNER else [])
 
 
-def build_create_patient(world: World, attempt: Attempt) -> Req:
-    data = fresh_patient(world) if attempt.caller is Caller.OWNER else world.twin.data
+def build_create_patient(world: World, _attempt: Attempt) -> Req:
+    """A new patient for every caller (the JSON API's row registers P's twin in lab B already)."""
+    data = fresh_patient(world)
     body = {
         "resourceType": "Patient",
         "name": [{"use": "official", "family": data.birth_name, "given": data.first_names.split()}],
@@ -124,7 +127,19 @@ def build_order(world: World, _attempt: Attempt) -> Req:
         "code": {"coding": [{"system": "http://loinc.org", "code": "2823-3"}]},
     }
     entry = {"resource": request, "request": {"method": "POST", "url": "ServiceRequest"}}
-    return Req(F, {"resourceType": "Bundle", "type": "transaction", "entry": [entry]})
+    count = row_count(world.platform, Order, patient_id=world.target.id)
+    return Req(
+        F, {"resourceType": "Bundle", "type": "transaction", "entry": [entry]}, context={"orders": count}
+    )
+
+
+def verify_order(world: World, _attempt: Attempt, req: Req, response: httpx.Response) -> None:
+    created = response.status_code == 200
+    assert row_count(world.platform, Order, patient_id=world.target.id) == req.context["orders"] + int(
+        created
+    )
+    if created:
+        assert response.json()["type"] == "transaction-response"
 
 
 ROUTES = (
@@ -148,8 +163,8 @@ ROUTES = (
         verify_search_patient,
         echoes_input=True,
     ),
-    Route("POST", f"{F}/Patient", R, lab_side(201, 201, 403), build_create_patient, echoes_input=True),
-    Route("POST", F, R, confined(200), build_order),
+    Route("POST", f"{F}/Patient", R, lab_side(201, 201, 403), build_create_patient),
+    Route("POST", F, R, confined(200), build_order, verify_order),
     Route("GET", f"{F}/Practitioner/{{practitioner_id}}", R, confined(200), read("Practitioner")),
     Route(
         "GET",
