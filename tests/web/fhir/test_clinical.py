@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from labvault.security.access import Role
+from tests.db_inspect import audit_events
 from tests.web.fhir.support import World, entries, outcome_of, parsed
 
 LOINC = "http://loinc.org"
@@ -172,3 +173,20 @@ def test_another_lab_gets_404(fhir_world: World) -> None:
         assert "no patient" in outcome_of(response, 404), resource_type
     assert outcome_of(fhir_world.get(f"/Observation/{item(fhir_world, 'GLU')}", side="b"), 404)
     assert outcome_of(fhir_world.get(f"/Practitioner/{fhir_world.physician_id}", side="b"), 404)
+
+
+def test_a_search_is_audited_against_its_patient(fhir_world: World) -> None:
+    """An Observation search reads the patient's orders through the order service: one event
+    naming the patient, in the lab's chain (the patient's access log lists it)."""
+    lab = fhir_world.labs.lab_a.id
+
+    def listed() -> list[object]:
+        return [
+            e
+            for e in audit_events(fhir_world.platform, lab, "order.list")
+            if e.patient_id == fhir_world.patient_id
+        ]
+
+    before = len(listed())
+    entries(fhir_world.get("/Observation", params=subject(fhir_world)))
+    assert len(listed()) == before + 1
