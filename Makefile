@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.api_reads
 	$(BIN)/python -m benchmarks.mllp_ingest
+	$(BIN)/python -m benchmarks.fhir_search
 
 # Long runs of properties the suite checks at a smaller size (minutes, not part of `make test`).
 soak: $(STAMP)

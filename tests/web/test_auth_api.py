@@ -34,6 +34,7 @@ PUBLIC_ROUTES = {
     ("post", f"{API_PREFIX}/auth/security-keys/login/begin"),
     ("post", f"{API_PREFIX}/auth/security-keys/login/finish"),
     ("get", "/healthz"),
+    ("get", "/fhir/metadata"),  # FHIR's CapabilityStatement: public, as every FHIR server's
 }
 
 
@@ -212,7 +213,9 @@ def test_openapi_declares_bearer_and_requires_it_everywhere_but_sign_in(env: Env
             if (method, path) in PUBLIC_ROUTES:
                 assert security == [], f"{method.upper()} {path} must be explicitly exempt"
             else:
-                assert path.startswith(f"{API_PREFIX}/"), f"undeclared route outside the API: {path}"
+                assert path.startswith((f"{API_PREFIX}/", "/fhir/")) or path == "/fhir", (
+                    f"undeclared route outside the API: {path}"
+                )
                 assert security == required, f"{method.upper()} {path} declares {security!r}"
     assert {(method.upper(), path) for method, path in PUBLIC_ROUTES} | {("GET", ME)} <= seen
     assert len(seen) >= 16

@@ -34,7 +34,8 @@ from labvault.web.deps import bearer as bearer_scheme
 from tests.factories import Factory
 from tests.web.support import TestClient, bearer, token_for
 
-PUBLIC_PATHS = re.compile(rf"^(/healthz|{API_PREFIX}/auth/.+)$")
+# FHIR's CapabilityStatement is public, as every FHIR server's metadata is (a client reads it first).
+PUBLIC_PATHS = re.compile(rf"^(/healthz|/fhir/metadata|{API_PREFIX}/auth/.+)$")
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 REQUIRED: list[dict[str, list[str]]] = [{bearer_scheme.scheme_name: []}]
 

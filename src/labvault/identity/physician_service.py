@@ -96,6 +96,17 @@ class PhysicianService:
             data = PhysicianData(specialty=row.specialty, **clear)  # type: ignore[arg-type]
             return PhysicianRecord(row.id, row.lab_id, data)
 
+    def get(self, ctx: AccessContext, physician_id: uuid.UUID) -> PhysicianRecord:
+        """One prescriber by id (a channel's reference to them, FHIR's Practitioner)."""
+        with self.gate.lab(ctx, Permission.PHYSICIAN_READ) as unit:
+            row = unit.session.get(Physician, physician_id)
+            if row is None:
+                raise NotFound(f"no physician {physician_id} in this laboratory")
+            clear = open_physician(unit.keys, row)
+            audit.append(unit.session, ctx, AuditRecord("physician.read", "physician", str(row.id)))
+            data = PhysicianData(specialty=row.specialty, **clear)  # type: ignore[arg-type]
+            return PhysicianRecord(row.id, row.lab_id, data)
+
 
 def physician_by_rpps(session: Session, keys: LabKeySet, rpps: str) -> Physician | None:
     """The lab's physician with this (validated) RPPS: blind-index candidates, confirmed decrypted."""

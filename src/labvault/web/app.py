@@ -24,6 +24,9 @@ from labvault.web.routes import (
     audit,
     auth,
     break_glass,
+    fhir,
+    fhir_results,
+    fhir_writes,
     incidents,
     interface,
     labs,
@@ -160,6 +163,9 @@ def create_app(platform: Platform, *, close_platform: bool = False) -> ASGIApp:
     api.include_router(incidents.router)
     api.include_router(qc.router)
     app.include_router(api)
+    app.include_router(fhir.router, prefix="/fhir")  # FHIR R4: its own root, not under /api/v1
+    app.include_router(fhir_results.router, prefix="/fhir")
+    app.include_router(fhir_writes.router, prefix="/fhir")
 
     # The browser UI: cookie sessions, HTML pages, not part of the API's document.
     app.include_router(routes_auth.router, prefix=UI_PREFIX)

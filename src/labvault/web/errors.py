@@ -18,6 +18,8 @@ from starlette.responses import RedirectResponse, Response
 from labvault.crypto.errors import IntegrityError, KeyUnavailable
 from labvault.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated, UnknownId
 from labvault.identity.accounts import context_for
+from labvault.interop.fhir.outcome import FhirBadRequest, outcome
+from labvault.interop.fhir.systems import FHIR_JSON
 from labvault.oversight.read_budget import ReadBudgetExceeded
 from labvault.oversight.refusals import Refusal, RefusalService, target_of
 from labvault.security.access import AccessContext
@@ -34,7 +36,25 @@ def _is_ui(request: Request) -> bool:
     return path == UI_PREFIX or path.startswith(UI_PREFIX + "/")
 
 
+FHIR_PREFIX = "/fhir"
+
+
+def _is_fhir(request: Request) -> bool:
+    """FHIR's routes answer every error as an OperationOutcome (application/fhir+json)."""
+    path = request.url.path
+    return path == FHIR_PREFIX or path.startswith(FHIR_PREFIX + "/")
+
+
+def _fhir_invalid_status(request: Request, exc: Exception) -> int:
+    """FHIR refuses a malformed search with 400, and a resource it cannot process with 422:
+    refused values of a read or a search (GET, ``_search``) are the former."""
+    searching = request.method == "GET" or request.url.path.endswith("/_search")
+    return 400 if isinstance(exc, FhirBadRequest) or searching else 422
+
+
 def _answer(request: Request, status: int, detail: object, headers: dict[str, str] | None = None) -> Response:
+    if _is_fhir(request):
+        return JSONResponse(outcome(status, _sentence(detail)), status, headers, media_type=FHIR_JSON)
     if _is_ui(request):
         page = pages.error_page(status, _sentence(detail))
         page.headers.update(headers or {})
@@ -109,14 +129,16 @@ def install_error_handlers(app: FastAPI) -> None:
     async def request_invalid(request: Request, exc: RequestValidationError) -> Response:
         # Pydantic echoes the refused value as "input": drop it, it is usually personal data.
         errors = [{k: v for k, v in e.items() if k not in ("input", "url")} for e in exc.errors()]
-        return _answer(request, 422, jsonable_encoder(errors))
+        status = _fhir_invalid_status(request, exc) if _is_fhir(request) else 422
+        return _answer(request, status, jsonable_encoder(errors))
 
     @app.exception_handler(InvalidInput)
     async def invalid(request: Request, exc: InvalidInput) -> Response:
         if isinstance(exc, UnknownId):  # an id the caller cannot see, named in the body: probing too
             await _audit_refusal(request, 422, named=exc.target)
+        status = _fhir_invalid_status(request, exc) if _is_fhir(request) else 422
         return _answer(
-            request, 422, [{"loc": ["body", exc.field], "msg": exc.reason, "type": "invalid_value"}]
+            request, status, [{"loc": ["body", exc.field], "msg": exc.reason, "type": "invalid_value"}]
         )
 
     @app.exception_handler(Unauthenticated)
@@ -138,7 +160,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Conflict)
     async def conflict(request: Request, exc: Conflict) -> Response:
-        if _is_ui(request):
+        if _is_ui(request) or _is_fhir(request):
             return _answer(request, 409, str(exc))
         return JSONResponse({"detail": str(exc), "existing_ids": exc.existing_ids}, status_code=409)
 
@@ -168,6 +190,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         """Starlette's own errors (unknown path, method not allowed, the 429 of the login limit)."""
+        if _is_fhir(request):
+            return _answer(request, exc.status_code, str(exc.detail), dict(exc.headers or {}))
         if _is_ui(request):
             response = pages.error_page(exc.status_code, str(exc.detail))
             response.headers.update(exc.headers or {})

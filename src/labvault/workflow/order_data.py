@@ -74,6 +74,8 @@ class ResultSummary:
     previous: dict[str, str] | None
     delta: dict[str, float | None] | None
     critical_called: bool
+    entered_at: dt.datetime | None = None  # this version's entry
+    validated_at: dt.datetime | None = None  # its biologist's signature, once signed
 
 
 @dataclass(frozen=True)

@@ -192,23 +192,44 @@ class OrderService(WorkflowService):
         caller's open break-the-glass override; result values only for roles that read results
         (a prescriber: their own orders' signed results)."""
         with self._read(ctx, Permission.ORDER_READ) as unit:
-            order = load_order(unit, order_id)
-            relationship = authorize_order(ctx, Permission.ORDER_READ, order)
-            # From the items as loaded (their seals checked), not an SQL filter on the flag: a
-            # stored flag in a form SQL does not match (SQLite's 2) must not read as "nothing hidden".
-            items = unit.session.scalars(select(OrderItem).where(OrderItem.order_id == order.id)).all()
-            hides = any(item.restricted for item in items)
-            # An override is only used (and audited) when there is something behind the glass.
-            show = not hides or unlock_restricted(
-                unit, ctx, Permission.ORDER_READ, order.patient_id, OBJECT, order.id, relationship
-            )
-            record = self._record(unit, ctx, order, show_restricted=show)
-            audit.append(
-                unit.session,
-                ctx,
-                AuditRecord("order.read", OBJECT, str(order.id), patient_id=order.patient_id),
-            )
-            return record
+            return self._get(unit, ctx, load_order(unit, order_id))
+
+    def get_by_item(self, ctx: AccessContext, item_id: uuid.UUID) -> OrderRecord:
+        """The order holding item ``item_id``, decided and audited as :meth:`get` (for a channel
+        that names results by item, FHIR). The caller checks the item is in the record: a
+        restricted one it may not see is left out, so it reads as absent, never as refused."""
+        with self._read(ctx, Permission.ORDER_READ) as unit:
+            item = unit.session.get(OrderItem, item_id)
+            if item is None:
+                raise NotFound(f"no order item {item_id} in this laboratory")
+            return self._get(unit, ctx, load_order(unit, item.order_id))
+
+    def get_by_specimen(self, ctx: AccessContext, specimen_id: uuid.UUID) -> OrderRecord:
+        """The order holding specimen ``specimen_id``, decided and audited as :meth:`get`."""
+        with self._read(ctx, Permission.ORDER_READ) as unit:
+            specimen = unit.session.get(Specimen, specimen_id)
+            if specimen is None:
+                raise NotFound(f"no specimen {specimen_id} in this laboratory")
+            return self._get(unit, ctx, load_order(unit, specimen.order_id))
+
+    def _get(self, unit: Unit, ctx: AccessContext, order: Order) -> OrderRecord:
+        """:meth:`get` in an open read unit, once ``order`` is loaded."""
+        relationship = authorize_order(ctx, Permission.ORDER_READ, order)
+        # From the items as loaded (their seals checked), not an SQL filter on the flag: a
+        # stored flag in a form SQL does not match (SQLite's 2) must not read as "nothing hidden".
+        items = unit.session.scalars(select(OrderItem).where(OrderItem.order_id == order.id)).all()
+        hides = any(item.restricted for item in items)
+        # An override is only used (and audited) when there is something behind the glass.
+        show = not hides or unlock_restricted(
+            unit, ctx, Permission.ORDER_READ, order.patient_id, OBJECT, order.id, relationship
+        )
+        record = self._record(unit, ctx, order, show_restricted=show)
+        audit.append(
+            unit.session,
+            ctx,
+            AuditRecord("order.read", OBJECT, str(order.id), patient_id=order.patient_id),
+        )
+        return record
 
     def for_patient(self, ctx: AccessContext, patient_id: uuid.UUID) -> list[OrderRecord]:
         """A patient's orders, newest first (restricted items hidden as in :meth:`get`). A

@@ -3,6 +3,7 @@ regenerated from the data on demand (the stored copy must match byte for byte)."
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import uuid
 from collections.abc import Callable, Sequence
@@ -92,6 +93,18 @@ class ReleasedReport:
     patient: PatientData
     patient_id: uuid.UUID
     accession: str
+
+
+@dataclass(frozen=True)
+class ReportRead:
+    """A released report as a channel shows it (FHIR's DiagnosticReport): its order and patient,
+    the items whose results it holds, and its PDF when asked for."""
+
+    info: ReportInfo
+    patient_id: uuid.UUID
+    accession: str
+    item_ids: tuple[uuid.UUID, ...]
+    pdf: bytes | None = None
 
 
 # Run in a release's own transaction once the report is stored: (unit, releaser, order, the view).
@@ -199,6 +212,83 @@ class ReportService(WorkflowService):
                 ),
             )
             return pdf or b""
+
+    def for_patient(self, ctx: AccessContext, patient_id: uuid.UUID) -> Sequence[ReportRead]:
+        """The patient's released reports this caller may read, newest first, without their PDFs.
+        One holding a restricted result is listed only to who may open it (:meth:`pdf`'s rule),
+        else left out as if absent; a prescriber gets their own orders' reports."""
+        with self._read(ctx, Permission.REPORT_READ) as unit:
+            if unit.session.get(Patient, patient_id) is None:
+                raise NotFound(f"no patient {patient_id} in this laboratory")
+            query = own_orders_only(ctx, select(Order).where(Order.patient_id == patient_id))
+            orders = {order.id: order for order in unit.session.scalars(query.limit(200))}
+            if not orders:
+                policy.enforce(ctx, Permission.REPORT_READ, relationship=Relationship.NONE)
+            rows = unit.session.scalars(
+                select(Report)
+                .where(Report.order_id.in_(list(orders)))
+                .order_by(Report.released_at.desc(), Report.version.desc())
+            ).all()
+            shown: builtins.list[ReportRead] = []
+            unlocked: bool | None = None  # decided (and an override's use audited) once, if needed
+            for row in rows:
+                if row.restricted:
+                    if unlocked is None:
+                        unlocked = unlock_restricted(
+                            unit,
+                            ctx,
+                            Permission.REPORT_READ,
+                            patient_id,
+                            "patient",
+                            patient_id,
+                            list_relationship(ctx),
+                        )
+                    if not unlocked:
+                        continue
+                shown.append(self._report_read(unit, orders[row.order_id], row, None))
+            audit.append(
+                unit.session,
+                ctx,
+                AuditRecord(
+                    "report.list", "patient", str(patient_id), {"reports": len(shown)}, patient_id=patient_id
+                ),
+            )
+            return shown
+
+    def read(self, ctx: AccessContext, report_id: uuid.UUID, *, with_pdf: bool = False) -> ReportRead:
+        """One released report by id, with its PDF if ``with_pdf``. One holding a restricted result
+        the caller may not open reads as absent (NotFound), like a report that does not exist."""
+        with self._read(ctx, Permission.REPORT_READ) as unit:
+            absent = NotFound(f"no report {report_id} in this laboratory")
+            row = unit.session.get(Report, report_id)
+            if row is None:
+                raise absent
+            order = load_order(unit, row.order_id)
+            relationship = authorize_order(ctx, Permission.REPORT_READ, order)
+            if row.restricted and not unlock_restricted(
+                unit, ctx, Permission.REPORT_READ, order.patient_id, OBJECT, row.id, relationship
+            ):
+                raise absent
+            pdf = (open_pdf(unit.keys, row) or b"") if with_pdf else None
+            audit.append(
+                unit.session,
+                ctx,
+                AuditRecord(
+                    "report.read",
+                    OBJECT,
+                    str(row.id),
+                    {"version": row.version, "pdf": with_pdf},
+                    patient_id=order.patient_id,
+                ),
+            )
+            return self._report_read(unit, order, row, pdf)
+
+    def _report_read(self, unit: Unit, order: Order, row: Report, pdf: bytes | None) -> ReportRead:
+        ids = [uuid.UUID(i) for i in row.result_ids]
+        items = (
+            unit.session.scalars(select(Result.order_item_id).where(Result.id.in_(ids))).all() if ids else []
+        )
+        return ReportRead(_info(row), order.patient_id, order.accession, tuple(sorted(set(items))), pdf)
 
     def for_export(
         self, ctx: AccessContext, order_id: uuid.UUID, action: str, version: int | None = None

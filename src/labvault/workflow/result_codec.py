@@ -79,6 +79,8 @@ def summarise(
         previous=interpretation.get("previous"),
         delta=interpretation.get("delta"),
         critical_called=critical_called,
+        entered_at=row.entered_at,
+        validated_at=row.bio_validated_at,
     )
 
 

@@ -9,12 +9,12 @@ from tests.web.isolation.support import World, all_routes, enumerate_routes, fas
 
 def test_matrix_covers_every_route(world: World) -> None:
     served = enumerate_routes(fastapi_app(create_app(world.platform)))
-    api = {key for key in served if key[1].startswith(f"{API_PREFIX}/")}
+    api = {key for key in served if key[1].startswith((f"{API_PREFIX}/", "/fhir"))}  # FHIR: test_fhir.py
     assert len(api) >= 15, f"enumeration looks wrong: {sorted(api)}"
     covered = set(all_routes())
-    assert api == {key for key in covered if key[1].startswith(f"{API_PREFIX}/")}, (
+    assert api == {key for key in covered if key[1].startswith((f"{API_PREFIX}/", "/fhir"))}, (
         f"routes without a matrix row: {sorted(api - covered)}; rows without a route: {sorted(covered - api)}"
     )
     ui = {key for key in served if key[1].startswith("/ui/")}  # the pages: tests/web/test_ui_routes.py
     outside = {("GET", "/healthz"), ("GET", "/")}
-    assert served - api - ui == outside, "only /healthz and / live outside /api/v1 and /ui"
+    assert served - api - ui == outside, "only /healthz and / live outside /api/v1, /fhir and /ui"
