@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import random
 import time
 import uuid
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from labvault.governance.incident_rules import Source, Status, deadline
 from labvault.governance.incidents import IncidentService
 from labvault.identity.accounts import context_for
 from labvault.identity.patient_data import PatientRecord
+from labvault.identity.synthetic import generate_nir
 from labvault.oversight.canaries import CanaryService
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose, Role
@@ -366,3 +368,18 @@ def test_a_pending_identity_merged_since_counts_as_the_patient_it_became(world: 
     added = platform.incidents.affected_from_audit(world.officer, incident, suspect.actor_label, start, end)
     assert added.found == 2
     assert set(platform.incidents.affected(world.officer, incident)) == {target, world.patients[11].id}
+
+
+@pytest.mark.parametrize("department", ["75", "2A", "2B"])
+def test_letters_refuse_a_nir_of_any_birthplace_in_the_incident_text(world: World, department: str) -> None:
+    """A NIR of someone born in Corsica holds 2A or 2B: it is a NIR all the same."""
+    nir = generate_nir(random.Random(7), "F", dt.date(1983, 7, 14), department, "004")
+    incident = world.open()
+    manifest = type("M", (), {"id": uuid.uuid4(), "patient_ids": [world.patients[1].id]})()
+    world.platform.incidents.affected_from_export(world.officer, incident, manifest)
+    spaced = f"{nir[0]} {nir[1:3]} {nir[3:5]} {nir[5:7]} {nir[7:10]} {nir[10:13]} {nir[13:]}"
+    for written in (nir, spaced):
+        changes = IncidentChanges(details={"measures": written})
+        world.platform.incidents.update(world.officer, incident, changes)
+        with pytest.raises(InvalidInput, match="long number"):
+            world.platform.incidents.draft_letters(world.officer, incident)

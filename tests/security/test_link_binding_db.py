@@ -24,6 +24,8 @@ from sqlalchemy.exc import DBAPIError
 
 from labvault.crypto.errors import IntegrityError
 from labvault.errors import Forbidden
+from labvault.governance.incident_data import IncidentDetails, IncidentInput
+from labvault.governance.incident_models import IncidentPatient
 from labvault.identity.accounts import Account, context_for
 from labvault.platform import Platform
 from labvault.security.access import AccessContext, Purpose, Role
@@ -61,6 +63,10 @@ class World:
     report: uuid.UUID
     call: uuid.UUID
     override: uuid.UUID
+    officer: AccessContext  # the lab admin, who runs the breach response
+    incident: uuid.UUID  # patient A affected (one entry)
+    incident_entry: uuid.UUID
+    other_incident: uuid.UUID  # patient B affected
 
     @property
     def platform(self) -> Platform:
@@ -110,7 +116,37 @@ def world(platform: Platform) -> World:
         call = conn.execute(
             select(CriticalCall.__table__.c.id).where(CriticalCall.__table__.c.result_id == a.results["K"])
         ).scalar_one()
-    return World(bench, a, b, pending, glass, other_tech, report, call, override.id)
+    officer = context_for(bench.factory.user(bench.lab, Role.LAB_ADMIN), Purpose.ADMINISTRATION)
+    opened = IncidentInput(utcnow(), ("confidentiality",), IncidentDetails(summary="Fichier divulgué"))
+    incident, other_incident = (platform.incidents.open(officer, opened).id for _ in range(2))
+    platform.incidents.affected_from_export(officer, incident, _Manifest(uuid.uuid4(), [a.patient]))
+    platform.incidents.affected_from_export(officer, other_incident, _Manifest(uuid.uuid4(), [b.patient]))
+    with platform.db.owner_engine.connect() as conn:
+        entries = _table(IncidentPatient)
+        entry = conn.execute(select(entries.c.id).where(entries.c.incident_id == incident)).scalar_one()
+    return World(
+        bench,
+        a,
+        b,
+        pending,
+        glass,
+        other_tech,
+        report,
+        call,
+        override.id,
+        officer,
+        incident,
+        entry,
+        other_incident,
+    )
+
+
+@dataclass(frozen=True)
+class _Manifest:
+    """What an export's manifest gives an incident (issue 14 §1 builds the exports)."""
+
+    id: uuid.UUID
+    patient_ids: list[uuid.UUID]
 
 
 # --- moving a value below the services -------------------------------------------------------------
@@ -335,6 +371,18 @@ PROBES: dict[tuple[str, str], Probe] = {
         "order",
         lambda w: w.platform.orders.get(w.glass_ctx, w.a.order.id),
     ),
+    ("breach_incident_patients", "incident_id"): lambda w: (
+        IncidentPatient,
+        w.incident_entry,
+        w.other_incident,
+        lambda w: w.platform.incidents.affected(w.officer, w.other_incident),
+    ),
+    ("breach_incident_patients", "patient_id"): lambda w: (
+        IncidentPatient,
+        w.incident_entry,
+        w.b.patient,
+        lambda w: w.platform.incidents.affected(w.officer, w.incident),
+    ),
     ("access_overrides", "actor_id"): lambda w: (
         AccessOverride,
         w.override,
@@ -412,6 +460,11 @@ SEALED_ROWS: dict[str, Callable[[World], tuple[Any, uuid.UUID, Read]]] = {
         AccessOverride,
         w.override,
         lambda w: w.platform.orders.get(w.glass_ctx, w.a.order.id),
+    ),
+    "breach_incident_patients": lambda w: (
+        IncidentPatient,
+        w.incident_entry,
+        lambda w: w.platform.incidents.affected(w.officer, w.incident),
     ),
 }
 

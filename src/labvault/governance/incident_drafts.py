@@ -29,8 +29,9 @@ SOURCES_FR = {
     Source.AUDIT: "journal d'audit (accès d'un compte sur une période)",
     Source.EXPORT: "manifeste d'un export",
 }
-# A NIR (13 digits and its 2-digit key), however it is spaced: never in a letter.
-_LONG_NUMBER = re.compile(r"(?:\d[\s.-]?){13,}")
+# A NIR (13 characters and its 2-digit key; a Corsican birthplace is 2A or 2B), however it is
+# spaced: never in a letter.
+_LONG_NUMBER = re.compile(r"(?:2[ABab][\s.-]?|\d[\s.-]?){12,}")
 LETTER_FIELDS = ("summary", "consequences", "measures", "dpo_contact")
 
 
