@@ -1,6 +1,7 @@
 """A real FHIR client (fhirpy's synchronous one) against a real server on 127.0.0.1: it reads the
 CapabilityStatement, finds the patient by NIR, follows the next links through their Observations,
-reads their report, and is refused (an OperationOutcome) without a token."""
+reads their report, registers a patient and submits their order, and is refused (an
+OperationOutcome) without a token."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 import uvicorn
+from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
+from fhir.resources.R4B.servicerequest import ServiceRequest
 from fhirpy import SyncFHIRClient
 from fhirpy.base.exceptions import AuthorizationError
 
@@ -19,6 +22,7 @@ from labvault.identity.validation import INS_OID_NIR
 from labvault.security.access import Role
 from labvault.web.app import create_app
 from tests.web.fhir.support import World
+from tests.web.fhir.test_writes import adult, order_bundle, patient_json
 from tests.web.test_live_server import free_port
 
 
@@ -71,3 +75,21 @@ def test_without_a_token_the_client_gets_an_operation_outcome(fhir_world: World,
     with pytest.raises(AuthorizationError) as refused:
         anonymous.resources("Patient").search(identifier="x").fetch()
     assert '"resourceType":"OperationOutcome"' in str(refused.value) and "bearer token" in str(refused.value)
+
+
+def test_a_fhir_client_registers_a_patient_and_submits_their_order(fhir_world: World, base: str) -> None:
+    """Reception's client: ``POST /fhir/Patient`` through fhirpy's resource ``save``, then a
+    transaction Bundle (by the new patient's id) through ``execute``; the biologist's client then
+    finds the order's ServiceRequests for that patient."""
+    data = adult(fhir_world)
+    reception = SyncFHIRClient(base, authorization=fhir_world.headers(Role.RECEPTION)["Authorization"])
+    created = reception.resource("Patient", **patient_json(data))
+    created.save()
+    assert created.id is not None
+    Patient.model_validate(created.serialize())
+    bundle = order_bundle(fhir_world, ["2823-3"], reference=f"Patient/{created.id}")
+    answer = Bundle.model_validate(reception.execute("", method="post", data=bundle))
+    assert answer.type == "transaction-response"
+    requests = client(fhir_world, base).resources("ServiceRequest").search(subject=f"Patient/{created.id}")
+    found = [ServiceRequest.model_validate(r.serialize()) for r in requests.fetch_all()]
+    assert [c.code for r in found for c in r.code.coding if c.system == "http://loinc.org"] == ["2823-3"]
