@@ -15,10 +15,10 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from labvault.errors import InvalidInput, NotFound
 from labvault.identity.accounts import Account, account_of
+from labvault.identity.interface_accounts import interface_of_lab
 from labvault.identity.models import User
 from labvault.interop.intake import SENDER_REFUSED
 from labvault.interop.tls import clean_fingerprint, fingerprint_of_pem
@@ -43,7 +43,7 @@ class InterfaceCertificates:
         """Pin the certificate ``pem`` on the interface account (replacing any); its fingerprint."""
         fingerprint = fingerprint_of_pem(pem)
         with self.gate.lab_rows(ctx, Permission.INTERFACES_MANAGE) as lab:
-            user = _interface(lab.session, lab.lab_id, interface)
+            user = interface_of_lab(lab.session, lab.lab_id, interface)
             user.client_cert_sha256 = fingerprint
             try:
                 lab.session.flush()
@@ -55,7 +55,7 @@ class InterfaceCertificates:
 
     def unpin(self, ctx: AccessContext, interface: str) -> None:
         with self.gate.lab_rows(ctx, Permission.INTERFACES_MANAGE) as lab:
-            user = _interface(lab.session, lab.lab_id, interface)
+            user = interface_of_lab(lab.session, lab.lab_id, interface)
             if user.client_cert_sha256 is None:
                 raise NotFound(f"no certificate pinned on {interface!r}")
             detail = {"fingerprint": user.client_cert_sha256}
@@ -87,18 +87,3 @@ class InterfaceCertificates:
                 raise_alert(
                     session, ctx, AlertSpec(SENDER_REFUSED, Severity.HIGH, {"channel": channel, "why": why})
                 )
-
-
-def _interface(session: Session, lab_id: uuid.UUID, username: str) -> User:
-    """An interface account of this lab: another lab's is as absent as a missing one."""
-    user = session.scalar(
-        select(User).where(
-            User.username == username.strip().lower(),
-            User.role == Role.INTERFACE.value,
-            User.lab_id == lab_id,
-        )
-    )
-    if user is None:
-        raise NotFound(f"no interface account {username!r} in this laboratory")
-    found: User = user
-    return found

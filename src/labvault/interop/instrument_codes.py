@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 
 from labvault.catalog.service import CatalogService
 from labvault.errors import InvalidInput, NotFound
-from labvault.identity.models import User
+from labvault.identity.interface_accounts import interface_of_lab
 from labvault.interop.instrument_models import InstrumentCode
 from labvault.security import audit
-from labvault.security.access import AccessContext, Role
+from labvault.security.access import AccessContext
 from labvault.security.audit import AuditRecord
 from labvault.security.gate import Gate
 from labvault.security.permissions import Permission
@@ -51,7 +51,7 @@ class InstrumentCodeService:
             catalog = self.catalogs.active_in(lab.session, lab.lab_id)
             if catalog.get(test_code) is None:
                 raise InvalidInput("test_code", f"not in catalogue {catalog.version}")
-            account_id = _interface(lab.session, lab.lab_id, interface)
+            account_id = interface_of_lab(lab.session, lab.lab_id, interface).id
             lab.session.execute(
                 delete(InstrumentCode).where(
                     InstrumentCode.account_id == account_id, InstrumentCode.code == code
@@ -67,7 +67,7 @@ class InstrumentCodeService:
     def remove(self, ctx: AccessContext, interface: str, code: str) -> None:
         code = _clean(code)
         with self.gate.lab_rows(ctx, Permission.CATALOG_MANAGE) as lab:
-            account_id = _interface(lab.session, lab.lab_id, interface)
+            account_id = interface_of_lab(lab.session, lab.lab_id, interface).id
             removed = lab.session.execute(
                 delete(InstrumentCode).where(
                     InstrumentCode.account_id == account_id, InstrumentCode.code == code
@@ -82,7 +82,7 @@ class InstrumentCodeService:
 
     def list(self, ctx: AccessContext, interface: str) -> list[CodeMapping]:
         with self.gate.lab_rows(ctx, Permission.CATALOG_MANAGE) as lab:
-            codes = instrument_codes(lab.session, _interface(lab.session, lab.lab_id, interface))
+            codes = instrument_codes(lab.session, interface_of_lab(lab.session, lab.lab_id, interface).id)
         return [CodeMapping(interface, code, test) for code, test in sorted(codes.items())]
 
 
@@ -91,18 +91,3 @@ def _clean(code: str) -> str:
     if not code or len(code) > MAX_CODE:
         raise InvalidInput("code", f"1 to {MAX_CODE} characters")
     return code
-
-
-def _interface(session: Session, lab_id: uuid.UUID, username: str) -> uuid.UUID:
-    """An interface account of this lab: another lab's is as absent as a missing one."""
-    account_id = session.scalar(
-        select(User.id).where(
-            User.username == username.strip().lower(),
-            User.role == Role.INTERFACE.value,
-            User.lab_id == lab_id,
-        )
-    )
-    if account_id is None:
-        raise NotFound(f"no interface account {username!r} in this laboratory")
-    found: uuid.UUID = account_id
-    return found

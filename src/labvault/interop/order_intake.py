@@ -27,9 +27,10 @@ from enum import StrEnum
 from sqlalchemy import select
 
 from labvault.catalog.model import Catalog
-from labvault.errors import InvalidInput, LabvaultError, NotFound
+from labvault.errors import InvalidInput, LabvaultError
 from labvault.identity import patient_codec
-from labvault.identity.models import Patient, Physician, User
+from labvault.identity.interface_accounts import interface_of_lab
+from labvault.identity.models import Patient, Physician
 from labvault.identity.patient_data import PatientData, validate_patient
 from labvault.identity.physician_service import physician_by_rpps
 from labvault.identity.validation import normalize_name_for_index, normalize_nir, validate_rpps
@@ -38,7 +39,7 @@ from labvault.interop.intake import Intake, Received
 from labvault.interop.order_models import OrderSender, PlacerOrder
 from labvault.keys.store import KeyStore
 from labvault.security import audit, policy
-from labvault.security.access import AccessContext, Role
+from labvault.security.access import AccessContext
 from labvault.security.audit import AuditRecord
 from labvault.security.gate import Gate
 from labvault.security.permissions import Permission
@@ -165,15 +166,7 @@ class OrderIntake:
         """A lab admin allows (``sends``) or stops the interface account ``interface`` sending
         orders; audited. Whether anything changed."""
         with self.gate.lab_rows(ctx, Permission.INTERFACES_MANAGE) as lab:
-            account_id = lab.session.scalar(
-                select(User.id).where(
-                    User.username == interface.strip().lower(),
-                    User.role == Role.INTERFACE.value,
-                    User.lab_id == lab.lab_id,
-                )
-            )
-            if account_id is None:
-                raise NotFound(f"no interface account {interface!r} in this laboratory")
+            account_id = interface_of_lab(lab.session, lab.lab_id, interface).id
             row = lab.session.scalar(select(OrderSender).where(OrderSender.account_id == account_id))
             if (row is not None) == sends:
                 return False

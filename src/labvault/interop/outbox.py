@@ -28,6 +28,7 @@ from labvault.catalog.service import CatalogService
 from labvault.errors import NotFound
 from labvault.identity import patient_codec
 from labvault.identity.accounts import account_of, context_for
+from labvault.identity.interface_accounts import interface_of_lab
 from labvault.identity.models import Patient, User
 from labvault.interop.hl7v2.oru_out import OruHeader, build_oru
 from labvault.interop.outbound_models import PENDING, REFUSED, SENT, OutboundReceiver, OutboxMessage
@@ -36,7 +37,7 @@ from labvault.interop.tls import ClientTls, check_ca_pem, client_context
 from labvault.keys.store import KeyStore
 from labvault.reports.view import ReportView
 from labvault.security import audit
-from labvault.security.access import AccessContext, Purpose, Role
+from labvault.security.access import AccessContext, Purpose
 from labvault.security.audit import AuditRecord
 from labvault.security.gate import Gate
 from labvault.security.permissions import Permission
@@ -102,15 +103,7 @@ class Outbox:
             check_ca_pem(tls.ca_pem)
             client_context(tls)  # the files given must load now, not at the first delivery
         with self.gate.lab_rows(ctx, Permission.INTERFACES_MANAGE) as lab:
-            account_id = lab.session.scalar(
-                select(User.id).where(
-                    User.username == interface.strip().lower(),
-                    User.role == Role.INTERFACE.value,
-                    User.lab_id == lab.lab_id,
-                )
-            )
-            if account_id is None:
-                raise NotFound(f"no interface account {interface!r} in this laboratory")
+            account_id = interface_of_lab(lab.session, lab.lab_id, interface).id
             row = OutboundReceiver(
                 id=uuid.uuid4(),
                 lab_id=lab.lab_id,

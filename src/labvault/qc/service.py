@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from labvault.catalog.service import CatalogService
 from labvault.crypto.keyset import LabKeySet
 from labvault.errors import Conflict, InvalidInput, NotFound
+from labvault.identity.interface_accounts import interface_of_lab
 from labvault.identity.models import User
 from labvault.keys.store import KeyStore
 from labvault.qc import recording
@@ -25,7 +26,7 @@ from labvault.qc.holds import pending_rejections
 from labvault.qc.models import DECISIONS, QcLot, QcResult
 from labvault.qc.westgard import NotAQcValue, Status, decimal_of
 from labvault.security import audit
-from labvault.security.access import AccessContext, Role
+from labvault.security.access import AccessContext
 from labvault.security.audit import AuditRecord
 from labvault.security.gate import Gate
 from labvault.security.permissions import Permission
@@ -245,17 +246,7 @@ def _number(field: str, text: str) -> Decimal:
 
 def instrument_id(session: Session, lab_id: uuid.UUID, username: str) -> uuid.UUID:
     """An interface account of this lab (an instrument): another lab's is as absent as a missing one."""
-    account_id = session.scalar(
-        select(User.id).where(
-            User.username == username.strip().lower(),
-            User.role == Role.INTERFACE.value,
-            User.lab_id == lab_id,
-        )
-    )
-    if account_id is None:
-        raise NotFound(f"no interface account {username!r} in this laboratory")
-    found: uuid.UUID = account_id
-    return found
+    return interface_of_lab(session, lab_id, username).id
 
 
 def _lot(session: Session, lab_id: uuid.UUID, instrument: str, test_code: str, lot: str) -> QcLot:
