@@ -14,7 +14,7 @@ the message is kept as a dead letter.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.exc import IntegrityError
 
@@ -76,15 +76,11 @@ class Hl7Inbox:
             ack = _ack(envelope, AckCode.ACCEPT, None, facility, now)
             accepted = _received(envelope, raw, now, ACCEPTED, ack, None)
             try:
-                self.intake.take(ctx, measured, lambda _sort: accepted)
+                return self._once(
+                    ctx, envelope, ack, lambda: self.intake.take(ctx, measured, lambda _: accepted)
+                )
             except IntakeRefusal as refused:
                 raise _hl7_refusal(refused, observations) from None
-            except IntegrityError:  # the same control id accepted meanwhile (a concurrent resend)
-                stored = self.intake.accepted_ack(ctx, CHANNEL, envelope.control_id)
-                if stored is None:
-                    raise
-                return stored
-            return ack
         except Hl7Refusal as refusal:
             if isinstance(refusal, HeaderRefusal):
                 envelope = refusal.envelope
@@ -105,11 +101,26 @@ class Hl7Inbox:
         message = read_orders(envelope)
         ack = _ack(envelope, AckCode.ACCEPT, None, facility, now)
         accepted = _received(envelope, raw, now, ACCEPTED, ack, None)
+        orders = self.orders
         try:
-            self.orders.place(sender, identity_of(message), requested_of(message), accepted)
+            return self._once(
+                ctx,
+                envelope,
+                ack,
+                lambda: orders.place(sender, identity_of(message), requested_of(message), accepted),
+            )
         except OrderRefusal as refused:
             raise hl7_refusal(refused, message) from None
-        except IntegrityError:  # the same control id accepted meanwhile (a concurrent resend)
+
+    def _once(
+        self, ctx: AccessContext, envelope: Envelope, ack: bytes, commit: Callable[[], object]
+    ) -> bytes:
+        """``ack`` once ``commit`` (the message's effects and its record, one transaction) is done;
+        the stored acknowledgement if the same control id was accepted meanwhile (a concurrent
+        resend: the record's unique index refused the second)."""
+        try:
+            commit()
+        except IntegrityError:
             stored = self.intake.accepted_ack(ctx, CHANNEL, envelope.control_id)
             if stored is None:
                 raise
