@@ -64,8 +64,26 @@ def _catalog(platform: Platform, ctx: AccessContext) -> Catalog:
     return platform.catalogs.active(ctx.lab_id)
 
 
-def _item(order: OrderRecord, item_id: uuid.UUID) -> ItemRecord | None:
-    return next((i for i in order.items if i.id == item_id), None)
+def _ordered_item(
+    platform: Platform, ctx: AccessContext, resource_type: str, raw_id: str
+) -> tuple[OrderRecord, ItemRecord]:
+    """The order item an Observation or ServiceRequest id names, through the order holding it
+    (decided and audited by the order service); absent alike whether unknown or not for ``ctx``."""
+    item_id = resource_id(resource_type, raw_id)
+    try:
+        order = platform.orders.get_by_item(ctx, item_id)
+    except NotFound:
+        raise _absent(resource_type) from None
+    item = next((i for i in order.items if i.id == item_id), None)
+    if item is None:
+        raise _absent(resource_type)
+    return order, item
+
+
+def _include_pdf(value: str) -> bool:
+    if value not in ("true", "false"):
+        raise BadSearch("_include-pdf", "must be true or false")
+    return value == "true"
 
 
 # --- Observation ----------------------------------------------------------------------------------
@@ -73,13 +91,8 @@ def _item(order: OrderRecord, item_id: uuid.UUID) -> ItemRecord | None:
 
 @router.get("/Observation/{observation_id}")
 def read_observation(observation_id: str, ctx: Ctx, platform: PlatformDep) -> FhirResponse:
-    item_id = resource_id("Observation", observation_id)
-    try:
-        order = platform.orders.get_by_item(ctx, item_id)
-    except NotFound:
-        raise _absent("Observation") from None
-    item = _item(order, item_id)
-    if item is None or item.result is None:
+    order, item = _ordered_item(platform, ctx, "Observation", observation_id)
+    if item.result is None:
         raise _absent("Observation")
     return answer(observation(order, item, _catalog(platform, ctx).get(item.test_code)))
 
@@ -126,14 +139,7 @@ def post_search_observations(
 
 @router.get("/ServiceRequest/{request_id}")
 def read_service_request(request_id: str, ctx: Ctx, platform: PlatformDep) -> FhirResponse:
-    item_id = resource_id("ServiceRequest", request_id)
-    try:
-        order = platform.orders.get_by_item(ctx, item_id)
-    except NotFound:
-        raise _absent("ServiceRequest") from None
-    item = _item(order, item_id)
-    if item is None:
-        raise _absent("ServiceRequest")
+    order, item = _ordered_item(platform, ctx, "ServiceRequest", request_id)
     return answer(service_request(order, item, _catalog(platform, ctx).get(item.test_code)))
 
 
@@ -201,11 +207,9 @@ def post_search_specimens(request: Request, ctx: Ctx, raw: SearchDep, platform: 
 def read_diagnostic_report(report_id: str, request: Request, ctx: Ctx, platform: PlatformDep) -> FhirResponse:
     """One released report with its PDF (``presentedForm``) unless ``_include-pdf=false``."""
     ident = resource_id("DiagnosticReport", report_id)
-    flag = request.query_params.get("_include-pdf", "true")
-    if flag not in ("true", "false"):
-        raise BadSearch("_include-pdf", "must be true or false")
+    with_pdf = _include_pdf(request.query_params.get("_include-pdf", "true"))
     try:
-        report = platform.reports.read(ctx, ident, with_pdf=flag == "true")
+        report = platform.reports.read(ctx, ident, with_pdf=with_pdf)
     except NotFound:
         raise _absent("DiagnosticReport") from None
     return answer(diagnostic_report(report))
@@ -219,11 +223,9 @@ def search_diagnostic_reports(
     a read of one report carries it)."""
     search = parse(raw, "DiagnosticReport")
     subject = _subject(search)
-    include = search.one("_include-pdf") or "false"
-    if include not in ("true", "false"):
-        raise BadSearch("_include-pdf", "must be true or false")
+    include = _include_pdf(search.one("_include-pdf") or "false")
     reports = platform.reports.for_patient(ctx, subject)
-    if include == "true":
+    if include:
         reports = [platform.reports.read(ctx, r.info.id, with_pdf=True) for r in reports]
     found = [diagnostic_report_json(r) for r in reports]
     return search_answer(request, raw, search, "DiagnosticReport", found)
